@@ -1,0 +1,219 @@
+//! The HTTP long-polling payload: packets joined by the record separator
+//! `0x1e` (`4hello\x1e2\x1e4world`), binary packets as `b`+base64.
+//!
+//! # Invariants
+//! - [`decode`] counts separators before allocating, so the result vector
+//!   never exceeds `max_packets` entries whatever the body contains.
+//! - Packets are zero-copy slices of the body (except base64 binaries,
+//!   which are decoded into a new buffer no larger than the segment).
+//! - `0x1e` is ASCII, so splitting on it never cuts a UTF-8 sequence; each
+//!   text segment is validated on its own.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::{DecodeError, Packet};
+
+/// The record separator between packets of a payload.
+pub const SEPARATOR: u8 = 0x1e;
+
+/// Splits a polling POST body into packets. Segments starting with `b` are
+/// base64 binary messages.
+///
+/// Errors: an empty body ([`DecodeError::Empty`]), an empty segment
+/// ([`DecodeError::EmptySegment`]), more than `max_packets` segments
+/// ([`DecodeError::TooManyPackets`]), or any per-packet error of
+/// [`Packet::decode_text`].
+pub fn decode(body: &Bytes, max_packets: usize) -> Result<Vec<Packet>, DecodeError> {
+    if body.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    let count = body.iter().filter(|&&b| b == SEPARATOR).count() + 1;
+    if count > max_packets {
+        return Err(DecodeError::TooManyPackets);
+    }
+    let mut packets = Vec::with_capacity(count);
+    let mut start = 0;
+    for segment in body.split(|&b| b == SEPARATOR) {
+        let end = start + segment.len();
+        if segment.is_empty() {
+            return Err(DecodeError::EmptySegment);
+        }
+        packets.push(Packet::decode_text(body.slice(start..end))?);
+        start = end + 1;
+    }
+    Ok(packets)
+}
+
+/// Appends packets joined by [`SEPARATOR`] to a buffer (a GET response
+/// body). The separator is written between packets only, never first or
+/// last, regardless of what the buffer already contained.
+#[derive(Debug)]
+pub struct PayloadWriter<'a> {
+    out: &'a mut BytesMut,
+    count: usize,
+}
+
+impl<'a> PayloadWriter<'a> {
+    /// Starts a payload at the current end of `out`.
+    pub fn new(out: &'a mut BytesMut) -> Self {
+        Self { out, count: 0 }
+    }
+
+    /// Appends `packet` in its polling encoding.
+    pub fn push(&mut self, packet: &Packet) {
+        self.separate(packet.encoded_polling_len());
+        packet.encode_polling(self.out);
+    }
+
+    /// Appends a packet that is already polling-encoded (for example a
+    /// broadcast encoded once for many sessions).
+    pub fn push_encoded(&mut self, polling_bytes: &[u8]) {
+        self.separate(polling_bytes.len());
+        self.out.extend_from_slice(polling_bytes);
+    }
+
+    /// Number of packets written so far.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// True when no packet has been written yet.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    fn separate(&mut self, next_len: usize) {
+        self.out.reserve(next_len + 1);
+        if self.count > 0 {
+            self.out.put_u8(SEPARATOR);
+        }
+        self.count += 1;
+    }
+}
+
+/// Exact size of the payload [`PayloadWriter`] would produce for `packets`.
+pub fn encoded_len<'p>(packets: impl IntoIterator<Item = &'p Packet>) -> usize {
+    let mut n = 0usize;
+    let mut total = 0usize;
+    for p in packets {
+        total += p.encoded_polling_len();
+        n += 1;
+    }
+    total + n.saturating_sub(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn msg(s: &'static str) -> Packet {
+        Packet::Message(Bytes::from_static(s.as_bytes()))
+    }
+
+    #[test]
+    fn decode_doc_vectors() {
+        let body = Bytes::from_static(b"4hello\x1e2\x1e4world");
+        assert_eq!(
+            decode(&body, 16),
+            Ok(vec![msg("hello"), Packet::Ping(Bytes::new()), msg("world")])
+        );
+        let body = Bytes::from_static(b"4hello\x1ebAQIDBA==");
+        assert_eq!(
+            decode(&body, 16),
+            Ok(vec![
+                msg("hello"),
+                Packet::Binary(Bytes::from_static(&[1, 2, 3, 4]))
+            ])
+        );
+        let body = Bytes::from_static(b"42[\"hello\"]\x1e42[\"world\"]");
+        assert_eq!(
+            decode(&body, 2),
+            Ok(vec![msg("2[\"hello\"]"), msg("2[\"world\"]")])
+        );
+        assert_eq!(
+            decode(&Bytes::from_static(b"1"), 1),
+            Ok(vec![Packet::Close])
+        );
+    }
+
+    #[test]
+    fn decode_errors() {
+        assert_eq!(decode(&Bytes::new(), 16), Err(DecodeError::Empty));
+        assert_eq!(
+            decode(&Bytes::from_static(b"\x1e"), 16),
+            Err(DecodeError::EmptySegment)
+        );
+        assert_eq!(
+            decode(&Bytes::from_static(b"4a\x1e"), 16),
+            Err(DecodeError::EmptySegment)
+        );
+        assert_eq!(
+            decode(&Bytes::from_static(b"\x1e4a"), 16),
+            Err(DecodeError::EmptySegment)
+        );
+        assert_eq!(
+            decode(&Bytes::from_static(b"4a\x1e\x1e4b"), 16),
+            Err(DecodeError::EmptySegment)
+        );
+        assert_eq!(
+            decode(&Bytes::from_static(b"4a\x1e4b"), 1),
+            Err(DecodeError::TooManyPackets)
+        );
+        assert_eq!(
+            decode(&Bytes::from_static(b"4a"), 0),
+            Err(DecodeError::TooManyPackets)
+        );
+        assert_eq!(
+            decode(&Bytes::from_static(b"4a\x1e9"), 4),
+            Err(DecodeError::UnknownType(b'9'))
+        );
+        assert_eq!(
+            decode(&Bytes::from_static(b"b$$"), 4),
+            Err(DecodeError::InvalidBase64)
+        );
+        assert_eq!(
+            decode(&Bytes::from_static(b"4\xff"), 4),
+            Err(DecodeError::InvalidUtf8)
+        );
+    }
+
+    #[test]
+    fn writer_vectors() {
+        let mut out = BytesMut::from(&b"HEAD"[..]);
+        let mut w = PayloadWriter::new(&mut out);
+        assert!(w.is_empty());
+        w.push(&msg("hello"));
+        w.push(&Packet::Binary(Bytes::from_static(&[1, 2, 3, 4])));
+        w.push_encoded(b"42[\"x\"]");
+        assert_eq!(w.count(), 3);
+        assert_eq!(&out[..], b"HEAD4hello\x1ebAQIDBA==\x1e42[\"x\"]");
+        let packets = [
+            msg("hello"),
+            Packet::Binary(Bytes::from_static(&[1, 2, 3, 4])),
+        ];
+        assert_eq!(encoded_len(&packets), b"4hello\x1ebAQIDBA==".len());
+        assert_eq!(encoded_len(&[]), 0);
+        let mut out = BytesMut::new();
+        PayloadWriter::new(&mut out).push(&Packet::Noop);
+        assert_eq!(&out[..], b"6");
+    }
+
+    proptest! {
+        #[test]
+        fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..128), max in 0usize..8) {
+            let _ = decode(&Bytes::from(bytes), max);
+        }
+
+        #[test]
+        fn roundtrip(texts in proptest::collection::vec("[^\x1e]{0,16}", 1..8), bins in proptest::collection::vec(any::<u8>(), 0..16)) {
+            let mut packets: Vec<Packet> = texts.into_iter().map(|t| Packet::Message(Bytes::from(t))).collect();
+            packets.push(Packet::Binary(Bytes::from(bins)));
+            let mut out = BytesMut::new();
+            let mut w = PayloadWriter::new(&mut out);
+            for p in &packets { w.push(p); }
+            prop_assert_eq!(out.len(), encoded_len(&packets));
+            prop_assert_eq!(decode(&out.freeze(), 64), Ok(packets));
+        }
+    }
+}
