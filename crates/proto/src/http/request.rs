@@ -43,6 +43,10 @@ pub struct RequestHead {
     pub keep_alive: bool,
     /// `Access-Control-Request-Headers`, for CORS preflights.
     pub access_control_request_headers: Option<String>,
+    /// Every header field in order (duplicates kept), names lower-cased,
+    /// values trimmed; non-UTF-8 bytes become U+FFFD. Bounded by the head
+    /// limits. Exposed to applications as the Socket.IO handshake headers.
+    pub headers: Vec<(String, String)>,
 }
 
 /// Parses a request head from the start of `buf`.
@@ -104,6 +108,7 @@ fn build(req: &httparse::Request<'_, '_>) -> Result<RequestHead, HttpError> {
         chunked: false,
         keep_alive: false,
         access_control_request_headers: None,
+        headers: Vec::with_capacity(req.headers.len()),
     };
     let (mut conn_close, mut conn_keep_alive, mut conn_upgrade, mut upgrade_ws) =
         (false, false, false, false);
@@ -112,6 +117,10 @@ fn build(req: &httparse::Request<'_, '_>) -> Result<RequestHead, HttpError> {
 
     for h in req.headers.iter() {
         let name = h.name;
+        head.headers.push((
+            name.to_ascii_lowercase(),
+            String::from_utf8_lossy(h.value.trim_ascii()).into_owned(),
+        ));
         let is = |n: &str| name.eq_ignore_ascii_case(n);
         if is("host") {
             set_once(&mut head.host, h.value)?;

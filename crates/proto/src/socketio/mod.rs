@@ -19,7 +19,7 @@
 //! - Encoders write compact JSON (serde_json, key order preserved) and are
 //!   infallible.
 
-mod binary;
+pub mod binary;
 mod encode;
 mod packet;
 
