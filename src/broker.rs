@@ -1,0 +1,88 @@
+//! The default application of the broker binary: clients `join`/`leave`
+//! rooms and `broadcast`/`broadcast_others` to rooms, exactly as the
+//! conformance app's namespace `/` does; each permission can be switched off.
+
+use crate::server::{Event, Server, ServerApp, Socket};
+
+/// What clients of the broker may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Permissions {
+    /// `join`(room, ack?) and `leave`(room, ack?).
+    pub rooms: bool,
+    /// `broadcast`(room, event, data): to every member, sender included.
+    pub broadcast: bool,
+    /// `broadcast_others`(room, event, data): sender excluded.
+    pub broadcast_others: bool,
+}
+
+impl Default for Permissions {
+    fn default() -> Self {
+        Self {
+            rooms: true,
+            broadcast: true,
+            broadcast_others: true,
+        }
+    }
+}
+
+/// `join`: joins the room named by the first argument, acks `true`.
+pub fn handle_join(socket: &Socket, mut ev: Event) {
+    if let Some(room) = ev.str_arg(0) {
+        socket.join(room);
+    }
+    if let Some(ack) = ev.take_ack() {
+        ack.send(true);
+    }
+}
+
+/// `leave`: leaves the room named by the first argument, acks `true`.
+pub fn handle_leave(socket: &Socket, mut ev: Event) {
+    if let Some(room) = ev.str_arg(0) {
+        socket.leave(room);
+    }
+    if let Some(ack) = ev.take_ack() {
+        ack.send(true);
+    }
+}
+
+/// `broadcast`(room, event, data) → `io.to(room).emit(event, data)`.
+pub fn handle_broadcast(socket: &Socket, ev: Event) {
+    relay(socket, ev, false);
+}
+
+/// `broadcast_others`(room, event, data) → `socket.to(room).emit(event, data)`.
+pub fn handle_broadcast_others(socket: &Socket, ev: Event) {
+    relay(socket, ev, true);
+}
+
+fn relay(socket: &Socket, ev: Event, exclude_sender: bool) {
+    let (Some(room), Some(event)) = (ev.str_arg(0), ev.str_arg(1)) else {
+        return;
+    };
+    let mut payload = ev.payload.clone();
+    payload.args = payload.args.into_iter().skip(2).take(1).collect();
+    let op = if exclude_sender {
+        socket.to(room)
+    } else {
+        socket.nsp().to(room)
+    };
+    op.emit(event, payload);
+}
+
+/// The broker application.
+pub fn app(perms: Permissions) -> ServerApp {
+    Server::builder()
+        .namespace("/", |ns| {
+            if perms.rooms {
+                ns.on("join", handle_join);
+                ns.on("leave", handle_leave);
+            }
+            if perms.broadcast {
+                ns.on("broadcast", handle_broadcast);
+            }
+            if perms.broadcast_others {
+                ns.on("broadcast_others", handle_broadcast_others);
+            }
+        })
+        .build()
+}

@@ -1,0 +1,157 @@
+//! One typed configuration, validated once at start.
+//!
+//! Option names follow Node's socket.io / engine.io server options
+//! (`pingInterval`, `maxHttpBufferSize`, …) in snake case, with Node's
+//! defaults, so a team moving from Node finds the same knobs.
+
+use std::time::Duration;
+
+use thiserror::Error;
+
+/// Which transports the server accepts (Node's `transports` option).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transports {
+    /// HTTP long-polling.
+    pub polling: bool,
+    /// WebSocket (RFC 6455).
+    pub websocket: bool,
+}
+
+impl Default for Transports {
+    fn default() -> Self {
+        Self {
+            polling: true,
+            websocket: true,
+        }
+    }
+}
+
+/// Which origins may make cross-origin requests (Node's `cors.origin`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Cors {
+    /// No CORS headers are sent (Node's default when `cors` is unset).
+    #[default]
+    Off,
+    /// Any origin: the request's `Origin` is reflected, credentials allowed.
+    Any,
+    /// Only these exact origins (e.g. `https://example.com`).
+    List(Vec<String>),
+}
+
+impl Cors {
+    /// The `Access-Control-Allow-Origin` value for a request from `origin`, if allowed.
+    pub fn allow<'a>(&self, origin: Option<&'a str>) -> Option<&'a str> {
+        match (self, origin) {
+            (Self::Off, _) | (_, None) => None,
+            (Self::Any, Some(o)) => Some(o),
+            (Self::List(list), Some(o)) => list.iter().any(|a| a == o).then_some(o),
+        }
+    }
+}
+
+/// Server configuration. Build with [`Config::default`] and field updates,
+/// then call [`Config::validate`] (the runtime does it once at start).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on; every shard binds its own SO_REUSEPORT socket.
+    pub listen: std::net::SocketAddr,
+    /// Number of shards (executors). 0 = one per available core.
+    pub shards: usize,
+    /// Socket.IO path (Node's `path`), with leading and trailing slash.
+    pub path: String,
+    /// Extra raw Engine.IO paths (no Socket.IO layer) whose messages are
+    /// handed to [`crate::server::Builder::engine_echo`]-style handlers.
+    pub engine_paths: Vec<String>,
+    /// Interval between server pings (Node's `pingInterval`, 25 s).
+    pub ping_interval: Duration,
+    /// Time a pong may take after a ping (Node's `pingTimeout`, 20 s).
+    pub ping_timeout: Duration,
+    /// Time a polling → websocket upgrade may take (Node's `upgradeTimeout`, 10 s).
+    pub upgrade_timeout: Duration,
+    /// Largest message or polling body accepted (Node's `maxHttpBufferSize`, 1e6).
+    pub max_http_buffer_size: usize,
+    /// Time a session has to CONNECT to a namespace (Node's `connectTimeout`, 45 s).
+    pub connect_timeout: Duration,
+    /// Allowed transports (Node's `transports`).
+    pub transports: Transports,
+    /// Cross-origin policy (Node's `cors`).
+    pub cors: Cors,
+    /// Bytes that may wait in one connection's outgoing queue before the
+    /// connection is considered a slow consumer and closed.
+    pub max_buffered_bytes: usize,
+    /// Largest HTTP request head (request line + headers).
+    pub max_http_head_bytes: usize,
+    /// Most namespaces one Engine.IO session may join.
+    pub max_namespaces_per_session: usize,
+    /// Most binary attachments one Socket.IO packet may announce.
+    pub max_attachments: usize,
+    /// Capacity of each cross-shard channel (messages).
+    pub mesh_capacity: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: ([0, 0, 0, 0], 3000).into(),
+            shards: 0,
+            path: "/socket.io/".into(),
+            engine_paths: Vec::new(),
+            ping_interval: Duration::from_millis(25_000),
+            ping_timeout: Duration::from_millis(20_000),
+            upgrade_timeout: Duration::from_millis(10_000),
+            max_http_buffer_size: 1_000_000,
+            connect_timeout: Duration::from_millis(45_000),
+            transports: Transports::default(),
+            cors: Cors::Off,
+            max_buffered_bytes: 4 << 20,
+            max_http_head_bytes: 8192,
+            max_namespaces_per_session: 64,
+            max_attachments: 64,
+            mesh_capacity: 4096,
+        }
+    }
+}
+
+/// Why a [`Config`] was refused. The caller reports it and does not start.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ConfigError {
+    /// A path must start and end with `/`.
+    #[error("path {0:?} must start and end with '/'")]
+    BadPath(String),
+    /// At least one transport must be enabled.
+    #[error("no transport enabled")]
+    NoTransport,
+    /// A duration or size that must be positive is zero.
+    #[error("{0} must be greater than zero")]
+    Zero(&'static str),
+}
+
+impl Config {
+    /// Checks every invariant the runtime relies on and resolves `shards = 0`.
+    pub fn validate(mut self) -> Result<Self, ConfigError> {
+        for p in std::iter::once(&self.path).chain(&self.engine_paths) {
+            if !p.starts_with('/') || !p.ends_with('/') {
+                return Err(ConfigError::BadPath(p.clone()));
+            }
+        }
+        if !self.transports.polling && !self.transports.websocket {
+            return Err(ConfigError::NoTransport);
+        }
+        let positive = [
+            ("ping_interval", self.ping_interval.is_zero()),
+            ("ping_timeout", self.ping_timeout.is_zero()),
+            ("upgrade_timeout", self.upgrade_timeout.is_zero()),
+            ("connect_timeout", self.connect_timeout.is_zero()),
+            ("max_http_buffer_size", self.max_http_buffer_size == 0),
+            ("max_buffered_bytes", self.max_buffered_bytes == 0),
+            ("mesh_capacity", self.mesh_capacity == 0),
+        ];
+        if let Some((name, _)) = positive.iter().find(|(_, zero)| *zero) {
+            return Err(ConfigError::Zero(name));
+        }
+        if self.shards == 0 {
+            self.shards = std::thread::available_parallelism().map_or(1, |n| n.get());
+        }
+        Ok(self)
+    }
+}

@@ -1,0 +1,25 @@
+//! ringcast: a Socket.IO v4 server, thread-per-core on io_uring (glommio),
+//! built for massive fan-out.
+//!
+//! # Layout
+//! The layers, from bytes upward (each depends only on the ones above it):
+//! - `ringcast_proto` (crate `crates/proto`): pure codecs — Engine.IO,
+//!   Socket.IO, WebSocket frames, HTTP heads. No IO, no clock.
+//! - [`shard`]: the single-threaded state of one core — sessions, sockets,
+//!   rooms, broadcast delivery, the cross-shard message type.
+//! - [`runtime`]: the thin IO shell — executors, listeners, the mesh of
+//!   channels between shards, the per-connection tasks (HTTP long-polling,
+//!   WebSocket), timers.
+//! - [`server`]: the user API — namespaces, middleware, handlers, emit and
+//!   broadcast operators.
+//! - [`config`]: the one typed configuration, with Node's option names.
+//!
+//! See `docs/architecture.md` for how a broadcast and a polling request travel.
+
+pub mod broker;
+pub mod config;
+pub mod runtime;
+pub mod server;
+pub mod shard;
+
+pub use config::{Config, Cors, Transports};

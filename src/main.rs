@@ -1,0 +1,104 @@
+//! The ringcast broker: maps flags and environment into a [`Config`] and
+//! runs the default broker application. Nothing else lives here.
+
+use std::time::Duration;
+
+use clap::Parser;
+use ringcast::broker::{self, Permissions};
+use ringcast::{Config, Cors};
+
+/// A Socket.IO v4 broker, thread-per-core on io_uring.
+///
+/// Clients may `join`/`leave` rooms and `broadcast`/`broadcast_others`
+/// (room, event, data) to rooms on namespace `/`.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "HOST", default_value = "0.0.0.0")]
+    host: std::net::IpAddr,
+    /// Port to listen on.
+    #[arg(long, env = "PORT", default_value_t = 3000)]
+    port: u16,
+    /// Number of shards (executors); 0 = one per core.
+    #[arg(long, default_value_t = 0)]
+    shards: usize,
+    /// Socket.IO path.
+    #[arg(long, default_value = "/socket.io/")]
+    path: String,
+    /// Ping interval in ms (Node's pingInterval).
+    #[arg(long, default_value_t = 25_000)]
+    ping_interval: u64,
+    /// Ping timeout in ms (Node's pingTimeout).
+    #[arg(long, default_value_t = 20_000)]
+    ping_timeout: u64,
+    /// Upgrade timeout in ms (Node's upgradeTimeout).
+    #[arg(long, default_value_t = 10_000)]
+    upgrade_timeout: u64,
+    /// Connect timeout in ms (Node's connectTimeout).
+    #[arg(long, default_value_t = 45_000)]
+    connect_timeout: u64,
+    /// Largest message / polling body in bytes (Node's maxHttpBufferSize).
+    #[arg(long, default_value_t = 1_000_000)]
+    max_http_buffer_size: usize,
+    /// Bytes queued per connection before it is dropped as a slow consumer.
+    #[arg(long, default_value_t = 4 << 20)]
+    max_buffered_bytes: usize,
+    /// Transports, comma separated: polling,websocket.
+    #[arg(long, default_value = "polling,websocket")]
+    transports: String,
+    /// CORS origins: "*" for any, or a comma separated list; empty = off.
+    #[arg(long, default_value = "")]
+    cors: String,
+    /// Refuse `join`/`leave`.
+    #[arg(long)]
+    no_rooms: bool,
+    /// Refuse `broadcast`.
+    #[arg(long)]
+    no_broadcast: bool,
+    /// Refuse `broadcast_others`.
+    #[arg(long)]
+    no_broadcast_others: bool,
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let a = Args::parse();
+    let transports = ringcast::Transports {
+        polling: a.transports.split(',').any(|t| t.trim() == "polling"),
+        websocket: a.transports.split(',').any(|t| t.trim() == "websocket"),
+    };
+    let cors = match a.cors.trim() {
+        "" => Cors::Off,
+        "*" => Cors::Any,
+        list => Cors::List(list.split(',').map(|s| s.trim().to_owned()).collect()),
+    };
+    let config = Config {
+        listen: (a.host, a.port).into(),
+        shards: a.shards,
+        path: a.path,
+        ping_interval: Duration::from_millis(a.ping_interval),
+        ping_timeout: Duration::from_millis(a.ping_timeout),
+        upgrade_timeout: Duration::from_millis(a.upgrade_timeout),
+        connect_timeout: Duration::from_millis(a.connect_timeout),
+        max_http_buffer_size: a.max_http_buffer_size,
+        max_buffered_bytes: a.max_buffered_bytes,
+        transports,
+        cors,
+        ..Config::default()
+    };
+    let perms = Permissions {
+        rooms: !a.no_rooms,
+        broadcast: !a.no_broadcast,
+        broadcast_others: !a.no_broadcast_others,
+    };
+    let app = broker::app(perms).into_app();
+    if let Err(e) = ringcast::runtime::run_until_signal(config, app) {
+        eprintln!("ringcast: {e}");
+        std::process::exit(1);
+    }
+}

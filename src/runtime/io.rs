@@ -1,0 +1,211 @@
+//! Socket IO for one connection: reads through the shard's scratch buffer
+//! (an idle connection holds no read buffer) and gathered, non-blocking
+//! writes of a session's queue (one `sendmsg` for many queued frames).
+
+use std::future::poll_fn;
+use std::io::{self, IoSlice};
+use std::os::fd::AsRawFd;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{BufMut, BytesMut};
+use futures_lite::{AsyncRead, AsyncWrite};
+use glommio::net::TcpStream;
+
+use crate::shard::msg::OutItem;
+use crate::shard::session::Session;
+use crate::shard::Shard;
+
+/// Most iovecs gathered into one `sendmsg`.
+const MAX_IOV: usize = 64;
+
+/// A TCP connection with its unconsumed input.
+#[derive(Debug)]
+pub(crate) struct Conn {
+    /// The socket.
+    pub(crate) stream: TcpStream,
+    /// Bytes read but not yet consumed; empty (no allocation) when idle.
+    pub(crate) rbuf: BytesMut,
+    /// Bytes of the front queue item already written (websocket mode).
+    pub(crate) write_offset: usize,
+}
+
+impl Conn {
+    /// Wraps an accepted or adopted stream.
+    pub(crate) fn new(stream: TcpStream, rbuf: BytesMut) -> Self {
+        Self {
+            stream,
+            rbuf,
+            write_offset: 0,
+        }
+    }
+
+    /// Polls for more input, appended to `rbuf`. `Ready(Ok(0))` is EOF.
+    pub(crate) fn poll_fill(
+        &mut self,
+        cx: &mut Context<'_>,
+        shard: &Shard,
+    ) -> Poll<io::Result<usize>> {
+        let mut scratch = shard.scratch.borrow_mut();
+        match Pin::new(&mut self.stream).poll_read(cx, &mut scratch[..]) {
+            Poll::Ready(Ok(n)) => {
+                self.rbuf.extend_from_slice(&scratch[..n]);
+                Poll::Ready(Ok(n))
+            }
+            other => other,
+        }
+    }
+
+    /// Reads more input into `rbuf`; `Ok(0)` is EOF.
+    pub(crate) async fn fill(&mut self, shard: &Shard) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_fill(cx, shard)).await
+    }
+
+    /// Releases the read buffer's memory once everything was consumed.
+    pub(crate) fn compact(&mut self) {
+        if self.rbuf.is_empty() && self.rbuf.capacity() > 0 {
+            self.rbuf = BytesMut::new();
+        }
+    }
+
+    /// Writes all of `data`.
+    pub(crate) async fn write_all(&mut self, mut data: &[u8]) -> io::Result<()> {
+        while !data.is_empty() {
+            let n = poll_fn(|cx| Pin::new(&mut self.stream).poll_write(cx, data)).await?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            data = &data[n..];
+        }
+        Ok(())
+    }
+
+    /// Writes the session's queue as websocket frames until it is empty
+    /// (`Ready(Ok)`) or the socket is full (`Pending`, woken when writable).
+    pub(crate) fn poll_flush_ws(
+        &mut self,
+        cx: &mut Context<'_>,
+        session: &Session,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            let mut st = session.st.borrow_mut();
+            if st.outbox.is_empty() {
+                return Poll::Ready(Ok(()));
+            }
+            let mut iov: [IoSlice<'_>; MAX_IOV] = [IoSlice::new(&[]); MAX_IOV];
+            let mut n_iov = 0;
+            let mut skip = self.write_offset;
+            'gather: for item in st.outbox.iter() {
+                for chunk in ws_chunks(item) {
+                    if skip >= chunk.len() {
+                        skip -= chunk.len();
+                        continue;
+                    }
+                    iov[n_iov] = IoSlice::new(&chunk[skip..]);
+                    skip = 0;
+                    n_iov += 1;
+                    if n_iov == MAX_IOV {
+                        break 'gather;
+                    }
+                }
+            }
+            let written = match send_vectored(self.stream.as_raw_fd(), &iov[..n_iov]) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    // Let glommio arm write readiness (it retries the send first).
+                    match Pin::new(&mut self.stream).poll_write(cx, &iov[0]) {
+                        Poll::Ready(Ok(n)) => n,
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                        Poll::Pending => return Poll::Pending,
+                    }
+                }
+                Err(e) => return Poll::Ready(Err(e)),
+            };
+            // Retire fully written items.
+            let mut left = self.write_offset + written;
+            while let Some(front) = st.outbox.front() {
+                let len = ws_len(front);
+                if left < len {
+                    break;
+                }
+                left -= len;
+                st.outbox_bytes -= front.wire_len();
+                st.outbox.pop_front();
+            }
+            self.write_offset = left;
+            if st.outbox.is_empty() && st.outbox.capacity() > 16 {
+                st.outbox.shrink_to_fit();
+            }
+        }
+    }
+}
+
+/// The websocket byte chunks of a queue item.
+fn ws_chunks(item: &OutItem) -> impl Iterator<Item = &[u8]> {
+    let (frames, control) = match item {
+        OutItem::Msg(m) => (&m.frames[..], None),
+        OutItem::Control(c) => (&[][..], Some(c.ws_frame())),
+        OutItem::Raw(b) => (&[][..], Some(&b[..])),
+    };
+    frames.iter().map(|f| &f.bytes[..]).chain(control)
+}
+
+fn ws_len(item: &OutItem) -> usize {
+    ws_chunks(item).map(<[u8]>::len).sum()
+}
+
+/// Non-blocking gathered send (`MSG_NOSIGNAL`: a closed peer is an error, not a signal).
+fn send_vectored(fd: i32, iov: &[IoSlice<'_>]) -> io::Result<usize> {
+    // SAFETY: `IoSlice` is ABI-compatible with `iovec` (std guarantees it on
+    // Unix); the slices outlive the call, and msghdr is fully initialized.
+    let n = unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = iov.as_ptr() as *mut libc::iovec;
+        msg.msg_iovlen = iov.len() as _;
+        libc::sendmsg(fd, &msg, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+    };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// Drains a session's whole queue into a long-polling payload
+/// (packets joined by `0x1e`, binary as `b` + base64).
+pub(crate) fn drain_polling(session: &Session, out: &mut BytesMut) -> usize {
+    use base64::Engine as _;
+    let mut st = session.st.borrow_mut();
+    let mut count = 0;
+    let mut push = |out: &mut BytesMut, bytes: &[u8], binary: bool| {
+        if count > 0 {
+            out.put_u8(0x1e);
+        }
+        count += 1;
+        if binary {
+            out.put_u8(b'b');
+            let start = out.len();
+            let enc = base64::engine::general_purpose::STANDARD.encode(bytes);
+            out.extend_from_slice(enc.as_bytes());
+            debug_assert!(out.len() >= start);
+        } else {
+            out.extend_from_slice(bytes);
+        }
+    };
+    while let Some(item) = st.outbox.pop_front() {
+        match &item {
+            OutItem::Msg(m) => {
+                for f in &m.frames {
+                    push(out, f.payload(), f.binary);
+                }
+            }
+            OutItem::Control(c) => push(out, c.text(), false),
+            OutItem::Raw(_) => {}
+        }
+    }
+    st.outbox_bytes = 0;
+    if st.outbox.capacity() > 16 {
+        st.outbox.shrink_to_fit();
+    }
+    count
+}

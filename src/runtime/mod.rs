@@ -1,0 +1,263 @@
+//! The IO shell: executors, listeners, the shard mesh and shutdown.
+//!
+//! `start` creates one glommio executor per shard (pinned to a core when
+//! there are enough cores), each with its own SO_REUSEPORT listener so the
+//! kernel spreads connections, and a full mesh of bounded channels between
+//! shards, created before any executor runs and joined as each starts.
+
+mod conn;
+mod io;
+mod polling;
+mod tasks;
+mod websocket;
+
+use std::net::SocketAddr;
+use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use glommio::channels::channel_mesh::{Full, MeshBuilder, Senders};
+use glommio::channels::local_channel::{self, LocalReceiver};
+use glommio::net::{TcpListener, TcpStream};
+use glommio::{LocalExecutorBuilder, Placement};
+use thiserror::Error;
+
+use crate::config::{Config, ConfigError};
+use crate::shard::mesh::{Mesh, ShardMsg};
+use crate::shard::session::CloseReason;
+use crate::shard::{App, Shard};
+
+/// Why the server could not start. The caller reports it and exits.
+#[derive(Debug, Error)]
+pub enum StartError {
+    /// The configuration is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    /// A listener could not be created (address in use, permission).
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// An executor thread could not be started.
+    #[error("cannot start shard executor: {0}")]
+    Executor(String),
+}
+
+/// A running server: its address, and the means to stop it.
+#[derive(Debug)]
+pub struct Running {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    handles: Vec<glommio::ExecutorJoinHandle<()>>,
+}
+
+impl Running {
+    /// The bound address (the real port when the config asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A handle that stops the server from any thread.
+    pub fn stopper(&self) -> Arc<AtomicBool> {
+        self.stop.clone()
+    }
+
+    /// Asks every shard to close its sessions and exit.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
+    /// Waits until every shard has exited.
+    pub fn join(self) {
+        for h in self.handles {
+            let _ = h.join();
+        }
+    }
+}
+
+fn bind(addr: SocketAddr) -> std::io::Result<(OwnedFd, SocketAddr)> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let domain = if addr.is_ipv6() {
+        Domain::IPV6
+    } else {
+        Domain::IPV4
+    };
+    let sk = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
+    sk.set_reuse_port(true)?;
+    sk.set_reuse_address(true)?;
+    sk.bind(&addr.into())?;
+    sk.listen(4096)?;
+    let local = sk
+        .local_addr()?
+        .as_socket()
+        .ok_or_else(|| std::io::Error::other("not an inet socket"))?;
+    // SAFETY: into_raw_fd transfers ownership of a valid descriptor.
+    Ok((unsafe { OwnedFd::from_raw_fd(sk.into_raw_fd()) }, local))
+}
+
+/// Starts the server: one executor per shard. Returns once every listener
+/// is bound.
+pub fn start(config: Config, app: Arc<dyn App>) -> Result<Running, StartError> {
+    let config = Arc::new(config.validate()?);
+    let n = config.shards;
+    // Bind every listener here so port 0 resolves once and errors surface early.
+    let (first, addr) = bind(config.listen).map_err(|source| StartError::Listen {
+        addr: config.listen,
+        source,
+    })?;
+    let mut listeners = vec![first];
+    for _ in 1..n {
+        let (fd, _) = bind(addr).map_err(|source| StartError::Listen { addr, source })?;
+        listeners.push(fd);
+    }
+    let cpus = std::thread::available_parallelism().map_or(1, |c| c.get());
+    let mesh = MeshBuilder::<ShardMsg, Full>::full(n, config.mesh_capacity);
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut handles = Vec::with_capacity(n);
+    for (id, listener) in listeners.into_iter().enumerate() {
+        let placement = if n <= cpus {
+            Placement::Fixed(id)
+        } else {
+            Placement::Unbound
+        };
+        let (config, app, mesh, stop) = (config.clone(), app.clone(), mesh.clone(), stop.clone());
+        let h = LocalExecutorBuilder::new(placement)
+            .name(&format!("ringcast-{id}"))
+            .spawn(move || shard_main(id, n, config, app, mesh, listener, stop))
+            .map_err(|e| StartError::Executor(e.to_string()))?;
+        handles.push(h);
+    }
+    tracing::info!(%addr, shards = n, "ringcast listening");
+    Ok(Running {
+        addr,
+        stop,
+        handles,
+    })
+}
+
+async fn shard_main(
+    id: usize,
+    n: usize,
+    config: Arc<Config>,
+    app: Arc<dyn App>,
+    mesh: MeshBuilder<ShardMsg, Full>,
+    listener: OwnedFd,
+    stop: Arc<AtomicBool>,
+) {
+    let Ok((senders, mut receivers)) = mesh.join().await else {
+        tracing::error!(shard = id, "mesh join failed");
+        return;
+    };
+    let senders = Rc::new(senders);
+    let mut locals = Vec::with_capacity(n);
+    for peer in 0..n {
+        if peer == id {
+            locals.push(None);
+            continue;
+        }
+        let (tx, rx) = local_channel::new_unbounded();
+        locals.push(Some(tx));
+        glommio::spawn_local(forward(senders.clone(), peer, rx)).detach();
+    }
+    let shard = Shard::install(id, n, config, app, Mesh::new(locals));
+    for (_, rx) in receivers.streams() {
+        let shard = shard.clone();
+        glommio::spawn_local(async move {
+            while let Some(msg) = rx.recv().await {
+                handle_mesh(&shard, msg);
+            }
+        })
+        .detach();
+    }
+    // SAFETY: the descriptor is a listening socket we own.
+    let listener = unsafe { TcpListener::from_raw_fd(listener.into_raw_fd()) };
+    let accept = glommio::spawn_local(accept_loop(shard.clone(), listener));
+    while !stop.load(Ordering::Relaxed) {
+        glommio::timer::sleep(Duration::from_millis(50)).await;
+    }
+    // Graceful shutdown: stop accepting, close every session (clients get a
+    // close), give writers a moment to flush.
+    shard.stopping.set(true);
+    drop(accept.cancel());
+    let sessions: Vec<_> = shard.sessions.borrow().values().cloned().collect();
+    for s in sessions {
+        shard.close_session(&s, CloseReason::ServerShutdown);
+    }
+    glommio::timer::sleep(Duration::from_millis(200)).await;
+    senders.close();
+    tracing::debug!(shard = id, "shard stopped");
+    Shard::uninstall();
+}
+
+async fn forward(senders: Rc<Senders<ShardMsg>>, peer: usize, rx: LocalReceiver<ShardMsg>) {
+    while let Some(msg) = rx.recv().await {
+        if senders.send_to(peer, msg).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn handle_mesh(shard: &Rc<Shard>, msg: ShardMsg) {
+    match msg {
+        ShardMsg::Broadcast(b) => {
+            let count = shard.deliver_local(&b);
+            if let Some((origin, req, _)) = b.ack {
+                shard.mesh.send(origin, ShardMsg::AckCount { req, count });
+            }
+        }
+        ShardMsg::Adopt { fd, buffered } => {
+            // SAFETY: the descriptor is a connected TCP socket handed over by
+            // its previous shard, which no longer uses it.
+            let stream = unsafe { TcpStream::from_raw_fd(fd.into_raw_fd()) };
+            let conn = io::Conn::new(stream, BytesMut::from(&buffered[..]));
+            glommio::spawn_local(conn::serve(shard.clone(), conn)).detach();
+        }
+        ShardMsg::AckCount { req, count } => shard.handle_ack_count(req, count),
+        ShardMsg::AckReply { req, reply } => shard.handle_ack_reply(req, reply),
+        ShardMsg::Shutdown => {
+            let sessions: Vec<_> = shard.sessions.borrow().values().cloned().collect();
+            for s in sessions {
+                shard.close_session(&s, CloseReason::ServerShutdown);
+            }
+        }
+    }
+}
+
+async fn accept_loop(shard: Rc<Shard>, listener: TcpListener) {
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        match listener.accept().await {
+            Ok(stream) => {
+                backoff = Duration::from_millis(5);
+                let _ = stream.set_nodelay(true);
+                let conn = io::Conn::new(stream, BytesMut::new());
+                glommio::spawn_local(conn::serve(shard.clone(), conn)).detach();
+            }
+            Err(e) => {
+                // EMFILE/ENFILE and friends: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed; backing off");
+                glommio::timer::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+/// Starts the server and runs it until SIGINT or SIGTERM, then shuts down
+/// gracefully (clients get a close; every shard exits).
+pub fn run_until_signal(config: Config, app: Arc<dyn App>) -> Result<(), StartError> {
+    let running = start(config, app)?;
+    let stop = running.stopper();
+    signal_hook::flag::register(signal_hook::consts::SIGINT, stop.clone())
+        .and_then(|_| signal_hook::flag::register(signal_hook::consts::SIGTERM, stop.clone()))
+        .map_err(|e| StartError::Executor(format!("signal handler: {e}")))?;
+    running.join();
+    tracing::info!("ringcast stopped");
+    Ok(())
+}

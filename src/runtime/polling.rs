@@ -1,0 +1,297 @@
+//! HTTP long-polling: the handshake GET, the long-poll GET that drains a
+//! session's queue, and the POST that carries client packets.
+
+use std::future::poll_fn;
+use std::rc::Rc;
+use std::task::Poll;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::{Bytes, BytesMut};
+use ringcast_proto::engineio::{payload, EngineError, OpenPacket};
+use ringcast_proto::http::{self, ChunkedDecoder, RequestHead};
+
+use super::conn::{cors_headers, send_engine_error, Next};
+use super::io::{drain_polling, Conn};
+use super::tasks;
+use crate::shard::msg::Control;
+use crate::shard::session::{CloseReason, Handshake, Session, SessionKind, Transport};
+use crate::shard::Shard;
+
+/// Most packets accepted in one POST body.
+const MAX_PACKETS_PER_POST: usize = 4096;
+
+/// The handshake details a Socket.IO handler can read, from the first request.
+pub(crate) fn handshake_info(head: &RequestHead, conn: &Conn) -> Handshake {
+    Handshake {
+        headers: head.headers.clone(),
+        query: head.query.raw.clone(),
+        address: conn
+            .stream
+            .peer_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default(),
+        issued: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
+        secure: false,
+    }
+}
+
+/// Creates and registers a session, with its heartbeat and connect timer.
+pub(crate) fn new_session(
+    shard: &Rc<Shard>,
+    head: &RequestHead,
+    conn: &Conn,
+    kind: SessionKind,
+    transport: Transport,
+) -> Rc<Session> {
+    let session = Session::new(
+        shard.new_sid(),
+        kind,
+        transport,
+        handshake_info(head, conn),
+        shard.config.max_buffered_bytes,
+    );
+    shard.insert_session(session.clone());
+    tasks::spawn_session_timers(shard, &session);
+    session
+}
+
+/// The open packet's text (`0{…}`).
+pub(crate) fn open_packet(shard: &Shard, sid: &str, upgrades: &[&str]) -> String {
+    let json = OpenPacket {
+        sid,
+        upgrades,
+        ping_interval: shard.config.ping_interval.as_millis() as u64,
+        ping_timeout: shard.config.ping_timeout.as_millis() as u64,
+        max_payload: shard.config.max_http_buffer_size as u64,
+    }
+    .to_json();
+    format!("0{json}")
+}
+
+/// GET without sid: opens a polling session.
+pub(crate) async fn handshake(
+    shard: &Rc<Shard>,
+    conn: &mut Conn,
+    head: &RequestHead,
+    kind: SessionKind,
+) -> Next {
+    let session = new_session(shard, head, conn, kind, Transport::Polling);
+    let upgrades: &[&str] = if shard.config.transports.websocket {
+        &["websocket"]
+    } else {
+        &[]
+    };
+    let body = open_packet(shard, &session.sid, upgrades);
+    respond(
+        shard,
+        conn,
+        head,
+        200,
+        "text/plain; charset=UTF-8",
+        body.as_bytes(),
+    )
+    .await
+}
+
+/// The long-poll GET: waits until packets are queued (or the session
+/// closes), then answers them all joined by `0x1e`.
+pub(crate) async fn handle_get(
+    shard: &Rc<Shard>,
+    conn: &mut Conn,
+    head: &RequestHead,
+    session: Rc<Session>,
+) -> Next {
+    {
+        let mut st = session.st.borrow_mut();
+        if st.get_active {
+            // Node: "data request overlap from client": 400, session closed,
+            // and the pending GET is answered with a close packet.
+            drop(st);
+            shard.close_session(&session, CloseReason::TransportError);
+            return send_engine_error(shard, conn, head, EngineError::BadRequest).await;
+        }
+        st.get_active = true;
+        if st.upgrading && st.outbox.is_empty() {
+            st.outbox_bytes += 3;
+            st.outbox
+                .push_back(crate::shard::msg::OutItem::Control(Control::Noop));
+        }
+    }
+    enum Wake {
+        Data,
+        Closed,
+        Eof,
+    }
+    let wake = poll_fn(|cx| {
+        {
+            let mut st = session.st.borrow_mut();
+            if !st.outbox.is_empty() {
+                return Poll::Ready(Wake::Data);
+            }
+            if st.closed.is_some() {
+                return Poll::Ready(Wake::Closed);
+            }
+            st.writer = Some(cx.waker().clone());
+        }
+        // Watch the connection: a client that goes away ends the session.
+        match conn.poll_fill(cx, shard) {
+            Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => Poll::Ready(Wake::Eof),
+            Poll::Ready(Ok(_)) | Poll::Pending => Poll::Pending,
+        }
+    })
+    .await;
+    session.st.borrow_mut().get_active = false;
+    match wake {
+        Wake::Eof => {
+            shard.close_session(&session, CloseReason::TransportClose);
+            Next::Close
+        }
+        Wake::Closed => respond(shard, conn, head, 200, "text/plain; charset=UTF-8", b"1").await,
+        Wake::Data => {
+            let mut body = BytesMut::new();
+            drain_polling(&session, &mut body);
+            if session.is_closed() {
+                body.extend_from_slice(b"\x1e1");
+            }
+            respond(shard, conn, head, 200, "text/plain; charset=UTF-8", &body).await
+        }
+    }
+}
+
+/// The POST: reads the body (bounded by `maxHttpBufferSize`), hands each
+/// packet to the shard and answers `ok`.
+pub(crate) async fn handle_post(
+    shard: &Rc<Shard>,
+    conn: &mut Conn,
+    head: &RequestHead,
+    session: Rc<Session>,
+) -> Next {
+    let max = shard.config.max_http_buffer_size;
+    if session.st.borrow().post_active {
+        shard.close_session(&session, CloseReason::TransportError);
+        return send_engine_error(shard, conn, head, EngineError::BadRequest).await;
+    }
+    if head.content_length.is_some_and(|n| n > max as u64) {
+        shard.close_session(&session, CloseReason::TransportError);
+        return respond_close(shard, conn, head, 413, "text/plain", b"Payload Too Large").await;
+    }
+    session.st.borrow_mut().post_active = true;
+    let body = read_body(shard, conn, head, max).await;
+    session.st.borrow_mut().post_active = false;
+    let body = match body {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => {
+            shard.close_session(&session, CloseReason::TransportError);
+            return respond_close(shard, conn, head, 413, "text/plain", b"Payload Too Large").await;
+        }
+        Err(BodyError::Malformed) => {
+            shard.close_session(&session, CloseReason::TransportError);
+            return respond_close(shard, conn, head, 400, "text/plain", b"Bad Request").await;
+        }
+        Err(BodyError::Closed) => {
+            shard.close_session(&session, CloseReason::TransportClose);
+            return Next::Close;
+        }
+    };
+    match payload::decode(&body, MAX_PACKETS_PER_POST) {
+        Ok(packets) => {
+            for p in packets {
+                shard.handle_engine_packet(&session, p);
+            }
+        }
+        Err(e) => {
+            tracing::debug!(sid = %session.sid, error = %e, "invalid polling payload");
+            shard.close_session(&session, CloseReason::ParseError);
+        }
+    }
+    respond(shard, conn, head, 200, "text/html", b"ok").await
+}
+
+enum BodyError {
+    TooLarge,
+    Malformed,
+    Closed,
+}
+
+async fn read_body(
+    shard: &Shard,
+    conn: &mut Conn,
+    head: &RequestHead,
+    max: usize,
+) -> Result<Bytes, BodyError> {
+    if head.chunked {
+        let mut dec = ChunkedDecoder::new(max);
+        let mut out = BytesMut::new();
+        loop {
+            match dec.decode(&mut conn.rbuf, &mut out) {
+                Ok(true) => return Ok(out.freeze()),
+                Ok(false) => {}
+                Err(http::HttpError::BodyTooLarge) => return Err(BodyError::TooLarge),
+                Err(_) => return Err(BodyError::Malformed),
+            }
+            match conn.fill(shard).await {
+                Ok(0) | Err(_) => return Err(BodyError::Closed),
+                Ok(_) => {}
+            }
+        }
+    }
+    let len = head.content_length.unwrap_or(0) as usize;
+    while conn.rbuf.len() < len {
+        match conn.fill(shard).await {
+            Ok(0) | Err(_) => return Err(BodyError::Closed),
+            Ok(_) => {}
+        }
+    }
+    let body = conn.rbuf.split_to(len).freeze();
+    conn.compact();
+    Ok(body)
+}
+
+async fn respond(
+    shard: &Shard,
+    conn: &mut Conn,
+    head: &RequestHead,
+    status: u16,
+    content_type: &str,
+    body: &[u8],
+) -> Next {
+    let mut headers = vec![("Content-Type", content_type)];
+    headers.extend(cors_headers(shard, head));
+    let mut out = BytesMut::with_capacity(256 + body.len());
+    http::Response {
+        status,
+        headers: &headers,
+        body,
+        keep_alive: head.keep_alive,
+    }
+    .write(&mut out);
+    if conn.write_all(&out).await.is_err() || !head.keep_alive {
+        return Next::Close;
+    }
+    conn.compact();
+    Next::KeepAlive
+}
+
+async fn respond_close(
+    shard: &Shard,
+    conn: &mut Conn,
+    head: &RequestHead,
+    status: u16,
+    content_type: &str,
+    body: &[u8],
+) -> Next {
+    let mut headers = vec![("Content-Type", content_type)];
+    headers.extend(cors_headers(shard, head));
+    let mut out = BytesMut::new();
+    http::Response {
+        status,
+        headers: &headers,
+        body,
+        keep_alive: false,
+    }
+    .write(&mut out);
+    let _ = conn.write_all(&out).await;
+    Next::Close
+}

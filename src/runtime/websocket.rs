@@ -1,0 +1,282 @@
+//! WebSocket transport: the handshake, a new websocket session, the
+//! polling → websocket upgrade (`2probe` / `3probe` / `5`), and the
+//! connection loop that reads frames and drains the session's queue.
+//!
+//! One task per connection does both directions: it polls the socket for
+//! input and, when this connection is the session's transport, writes the
+//! queue with gathered sends. Nothing is buffered per idle connection.
+
+use std::future::poll_fn;
+use std::rc::Rc;
+use std::task::Poll;
+
+use bytes::{Bytes, BytesMut};
+use glommio::timer::Timer;
+use ringcast_proto::engineio::{EngineError, Packet};
+use ringcast_proto::http::{self, RequestHead};
+use ringcast_proto::ws::{self, FrameDecoder, Message};
+
+use super::conn::{send_engine_error, Next};
+use super::io::Conn;
+use super::polling::{new_session, open_packet};
+use crate::shard::msg::{Control, Frame, OutItem};
+use crate::shard::session::{CloseReason, Session, SessionKind, Transport};
+use crate::shard::Shard;
+
+/// Validates the websocket handshake headers; writes 101 on success.
+async fn accept(shard: &Shard, conn: &mut Conn, head: &RequestHead) -> Result<(), Next> {
+    let key = head
+        .ws_key
+        .as_deref()
+        .filter(|k| ws::is_valid_key(k.as_bytes()));
+    let (Some(key), Some("13")) = (key, head.ws_version.as_deref()) else {
+        return Err(send_engine_error(shard, conn, head, EngineError::BadRequest).await);
+    };
+    let mut out = BytesMut::new();
+    http::write_switching_protocols(&ws::accept_key(key.as_bytes()), &mut out);
+    conn.write_all(&out).await.map_err(|_| Next::Close)
+}
+
+/// A websocket without sid: a new session whose only transport is this one.
+pub(crate) async fn open(
+    shard: &Rc<Shard>,
+    conn: &mut Conn,
+    head: &RequestHead,
+    kind: SessionKind,
+) -> Next {
+    if let Err(next) = accept(shard, conn, head).await {
+        return next;
+    }
+    let session = new_session(shard, head, conn, kind, Transport::WebSocket);
+    let open = open_packet(shard, &session.sid, &[]);
+    let frame = Frame::text(open.as_bytes()[0], &open.as_bytes()[1..]);
+    if conn.write_all(&frame.bytes).await.is_err() {
+        shard.close_session(&session, CloseReason::TransportClose);
+        return Next::Close;
+    }
+    run(shard, conn, &session, true).await;
+    Next::Close
+}
+
+/// A websocket naming a polling session: the upgrade.
+pub(crate) async fn upgrade(
+    shard: &Rc<Shard>,
+    conn: &mut Conn,
+    head: &RequestHead,
+    session: Rc<Session>,
+) -> Next {
+    {
+        let st = session.st.borrow();
+        if st.transport != Transport::Polling || st.upgrading {
+            drop(st);
+            return send_engine_error(shard, conn, head, EngineError::BadRequest).await;
+        }
+    }
+    if let Err(next) = accept(shard, conn, head).await {
+        return next;
+    }
+    session.st.borrow_mut().upgrading = true;
+    let deadline = Timer::new(shard.config.upgrade_timeout);
+    let upgraded = probe(shard, conn, &session, deadline).await;
+    if !upgraded {
+        session.st.borrow_mut().upgrading = false;
+        let mut out = BytesMut::new();
+        ws::encode_close(1000, "", &mut out);
+        let _ = conn.write_all(&out).await;
+        return Next::Close;
+    }
+    run(shard, conn, &session, true).await;
+    Next::Close
+}
+
+/// The probe phase: `2probe` → `3probe` (and a noop to any pending GET so
+/// the client can pause polling), then `5` makes this the transport.
+/// Returns false when the upgrade failed (timeout, bad packet, close).
+async fn probe(
+    shard: &Rc<Shard>,
+    conn: &mut Conn,
+    session: &Rc<Session>,
+    mut deadline: Timer,
+) -> bool {
+    let mut dec = FrameDecoder::new(shard.config.max_http_buffer_size);
+    loop {
+        loop {
+            let msg = match dec.decode(&mut conn.rbuf) {
+                Ok(Some(m)) => m,
+                Ok(None) => break,
+                Err(_) => return false,
+            };
+            let Message::Text(text) = msg else {
+                return false;
+            };
+            match Packet::decode_text(text) {
+                Ok(Packet::Ping(data)) if &data[..] == b"probe" => {
+                    if conn.write_all(Control::PongProbe.ws_frame()).await.is_err() {
+                        return false;
+                    }
+                    let st = session.st.borrow_mut();
+                    if st.get_active && st.outbox.is_empty() {
+                        drop(st);
+                        session.push_control(Control::Noop);
+                    }
+                }
+                Ok(Packet::Upgrade) => {
+                    let mut st = session.st.borrow_mut();
+                    if st.closed.is_some() {
+                        return false;
+                    }
+                    st.transport = Transport::WebSocket;
+                    st.upgrading = false;
+                    // A GET still parked is released by the writer change.
+                    if let Some(w) = st.writer.take() {
+                        w.wake();
+                    }
+                    return true;
+                }
+                _ => return false,
+            }
+        }
+        conn.compact();
+        let closed = session.is_closed();
+        if closed {
+            return false;
+        }
+        let r = poll_fn(|cx| {
+            if session.is_closed() {
+                return Poll::Ready(Err(()));
+            }
+            if std::pin::Pin::new(&mut deadline).poll(cx).is_ready() {
+                return Poll::Ready(Err(()));
+            }
+            match conn.poll_fill(cx, shard) {
+                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => Poll::Ready(Err(())),
+                Poll::Ready(Ok(n)) => Poll::Ready(Ok(n)),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await;
+        if r.is_err() {
+            return false;
+        }
+    }
+}
+
+use std::future::Future as _;
+
+enum Wake {
+    Input,
+    Eof,
+    Closed,
+    Error,
+}
+
+/// The websocket connection loop for an active session transport.
+async fn run(shard: &Rc<Shard>, conn: &mut Conn, session: &Rc<Session>, _active: bool) {
+    let mut dec = FrameDecoder::new(shard.config.max_http_buffer_size);
+    conn.write_offset = 0;
+    loop {
+        // Decode what has arrived.
+        loop {
+            match dec.decode(&mut conn.rbuf) {
+                Ok(Some(msg)) => {
+                    if !handle_message(shard, session, msg) {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::debug!(sid = %session.sid, error = %e, "websocket protocol error");
+                    shard.close_session(session, CloseReason::TransportError);
+                    let mut out = BytesMut::new();
+                    ws::encode_close(e.close_code(), "", &mut out);
+                    let _ = conn.write_all(&out).await;
+                    return;
+                }
+            }
+        }
+        conn.compact();
+        let wake = poll_fn(|cx| {
+            match conn.poll_flush_ws(cx, session) {
+                Poll::Ready(Err(_)) => return Poll::Ready(Wake::Error),
+                Poll::Ready(Ok(())) | Poll::Pending => {}
+            }
+            {
+                let mut st = session.st.borrow_mut();
+                if st.closed.is_some() {
+                    return Poll::Ready(Wake::Closed);
+                }
+                if st.outbox.is_empty() {
+                    st.writer = Some(cx.waker().clone());
+                }
+            }
+            match conn.poll_fill(cx, shard) {
+                Poll::Ready(Ok(0)) => Poll::Ready(Wake::Eof),
+                Poll::Ready(Err(_)) => Poll::Ready(Wake::Error),
+                Poll::Ready(Ok(_)) => Poll::Ready(Wake::Input),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await;
+        match wake {
+            Wake::Input => {}
+            Wake::Eof => {
+                shard.close_session(session, CloseReason::TransportClose);
+                return;
+            }
+            Wake::Error => {
+                shard.close_session(session, CloseReason::TransportError);
+                return;
+            }
+            Wake::Closed => {
+                finish(conn, session).await;
+                return;
+            }
+        }
+    }
+}
+
+/// Handles one websocket message; false when the session ended.
+fn handle_message(shard: &Rc<Shard>, session: &Rc<Session>, msg: Message) -> bool {
+    match msg {
+        Message::Text(text) => match Packet::decode_text(text) {
+            Ok(p) => shard.handle_engine_packet(session, p),
+            Err(_) => shard.close_session(session, CloseReason::ParseError),
+        },
+        Message::Binary(data) => shard.handle_engine_packet(session, Packet::decode_binary(data)),
+        Message::Ping(data) => {
+            let mut out = BytesMut::new();
+            ws::encode_frame(ws::opcode::PONG, &data, &mut out);
+            session.push(OutItem::Raw(out.freeze()), false);
+        }
+        Message::Pong(_) => {}
+        Message::Close(..) => shard.close_session(session, CloseReason::TransportClose),
+    }
+    !session.is_closed()
+}
+
+/// Flushes what the server queued before closing (a DISCONNECT, say) and
+/// sends the close frame.
+async fn finish(conn: &mut Conn, session: &Rc<Session>) {
+    let reason = session.st.borrow().closed;
+    let flush = !matches!(
+        reason,
+        Some(CloseReason::SlowConsumer | CloseReason::TransportError | CloseReason::TransportClose)
+    );
+    if flush {
+        let flushed = glommio::timer::timeout(std::time::Duration::from_secs(1), async {
+            poll_fn(|cx| conn.poll_flush_ws(cx, session))
+                .await
+                .map_err(|_| glommio::GlommioError::<()>::TimedOut(std::time::Duration::ZERO))
+        })
+        .await;
+        let _ = flushed;
+    }
+    let mut st = session.st.borrow_mut();
+    st.outbox.clear();
+    st.outbox_bytes = 0;
+    drop(st);
+    let mut out = BytesMut::new();
+    ws::encode_close(1000, "", &mut out);
+    let _ = conn.write_all(&out).await;
+    let _: Option<Bytes> = None;
+}

@@ -1,0 +1,110 @@
+//! Broadcast operators: `to`/`in`, `except`, `volatile`, `local`, acks.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use super::payload::Payload;
+use crate::shard::deliver::{AckReply, Broadcast};
+use crate::shard::socket::AckError;
+use crate::shard::Shard;
+
+/// A broadcast being built (Node's `BroadcastOperator`).
+#[derive(Debug, Clone)]
+pub struct BroadcastOperator {
+    shard: Rc<Shard>,
+    nsp: u16,
+    rooms: Vec<Box<str>>,
+    except: Vec<Box<str>>,
+    volatile: bool,
+    local: bool,
+}
+
+impl BroadcastOperator {
+    pub(crate) fn new(shard: &Rc<Shard>, nsp: u16) -> Self {
+        Self {
+            shard: shard.clone(),
+            nsp,
+            rooms: Vec::new(),
+            except: Vec::new(),
+            volatile: false,
+            local: false,
+        }
+    }
+
+    /// Adds a target room (several rooms: union, each socket once).
+    pub fn to(mut self, room: &str) -> Self {
+        if !self.rooms.iter().any(|r| &**r == room) {
+            self.rooms.push(room.into());
+        }
+        self
+    }
+
+    /// Same as [`Self::to`] (Node's `in`).
+    pub fn within(self, room: &str) -> Self {
+        self.to(room)
+    }
+
+    /// Excludes the members of `room` (or the socket with that id).
+    pub fn except(mut self, room: &str) -> Self {
+        self.except.push(room.into());
+        self
+    }
+
+    /// Drops the packet for receivers that cannot take it right now.
+    pub fn volatile(mut self) -> Self {
+        self.volatile = true;
+        self
+    }
+
+    /// Only this node (no cluster adapter); every shard of this process
+    /// still receives it.
+    pub fn local(mut self) -> Self {
+        self.local = true;
+        self
+    }
+
+    /// Emits `event` to every target.
+    pub fn emit(self, event: &str, payload: impl Into<Payload>) {
+        let name = self.shard.app.namespace_name(self.nsp).to_owned();
+        let msg = payload.into().encode_event(&name, None, event);
+        self.shard.broadcast(Broadcast {
+            nsp: self.nsp,
+            rooms: self.rooms,
+            except: self.except,
+            volatile: self.volatile,
+            msg,
+            ack: None,
+        });
+    }
+
+    /// Emits `event` asking every receiver for an acknowledgement; `callback`
+    /// gets all replies, or after `timeout` a timeout error with the replies
+    /// received so far (Node's `timeout(ms).emit(ev, data, cb)`).
+    pub fn emit_with_ack(
+        self,
+        event: &str,
+        payload: impl Into<Payload>,
+        timeout: Duration,
+        callback: impl FnOnce(Result<Vec<AckReply>, (AckError, Vec<AckReply>)>) + 'static,
+    ) {
+        let shard = self.shard.clone();
+        let id = shard.next_ack_id(self.nsp);
+        let req = shard.start_aggregate(Box::new(callback));
+        let name = shard.app.namespace_name(self.nsp).to_owned();
+        let msg = payload.into().encode_event(&name, Some(id), event);
+        let timer_shard = shard.clone();
+        glommio::spawn_local(async move {
+            glommio::timer::sleep(timeout).await;
+            timer_shard.expire_aggregate(req);
+        })
+        .detach();
+        shard.broadcast(Broadcast {
+            nsp: self.nsp,
+            rooms: self.rooms,
+            except: self.except,
+            volatile: self.volatile,
+            msg,
+            ack: Some((shard.id, req, id)),
+        });
+    }
+}

@@ -1,0 +1,181 @@
+//! Event arguments with binary attachments.
+//!
+//! Arguments are JSON values; binary data appears as Socket.IO placeholders
+//! (`{"_placeholder":true,"num":N}`) that index [`Payload::attachments`],
+//! exactly as on the wire. Received payloads keep that shape, so forwarding
+//! or echoing arguments preserves binary (also nested, also empty buffers).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use ringcast_proto::socketio::{self, binary};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::shard::msg::Msg;
+
+/// Arguments of an emit or an ack.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Payload {
+    /// The arguments, in order.
+    pub args: Vec<Value>,
+    /// Binary attachments referenced by placeholders in `args`.
+    pub attachments: Vec<Bytes>,
+}
+
+impl Payload {
+    /// No arguments.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends a JSON argument (anything serde can serialize; a value that
+    /// fails to serialize becomes `null`).
+    pub fn arg(mut self, value: impl Serialize) -> Self {
+        self.args
+            .push(serde_json::to_value(value).unwrap_or(Value::Null));
+        self
+    }
+
+    /// Appends a binary argument.
+    pub fn binary(mut self, data: impl Into<Bytes>) -> Self {
+        self.args.push(binary::placeholder(self.attachments.len()));
+        self.attachments.push(data.into());
+        self
+    }
+
+    /// Arguments and attachments as received.
+    pub fn from_parts(args: Vec<Value>, attachments: Vec<Bytes>) -> Self {
+        Self { args, attachments }
+    }
+
+    /// Encodes an EVENT for namespace `nsp` (once; the result is shared).
+    pub(crate) fn encode_event(&self, nsp: &str, id: Option<u64>, event: &str) -> Arc<Msg> {
+        let (args, attachments) = self.normalized();
+        let mut out = String::with_capacity(64);
+        socketio::encode_event(&mut out, nsp, id, event, &args, attachments.len());
+        Msg::socketio(&out, &attachments)
+    }
+
+    /// Encodes an ACK for namespace `nsp`.
+    pub(crate) fn encode_ack(&self, nsp: &str, id: u64) -> Arc<Msg> {
+        let (args, attachments) = self.normalized();
+        let mut out = String::with_capacity(32);
+        socketio::encode_ack(&mut out, nsp, id, &args, attachments.len());
+        Msg::socketio(&out, &attachments)
+    }
+
+    /// Placeholders renumbered in traversal order (the order clients expect
+    /// attachments in) and unreferenced attachments dropped. Borrowed when
+    /// already in that shape (the common case: echo, forward).
+    fn normalized(&self) -> (std::borrow::Cow<'_, [Value]>, std::borrow::Cow<'_, [Bytes]>) {
+        use std::borrow::Cow;
+        if self.attachments.is_empty() {
+            return (Cow::Borrowed(&self.args), Cow::Borrowed(&self.attachments));
+        }
+        let mut order = Vec::new();
+        for v in &self.args {
+            collect_placeholders(v, &mut order);
+        }
+        let in_order =
+            order.len() == self.attachments.len() && order.iter().enumerate().all(|(i, n)| *n == i);
+        if in_order {
+            return (Cow::Borrowed(&self.args), Cow::Borrowed(&self.attachments));
+        }
+        let mut args = self.args.clone();
+        let mut out = Vec::new();
+        for v in &mut args {
+            renumber(v, &self.attachments, &mut out);
+        }
+        (Cow::Owned(args), Cow::Owned(out))
+    }
+}
+
+impl From<()> for Payload {
+    fn from(_: ()) -> Self {
+        Self::new()
+    }
+}
+
+impl From<Value> for Payload {
+    fn from(v: Value) -> Self {
+        Self::new().arg(v)
+    }
+}
+
+macro_rules! payload_from_scalar {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Payload {
+            fn from(v: $t) -> Self {
+                Self::new().arg(v)
+            }
+        }
+    )*};
+}
+payload_from_scalar!(bool, i64, u64, f64, String);
+
+impl From<&str> for Payload {
+    fn from(v: &str) -> Self {
+        Self::new().arg(v)
+    }
+}
+
+fn collect_placeholders(v: &Value, out: &mut Vec<usize>) {
+    if let Some(n) = binary::is_placeholder(v) {
+        out.push(n);
+        return;
+    }
+    match v {
+        Value::Array(a) => a.iter().for_each(|x| collect_placeholders(x, out)),
+        Value::Object(o) => o.values().for_each(|x| collect_placeholders(x, out)),
+        _ => {}
+    }
+}
+
+fn renumber(v: &mut Value, attachments: &[Bytes], out: &mut Vec<Bytes>) {
+    if let Some(n) = binary::is_placeholder(v) {
+        match attachments.get(n) {
+            Some(b) => {
+                *v = binary::placeholder(out.len());
+                out.push(b.clone());
+            }
+            None => *v = Value::Null,
+        }
+        return;
+    }
+    match v {
+        Value::Array(a) => a.iter_mut().for_each(|x| renumber(x, attachments, out)),
+        Value::Object(o) => o.values_mut().for_each(|x| renumber(x, attachments, out)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarding_a_subset_renumbers_attachments() {
+        let p = Payload::new().binary(&b"a"[..]).binary(&b"b"[..]);
+        let sub = Payload::from_parts(vec![p.args[1].clone()], p.attachments.clone());
+        let msg = sub.encode_event("/", None, "x");
+        assert_eq!(
+            msg.frames[0].payload(),
+            &br#"451-["x",{"_placeholder":true,"num":0}]"#[..]
+        );
+        assert_eq!(msg.frames[1].payload(), b"b");
+    }
+
+    #[test]
+    fn plain_event_encoding() {
+        let msg = Payload::new()
+            .arg(1)
+            .arg("two")
+            .encode_event("/custom", Some(3), "ev");
+        assert_eq!(
+            msg.frames[0].payload(),
+            &br#"42/custom,3["ev",1,"two"]"#[..]
+        );
+        assert_eq!(msg.frames.len(), 1);
+    }
+}

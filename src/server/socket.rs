@@ -1,0 +1,219 @@
+//! The handle a handler gets for one connected socket, and incoming events.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::broadcast::BroadcastOperator;
+use super::payload::Payload;
+use crate::shard::deliver::AckReply;
+use crate::shard::session::{CloseReason, Handshake};
+use crate::shard::socket::{AckError, PendingAck, SocketState};
+use crate::shard::{Shard, SocketKey};
+
+/// A connected Socket.IO socket. Cheap to clone; usable only on the shard
+/// that owns it (it is `!Send`), where its handlers run.
+#[derive(Clone, Debug)]
+pub struct Socket {
+    pub(crate) shard: Rc<Shard>,
+    pub(crate) key: SocketKey,
+    pub(crate) state: Rc<SocketState>,
+}
+
+impl Socket {
+    pub(crate) fn new(shard: &Rc<Shard>, key: SocketKey) -> Option<Self> {
+        let state = shard.socket(key)?;
+        Some(Self {
+            shard: shard.clone(),
+            key,
+            state,
+        })
+    }
+
+    /// The socket id (also the name of a room holding only this socket).
+    pub fn id(&self) -> &str {
+        &self.state.id
+    }
+
+    /// The namespace name.
+    pub fn namespace(&self) -> &str {
+        self.shard.app.namespace_name(self.state.nsp)
+    }
+
+    /// The CONNECT auth payload (`{}` when none was sent).
+    pub fn auth(&self) -> &Value {
+        &self.state.auth
+    }
+
+    /// Details of the request that opened the Engine.IO session.
+    pub fn handshake(&self) -> &Handshake {
+        &self.state.session.handshake
+    }
+
+    /// The Engine.IO session id.
+    pub fn engine_sid(&self) -> &str {
+        &self.state.session.sid
+    }
+
+    /// Whether the socket is still connected.
+    pub fn connected(&self) -> bool {
+        self.state.connected.get()
+    }
+
+    /// Joins `room`.
+    pub fn join(&self, room: &str) {
+        self.shard.join(self.key, room);
+    }
+
+    /// Leaves `room`.
+    pub fn leave(&self, room: &str) {
+        self.shard.leave(self.key, room);
+    }
+
+    /// The rooms joined, the socket's own id first (as Node lists them).
+    pub fn rooms(&self) -> Vec<String> {
+        std::iter::once(self.id().to_owned())
+            .chain(self.state.rooms.borrow().iter().map(|r| r.to_string()))
+            .collect()
+    }
+
+    /// Emits `event` to this socket.
+    pub fn emit(&self, event: &str, payload: impl Into<Payload>) {
+        let msg = payload.into().encode_event(self.namespace(), None, event);
+        self.shard.send_to_socket(self.key, &msg, false);
+    }
+
+    /// Emits `event` and calls `callback` with the client's acknowledgement,
+    /// or with [`AckError::Timeout`] after `timeout`.
+    pub fn emit_with_ack(
+        &self,
+        event: &str,
+        payload: impl Into<Payload>,
+        timeout: Duration,
+        callback: impl FnOnce(Result<AckReply, AckError>) + 'static,
+    ) {
+        let id = self.shard.next_ack_id(self.state.nsp);
+        self.state
+            .acks
+            .borrow_mut()
+            .insert(id, PendingAck::Local(Box::new(callback)));
+        let msg = payload
+            .into()
+            .encode_event(self.namespace(), Some(id), event);
+        self.shard.send_to_socket(self.key, &msg, false);
+        let state = Rc::downgrade(&self.state);
+        glommio::spawn_local(async move {
+            glommio::timer::sleep(timeout).await;
+            let Some(state) = state.upgrade() else { return };
+            let pending = state.acks.borrow_mut().remove(&id);
+            if let Some(PendingAck::Local(cb)) = pending {
+                cb(Err(AckError::Timeout));
+            }
+        })
+        .detach();
+    }
+
+    /// A broadcast to `room`, excluding this socket (Node's `socket.to`).
+    pub fn to(&self, room: &str) -> BroadcastOperator {
+        BroadcastOperator::new(&self.shard, self.state.nsp)
+            .to(room)
+            .except(self.id())
+    }
+
+    /// A broadcast to every socket of the namespace but this one.
+    pub fn broadcast(&self) -> BroadcastOperator {
+        BroadcastOperator::new(&self.shard, self.state.nsp).except(self.id())
+    }
+
+    /// The namespace, for broadcasts that include this socket (`io.to`).
+    pub fn nsp(&self) -> BroadcastOperator {
+        BroadcastOperator::new(&self.shard, self.state.nsp)
+    }
+
+    /// Disconnects the socket (the client gets DISCONNECT); with `close`,
+    /// the whole Engine.IO session closes too.
+    pub fn disconnect(&self, close: bool) {
+        if !self.connected() {
+            return;
+        }
+        let mut out = String::new();
+        ringcast_proto::socketio::Packet {
+            kind: ringcast_proto::socketio::PacketKind::Disconnect,
+            nsp: self.namespace().to_owned(),
+            id: None,
+            data: None,
+            attachments: 0,
+        }
+        .encode(&mut out);
+        self.shard.send_to_socket(
+            self.key,
+            &crate::shard::msg::Msg::socketio(&out, &[]),
+            false,
+        );
+        if close {
+            self.shard
+                .close_session(&self.state.session, CloseReason::ForcedServerClose);
+        } else {
+            self.shard
+                .remove_socket(self.key, CloseReason::ServerNamespaceDisconnect);
+        }
+    }
+}
+
+/// An event received from a client.
+#[derive(Debug)]
+pub struct Event {
+    /// The event name.
+    pub name: String,
+    /// Arguments (without the trailing ack).
+    pub payload: Payload,
+    pub(crate) ack: Option<AckSender>,
+}
+
+impl Event {
+    /// The arguments deserialized as `T` (a tuple for several arguments).
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        T::deserialize(Value::Array(self.payload.args.clone()))
+    }
+
+    /// Argument `i` as a string, if it is one.
+    pub fn str_arg(&self, i: usize) -> Option<&str> {
+        self.payload.args.get(i).and_then(Value::as_str)
+    }
+
+    /// Whether the client asked for an acknowledgement.
+    pub fn wants_ack(&self) -> bool {
+        self.ack.is_some()
+    }
+
+    /// Takes the acknowledgement responder (None when no ack was asked).
+    pub fn take_ack(&mut self) -> Option<AckSender> {
+        self.ack.take()
+    }
+
+    /// Binary attachment referenced by argument `i` (a top-level placeholder).
+    pub fn binary_arg(&self, i: usize) -> Option<&Bytes> {
+        let n = ringcast_proto::socketio::binary::is_placeholder(self.payload.args.get(i)?)?;
+        self.payload.attachments.get(n)
+    }
+}
+
+/// Answers one client acknowledgement.
+#[derive(Debug)]
+pub struct AckSender {
+    pub(crate) socket: Socket,
+    pub(crate) id: u64,
+}
+
+impl AckSender {
+    /// Sends the acknowledgement with `payload`.
+    pub fn send(self, payload: impl Into<Payload>) {
+        let msg = payload.into().encode_ack(self.socket.namespace(), self.id);
+        self.socket
+            .shard
+            .send_to_socket(self.socket.key, &msg, false);
+    }
+}

@@ -1,0 +1,247 @@
+//! Broadcast delivery: resolve targets on this shard, queue the shared
+//! message, and forward the same `Arc` to every other shard.
+//!
+//! A broadcast is encoded once by the shard that starts it ([`Msg`]); each
+//! shard resolves its own members (union of `rooms`, minus the members of
+//! `except`) and pushes a reference-counted handle to each receiver's queue.
+//! Per receiver: one `Arc` clone and one waker call; no allocation, no copy.
+//!
+//! Broadcasts with acks (Node's `io.to(room).timeout(ms).emit(ev, cb)`): the
+//! packet carries one namespace-wide ack id (as in Node's in-memory adapter,
+//! so the bytes stay shared); each shard reports how many sockets it reached
+//! and forwards every reply to the origin shard, which completes the callback
+//! when all replies arrived or the timeout fires.
+
+use std::rc::Rc;
+use std::sync::Arc;
+
+use ahash::{AHashMap, AHashSet};
+use bytes::Bytes;
+use serde_json::Value;
+
+use super::mesh::ShardMsg;
+use super::msg::Msg;
+use super::socket::{AckError, PendingAck};
+use super::{Shard, SocketKey};
+
+/// A broadcast request, shared by all shards.
+#[derive(Debug)]
+pub struct Broadcast {
+    /// Namespace index.
+    pub nsp: u16,
+    /// Target rooms (union); empty = every socket of the namespace.
+    pub rooms: Vec<Box<str>>,
+    /// Rooms (or socket ids) whose members are excluded.
+    pub except: Vec<Box<str>>,
+    /// Drop for receivers that cannot take it right now.
+    pub volatile: bool,
+    /// The encoded packet.
+    pub msg: Arc<Msg>,
+    /// For a broadcast with acks: (origin shard, aggregation id, packet id).
+    pub ack: Option<(usize, u64, u64)>,
+}
+
+/// A client's acknowledgement arguments.
+#[derive(Debug, Clone)]
+pub struct AckReply {
+    /// The arguments (placeholders index `attachments`).
+    pub args: Vec<Value>,
+    /// Binary attachments.
+    pub attachments: Vec<Bytes>,
+}
+
+/// Callback of a broadcast with acks: every reply, or a timeout with the
+/// replies received so far.
+pub type AggregateCallback = Box<dyn FnOnce(Result<Vec<AckReply>, (AckError, Vec<AckReply>)>)>;
+
+struct Aggregate {
+    /// Shards that have not reported their receiver count yet.
+    shards_pending: usize,
+    /// Replies still expected from the reported receivers.
+    expected: usize,
+    replies: Vec<AckReply>,
+    callback: Option<AggregateCallback>,
+}
+
+/// Broadcast-with-ack aggregations started on this shard.
+#[derive(Default)]
+pub struct AckAggregates {
+    next: u64,
+    pending: AHashMap<u64, Aggregate>,
+}
+
+impl std::fmt::Debug for AckAggregates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AckAggregates")
+            .field("pending", &self.pending.len())
+            .finish()
+    }
+}
+
+impl Shard {
+    /// Starts a broadcast: delivers locally, then forwards to every shard.
+    pub fn broadcast(self: &Rc<Self>, b: Broadcast) {
+        let b = Arc::new(b);
+        for peer in 0..self.nshards {
+            if peer != self.id {
+                self.mesh.send(peer, ShardMsg::Broadcast(b.clone()));
+            }
+        }
+        let n = self.deliver_local(&b);
+        if let Some((_, req, _)) = b.ack {
+            self.handle_ack_count(req, n);
+        }
+    }
+
+    /// Delivers a broadcast to this shard's members; returns how many
+    /// sockets received it.
+    pub fn deliver_local(self: &Rc<Self>, b: &Broadcast) -> usize {
+        let targets = self.resolve(b.nsp, &b.rooms, &b.except);
+        let mut n = 0;
+        for key in targets {
+            let Some(state) = self.socket(key) else {
+                continue;
+            };
+            if let Some((origin, req, id)) = b.ack {
+                state
+                    .acks
+                    .borrow_mut()
+                    .insert(id, PendingAck::Aggregate { origin, req });
+            }
+            if self.push_to_session(&state.session, &b.msg, b.volatile)
+                == super::session::Push::Queued
+            {
+                n += 1;
+            } else if b.ack.is_some() {
+                state.acks.borrow_mut().remove(&b.ack.map_or(0, |a| a.2));
+            }
+        }
+        n
+    }
+
+    /// The sockets of namespace `nsp` on this shard in any of `rooms` (all
+    /// when empty) and in none of `except`, each once.
+    pub fn resolve(&self, nsp: u16, rooms: &[Box<str>], except: &[Box<str>]) -> Vec<SocketKey> {
+        let tables = self.rooms.borrow();
+        let table = &tables[nsp as usize];
+        let ids = self.socket_ids.borrow();
+        let sockets = self.sockets.borrow();
+        // A socket id names a room holding that socket, if it is in `nsp`.
+        let own = |room: &str| {
+            ids.get(room)
+                .copied()
+                .filter(|k| sockets.get(*k as usize).is_some_and(|s| s.nsp == nsp))
+        };
+        let mut excluded: AHashSet<SocketKey> = AHashSet::new();
+        for room in except {
+            if let Some(m) = table.members(room) {
+                excluded.extend(m.iter().copied());
+            }
+            excluded.extend(own(room));
+        }
+        let mut out = Vec::new();
+        match rooms {
+            [] => out.extend(
+                table
+                    .all()
+                    .iter()
+                    .copied()
+                    .filter(|k| !excluded.contains(k)),
+            ),
+            [room] => {
+                if let Some(m) = table.members(room) {
+                    out.extend(m.iter().copied().filter(|k| !excluded.contains(k)));
+                }
+                out.extend(own(room).filter(|k| !excluded.contains(k)));
+                if out.len() > 1 {
+                    out.sort_unstable();
+                    out.dedup();
+                }
+            }
+            _ => {
+                let mut seen = excluded;
+                for room in rooms {
+                    if let Some(m) = table.members(room) {
+                        out.extend(m.iter().copied().filter(|k| seen.insert(*k)));
+                    }
+                    if let Some(k) = own(room) {
+                        if seen.insert(k) {
+                            out.push(k);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Registers an aggregation and returns its id; `callback` runs once.
+    pub fn start_aggregate(&self, callback: AggregateCallback) -> u64 {
+        let mut acks = self.acks.borrow_mut();
+        acks.next += 1;
+        let req = acks.next;
+        acks.pending.insert(
+            req,
+            Aggregate {
+                shards_pending: self.nshards,
+                expected: 0,
+                replies: Vec::new(),
+                callback: Some(callback),
+            },
+        );
+        req
+    }
+
+    /// A shard reported it reached `count` sockets for aggregation `req`.
+    pub fn handle_ack_count(self: &Rc<Self>, req: u64, count: usize) {
+        if let Some(a) = self.acks.borrow_mut().pending.get_mut(&req) {
+            a.shards_pending = a.shards_pending.saturating_sub(1);
+            a.expected += count;
+        }
+        self.maybe_complete(req);
+    }
+
+    /// A reply for aggregation `req` arrived (possibly from another shard).
+    pub fn handle_ack_reply(self: &Rc<Self>, req: u64, reply: AckReply) {
+        if let Some(a) = self.acks.borrow_mut().pending.get_mut(&req) {
+            a.replies.push(reply);
+        }
+        self.maybe_complete(req);
+    }
+
+    /// Routes a reply to the aggregation's origin shard.
+    pub fn route_ack_reply(self: &Rc<Self>, origin: usize, req: u64, reply: AckReply) {
+        if origin == self.id {
+            self.handle_ack_reply(req, reply);
+        } else {
+            self.mesh.send(origin, ShardMsg::AckReply { req, reply });
+        }
+    }
+
+    /// Times out aggregation `req` (called by its timer).
+    pub fn expire_aggregate(&self, req: u64) {
+        let a = self.acks.borrow_mut().pending.remove(&req);
+        if let Some(mut a) = a {
+            if let Some(cb) = a.callback.take() {
+                cb(Err((AckError::Timeout, a.replies)));
+            }
+        }
+    }
+
+    fn maybe_complete(&self, req: u64) {
+        let done = {
+            let acks = self.acks.borrow();
+            acks.pending
+                .get(&req)
+                .is_some_and(|a| a.shards_pending == 0 && a.replies.len() >= a.expected)
+        };
+        if done {
+            let a = self.acks.borrow_mut().pending.remove(&req);
+            if let Some(mut a) = a {
+                if let Some(cb) = a.callback.take() {
+                    cb(Ok(a.replies));
+                }
+            }
+        }
+    }
+}

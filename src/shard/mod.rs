@@ -1,0 +1,195 @@
+//! A shard: the single-threaded state of one core.
+//!
+//! Each executor owns one [`Shard`]: its Engine.IO sessions, its Socket.IO
+//! sockets, and one room table per namespace. Nothing here is shared with
+//! other threads; cross-core work arrives as [`mesh::ShardMsg`] values on
+//! bounded channels set up at start (see `runtime`). That is why the tables
+//! are `RefCell`s behind an `Rc`: borrows are short and never held across
+//! an `.await` or a call into user code.
+//!
+//! Layering: `shard` depends on `proto` (pure codecs) and is driven by the
+//! `runtime` shell (sockets, timers). User handlers are reached through the
+//! [`App`] trait, implemented by the `server` API module.
+
+pub mod app;
+pub mod deliver;
+pub mod engine;
+pub mod mesh;
+pub mod msg;
+pub mod rooms;
+pub mod session;
+pub mod sio;
+pub mod socket;
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use ahash::AHashMap;
+
+use crate::config::Config;
+pub use app::{App, Refusal};
+use mesh::Mesh;
+use rooms::RoomTable;
+use session::{CloseReason, Session};
+use socket::SocketState;
+
+/// Index of a socket in its shard's socket slab. Valid while the socket is
+/// connected; removed from every room table before the slot is reused.
+pub type SocketKey = u32;
+
+/// Counters of one shard, read by the stats log line and tests.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Sessions closed because their outgoing queue overflowed.
+    pub slow_consumers: Cell<u64>,
+    /// Volatile packets dropped.
+    pub volatile_dropped: Cell<u64>,
+    /// Connections handed to another shard (polling / upgrade routing).
+    pub handoffs: Cell<u64>,
+    /// Sessions opened.
+    pub sessions_opened: Cell<u64>,
+}
+
+/// The state of one core.
+pub struct Shard {
+    /// This shard's index, `0..nshards`.
+    pub id: usize,
+    /// Number of shards in this process.
+    pub nshards: usize,
+    /// Validated configuration.
+    pub config: Arc<Config>,
+    /// The application: namespaces and handlers.
+    pub app: Arc<dyn App>,
+    /// Engine.IO sessions owned here, by sid.
+    pub sessions: RefCell<AHashMap<Box<str>, Rc<Session>>>,
+    /// Socket.IO sockets owned here.
+    pub sockets: RefCell<slab::Slab<Rc<SocketState>>>,
+    /// Socket id → key: the room named by each socket's id.
+    pub socket_ids: RefCell<AHashMap<Box<str>, SocketKey>>,
+    /// One room table per namespace.
+    pub rooms: RefCell<Vec<RoomTable>>,
+    /// Outgoing channels to the other shards.
+    pub mesh: Mesh,
+    /// Counters.
+    pub stats: Stats,
+    /// Pending broadcast-with-ack aggregations started here.
+    pub acks: RefCell<deliver::AckAggregates>,
+    /// Scratch buffer for socket reads (one per shard, not per connection).
+    pub scratch: RefCell<Vec<u8>>,
+    /// Set when the server is shutting down.
+    pub stopping: Cell<bool>,
+    /// Namespace-wide ack id counters (Node's `nsp._ids`), one per namespace.
+    pub(crate) next_ack_ids: RefCell<Vec<u64>>,
+}
+
+impl std::fmt::Debug for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shard").field("id", &self.id).finish()
+    }
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Rc<Shard>>> = const { RefCell::new(None) };
+}
+
+impl Shard {
+    /// Creates the shard of executor `id` and makes it current on this thread.
+    pub fn install(
+        id: usize,
+        nshards: usize,
+        config: Arc<Config>,
+        app: Arc<dyn App>,
+        mesh: Mesh,
+    ) -> Rc<Self> {
+        let nsps = app.namespace_count();
+        let shard = Rc::new(Self {
+            id,
+            nshards,
+            config,
+            app,
+            sessions: RefCell::new(AHashMap::new()),
+            sockets: RefCell::new(slab::Slab::new()),
+            socket_ids: RefCell::new(AHashMap::new()),
+            rooms: RefCell::new((0..nsps).map(|_| RoomTable::default()).collect()),
+            mesh,
+            stats: Stats::default(),
+            acks: RefCell::new(deliver::AckAggregates::default()),
+            scratch: RefCell::new(vec![0; 64 * 1024]),
+            stopping: Cell::new(false),
+            next_ack_ids: RefCell::new(vec![0; nsps]),
+        });
+        CURRENT.with(|c| *c.borrow_mut() = Some(shard.clone()));
+        shard
+    }
+
+    /// The shard of the calling thread.
+    ///
+    /// # Panics
+    /// When called outside a shard thread (a programming error: handlers and
+    /// runtime tasks always run on a shard).
+    pub fn current() -> Rc<Self> {
+        CURRENT
+            .with(|c| c.borrow().clone())
+            .expect("not on a ringcast shard thread")
+    }
+
+    /// Drops the thread-local reference (at shutdown).
+    pub fn uninstall() {
+        CURRENT.with(|c| c.borrow_mut().take());
+    }
+
+    /// The session `sid` if this shard owns it and it is open.
+    pub fn session(&self, sid: &str) -> Option<Rc<Session>> {
+        self.sessions.borrow().get(sid).cloned()
+    }
+
+    /// The socket `key`.
+    pub fn socket(&self, key: SocketKey) -> Option<Rc<SocketState>> {
+        self.sockets.borrow().get(key as usize).cloned()
+    }
+
+    /// Registers a new session.
+    pub fn insert_session(&self, session: Rc<Session>) {
+        self.stats
+            .sessions_opened
+            .set(self.stats.sessions_opened.get() + 1);
+        self.sessions
+            .borrow_mut()
+            .insert(session.sid.clone(), session);
+    }
+
+    /// Ends a session: disconnects its sockets (handlers see `reason`),
+    /// forgets it and wakes its writer so the transport closes. Idempotent.
+    pub fn close_session(self: &Rc<Self>, session: &Rc<Session>, reason: CloseReason) {
+        let sockets = {
+            let mut st = session.st.borrow_mut();
+            if st.closed.is_some() {
+                return;
+            }
+            st.closed = Some(reason);
+            st.reassembly = None;
+            std::mem::take(&mut st.sockets)
+        };
+        self.sessions.borrow_mut().remove(&session.sid);
+        for (_, key) in sockets {
+            self.remove_socket(key, reason);
+        }
+        session.wake_writer();
+        session.handle_pong();
+        tracing::debug!(sid = %session.sid, reason = reason.as_str(), "session closed");
+    }
+
+    /// Called when a push overflowed the session's queue.
+    pub fn handle_overflow(self: &Rc<Self>, session: &Rc<Session>) {
+        self.stats
+            .slow_consumers
+            .set(self.stats.slow_consumers.get() + 1);
+        tracing::warn!(
+            sid = %session.sid,
+            limit = self.config.max_buffered_bytes,
+            "slow consumer: outgoing queue over its bound, closing the connection"
+        );
+        self.close_session(session, CloseReason::SlowConsumer);
+    }
+}

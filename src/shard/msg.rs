@@ -1,0 +1,152 @@
+//! Encoded outgoing messages: encoded once, shared by every receiver.
+//!
+//! A [`Msg`] is one logical emit: the Engine.IO text packet carrying the
+//! Socket.IO packet, followed by its binary attachments (each its own
+//! Engine.IO binary packet). Every packet is stored as a complete, unmasked
+//! WebSocket frame; the long-polling form of a text packet is the same
+//! buffer without the frame header (a zero-copy slice), and the polling form
+//! of a binary packet (`b` + base64) is derived when a polling receiver
+//! drains it. A broadcast therefore allocates once, whatever the number of
+//! receivers, and a receiver costs one reference-count increment.
+
+use std::sync::Arc;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use ringcast_proto::ws;
+
+/// One Engine.IO packet as a ready-to-send WebSocket frame.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// Frame header followed by the payload.
+    pub bytes: Bytes,
+    /// Length of the WebSocket header at the start of `bytes`.
+    pub header_len: u8,
+    /// Binary frame (raw attachment) rather than a text packet.
+    pub binary: bool,
+}
+
+impl Frame {
+    /// The Engine.IO packet without WebSocket framing.
+    pub fn payload(&self) -> &[u8] {
+        &self.bytes[self.header_len as usize..]
+    }
+
+    /// Builds a text frame whose payload is `eio_type` followed by `data`.
+    pub fn text(eio_type: u8, data: &[u8]) -> Self {
+        let len = 1 + data.len();
+        let mut out = BytesMut::with_capacity(ws::frame_header_len(len) + len);
+        ws::encode_frame_header(ws::opcode::TEXT, len, &mut out);
+        let header_len = out.len() as u8;
+        out.put_u8(eio_type);
+        out.extend_from_slice(data);
+        Self {
+            bytes: out.freeze(),
+            header_len,
+            binary: false,
+        }
+    }
+
+    /// Builds a binary frame carrying `data` as-is.
+    pub fn binary(data: &[u8]) -> Self {
+        let mut out = BytesMut::with_capacity(ws::frame_header_len(data.len()) + data.len());
+        ws::encode_frame_header(ws::opcode::BINARY, data.len(), &mut out);
+        let header_len = out.len() as u8;
+        out.extend_from_slice(data);
+        Self {
+            bytes: out.freeze(),
+            header_len,
+            binary: true,
+        }
+    }
+}
+
+/// One outgoing message: a text packet and its attachments, in send order.
+#[derive(Debug)]
+pub struct Msg {
+    /// The frames in the order they must reach the client.
+    pub frames: Vec<Frame>,
+    /// Total bytes on the wire (WebSocket framing), for queue accounting.
+    pub wire_len: usize,
+}
+
+impl Msg {
+    /// A Socket.IO packet (`sio` is its text encoding) with its attachments.
+    pub fn socketio(sio: &str, attachments: &[Bytes]) -> Arc<Self> {
+        let mut frames = Vec::with_capacity(1 + attachments.len());
+        frames.push(Frame::text(b'4', sio.as_bytes()));
+        frames.extend(attachments.iter().map(|a| Frame::binary(a)));
+        Self::from_frames(frames)
+    }
+
+    /// A raw Engine.IO message (text), for the raw Engine.IO endpoints.
+    pub fn engine_text(text: &[u8]) -> Arc<Self> {
+        Self::from_frames(vec![Frame::text(b'4', text)])
+    }
+
+    /// A raw Engine.IO binary message.
+    pub fn engine_binary(data: &[u8]) -> Arc<Self> {
+        Self::from_frames(vec![Frame::binary(data)])
+    }
+
+    fn from_frames(frames: Vec<Frame>) -> Arc<Self> {
+        let wire_len = frames.iter().map(|f| f.bytes.len()).sum();
+        Arc::new(Self { frames, wire_len })
+    }
+}
+
+/// An Engine.IO control packet queued for a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// `2`: heartbeat ping.
+    Ping,
+    /// `3probe`: answer to the upgrade probe (sent on the new websocket only).
+    PongProbe,
+    /// `6`: noop, flushes a pending long-poll during an upgrade.
+    Noop,
+    /// `1`: close.
+    Close,
+}
+
+impl Control {
+    /// The polling (and websocket payload) form.
+    pub fn text(self) -> &'static [u8] {
+        match self {
+            Self::Ping => b"2",
+            Self::PongProbe => b"3probe",
+            Self::Noop => b"6",
+            Self::Close => b"1",
+        }
+    }
+
+    /// The complete websocket text frame.
+    pub fn ws_frame(self) -> &'static [u8] {
+        match self {
+            Self::Ping => b"\x81\x012",
+            Self::PongProbe => b"\x81\x063probe",
+            Self::Noop => b"\x81\x016",
+            Self::Close => b"\x81\x011",
+        }
+    }
+}
+
+/// An item of a session's outgoing queue.
+#[derive(Debug, Clone)]
+pub enum OutItem {
+    /// A shared, pre-encoded message.
+    Msg(Arc<Msg>),
+    /// A control packet.
+    Control(Control),
+    /// A websocket-only frame (a pong to a websocket ping); skipped on polling.
+    Raw(Bytes),
+}
+
+impl OutItem {
+    /// Bytes this item takes on a websocket, for queue accounting.
+    pub fn wire_len(&self) -> usize {
+        match self {
+            Self::Msg(m) => m.wire_len,
+            Self::Control(c) => c.ws_frame().len(),
+            Self::Raw(b) => b.len(),
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! Socket.IO packets received on a session: namespace connects, events,
+//! acks, binary reassembly. Malformed input closes the session ("parse
+//! error"), as Node's server does.
+
+use std::rc::Rc;
+
+use bytes::Bytes;
+use ringcast_proto::socketio::{self, Limits, Packet, PacketKind, Reassembler};
+use serde_json::Value;
+
+use super::app::Incoming;
+use super::msg::Msg;
+use super::session::{CloseReason, Session};
+use super::{Shard, SocketKey};
+
+impl Shard {
+    /// A text Engine.IO message on a Socket.IO session.
+    pub fn handle_sio_text(self: &Rc<Self>, session: &Rc<Session>, text: Bytes) {
+        let limits = Limits {
+            max_attachments: self.config.max_attachments,
+            ..Limits::default()
+        };
+        let parsed = std::str::from_utf8(&text)
+            .ok()
+            .and_then(|t| Packet::decode(t, &limits).ok());
+        let Some(packet) = parsed else {
+            tracing::debug!(sid = %session.sid, "invalid Socket.IO packet, closing");
+            return self.close_session(session, CloseReason::ParseError);
+        };
+        if session.st.borrow().reassembly.is_some() {
+            // Node: "got plaintext data when reconstructing a packet".
+            return self.close_session(session, CloseReason::ParseError);
+        }
+        match packet.kind {
+            PacketKind::BinaryEvent | PacketKind::BinaryAck if packet.attachments > 0 => {
+                session.st.borrow_mut().reassembly = Some(Reassembler::new(packet));
+            }
+            _ => self.handle_sio_packet(session, packet, Vec::new()),
+        }
+    }
+
+    /// A binary Engine.IO message on a Socket.IO session: an attachment.
+    pub fn handle_sio_binary(self: &Rc<Self>, session: &Rc<Session>, data: Bytes) {
+        let complete = {
+            let mut st = session.st.borrow_mut();
+            match st.reassembly.as_mut() {
+                None => None,
+                Some(r) => Some(r.push(data)),
+            }
+        };
+        match complete {
+            // Node: "got binary data when not reconstructing a packet".
+            None => self.close_session(session, CloseReason::ParseError),
+            Some(false) => {}
+            Some(true) => {
+                let r = session.st.borrow_mut().reassembly.take();
+                if let Some(r) = r {
+                    let (packet, attachments) = r.finish();
+                    self.handle_sio_packet(session, packet, attachments);
+                }
+            }
+        }
+    }
+
+    fn socket_for(&self, session: &Session, nsp: u16) -> Option<SocketKey> {
+        let st = session.st.borrow();
+        st.sockets.iter().find(|(n, _)| *n == nsp).map(|&(_, k)| k)
+    }
+
+    fn handle_sio_packet(
+        self: &Rc<Self>,
+        session: &Rc<Session>,
+        packet: Packet,
+        attachments: Vec<Bytes>,
+    ) {
+        if packet.kind == PacketKind::Connect {
+            return self.handle_sio_connect(session, &packet.nsp, packet.data);
+        }
+        let Some(nsp) = self.app.namespace_index(&packet.nsp) else {
+            return;
+        };
+        // Packets for a namespace this session has not joined are ignored (Node).
+        let Some(key) = self.socket_for(session, nsp) else {
+            return;
+        };
+        match packet.kind {
+            PacketKind::Disconnect => {
+                self.remove_socket(key, CloseReason::ClientNamespaceDisconnect)
+            }
+            PacketKind::Event | PacketKind::BinaryEvent => {
+                let Some(Value::Array(mut items)) = packet.data else {
+                    return;
+                };
+                if items.is_empty() {
+                    return;
+                }
+                let event = match items.remove(0) {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                let incoming = Incoming {
+                    event,
+                    args: items,
+                    attachments,
+                    ack: packet.id,
+                };
+                self.app.handle_event(self, key, incoming);
+            }
+            PacketKind::Ack | PacketKind::BinaryAck => {
+                let Some(id) = packet.id else { return };
+                let args = match packet.data {
+                    Some(Value::Array(a)) => a,
+                    _ => Vec::new(),
+                };
+                self.handle_ack(key, id, args, attachments);
+            }
+            PacketKind::Connect | PacketKind::ConnectError => {}
+        }
+    }
+
+    fn handle_sio_connect(
+        self: &Rc<Self>,
+        session: &Rc<Session>,
+        nsp_name: &str,
+        data: Option<Value>,
+    ) {
+        let refuse = |shard: &Rc<Self>, message: &str, data: Option<&Value>| {
+            let mut out = String::new();
+            socketio::encode_connect_error(&mut out, nsp_name, message, data);
+            shard.push_to_session(session, &Msg::socketio(&out, &[]), false);
+        };
+        let Some(nsp) = self.app.namespace_index(nsp_name) else {
+            return refuse(self, "Invalid namespace", None);
+        };
+        if self.socket_for(session, nsp).is_some() {
+            tracing::debug!(sid = %session.sid, nsp = nsp_name, "duplicate CONNECT ignored");
+            return;
+        }
+        if session.st.borrow().sockets.len() >= self.config.max_namespaces_per_session {
+            tracing::debug!(sid = %session.sid, "too many namespaces on one session, closing");
+            return self.close_session(session, CloseReason::ParseError);
+        }
+        let auth = match data {
+            Some(v @ Value::Object(_)) => v,
+            _ => Value::Object(Default::default()),
+        };
+        if let Err(r) = self.app.authorize(nsp, session, &auth) {
+            return refuse(self, &r.message, r.data.as_ref());
+        }
+        if session.is_closed() {
+            return;
+        }
+        let id = super::engine::random_id();
+        let mut out = String::new();
+        socketio::encode_connect(&mut out, nsp_name, &id);
+        self.push_to_session(session, &Msg::socketio(&out, &[]), false);
+        let key = self.insert_socket(session, nsp, id, auth);
+        self.app.handle_connect(self, key);
+    }
+}

@@ -1,0 +1,207 @@
+//! Socket.IO sockets: one per (session, namespace).
+//!
+//! A socket's id doubles as a room holding just that socket (Node's rule);
+//! it is resolved through `Shard::socket_ids` instead of a stored room.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use ahash::AHashMap;
+use bytes::Bytes;
+use serde_json::Value;
+
+use super::deliver::AckReply;
+use super::msg::{Msg, OutItem};
+use super::session::{CloseReason, Push, Session};
+use super::{Shard, SocketKey};
+
+/// What to do with an acknowledgement the server asked a client for.
+pub enum PendingAck {
+    /// Call this closure (emit with ack to one socket).
+    Local(Box<dyn FnOnce(Result<AckReply, AckError>)>),
+    /// Forward to a broadcast-with-ack aggregation on shard `origin`.
+    Aggregate {
+        /// Shard that started the broadcast.
+        origin: usize,
+        /// Its aggregation id.
+        req: u64,
+    },
+}
+
+impl std::fmt::Debug for PendingAck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Local(_) => f.write_str("Local"),
+            Self::Aggregate { origin, req } => write!(f, "Aggregate({origin}, {req})"),
+        }
+    }
+}
+
+/// Why an acknowledgement did not arrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AckError {
+    /// The timeout elapsed first (Node: "operation has timed out").
+    #[error("operation has timed out")]
+    Timeout,
+    /// The socket disconnected first.
+    #[error("socket has been disconnected")]
+    Disconnected,
+}
+
+/// One connected Socket.IO socket.
+#[derive(Debug)]
+pub struct SocketState {
+    /// The socket id (20 chars, distinct from the Engine.IO sid).
+    pub id: Box<str>,
+    /// Namespace index.
+    pub nsp: u16,
+    /// The carrying Engine.IO session.
+    pub session: Rc<Session>,
+    /// The CONNECT auth payload.
+    pub auth: Value,
+    /// Rooms joined (besides its own id).
+    pub rooms: RefCell<Vec<Box<str>>>,
+    /// Acks the server is waiting for, by packet id.
+    pub acks: RefCell<AHashMap<u64, PendingAck>>,
+    /// False once disconnected.
+    pub connected: Cell<bool>,
+}
+
+impl Shard {
+    /// Creates a socket for `session` in namespace `nsp` and indexes it.
+    pub fn insert_socket(
+        &self,
+        session: &Rc<Session>,
+        nsp: u16,
+        id: Box<str>,
+        auth: Value,
+    ) -> SocketKey {
+        let state = Rc::new(SocketState {
+            id: id.clone(),
+            nsp,
+            session: session.clone(),
+            auth,
+            rooms: RefCell::new(Vec::new()),
+            acks: RefCell::new(AHashMap::new()),
+            connected: Cell::new(true),
+        });
+        let key = self.sockets.borrow_mut().insert(state) as SocketKey;
+        self.socket_ids.borrow_mut().insert(id, key);
+        self.rooms.borrow_mut()[nsp as usize].add_socket(key);
+        session.st.borrow_mut().sockets.push((nsp, key));
+        key
+    }
+
+    /// Removes a socket from every table, fails its pending acks and runs the
+    /// disconnect handler. Idempotent.
+    pub fn remove_socket(self: &Rc<Self>, key: SocketKey, reason: CloseReason) {
+        let Some(state) = self.socket(key) else {
+            return;
+        };
+        if !state.connected.replace(false) {
+            return;
+        }
+        {
+            let rooms = state.rooms.borrow();
+            self.rooms.borrow_mut()[state.nsp as usize]
+                .remove_socket(key, rooms.iter().map(|r| &**r));
+        }
+        self.socket_ids.borrow_mut().remove(&state.id);
+        state
+            .session
+            .st
+            .borrow_mut()
+            .sockets
+            .retain(|&(_, k)| k != key);
+        let acks = std::mem::take(&mut *state.acks.borrow_mut());
+        self.app.handle_disconnect(self, key, reason);
+        for (_, ack) in acks {
+            if let PendingAck::Local(cb) = ack {
+                cb(Err(AckError::Disconnected));
+            }
+        }
+        self.sockets.borrow_mut().try_remove(key as usize);
+    }
+
+    /// Adds socket `key` to `room`.
+    pub fn join(&self, key: SocketKey, room: &str) {
+        let Some(state) = self.socket(key) else {
+            return;
+        };
+        if !state.connected.get() {
+            return;
+        }
+        if self.rooms.borrow_mut()[state.nsp as usize].join(key, room) {
+            state.rooms.borrow_mut().push(room.into());
+        }
+    }
+
+    /// Removes socket `key` from `room`.
+    pub fn leave(&self, key: SocketKey, room: &str) {
+        let Some(state) = self.socket(key) else {
+            return;
+        };
+        if self.rooms.borrow_mut()[state.nsp as usize].leave(key, room) {
+            state.rooms.borrow_mut().retain(|r| &**r != room);
+        }
+    }
+
+    /// Queues `msg` to one socket; handles overflow.
+    pub fn send_to_socket(self: &Rc<Self>, key: SocketKey, msg: &Arc<Msg>, volatile: bool) -> Push {
+        let Some(state) = self.socket(key) else {
+            return Push::Closed;
+        };
+        self.push_to_session(&state.session, msg, volatile)
+    }
+
+    /// Queues `msg` to a session; closes it on overflow, counts volatile drops.
+    pub fn push_to_session(
+        self: &Rc<Self>,
+        session: &Rc<Session>,
+        msg: &Arc<Msg>,
+        volatile: bool,
+    ) -> Push {
+        let r = session.push(OutItem::Msg(msg.clone()), volatile);
+        match r {
+            Push::Overflow => self.handle_overflow(session),
+            Push::Dropped => self
+                .stats
+                .volatile_dropped
+                .set(self.stats.volatile_dropped.get() + 1),
+            Push::Queued | Push::Closed => {}
+        }
+        r
+    }
+
+    /// A namespace-wide ack id, unique across shards (`counter * n + shard`).
+    pub fn next_ack_id(&self, nsp: u16) -> u64 {
+        let mut ids = self.next_ack_ids.borrow_mut();
+        let c = &mut ids[nsp as usize];
+        let id = *c * self.nshards as u64 + self.id as u64;
+        *c += 1;
+        id
+    }
+
+    /// Handles an ACK packet from the client for socket `key`.
+    pub fn handle_ack(
+        self: &Rc<Self>,
+        key: SocketKey,
+        id: u64,
+        args: Vec<Value>,
+        attachments: Vec<Bytes>,
+    ) {
+        let Some(state) = self.socket(key) else {
+            return;
+        };
+        let Some(pending) = state.acks.borrow_mut().remove(&id) else {
+            tracing::debug!(id, "ack for an unknown id ignored");
+            return;
+        };
+        let reply = AckReply { args, attachments };
+        match pending {
+            PendingAck::Local(cb) => cb(Ok(reply)),
+            PendingAck::Aggregate { origin, req } => self.route_ack_reply(origin, req, reply),
+        }
+    }
+}
