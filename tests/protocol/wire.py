@@ -110,10 +110,14 @@ class _Reader:
         return out
 
     def read_to_eof(self) -> bytes:
+        """Everything until the peer closes; ``self.eof`` tells whether it did (False: timed out)."""
+        self.eof = False
         try:
             while True:
                 self._fill()
         except (ConnectionClosed, ConnectionResetError):
+            self.eof = True
+        except socket.timeout:
             pass
         out = bytes(self.buf)
         self.buf.clear()
@@ -138,7 +142,11 @@ def _parse_head(head: bytes) -> Tuple[int, str, List[Tuple[str, str]]]:
 def _read_response(reader: _Reader, method: str) -> HttpResponse:
     head = reader.read_until(b"\r\n\r\n")
     status, reason, headers = _parse_head(head)
-    resp = HttpResponse(status, reason, headers, b"", head)
+    return _read_body(reader, HttpResponse(status, reason, headers, b"", head), method)
+
+
+def _read_body(reader: _Reader, resp: HttpResponse, method: str) -> HttpResponse:
+    status = resp.status
     if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
         return resp
     te = resp.header("transfer-encoding")
@@ -401,10 +409,12 @@ def ws_connect(path: str, headers: Optional[Dict[str, str]] = None,
     resp = HttpResponse(status, reason, hh, b"", head)
     if status == 101:
         return resp, WebSocket(s, reader, resp), b""
-    rest = reader.read_to_eof()
-    resp.body = rest
+    try:
+        _read_body(reader, resp, "GET")
+    except (ConnectionClosed, ConnectionResetError):
+        resp.body = bytes(reader.buf)
     s.close()
-    return resp, None, rest
+    return resp, None, resp.body
 
 
 # --------------------------------------------------------------------------
