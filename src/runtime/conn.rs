@@ -21,6 +21,7 @@ use super::{polling, websocket};
 use crate::shard::mesh::ShardMsg;
 use crate::shard::session::{SessionKind, Transport};
 use crate::shard::Shard;
+use crate::Cors;
 
 /// What the connection does after a request.
 pub(crate) enum Next {
@@ -122,44 +123,64 @@ fn endpoint(shard: &Shard, path: &str) -> Option<SessionKind> {
         .map(|i| SessionKind::Engine(i as u16))
 }
 
-/// CORS headers for a request, per `Config::cors`.
+/// CORS headers for a response, per `Config::cors` (as the `cors` npm
+/// package sends them: `*` for any origin, the origin itself for a list).
 pub(crate) fn cors_headers<'a>(
     shard: &Shard,
     head: &'a RequestHead,
 ) -> Vec<(&'static str, &'a str)> {
-    match shard.config.cors.allow(head.origin.as_deref()) {
-        Some(origin) => vec![
-            ("Access-Control-Allow-Origin", origin),
-            ("Access-Control-Allow-Credentials", "true"),
-            ("Vary", "Origin"),
-        ],
-        None => Vec::new(),
+    match &shard.config.cors {
+        Cors::Off => Vec::new(),
+        Cors::Any => vec![("Access-Control-Allow-Origin", "*")],
+        Cors::List(_) => match shard.config.cors.allow(head.origin.as_deref()) {
+            Some(origin) => vec![("Access-Control-Allow-Origin", origin), ("Vary", "Origin")],
+            None => vec![("Vary", "Origin")],
+        },
     }
 }
 
 /// Answers an Engine.IO error like Node: status 400 (403 for Forbidden)
-/// with `{"code":N,"message":"…"}`.
+/// with `{"code":N,"message":"…"}`; on a websocket upgrade request, Node's
+/// plain `text/html` message and the connection closes.
 pub(crate) async fn send_engine_error(
     shard: &Shard,
     conn: &mut Conn,
     head: &RequestHead,
     err: EngineError,
 ) -> Next {
+    let mut out = BytesMut::new();
+    if head.upgrade_websocket {
+        http::Response {
+            status: err.http_status(),
+            headers: &[("Content-type", "text/html")],
+            body: err.message().as_bytes(),
+            keep_alive: false,
+        }
+        .write(&mut out);
+        let _ = conn.write_all(&out).await;
+        return Next::Close;
+    }
     let body = err.to_json();
     let mut headers = vec![("Content-Type", "application/json")];
     headers.extend(cors_headers(shard, head));
-    let mut out = BytesMut::new();
+    let keep_alive = head.keep_alive && !has_body(head);
     http::Response {
         status: err.http_status(),
         headers: &headers,
         body: body.as_bytes(),
-        keep_alive: head.keep_alive,
+        keep_alive,
     }
     .write(&mut out);
-    if conn.write_all(&out).await.is_err() || !head.keep_alive {
+    if conn.write_all(&out).await.is_err() || !keep_alive {
         return Next::Close;
     }
     Next::KeepAlive
+}
+
+/// Whether the request announced a body (which an early answer leaves unread,
+/// so the connection cannot be reused).
+fn has_body(head: &RequestHead) -> bool {
+    head.chunked || head.content_length.is_some_and(|n| n > 0)
 }
 
 async fn route(shard: &Rc<Shard>, conn: &mut Conn, head: RequestHead, head_len: usize) -> Next {
@@ -185,6 +206,9 @@ async fn route(shard: &Rc<Shard>, conn: &mut Conn, head: RequestHead, head_len: 
         Some("websocket") if shard.config.transports.websocket => Transport::WebSocket,
         _ => return send_engine_error(shard, conn, &head, EngineError::UnknownTransport).await,
     };
+    if head.upgrade_websocket && transport != Transport::WebSocket {
+        return send_engine_error(shard, conn, &head, EngineError::BadRequest).await;
+    }
     if let Some(id) = head.query.sid.clone() {
         let Some(session) = shard.session(&id) else {
             return send_engine_error(shard, conn, &head, EngineError::UnknownSid).await;
@@ -223,7 +247,8 @@ async fn route(shard: &Rc<Shard>, conn: &mut Conn, head: RequestHead, head_len: 
 
 async fn preflight(shard: &Shard, conn: &mut Conn, head: &RequestHead) -> Next {
     let mut headers = cors_headers(shard, head);
-    if !headers.is_empty() {
+    if shard.config.cors != Cors::Off {
+        headers.retain(|(k, _)| *k != "Vary");
         headers.push((
             "Access-Control-Allow-Methods",
             "GET,HEAD,PUT,PATCH,POST,DELETE",
@@ -231,16 +256,24 @@ async fn preflight(shard: &Shard, conn: &mut Conn, head: &RequestHead) -> Next {
         if let Some(h) = head.access_control_request_headers.as_deref() {
             headers.push(("Access-Control-Allow-Headers", h));
         }
+        let vary = if matches!(shard.config.cors, Cors::List(_)) {
+            "Origin, Access-Control-Request-Headers"
+        } else {
+            "Access-Control-Request-Headers"
+        };
+        headers.push(("Vary", vary));
     }
+    headers.push(("Content-Length", "0"));
+    let keep_alive = head.keep_alive && !has_body(head);
     let mut out = BytesMut::new();
     http::Response {
         status: 204,
         headers: &headers,
         body: b"",
-        keep_alive: head.keep_alive,
+        keep_alive,
     }
     .write(&mut out);
-    if conn.write_all(&out).await.is_err() || !head.keep_alive {
+    if conn.write_all(&out).await.is_err() || !keep_alive {
         return Next::Close;
     }
     Next::KeepAlive
@@ -248,14 +281,15 @@ async fn preflight(shard: &Shard, conn: &mut Conn, head: &RequestHead) -> Next {
 
 async fn send_plain(conn: &mut Conn, head: &RequestHead, status: u16, body: &str) -> Next {
     let mut out = BytesMut::new();
+    let keep_alive = head.keep_alive && !has_body(head);
     http::Response {
         status,
         headers: &[("Content-Type", "text/plain")],
         body: body.as_bytes(),
-        keep_alive: head.keep_alive,
+        keep_alive,
     }
     .write(&mut out);
-    if conn.write_all(&out).await.is_err() || !head.keep_alive {
+    if conn.write_all(&out).await.is_err() || !keep_alive {
         return Next::Close;
     }
     Next::KeepAlive

@@ -152,7 +152,8 @@ pub(crate) async fn handle_get(
         Wake::Data => {
             let mut body = BytesMut::new();
             drain_polling(&session, &mut body);
-            if session.is_closed() {
+            let closed = session.st.borrow().closed;
+            if closed.is_some_and(|r| r != CloseReason::TransportClose) {
                 body.extend_from_slice(b"\x1e1");
             }
             respond(shard, conn, head, 200, "text/plain; charset=UTF-8", &body).await
@@ -173,9 +174,18 @@ pub(crate) async fn handle_post(
         shard.close_session(&session, CloseReason::TransportError);
         return send_engine_error(shard, conn, head, EngineError::BadRequest).await;
     }
+    let octet = head
+        .headers
+        .iter()
+        .any(|(k, v)| k == "content-type" && v.starts_with("application/octet-stream"));
+    if octet {
+        // Engine.IO v4 polling carries binary as base64 text only (Node: 400).
+        shard.close_session(&session, CloseReason::TransportError);
+        return respond_close(shard, conn, head, 400, None, b"").await;
+    }
     if head.content_length.is_some_and(|n| n > max as u64) {
         shard.close_session(&session, CloseReason::TransportError);
-        return respond_close(shard, conn, head, 413, "text/plain", b"Payload Too Large").await;
+        return respond_close(shard, conn, head, 413, None, b"").await;
     }
     session.st.borrow_mut().post_active = true;
     let body = read_body(shard, conn, head, max).await;
@@ -184,11 +194,11 @@ pub(crate) async fn handle_post(
         Ok(b) => b,
         Err(BodyError::TooLarge) => {
             shard.close_session(&session, CloseReason::TransportError);
-            return respond_close(shard, conn, head, 413, "text/plain", b"Payload Too Large").await;
+            return respond_close(shard, conn, head, 413, None, b"").await;
         }
         Err(BodyError::Malformed) => {
             shard.close_session(&session, CloseReason::TransportError);
-            return respond_close(shard, conn, head, 400, "text/plain", b"Bad Request").await;
+            return respond_close(shard, conn, head, 400, None, b"").await;
         }
         Err(BodyError::Closed) => {
             shard.close_session(&session, CloseReason::TransportClose);
@@ -257,7 +267,10 @@ async fn respond(
     content_type: &str,
     body: &[u8],
 ) -> Next {
-    let mut headers = vec![("Content-Type", content_type)];
+    let mut headers = vec![
+        ("Content-Type", content_type),
+        ("Cache-Control", "no-store"),
+    ];
     headers.extend(cors_headers(shard, head));
     let mut out = BytesMut::with_capacity(256 + body.len());
     http::Response {
@@ -279,10 +292,13 @@ async fn respond_close(
     conn: &mut Conn,
     head: &RequestHead,
     status: u16,
-    content_type: &str,
+    content_type: Option<&str>,
     body: &[u8],
 ) -> Next {
-    let mut headers = vec![("Content-Type", content_type)];
+    let mut headers: Vec<(&str, &str)> = content_type
+        .map(|c| ("Content-Type", c))
+        .into_iter()
+        .collect();
     headers.extend(cors_headers(shard, head));
     let mut out = BytesMut::new();
     http::Response {

@@ -16,7 +16,7 @@ use ringcast_proto::engineio::{EngineError, Packet};
 use ringcast_proto::http::{self, RequestHead};
 use ringcast_proto::ws::{self, FrameDecoder, Message};
 
-use super::conn::{send_engine_error, Next};
+use super::conn::{cors_headers, send_engine_error, Next};
 use super::io::Conn;
 use super::polling::{new_session, open_packet};
 use crate::shard::msg::{Control, Frame, OutItem};
@@ -34,6 +34,15 @@ async fn accept(shard: &Shard, conn: &mut Conn, head: &RequestHead) -> Result<()
     };
     let mut out = BytesMut::new();
     http::write_switching_protocols(&ws::accept_key(key.as_bytes()), &mut out);
+    // Node's engine.io runs its CORS middleware on upgrades too.
+    let cors = cors_headers(shard, head);
+    if !cors.is_empty() && out.ends_with(b"\r\n\r\n") {
+        out.truncate(out.len() - 2);
+        for (k, v) in cors {
+            out.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
+        }
+        out.extend_from_slice(b"\r\n");
+    }
     conn.write_all(&out).await.map_err(|_| Next::Close)
 }
 

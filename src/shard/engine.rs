@@ -51,7 +51,14 @@ impl Shard {
                         .handle_engine_message(self, session, EngineMessage::Binary(data))
                 }
             },
-            Packet::Close => self.close_session(session, CloseReason::TransportClose),
+            Packet::Close => {
+                // Node answers a parked long-poll with a noop before closing.
+                let parked = session.st.borrow().get_active;
+                if parked {
+                    session.push_control(super::msg::Control::Noop);
+                }
+                self.close_session(session, CloseReason::TransportClose)
+            }
             // Engine.IO v4 clients never ping (Node: "invalid heartbeat direction").
             Packet::Ping(_) => self.close_session(session, CloseReason::TransportError),
             Packet::Open(_) | Packet::Upgrade | Packet::Noop => {}

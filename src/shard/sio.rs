@@ -76,12 +76,15 @@ impl Shard {
         if packet.kind == PacketKind::Connect {
             return self.handle_sio_connect(session, &packet.nsp, packet.data);
         }
-        let Some(nsp) = self.app.namespace_index(&packet.nsp) else {
-            return;
-        };
-        // Packets for a namespace this session has not joined are ignored (Node).
-        let Some(key) = self.socket_for(session, nsp) else {
-            return;
+        // A packet for a namespace this session has not joined (or a
+        // CONNECT_ERROR from a client) is a protocol error: Node closes.
+        let key = self
+            .app
+            .namespace_index(&packet.nsp)
+            .and_then(|nsp| self.socket_for(session, nsp));
+        let Some(key) = key.filter(|_| packet.kind != PacketKind::ConnectError) else {
+            tracing::debug!(sid = %session.sid, "packet for a namespace not joined, closing");
+            return self.close_session(session, CloseReason::ParseError);
         };
         match packet.kind {
             PacketKind::Disconnect => {
@@ -133,8 +136,8 @@ impl Shard {
             return refuse(self, "Invalid namespace", None);
         };
         if self.socket_for(session, nsp).is_some() {
-            tracing::debug!(sid = %session.sid, nsp = nsp_name, "duplicate CONNECT ignored");
-            return;
+            tracing::debug!(sid = %session.sid, nsp = nsp_name, "duplicate CONNECT, closing");
+            return self.close_session(session, CloseReason::ParseError);
         }
         if session.st.borrow().sockets.len() >= self.config.max_namespaces_per_session {
             tracing::debug!(sid = %session.sid, "too many namespaces on one session, closing");

@@ -51,3 +51,28 @@ mod tests {
         assert_eq!(s, r#"{"b":1,"a":[true,null,"x"]}"#);
     }
 }
+
+/// Rewrites floats that JavaScript would print as integers (`1e3`, `2.0`,
+/// `-0`) as integers, so re-encoded JSON matches what Node sends back
+/// (`JSON.stringify(JSON.parse("1e3")) === "1000"`).
+pub(crate) fn normalize_js_numbers(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64() {
+                // 2^53: beyond it JavaScript integers are no longer exact.
+                if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
+                    *v = Value::from(f as i64);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(normalize_js_numbers),
+        Value::Object(o) => o.values_mut().for_each(normalize_js_numbers),
+        _ => {}
+    }
+}
+
+/// Whether JSON text may hold a float that [`normalize_js_numbers`] changes.
+pub(crate) fn may_hold_float(text: &str) -> bool {
+    text.bytes().any(|b| matches!(b, b'.' | b'e' | b'E')) || text.contains("-0")
+}

@@ -208,7 +208,12 @@ impl Packet {
 
         let data = match text.get(i..) {
             Some(rest) if !rest.is_empty() => {
-                Some(serde_json::from_str::<Value>(rest).map_err(|_| DecodeError::InvalidJson)?)
+                let mut v =
+                    serde_json::from_str::<Value>(rest).map_err(|_| DecodeError::InvalidJson)?;
+                if crate::json_util::may_hold_float(rest) {
+                    crate::json_util::normalize_js_numbers(&mut v);
+                }
+                Some(v)
             }
             _ => None,
         };
