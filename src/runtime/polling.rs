@@ -103,15 +103,15 @@ pub(crate) async fn handle_get(
     head: &RequestHead,
     session: Rc<Session>,
 ) -> Next {
+    let overlap = session.st.borrow().get_active;
+    if overlap {
+        // Node: "data request overlap from client": 400, session closed,
+        // and the pending GET is answered with a close packet.
+        shard.close_session(&session, CloseReason::TransportError);
+        return send_engine_error(shard, conn, head, EngineError::BadRequest).await;
+    }
     {
         let mut st = session.st.borrow_mut();
-        if st.get_active {
-            // Node: "data request overlap from client": 400, session closed,
-            // and the pending GET is answered with a close packet.
-            drop(st);
-            shard.close_session(&session, CloseReason::TransportError);
-            return send_engine_error(shard, conn, head, EngineError::BadRequest).await;
-        }
         st.get_active = true;
         if st.upgrading && st.outbox.is_empty() {
             st.outbox_bytes += 3;

@@ -10,7 +10,7 @@ use std::future::poll_fn;
 use std::rc::Rc;
 use std::task::Poll;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use glommio::timer::Timer;
 use ringcast_proto::engineio::{EngineError, Packet};
 use ringcast_proto::http::{self, RequestHead};
@@ -74,12 +74,12 @@ pub(crate) async fn upgrade(
     head: &RequestHead,
     session: Rc<Session>,
 ) -> Next {
-    {
+    let busy = {
         let st = session.st.borrow();
-        if st.transport != Transport::Polling || st.upgrading {
-            drop(st);
-            return send_engine_error(shard, conn, head, EngineError::BadRequest).await;
-        }
+        st.transport != Transport::Polling || st.upgrading
+    };
+    if busy {
+        return send_engine_error(shard, conn, head, EngineError::BadRequest).await;
     }
     if let Err(next) = accept(shard, conn, head).await {
         return next;
@@ -272,20 +272,19 @@ async fn finish(conn: &mut Conn, session: &Rc<Session>) {
         Some(CloseReason::SlowConsumer | CloseReason::TransportError | CloseReason::TransportClose)
     );
     if flush {
-        let flushed = glommio::timer::timeout(std::time::Duration::from_secs(1), async {
-            poll_fn(|cx| conn.poll_flush_ws(cx, session))
-                .await
-                .map_err(|_| glommio::GlommioError::<()>::TimedOut(std::time::Duration::ZERO))
+        // Best effort, bounded: a peer that does not read is not waited for.
+        let _ = glommio::timer::timeout(std::time::Duration::from_secs(1), async {
+            let _ = poll_fn(|cx| conn.poll_flush_ws(cx, session)).await;
+            Ok(())
         })
         .await;
-        let _ = flushed;
     }
-    let mut st = session.st.borrow_mut();
-    st.outbox.clear();
-    st.outbox_bytes = 0;
-    drop(st);
+    {
+        let mut st = session.st.borrow_mut();
+        st.outbox.clear();
+        st.outbox_bytes = 0;
+    }
     let mut out = BytesMut::new();
     ws::encode_close(1000, "", &mut out);
     let _ = conn.write_all(&out).await;
-    let _: Option<Bytes> = None;
 }

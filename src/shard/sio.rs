@@ -18,7 +18,6 @@ impl Shard {
     pub fn handle_sio_text(self: &Rc<Self>, session: &Rc<Session>, text: Bytes) {
         let limits = Limits {
             max_attachments: self.config.max_attachments,
-            ..Limits::default()
         };
         let parsed = std::str::from_utf8(&text)
             .ok()
@@ -43,10 +42,7 @@ impl Shard {
     pub fn handle_sio_binary(self: &Rc<Self>, session: &Rc<Session>, data: Bytes) {
         let complete = {
             let mut st = session.st.borrow_mut();
-            match st.reassembly.as_mut() {
-                None => None,
-                Some(r) => Some(r.push(data)),
-            }
+            st.reassembly.as_mut().map(|r| r.push(data))
         };
         match complete {
             // Node: "got binary data when not reconstructing a packet".

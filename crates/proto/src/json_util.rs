@@ -37,21 +37,6 @@ pub(crate) fn write_json<T: Serialize + ?Sized>(out: &mut String, value: &T) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn writes_escaped_strings_and_values() {
-        let mut s = String::from("x");
-        write_json(&mut s, "a\"b\n\u{1}é");
-        assert_eq!(s, "x\"a\\\"b\\n\\u0001é\"");
-        let mut s = String::new();
-        write_json(&mut s, &serde_json::json!({"b":1,"a":[true,null,"x"]}));
-        assert_eq!(s, r#"{"b":1,"a":[true,null,"x"]}"#);
-    }
-}
-
 /// Rewrites floats that JavaScript would print as integers (`1e3`, `2.0`,
 /// `-0`) as integers, so re-encoded JSON matches what Node sends back
 /// (`JSON.stringify(JSON.parse("1e3")) === "1000"`).
@@ -75,4 +60,26 @@ pub(crate) fn normalize_js_numbers(v: &mut serde_json::Value) {
 /// Whether JSON text may hold a float that [`normalize_js_numbers`] changes.
 pub(crate) fn may_hold_float(text: &str) -> bool {
     text.bytes().any(|b| matches!(b, b'.' | b'e' | b'E')) || text.contains("-0")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_escaped_strings_and_values() {
+        let mut s = String::from("x");
+        write_json(&mut s, "a\"b\n\u{1}é");
+        assert_eq!(s, "x\"a\\\"b\\n\\u0001é\"");
+        let mut s = String::new();
+        write_json(&mut s, &serde_json::json!({"b":1,"a":[true,null,"x"]}));
+        assert_eq!(s, r#"{"b":1,"a":[true,null,"x"]}"#);
+    }
+
+    #[test]
+    fn js_number_normalization() {
+        let mut v: serde_json::Value = serde_json::from_str("[1e3,2.0,-0,1.5,[3E0]]").unwrap();
+        normalize_js_numbers(&mut v);
+        assert_eq!(v.to_string(), "[1000,2,0,1.5,[3]]");
+    }
 }
