@@ -59,14 +59,23 @@ fn relay(socket: &Socket, ev: Event, exclude_sender: bool) {
     let (Some(room), Some(event)) = (ev.str_arg(0), ev.str_arg(1)) else {
         return;
     };
-    let mut payload = ev.payload.clone();
-    payload.args = payload.args.into_iter().skip(2).take(1).collect();
     let op = if exclude_sender {
         socket.to(room)
     } else {
         socket.nsp().to(room)
     };
-    op.emit(event, payload);
+    let event = event.to_owned();
+    // Move the data argument out; attachments are renumbered at encoding.
+    let mut payload = ev.payload;
+    let data = if payload.args.len() >= 3 {
+        payload.args.truncate(3);
+        payload.args.pop()
+    } else {
+        None
+    };
+    payload.args.clear();
+    payload.args.extend(data);
+    op.emit(&event, payload);
 }
 
 /// The broker application.

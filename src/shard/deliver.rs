@@ -149,13 +149,16 @@ impl Shard {
                     .filter(|k| !excluded.contains(k)),
             ),
             [room] => {
-                if let Some(m) = table.members(room) {
+                let members = table.members(room);
+                if let Some(m) = members {
+                    out.reserve(m.len());
                     out.extend(m.iter().copied().filter(|k| !excluded.contains(k)));
                 }
-                out.extend(own(room).filter(|k| !excluded.contains(k)));
-                if out.len() > 1 {
-                    out.sort_unstable();
-                    out.dedup();
+                // The socket-id room, unless that socket also joined `room` by name.
+                if let Some(k) = own(room) {
+                    if !excluded.contains(&k) && !members.is_some_and(|m| m.contains(&k)) {
+                        out.push(k);
+                    }
                 }
             }
             _ => {
