@@ -1,0 +1,195 @@
+//! Command line: one subcommand per scenario, common options flattened in.
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use crate::engine::Target;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ringcast-load",
+    version,
+    about = "Socket.IO v4 load generator: fanout, echo, connect storm/churn, idle"
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) cmd: Cmd,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub(crate) enum Cmd {
+    /// N subscribers over R rooms, one publisher broadcasting M stamped messages.
+    Fanout(FanoutArgs),
+    /// C clients each doing K sequential `echo` calls with ack.
+    Echo(EchoArgs),
+    /// Connect storm (N connections, K at a time) or churn (--churn-seconds).
+    Connect(ConnectArgs),
+    /// Hold N connections for S seconds (answering pings); RSS per connection.
+    Idle(IdleArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct Common {
+    /// Server URL: ws://host:port[/path] or http://host:port[/path] (path
+    /// defaults to /socket.io/).
+    #[arg(long)]
+    pub(crate) url: String,
+    /// Fraction of the clients that use HTTP long-polling only (the rest use
+    /// WebSocket only).
+    #[arg(long, default_value_t = 0.0)]
+    pub(crate) polling_fraction: f64,
+    /// Server process to sample (CPU per delivered message, RSS per connection).
+    #[arg(long)]
+    pub(crate) server_pid: Option<u32>,
+    /// Print one JSON line on stdout (the table goes to stderr).
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Sockets per process; more clients are spread over child processes
+    /// that bind 127.0.0.2, 127.0.0.3, … as source addresses.
+    #[arg(long, default_value_t = 18_000)]
+    pub(crate) max_per_process: usize,
+    /// Minimum number of processes (each is one event-loop thread).
+    #[arg(long, default_value_t = 1)]
+    pub(crate) processes: usize,
+    /// Connection attempts in flight per process while setting up.
+    #[arg(long, default_value_t = 256)]
+    pub(crate) connect_concurrency: usize,
+    /// Seconds allowed for the setup (connect, join) before the run starts
+    /// with whoever is ready.
+    #[arg(long, default_value_t = 60.0)]
+    pub(crate) setup_timeout: f64,
+    /// Seconds without progress after which the run ends and what is
+    /// missing counts as lost.
+    #[arg(long, default_value_t = 10.0)]
+    pub(crate) drain_timeout: f64,
+    /// Internal: this process is child I of P.
+    #[arg(long, hide = true)]
+    pub(crate) child: Option<String>,
+    /// Internal: source address to bind.
+    #[arg(long, hide = true)]
+    pub(crate) bind: Option<IpAddr>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct FanoutArgs {
+    #[command(flatten)]
+    pub(crate) common: Common,
+    #[arg(long)]
+    pub(crate) subscribers: usize,
+    #[arg(long, default_value_t = 1)]
+    pub(crate) rooms: usize,
+    #[arg(long)]
+    pub(crate) messages: u64,
+    /// Bytes of the stamped JSON object each message carries.
+    #[arg(long, default_value_t = 64)]
+    pub(crate) payload: usize,
+    /// Publish at this many messages per second (still capped by --window).
+    #[arg(long)]
+    pub(crate) rate: Option<f64>,
+    /// Messages published but not yet delivered to their whole room.
+    #[arg(long, default_value_t = 64)]
+    pub(crate) window: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct EchoArgs {
+    #[command(flatten)]
+    pub(crate) common: Common,
+    #[arg(long)]
+    pub(crate) clients: usize,
+    #[arg(long)]
+    pub(crate) requests: u64,
+    #[arg(long, default_value_t = 64)]
+    pub(crate) payload: usize,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ConnectArgs {
+    #[command(flatten)]
+    pub(crate) common: Common,
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) connections: usize,
+    /// Connections being established at once (storm) or loops (churn).
+    #[arg(long, default_value_t = 100)]
+    pub(crate) concurrency: usize,
+    /// Churn instead of a storm: connect/disconnect loops for S seconds.
+    #[arg(long)]
+    pub(crate) churn_seconds: Option<f64>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct IdleArgs {
+    #[command(flatten)]
+    pub(crate) common: Common,
+    #[arg(long)]
+    pub(crate) connections: usize,
+    #[arg(long)]
+    pub(crate) hold_seconds: f64,
+}
+
+impl Cmd {
+    pub(crate) fn common(&self) -> &Common {
+        match self {
+            Self::Fanout(a) => &a.common,
+            Self::Echo(a) => &a.common,
+            Self::Connect(a) => &a.common,
+            Self::Idle(a) => &a.common,
+        }
+    }
+
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Self::Fanout(_) => "fanout",
+            Self::Echo(_) => "echo",
+            Self::Connect(a) if a.churn_seconds.is_some() => "churn",
+            Self::Connect(_) => "connect",
+            Self::Idle(_) => "idle",
+        }
+    }
+}
+
+/// Resolves `--url` into a connect target.
+pub(crate) fn parse_target(url: &str, bind: Option<IpAddr>) -> Result<Target> {
+    let rest = url
+        .strip_prefix("ws://")
+        .or_else(|| url.strip_prefix("http://"))
+        .with_context(|| format!("{url}: only ws:// and http:// URLs are supported"))?;
+    let (hostport, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/socket.io/"),
+    };
+    let mut path = if path == "/" { "/socket.io/".to_owned() } else { path.to_owned() };
+    if !path.ends_with('/') {
+        path.push('/');
+    }
+    let with_port = if hostport.contains(':') && !hostport.ends_with(']') {
+        hostport.to_owned()
+    } else {
+        format!("{hostport}:80")
+    };
+    let addr: SocketAddr = with_port
+        .to_socket_addrs()
+        .with_context(|| format!("resolving {with_port}"))?
+        .next()
+        .with_context(|| format!("{with_port} has no address"))?;
+    if hostport.is_empty() {
+        bail!("{url}: no host");
+    }
+    Ok(Target { addr, host: hostport.to_owned(), path, bind })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let t = parse_target("ws://127.0.0.1:3000", None).unwrap();
+        assert_eq!((t.addr.port(), t.path.as_str(), t.host.as_str()), (3000, "/socket.io/", "127.0.0.1:3000"));
+        let t = parse_target("http://localhost:8080/io", None).unwrap();
+        assert_eq!((t.addr.port(), t.path.as_str()), (8080, "/io/"));
+        assert!(parse_target("https://x", None).is_err());
+    }
+}

@@ -1,0 +1,338 @@
+//! `fanout`: N subscribers over R rooms (subscriber g joins `room-{g % R}`
+//! and waits for the ack), one publisher that is in no room sending M
+//! `broadcast`(room, "msg", {"s":seq,"t":µs,"p":pad}) round-robin over the
+//! rooms (message s goes to room s % R), at a fixed rate or as fast as the
+//! in-flight window allows.
+//!
+//! In flight = published but not yet delivered to the whole room. Each
+//! process counts, per sequence, the deliveries it still expects from its
+//! own subscribers and reports the lowest incomplete sequence (its low
+//! water); the publisher's window is measured against the minimum over all
+//! processes. A message older than `--drain-timeout` leaves the window, so
+//! a loss cannot stall the publisher. Every subscriber keeps one bit per
+//! message of its room: a second copy is a duplicate, a sequence below the
+//! highest one seen is out of order.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Map, Value};
+
+use super::{room_name, Connector, Progress, Scenario, Share};
+use crate::cli::FanoutArgs;
+use crate::engine::{Engine, Kind};
+use crate::sio;
+use crate::stats::{now_us, Part};
+
+const PUBLISHER: u32 = u32::MAX;
+const NONE: u32 = u32::MAX - 1;
+
+#[derive(Debug)]
+struct Sub {
+    room: u32,
+    joined: bool,
+    /// Highest in-room index seen, -1 before the first message.
+    max_idx: i64,
+    seen: Vec<u64>,
+}
+
+pub(crate) struct Fanout {
+    a: FanoutArgs,
+    share: Share,
+    subs: Vec<Sub>,
+    /// cid -> local subscriber index (or PUBLISHER / NONE).
+    owner: Vec<u32>,
+    cids: Vec<usize>,
+    publisher: Option<usize>,
+    conn: Connector,
+    pending_joins: u64,
+    /// Per sequence: deliveries still expected by this process.
+    remaining: Vec<u32>,
+    low_water: u64,
+    part: Part,
+    running: bool,
+    go_us: u64,
+    published: u64,
+    pub_times: Vec<u64>,
+    expired: u64,
+    remote_low_water: u64,
+    publisher_lost: bool,
+    buf: Vec<u8>,
+}
+
+impl Fanout {
+    pub(crate) fn new(a: FanoutArgs, share: Share) -> Self {
+        let limit = a.common.connect_concurrency;
+        Self {
+            a,
+            share,
+            subs: Vec::new(),
+            owner: Vec::new(),
+            cids: Vec::new(),
+            publisher: None,
+            conn: Connector::new(limit),
+            pending_joins: 0,
+            remaining: Vec::new(),
+            low_water: 0,
+            part: Part::default(),
+            running: false,
+            go_us: 0,
+            published: 0,
+            pub_times: Vec::new(),
+            expired: 0,
+            remote_low_water: u64::MAX,
+            publisher_lost: false,
+            buf: Vec::with_capacity(256),
+        }
+    }
+
+    fn rooms(&self) -> u64 {
+        self.a.rooms.max(1) as u64
+    }
+
+    fn advance_low_water(&mut self) {
+        let m = self.a.messages;
+        while self.low_water < m && self.remaining[self.low_water as usize] == 0 {
+            self.low_water += 1;
+        }
+    }
+
+    /// Sequences every process has completed or that timed out.
+    fn completed(&mut self, now: u64) -> u64 {
+        let drain = (self.a.common.drain_timeout * 1e6) as u64;
+        while self.expired < self.published && self.pub_times[self.expired as usize] + drain < now {
+            self.expired += 1;
+        }
+        self.low_water.min(self.remote_low_water).max(self.expired)
+    }
+
+    fn publish(&mut self, eng: &mut Engine, cid: usize, now: u64) {
+        let seq = self.published;
+        let room = (seq % self.rooms()) as usize;
+        self.buf.clear();
+        sio::event_head(&mut self.buf, None, "broadcast");
+        self.buf.extend_from_slice(b",\"");
+        self.buf.extend_from_slice(room_name(room).as_bytes());
+        self.buf.extend_from_slice(b"\",\"msg\",");
+        sio::write_stamp(&mut self.buf, seq, now, self.a.payload);
+        self.buf.push(b']');
+        eng.send(cid, &self.buf);
+        self.pub_times.push(now);
+        self.published += 1;
+    }
+}
+
+impl Scenario for Fanout {
+    fn start(&mut self, eng: &mut Engine) {
+        let rooms = self.rooms() as usize;
+        if self.share.is_parent() {
+            let cid = eng.add_client(Kind::WebSocket);
+            self.owner.push(PUBLISHER);
+            self.publisher = Some(cid);
+        }
+        for g in self.share.range(self.a.subscribers) {
+            let cid = eng.add_client(self.share.kind(g));
+            self.owner.resize(cid + 1, NONE);
+            self.owner[cid] = self.subs.len() as u32;
+            self.cids.push(cid);
+            self.subs.push(Sub { room: (g % rooms) as u32, joined: false, max_idx: -1, seen: Vec::new() });
+        }
+        for &cid in self.cids.iter().rev() {
+            self.conn.push(cid);
+        }
+        if let Some(p) = self.publisher {
+            // The queue pops from the end: the publisher connects first.
+            self.conn.push(p);
+        }
+        self.conn.pump(eng);
+    }
+
+    fn on_connected(&mut self, eng: &mut Engine, cid: usize) {
+        self.conn.connected(cid);
+        self.conn.pump(eng);
+        let i = self.owner[cid];
+        if i == PUBLISHER || i == NONE {
+            return;
+        }
+        let room = room_name(self.subs[i as usize].room as usize);
+        let mut s = String::new();
+        ringcast_proto::socketio::encode_event(&mut s, "/", Some(1), "join", &[Value::String(room)], 0);
+        eng.send(cid, s.as_bytes());
+        self.pending_joins += 1;
+    }
+
+    fn on_ack(&mut self, _eng: &mut Engine, cid: usize, id: u64, args: &[u8]) {
+        let i = self.owner[cid];
+        if i == PUBLISHER || i == NONE || id != 1 {
+            return;
+        }
+        let sub = &mut self.subs[i as usize];
+        if !sub.joined {
+            sub.joined = true;
+            self.pending_joins -= 1;
+            if args != b"true" {
+                self.part.corrupt += 1;
+            }
+        }
+    }
+
+    fn on_event(&mut self, _eng: &mut Engine, cid: usize, name: &[u8], args: &[u8]) {
+        if name != b"msg" {
+            return;
+        }
+        let i = self.owner[cid];
+        if i == PUBLISHER || i == NONE || !self.running {
+            self.part.misrouted += 1;
+            return;
+        }
+        let now = now_us();
+        let Some((seq, t)) = sio::scan_stamp(args).filter(|&(s, _)| s < self.a.messages) else {
+            self.part.corrupt += 1;
+            return;
+        };
+        let rooms = self.rooms();
+        let sub = &mut self.subs[i as usize];
+        if seq % rooms != u64::from(sub.room) {
+            self.part.misrouted += 1;
+            return;
+        }
+        let idx = (seq / rooms) as usize;
+        let (word, bit) = (idx / 64, 1u64 << (idx % 64));
+        if sub.seen[word] & bit != 0 {
+            self.part.duplicated += 1;
+            return;
+        }
+        sub.seen[word] |= bit;
+        if (idx as i64) < sub.max_idx {
+            self.part.out_of_order += 1;
+        } else {
+            sub.max_idx = idx as i64;
+        }
+        self.part.delivered += 1;
+        self.part.touch(now);
+        self.part.latency.record(now.saturating_sub(t));
+        let r = &mut self.remaining[seq as usize];
+        *r = r.saturating_sub(1);
+        if seq == self.low_water {
+            self.advance_low_water();
+        }
+    }
+
+    fn on_closed(&mut self, eng: &mut Engine, cid: usize, _reason: &str) {
+        if self.conn.closed(cid) {
+            self.conn.pump(eng);
+            return;
+        }
+        self.part.dropped += 1;
+        match self.owner[cid] {
+            PUBLISHER => self.publisher_lost = true,
+            NONE => {}
+            i if !self.subs[i as usize].joined && !self.running => self.pending_joins -= 1,
+            _ => {}
+        }
+    }
+
+    fn tick(&mut self, eng: &mut Engine, now: Instant) -> Duration {
+        let idle = Duration::from_millis(20);
+        let (Some(cid), true) = (self.publisher, self.running) else { return idle };
+        if self.publisher_lost || self.published >= self.a.messages {
+            return idle;
+        }
+        let t = now_us();
+        let mut due = self.a.messages;
+        let mut wait = Duration::from_millis(1);
+        if let Some(rate) = self.a.rate {
+            let elapsed = t.saturating_sub(self.go_us) as f64 / 1e6;
+            due = due.min((elapsed * rate) as u64 + 1);
+            let next = (due as f64 / rate - elapsed).max(0.0);
+            wait = Duration::from_secs_f64(next.min(0.005));
+        }
+        while self.published < due && self.published - self.completed(t) < self.a.window.max(1) {
+            self.publish(eng, cid, t);
+        }
+        let _ = now;
+        wait
+    }
+
+    fn ready(&self) -> bool {
+        self.conn.idle() && self.pending_joins == 0
+    }
+
+    fn go(&mut self, _eng: &mut Engine, _now: Instant) {
+        let rooms = self.rooms() as usize;
+        let per_room_bits = self.a.messages.div_ceil(rooms as u64) as usize;
+        let mut members = vec![0u32; rooms];
+        for s in self.subs.iter_mut().filter(|s| s.joined) {
+            members[s.room as usize] += 1;
+            s.seen = vec![0; per_room_bits.div_ceil(64)];
+        }
+        self.remaining = (0..self.a.messages as usize).map(|s| members[s % rooms]).collect();
+        self.part.room_members = members.iter().map(|&m| u64::from(m)).collect();
+        self.advance_low_water();
+        self.go_us = now_us();
+        self.running = true;
+    }
+
+    fn progress(&self) -> Progress {
+        let publishing = self.publisher.is_some() && !self.publisher_lost && self.published < self.a.messages;
+        Progress {
+            connected: self.conn.connected,
+            failed: self.conn.failed,
+            delivered: self.part.delivered,
+            finished: self.running && !publishing && self.low_water >= self.a.messages,
+            low_water: self.low_water,
+        }
+    }
+
+    fn set_remote_low_water(&mut self, lw: u64) {
+        self.remote_low_water = lw;
+    }
+
+    fn stop(&mut self, eng: &mut Engine) {
+        for cid in self.cids.iter().copied().chain(self.publisher) {
+            eng.disconnect(cid);
+        }
+    }
+
+    fn part(&self) -> Part {
+        let mut p = self.part.clone();
+        p.connected = self.conn.connected;
+        p.connect_failed = self.conn.failed;
+        p.connect = self.conn.hist.clone();
+        p
+    }
+
+    fn report(&self, total: &Part, elapsed_s: f64, out: &mut Map<String, Value>) {
+        let rooms = self.rooms();
+        let p = self.published;
+        let expected: u64 = (0..rooms)
+            .map(|r| total.room_members.get(r as usize).copied().unwrap_or(0) * (p / rooms + u64::from(r < p % rooms)))
+            .sum();
+        let joined: u64 = total.room_members.iter().sum();
+        let publish_s = self.pub_times.last().map_or(0.0, |&l| (l.saturating_sub(self.go_us)) as f64 / 1e6);
+        out.insert("expected".into(), json!(expected));
+        out.insert("lost".into(), json!(expected.saturating_sub(total.delivered)));
+        out.insert("published".into(), json!(p));
+        out.insert("publish_rate_per_s".into(), json!(rate(p, publish_s)));
+        out.insert("subscribers".into(), json!(self.a.subscribers));
+        out.insert("subscribers_joined".into(), json!(joined));
+        out.insert("rooms".into(), json!(rooms));
+        out.insert("messages".into(), json!(self.a.messages));
+        out.insert("payload_bytes".into(), json!(self.a.payload));
+        out.insert("window".into(), json!(self.a.window));
+        out.insert("rate".into(), json!(self.a.rate));
+        out.insert("delivered_per_s".into(), json!(rate(total.delivered, elapsed_s)));
+    }
+
+    fn connections(&self) -> u64 {
+        self.a.subscribers as u64 + 1
+    }
+}
+
+/// `n / secs`, rounded, `null` for an empty interval.
+pub(crate) fn rate(n: u64, secs: f64) -> Value {
+    if secs > 0.0 {
+        json!((n as f64 / secs).round())
+    } else {
+        Value::Null
+    }
+}
