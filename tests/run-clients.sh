@@ -55,8 +55,9 @@ if want python; then
   want_sha="$(sha256sum "$REQ" | cut -d' ' -f1)"
   if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want_sha" ]; then
     log "python venv (tests/.venv)"
-    [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV" || exit 2
-    "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQ" || exit 2
+    [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV" || python3 -m venv --clear "$VENV" || exit 2
+    "$VENV/bin/python" -m pip --version > /dev/null 2>&1 || "$VENV/bin/python" -m ensurepip --upgrade || exit 2
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$REQ" || exit 2
     echo "$want_sha" > "$stamp"
   fi
 fi

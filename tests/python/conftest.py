@@ -6,10 +6,11 @@ Environment:
 """
 
 import os
-import queue
 import threading
+import time
 import uuid
 
+import engineio
 import engineio.payload
 import pytest
 import socketio
@@ -28,6 +29,29 @@ TRANSPORTS = [
 T = 5.0  # seconds, per operation
 
 
+class _EngineIOClient(engineio.Client):
+    """python-engineio client with a fix for a client-side race in polling disconnects.
+
+    If disconnect() flips the state while the write loop is in the middle of a POST (e.g. the
+    socket.io DISCONNECT packets queued just before), the write loop exits without sending the
+    queued Engine.IO CLOSE packet, and disconnect() then blocks on the pending long-poll GET
+    until the server's next PING (pingInterval, 25 s with the bench profile). Let the queued
+    packets drain before disconnecting."""
+
+    def disconnect(self, abort=False, reason=None):
+        if self.state == "connected" and self.current_transport == "polling":
+            deadline = time.monotonic() + T
+            while self.queue.unfinished_tasks and time.monotonic() < deadline:
+                time.sleep(0.002)
+            time.sleep(0.02)  # let the write loop get back to waiting on the queue
+        super().disconnect(abort=abort, reason=reason)
+
+
+class _SocketIOClient(socketio.Client):
+    def _engineio_client_class(self):
+        return _EngineIOClient
+
+
 def uid(prefix="r"):
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
@@ -39,7 +63,7 @@ class Client:
         self.transport = transport
         self.namespaces = list(namespaces)
         self.auth = auth
-        self.sio = socketio.Client(reconnection=False)
+        self.sio = _SocketIOClient(reconnection=False)
         self._lock = threading.Condition()
         self.events = {ns: [] for ns in self.namespaces}  # ns -> [(event, args)]
         self.connected_ns = set()
