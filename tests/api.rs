@@ -70,6 +70,20 @@ fn app() -> std::sync::Arc<dyn ringcast::shard::App> {
                 }
             });
             ns.on("kick", |socket, _| socket.disconnect(false));
+            ns.on("volatile_burst", |socket, mut ev| {
+                let n = ev
+                    .payload
+                    .args
+                    .first()
+                    .and_then(Value::as_u64)
+                    .unwrap_or(10);
+                for i in 0..n {
+                    socket.nsp().to(socket.id()).volatile().emit("v", i);
+                }
+                if let Some(ack) = ev.take_ack() {
+                    ack.send(true);
+                }
+            });
             ns.on("to_id", |socket, mut ev| {
                 let (Some(id), Some(text)) = (ev.str_arg(0), ev.str_arg(1)) else {
                     return;

@@ -31,6 +31,12 @@ pub(crate) enum Next {
     Close,
     /// Move the connection to shard `.0` with the request unconsumed.
     Handoff(usize),
+    /// The connection is now this session's websocket (101 sent). The
+    /// request head is dropped before the connection loop runs, so a
+    /// long-lived websocket keeps none of it.
+    WebSocket(Rc<crate::shard::session::Session>),
+    /// The 101 for an upgrade of this polling session was sent; probe next.
+    Upgrade(Rc<crate::shard::session::Session>),
 }
 
 /// How long a client may take to send a complete request head.
@@ -54,6 +60,10 @@ pub(crate) async fn serve(shard: Rc<Shard>, mut conn: Conn) {
             Next::KeepAlive => continue,
             Next::Close => return,
             Next::Handoff(owner) => return handoff(&shard, conn, owner),
+            Next::WebSocket(session) => return websocket::run(&shard, &mut conn, &session).await,
+            Next::Upgrade(session) => {
+                return websocket::probe_then_run(&shard, &mut conn, session).await
+            }
         }
     }
 }

@@ -23,7 +23,9 @@ const MAX_PACKETS_PER_POST: usize = 4096;
 /// The handshake details a Socket.IO handler can read, from the first request.
 pub(crate) fn handshake_info(head: &RequestHead, conn: &Conn) -> Handshake {
     Handshake {
-        headers: head.headers.clone(),
+        raw_headers: Handshake::pack_headers(
+            head.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        ),
         query: head.query.raw.clone(),
         address: conn
             .stream
@@ -123,6 +125,7 @@ pub(crate) async fn handle_get(
         Data,
         Closed,
         Eof,
+        Upgraded,
     }
     let wake = poll_fn(|cx| {
         {
@@ -132,6 +135,10 @@ pub(crate) async fn handle_get(
             }
             if st.closed.is_some() {
                 return Poll::Ready(Wake::Closed);
+            }
+            if st.transport != Transport::Polling {
+                // The websocket took over: release this poll, never steal its writer slot.
+                return Poll::Ready(Wake::Upgraded);
             }
             st.writer = Some(cx.waker().clone());
         }
@@ -149,6 +156,7 @@ pub(crate) async fn handle_get(
             Next::Close
         }
         Wake::Closed => respond(shard, conn, head, 200, "text/plain; charset=UTF-8", b"1").await,
+        Wake::Upgraded => respond(shard, conn, head, 200, "text/plain; charset=UTF-8", b"6").await,
         Wake::Data => {
             let mut body = BytesMut::new();
             drain_polling(&session, &mut body);

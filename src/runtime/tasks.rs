@@ -1,16 +1,17 @@
-//! Per-session timers: the heartbeat (ping every `pingInterval`, close when
-//! no pong within `pingTimeout`, counted from the ping) and the Socket.IO
-//! `connectTimeout`.
+//! The per-session timer task: the heartbeat (ping every `pingInterval`,
+//! close when no pong within `pingTimeout`, counted from the ping) and the
+//! Socket.IO `connectTimeout` (a session that joined no namespace by then is
+//! closed), in one task per session to keep an idle connection small.
 //!
-//! The heartbeat task parks its waker on the session, so closing the
-//! session wakes it at once and its memory is released without waiting for
+//! The task parks its waker on the session, so closing the session (or a
+//! pong) wakes it at once, and its memory is released without waiting for
 //! the next tick.
 
 use std::future::poll_fn;
 use std::pin::Pin;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 use std::task::Poll;
-use std::time::Duration;
+use std::time::Instant;
 
 use futures_lite::Future;
 use glommio::timer::Timer;
@@ -19,26 +20,21 @@ use crate::shard::msg::Control;
 use crate::shard::session::{CloseReason, Push, Session, SessionKind};
 use crate::shard::Shard;
 
-/// Starts the timers of a new session.
+/// Starts the timer task of a new session.
 pub(crate) fn spawn_session_timers(shard: &Rc<Shard>, session: &Rc<Session>) {
-    glommio::spawn_local(heartbeat(shard.clone(), session.clone())).detach();
-    if session.kind == SessionKind::SocketIo {
-        let weak = Rc::downgrade(session);
-        let shard = shard.clone();
-        glommio::spawn_local(connect_timeout(shard, weak)).detach();
-    }
+    glommio::spawn_local(timers(shard.clone(), session.clone())).detach();
 }
 
-/// Waits `dur`, or less when the session closes or (with `until_pong`) a
-/// pong arrives. Returns true when the wait was cut short.
-async fn wait(session: &Session, dur: Duration, until_pong: bool) -> bool {
-    let mut timer = Timer::new(dur);
+/// Waits until `deadline`, or less when the session closes or (with
+/// `until_pong`) a pong arrives.
+async fn wait(session: &Session, deadline: Instant, until_pong: bool) {
+    let mut timer = Timer::new(deadline.saturating_duration_since(Instant::now()));
     poll_fn(|cx| {
         if session.is_closed() || (until_pong && session.pong_seen.get()) {
-            return Poll::Ready(true);
+            return Poll::Ready(());
         }
         if Pin::new(&mut timer).poll(cx).is_ready() {
-            return Poll::Ready(false);
+            return Poll::Ready(());
         }
         *session.pong_waker.borrow_mut() = Some(cx.waker().clone());
         Poll::Pending
@@ -46,40 +42,49 @@ async fn wait(session: &Session, dur: Duration, until_pong: bool) -> bool {
     .await
 }
 
-async fn heartbeat(shard: Rc<Shard>, session: Rc<Session>) {
+async fn timers(shard: Rc<Shard>, session: Rc<Session>) {
     let interval = shard.config.ping_interval;
     let timeout = shard.config.ping_timeout;
+    let start = Instant::now();
+    let mut ping_at = start + interval;
+    let mut pong_deadline: Option<Instant> = None;
+    let mut connect_deadline =
+        (session.kind == SessionKind::SocketIo).then(|| start + shard.config.connect_timeout);
     loop {
-        wait(&session, interval, false).await;
+        let heartbeat = pong_deadline.unwrap_or(ping_at);
+        let next = connect_deadline.map_or(heartbeat, |c| c.min(heartbeat));
+        wait(&session, next, pong_deadline.is_some()).await;
         if session.is_closed() {
             return;
         }
-        session.pong_seen.set(false);
-        match session.push_control(Control::Ping) {
-            Push::Queued | Push::Dropped => {}
-            Push::Overflow => return shard.handle_overflow(&session),
-            Push::Closed => return,
+        let now = Instant::now();
+        if connect_deadline.is_some_and(|c| now >= c) {
+            connect_deadline = None;
+            if session.st.borrow().sockets.is_empty() {
+                tracing::debug!(sid = %session.sid, "no namespace joined within connectTimeout");
+                return shard.close_session(&session, CloseReason::ConnectTimeout);
+            }
         }
-        let got_pong = wait(&session, timeout, true).await;
-        if session.is_closed() {
-            return;
+        match pong_deadline {
+            Some(_) if session.pong_seen.get() => {
+                pong_deadline = None;
+                ping_at = now + interval;
+            }
+            Some(d) if now >= d => {
+                tracing::debug!(sid = %session.sid, "ping timeout");
+                return shard.close_session(&session, CloseReason::PingTimeout);
+            }
+            Some(_) => {}
+            None if now >= ping_at => {
+                session.pong_seen.set(false);
+                match session.push_control(Control::Ping) {
+                    Push::Queued | Push::Dropped => {}
+                    Push::Overflow => return shard.handle_overflow(&session),
+                    Push::Closed => return,
+                }
+                pong_deadline = Some(now + timeout);
+            }
+            None => {}
         }
-        if !got_pong {
-            tracing::debug!(sid = %session.sid, "ping timeout");
-            shard.close_session(&session, CloseReason::PingTimeout);
-            return;
-        }
-    }
-}
-
-async fn connect_timeout(shard: Rc<Shard>, session: Weak<Session>) {
-    glommio::timer::sleep(shard.config.connect_timeout).await;
-    let Some(session) = session.upgrade() else {
-        return;
-    };
-    let idle = session.st.borrow().sockets.is_empty();
-    if idle && !session.is_closed() {
-        tracing::debug!(sid = %session.sid, "no namespace joined within connectTimeout");
-        shard.close_session(&session, CloseReason::ConnectTimeout);
     }
 }

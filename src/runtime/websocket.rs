@@ -63,8 +63,7 @@ pub(crate) async fn open(
         shard.close_session(&session, CloseReason::TransportClose);
         return Next::Close;
     }
-    run(shard, conn, &session, true).await;
-    Next::Close
+    Next::WebSocket(session)
 }
 
 /// A websocket naming a polling session: the upgrade.
@@ -85,17 +84,19 @@ pub(crate) async fn upgrade(
         return next;
     }
     session.st.borrow_mut().upgrading = true;
+    Next::Upgrade(session)
+}
+
+/// Runs the probe; on success the connection becomes the session's transport.
+pub(crate) async fn probe_then_run(shard: &Rc<Shard>, conn: &mut Conn, session: Rc<Session>) {
     let deadline = Timer::new(shard.config.upgrade_timeout);
-    let upgraded = probe(shard, conn, &session, deadline).await;
-    if !upgraded {
-        session.st.borrow_mut().upgrading = false;
-        let mut out = BytesMut::new();
-        ws::encode_close(1000, "", &mut out);
-        let _ = conn.write_all(&out).await;
-        return Next::Close;
+    if probe(shard, conn, &session, deadline).await {
+        return run(shard, conn, &session).await;
     }
-    run(shard, conn, &session, true).await;
-    Next::Close
+    session.st.borrow_mut().upgrading = false;
+    let mut out = BytesMut::new();
+    ws::encode_close(1000, "", &mut out);
+    let _ = conn.write_all(&out).await;
 }
 
 /// The probe phase: `2probe` → `3probe` (and a noop to any pending GET so
@@ -180,7 +181,7 @@ enum Wake {
 }
 
 /// The websocket connection loop for an active session transport.
-async fn run(shard: &Rc<Shard>, conn: &mut Conn, session: &Rc<Session>, _active: bool) {
+pub(crate) async fn run(shard: &Rc<Shard>, conn: &mut Conn, session: &Rc<Session>) {
     let mut dec = FrameDecoder::new(shard.config.max_http_buffer_size);
     conn.write_offset = 0;
     loop {

@@ -98,8 +98,9 @@ pub enum Push {
 /// The handshake details Socket.IO handlers can read.
 #[derive(Debug, Default)]
 pub struct Handshake {
-    /// Request headers (lower-case names) of the first request.
-    pub headers: Vec<(String, String)>,
+    /// Request headers of the first request, `name: value` lines with
+    /// lower-case names, in one allocation (see [`Handshake::headers`]).
+    pub raw_headers: Box<str>,
     /// The query string of the first request.
     pub query: String,
     /// The peer address.
@@ -108,6 +109,30 @@ pub struct Handshake {
     pub issued: u64,
     /// Whether the first transport was a secure one (always false: no TLS here).
     pub secure: bool,
+}
+
+impl Handshake {
+    /// Packs request headers (lower-case names) into a handshake record.
+    pub fn pack_headers<'a>(headers: impl Iterator<Item = (&'a str, &'a str)>) -> Box<str> {
+        let mut s = String::new();
+        for (k, v) in headers {
+            s.push_str(k);
+            s.push_str(": ");
+            s.push_str(v);
+            s.push('\n');
+        }
+        s.into_boxed_str()
+    }
+
+    /// The request headers, in order (names lower-case).
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.raw_headers.lines().filter_map(|l| l.split_once(": "))
+    }
+
+    /// The first value of header `name` (lower-case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers().find(|(k, _)| *k == name).map(|(_, v)| v)
+    }
 }
 
 /// Mutable state of a session.

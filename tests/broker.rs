@@ -1,0 +1,133 @@
+//! The broker binary: default app, permission flags, and graceful shutdown on
+//! SIGTERM (clients get a close, the process exits 0), driven by the real
+//! npm socket.io-client (tests/js/broker/). Skipped when `RINGCAST_E2E=0`.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    // Invariant: binding port 0 on loopback succeeds on any test machine.
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start(args: &[&str]) -> (Server, String) {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_ringcast"))
+        .args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--shards",
+            "2",
+        ])
+        .args(args)
+        .env_remove("PORT")
+        .spawn()
+        .expect("broker starts");
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "broker did not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (Server(child), url)
+}
+
+fn js_dir() -> Option<&'static str> {
+    if std::env::var("RINGCAST_E2E").as_deref() == Ok("0") {
+        eprintln!("RINGCAST_E2E=0: skipping the broker client test");
+        return None;
+    }
+    let js = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/js");
+    assert!(
+        std::path::Path::new(js).join("node_modules").exists(),
+        "tests/js/node_modules missing: run scripts/test.sh"
+    );
+    Some(js)
+}
+
+fn run_suite(js: &str, url: &str, mode: &str) {
+    let out = Command::new("node")
+        .args(["--test", "broker/"])
+        .current_dir(js)
+        .env("RINGCAST_URL", url)
+        .env("RINGCAST_BROKER_MODE", mode)
+        .output()
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "broker suite failed ({mode}):\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn default_app_and_permission_flags() {
+    let Some(js) = js_dir() else { return };
+    let (_server, url) = start(&[]);
+    run_suite(js, &url, "default");
+    let (_server, url) = start(&["--no-broadcast"]);
+    run_suite(js, &url, "restricted");
+}
+
+#[test]
+fn sigterm_closes_clients_and_exits_zero() {
+    let Some(js) = js_dir() else { return };
+    let (mut server, url) = start(&[]);
+    let mut client = Command::new("node")
+        .args(["broker/shutdown.js"])
+        .current_dir(js)
+        .env("RINGCAST_URL", &url)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    let stdout = client.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut output = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap_or_default();
+        output.push_str(&line);
+        output.push('\n');
+        if line.contains("READY_FOR_SHUTDOWN") {
+            break;
+        }
+    }
+    let pid = server.0.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status();
+    assert!(killed.is_ok_and(|s| s.success()), "kill -TERM works");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = server.0.try_wait().expect("wait works") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "broker did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "broker exit status {status}");
+    for line in lines {
+        output.push_str(&line.unwrap_or_default());
+        output.push('\n');
+    }
+    let client = client.wait().expect("client exits");
+    assert!(client.success(), "client suite failed:\n{output}");
+}

@@ -1,0 +1,46 @@
+"use strict";
+// The broker binary's default app, driven by socket.io-client.
+//   RINGCAST_URL=... RINGCAST_BROKER_MODE=default|restricted node --test broker/
+// "restricted" = started with --no-broadcast: broadcast is ignored, the rest works.
+
+const test = require("node:test");
+const assert = require("node:assert/strict");
+const { io } = require("socket.io-client");
+
+const URL = (process.env.RINGCAST_URL || "http://127.0.0.1:3000").replace(/\/+$/, "");
+const MODE = process.env.RINGCAST_BROKER_MODE || "default";
+const open = [];
+test.after(() => open.forEach((s) => s.disconnect()));
+
+function connect() {
+  return new Promise((resolve, reject) => {
+    const s = io(URL, { forceNew: true, reconnection: false, transports: ["websocket"] });
+    open.push(s);
+    s.once("connect", () => resolve(s));
+    s.once("connect_error", reject);
+  });
+}
+const wait = (ms) => new Promise((r) => setTimeout(r, ms));
+
+test("join, broadcast and broadcast_others as the broker allows", async () => {
+  const [a, b] = [await connect(), await connect()];
+  for (const s of [a, b]) assert.equal(await s.timeout(3000).emitWithAck("join", "room"), true);
+  const got = { a: [], b: [] };
+  a.on("ev", (v) => got.a.push(v));
+  b.on("ev", (v) => got.b.push(v));
+  a.emit("broadcast", "room", "ev", "all");
+  a.emit("broadcast_others", "room", "ev", "others");
+  await wait(300);
+  if (MODE === "restricted") {
+    assert.deepEqual(got, { a: [], b: ["others"] });
+  } else {
+    assert.deepEqual(got, { a: ["all"], b: ["all", "others"] });
+  }
+});
+
+test("other namespaces are refused", async () => {
+  const s = io(URL + "/custom", { forceNew: true, reconnection: false, transports: ["websocket"] });
+  open.push(s);
+  const err = await new Promise((resolve) => s.once("connect_error", resolve));
+  assert.equal(err.message, "Invalid namespace");
+});
