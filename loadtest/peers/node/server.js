@@ -129,8 +129,11 @@ io.on("connection", (socket) => {
   installEcho(socket);
 
   // section 6.2
+  // exactly the handler of the official socket.io-protocol test-suite's reference server: when
+  // the client asks for an ack on "message", the ack function is the last argument and becomes
+  // the ack callback of the server's "message-back" emit (42<id>["message-back",...]); the
+  // client's ack of that packet is then relayed as the ack of "message".
   socket.on("message", (...args) => {
-    takeAck(args); // an ack requested on "message" is never answered (not part of the contract)
     socket.emit("message-back", ...args);
   });
 
