@@ -87,6 +87,11 @@ pub struct Config {
     pub max_attachments: usize,
     /// Capacity of each cross-shard channel (messages).
     pub mesh_capacity: usize,
+    /// Time a client has to send a complete HTTP request head, counted from
+    /// the first byte wait (slowloris defence; also the keep-alive idle limit).
+    pub http_head_timeout: Duration,
+    /// Time a client has to send a complete polling POST body.
+    pub http_body_timeout: Duration,
 }
 
 impl Default for Config {
@@ -106,8 +111,10 @@ impl Default for Config {
             max_buffered_bytes: 4 << 20,
             max_http_head_bytes: 8192,
             max_namespaces_per_session: 64,
-            max_attachments: 64,
+            max_attachments: 10,
             mesh_capacity: 4096,
+            http_head_timeout: Duration::from_secs(10),
+            http_body_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -145,6 +152,8 @@ impl Config {
             ("max_http_buffer_size", self.max_http_buffer_size == 0),
             ("max_buffered_bytes", self.max_buffered_bytes == 0),
             ("mesh_capacity", self.mesh_capacity == 0),
+            ("http_head_timeout", self.http_head_timeout.is_zero()),
+            ("http_body_timeout", self.http_body_timeout.is_zero()),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, zero)| *zero) {
             return Err(ConfigError::Zero(name));

@@ -9,7 +9,6 @@
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::rc::Rc;
-use std::time::Duration;
 
 use bytes::BytesMut;
 use ringcast_proto::engineio::EngineError;
@@ -39,13 +38,15 @@ pub(crate) enum Next {
     Upgrade(Rc<crate::shard::session::Session>),
 }
 
-/// How long a client may take to send a complete request head.
-const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// Serves one TCP connection until it closes or moves to another shard.
 pub(crate) async fn serve(shard: Rc<Shard>, mut conn: Conn) {
     loop {
-        let head = match glommio::timer::timeout(HEAD_TIMEOUT, read_head(&shard, &mut conn)).await {
+        let head = match glommio::timer::timeout(
+            shard.config.http_head_timeout,
+            read_head(&shard, &mut conn),
+        )
+        .await
+        {
             Ok(Some(h)) => h,
             Ok(None) => return,
             Err(glommio::GlommioError::IoError(e))

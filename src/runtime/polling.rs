@@ -196,7 +196,12 @@ pub(crate) async fn handle_post(
         return respond_close(shard, conn, head, 413, None, b"").await;
     }
     session.st.borrow_mut().post_active = true;
-    let body = read_body(shard, conn, head, max).await;
+    let deadline = shard.config.http_body_timeout;
+    let body = glommio::timer::timeout(deadline, async {
+        Ok(read_body(shard, conn, head, max).await)
+    })
+    .await
+    .unwrap_or(Err(BodyError::Closed));
     session.st.borrow_mut().post_active = false;
     let body = match body {
         Ok(b) => b,
