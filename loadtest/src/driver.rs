@@ -50,6 +50,8 @@ pub(crate) struct Driver<S> {
     last_sent: Option<Progress>,
     last_sent_at: Instant,
     last_bar: Instant,
+    /// `RINGCAST_LOAD_DEBUG=1`: print the driver state ten times a second.
+    debug: bool,
 }
 
 impl<S: Scenario> Driver<S> {
@@ -82,6 +84,7 @@ impl<S: Scenario> Driver<S> {
             last_sent: None,
             last_sent_at: now,
             last_bar: now,
+            debug: std::env::var_os("RINGCAST_LOAD_DEBUG").is_some(),
         }
     }
 
@@ -133,7 +136,7 @@ impl<S: Scenario> Driver<S> {
     fn kids(&self) -> Progress {
         match &self.side {
             Side::Parent { children: Some(c), .. } => c.progress(),
-            _ => Progress { finished: true, low_water: u64::MAX, ..Progress::default() },
+            _ => Progress { finished: true, ..Progress::default() },
         }
     }
 
@@ -147,6 +150,17 @@ impl<S: Scenario> Driver<S> {
         }
         if now.duration_since(self.last_bar) >= Duration::from_millis(100) {
             self.last_bar = now;
+            if self.debug {
+                eprintln!(
+                    "[debug] phase {:?} ready {} own {own:?} kids {kids:?} {}",
+                    self.phase,
+                    self.sc.ready(),
+                    match &self.side {
+                        Side::Parent { children: Some(c), .. } => c.debug(),
+                        _ => String::new(),
+                    }
+                );
+            }
             let conns = own.connected + kids.connected;
             let failed = own.failed + kids.failed;
             let len = self.sc.connections();
@@ -180,7 +194,7 @@ impl<S: Scenario> Driver<S> {
                 }
             }
             Phase::Running => {
-                self.sc.set_remote_low_water(kids.low_water);
+                self.sc.set_remote_delivered(kids.delivered);
                 if own.finished && kids.finished {
                     return self.finish(eng, "complete");
                 }

@@ -7,7 +7,7 @@
 //! Line protocol (children's stdout is reserved for it; their stderr is
 //! inherited):
 //! - child -> parent: `READY` (setup done), `P <connected> <failed>
-//!   <delivered> <finished 0|1> <low_water>` (progress, when it changes),
+//!   <delivered> <finished 0|1>` (progress, when it changes),
 //!   `RESULT <Part as JSON>` (histograms as base64 HdrHistogram V2).
 //! - parent -> child: `GO` (start the measured run), `END` (stop, report).
 
@@ -139,17 +139,19 @@ impl Children {
     /// Sum of the children's progress (`finished` when all are, low water
     /// the minimum).
     pub(crate) fn progress(&self) -> Progress {
-        let mut t = Progress { finished: true, low_water: u64::MAX, ..Progress::default() };
+        let mut t = Progress { finished: true, ..Progress::default() };
         for k in &self.kids {
             t.connected += k.progress.connected;
             t.failed += k.progress.failed;
             t.delivered += k.progress.delivered;
             t.finished &= k.progress.finished;
-            if !k.exited {
-                t.low_water = t.low_water.min(k.progress.low_water);
-            }
         }
         t
+    }
+
+    /// Per-child readiness and exit flags, for `RINGCAST_LOAD_DEBUG`.
+    pub(crate) fn debug(&self) -> String {
+        self.kids.iter().map(|k| format!("[ready {} exited {} {:?}]", k.ready, k.exited, k.progress)).collect()
     }
 
     pub(crate) fn broadcast(&mut self, line: &str) {
@@ -195,19 +197,17 @@ fn parse_progress(s: &str) -> Option<Progress> {
         failed: f.next()?.ok()?,
         delivered: f.next()?.ok()?,
         finished: f.next()?.ok()? == 1,
-        low_water: f.next()?.ok()?,
     })
 }
 
 /// Formats a progress line for the parent.
 pub(crate) fn progress_line(p: &Progress) -> String {
     format!(
-        "P {} {} {} {} {}",
+        "P {} {} {} {}",
         p.connected,
         p.failed,
         p.delivered,
-        u8::from(p.finished),
-        p.low_water
+        u8::from(p.finished)
     )
 }
 
@@ -249,7 +249,7 @@ mod tests {
 
     #[test]
     fn progress_lines_roundtrip() {
-        let p = Progress { connected: 5, failed: 1, delivered: 99, finished: true, low_water: 7 };
+        let p = Progress { connected: 5, failed: 1, delivered: 99, finished: true };
         let l = progress_line(&p);
         assert_eq!(parse_progress(&l[2..]), Some(p));
         assert_eq!(source_ip(2, "127.0.0.1".parse().unwrap()), Some("127.0.0.3".parse().unwrap()));

@@ -48,6 +48,9 @@ pub(crate) fn build<S: Scenario>(sc: &S, run: &RunInfo<'_>, total: &Part) -> Map
     m.insert("connected".into(), json!(total.connected));
     m.insert("connect_failed".into(), json!(total.connect_failed));
     m.insert("dropped".into(), json!(total.dropped));
+    for (k, v) in &total.counters {
+        m.insert(k.clone(), json!(v));
+    }
     m.insert("elapsed_s".into(), json!(round3(elapsed_s)));
     m.insert("run_s".into(), json!(round3(run_s)));
     m.insert("end_reason".into(), json!(run.end_reason));

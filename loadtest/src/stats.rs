@@ -107,6 +107,9 @@ pub(crate) struct Part {
     pub(crate) first_us: u64,
     pub(crate) last_us: u64,
     pub(crate) errors: BTreeMap<String, u64>,
+    /// Scenario-specific counters (summed over processes, reported as is).
+    #[serde(default)]
+    pub(crate) counters: BTreeMap<String, u64>,
     /// Fanout: joined subscribers per room.
     #[serde(default)]
     pub(crate) room_members: Vec<u64>,
@@ -157,6 +160,9 @@ impl Part {
         self.last_us = self.last_us.max(o.last_us);
         for (k, v) in &o.errors {
             *self.errors.entry(k.clone()).or_insert(0) += v;
+        }
+        for (k, v) in &o.counters {
+            *self.counters.entry(k.clone()).or_insert(0) += v;
         }
         if self.room_members.len() < o.room_members.len() {
             self.room_members.resize(o.room_members.len(), 0);

@@ -114,7 +114,6 @@ impl Scenario for Connect {
             failed: self.conn.failed,
             delivered: if self.churn_us().is_some() { self.part.cycles } else { self.part.delivered },
             finished,
-            low_water: 0,
         }
     }
 

@@ -153,7 +153,6 @@ impl Scenario for Echo {
             failed: self.conn.failed,
             delivered: self.part.delivered,
             finished: self.running && self.active == 0,
-            low_water: 0,
         }
     }
 

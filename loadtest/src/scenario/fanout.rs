@@ -4,14 +4,15 @@
 //! rooms (message s goes to room s % R), at a fixed rate or as fast as the
 //! in-flight window allows.
 //!
-//! In flight = published but not yet delivered to the whole room. Each
-//! process counts, per sequence, the deliveries it still expects from its
-//! own subscribers and reports the lowest incomplete sequence (its low
-//! water); the publisher's window is measured against the minimum over all
-//! processes. A message older than `--drain-timeout` leaves the window, so
-//! a loss cannot stall the publisher. Every subscriber keeps one bit per
-//! message of its room: a second copy is a duplicate, a sequence below the
-//! highest one seen is out of order.
+//! In flight = published but not yet delivered to the whole room, tracked
+//! by counting deliveries: the deliveries the published messages call for
+//! (room sizes) minus those counted by every process (children report
+//! theirs every few milliseconds), divided by the mean room size. A
+//! subscriber that stops receiving therefore slows the publisher only in
+//! proportion to its share, and a run that stops progressing ends after
+//! `--drain-timeout` with the rest counted as lost. Every subscriber keeps
+//! one bit per message of its room: a second copy is a duplicate, a
+//! sequence below the highest one seen is out of order.
 
 use std::time::{Duration, Instant};
 
@@ -30,6 +31,9 @@ const NONE: u32 = u32::MAX - 1;
 struct Sub {
     room: u32,
     joined: bool,
+    polling: bool,
+    /// Messages received (first copies).
+    got: u64,
     /// Highest in-room index seen, -1 before the first message.
     max_idx: i64,
     seen: Vec<u64>,
@@ -45,16 +49,18 @@ pub(crate) struct Fanout {
     publisher: Option<usize>,
     conn: Connector,
     pending_joins: u64,
-    /// Per sequence: deliveries still expected by this process.
-    remaining: Vec<u32>,
-    low_water: u64,
+    /// Deliveries this process expects for all M messages.
+    expected_local: u64,
+    /// Joined local subscribers per room.
+    members: Vec<u64>,
     part: Part,
     running: bool,
     go_us: u64,
+    last_publish_us: u64,
     published: u64,
-    pub_times: Vec<u64>,
-    expired: u64,
-    remote_low_water: u64,
+    /// Deliveries the published messages call for (intended room sizes).
+    published_deliveries: u64,
+    remote_delivered: u64,
     publisher_lost: bool,
     buf: Vec<u8>,
 }
@@ -71,15 +77,15 @@ impl Fanout {
             publisher: None,
             conn: Connector::new(limit),
             pending_joins: 0,
-            remaining: Vec::new(),
-            low_water: 0,
+            expected_local: 0,
+            members: Vec::new(),
             part: Part::default(),
             running: false,
             go_us: 0,
+            last_publish_us: 0,
             published: 0,
-            pub_times: Vec::new(),
-            expired: 0,
-            remote_low_water: u64::MAX,
+            published_deliveries: 0,
+            remote_delivered: 0,
             publisher_lost: false,
             buf: Vec::with_capacity(256),
         }
@@ -89,20 +95,18 @@ impl Fanout {
         self.a.rooms.max(1) as u64
     }
 
-    fn advance_low_water(&mut self) {
-        let m = self.a.messages;
-        while self.low_water < m && self.remaining[self.low_water as usize] == 0 {
-            self.low_water += 1;
-        }
+    /// Subscribers of room `r` (all processes, as intended).
+    fn room_size(&self, r: u64) -> u64 {
+        let (n, rooms) = (self.a.subscribers as u64, self.rooms());
+        n / rooms + u64::from(r < n % rooms)
     }
 
-    /// Sequences every process has completed or that timed out.
-    fn completed(&mut self, now: u64) -> u64 {
-        let drain = (self.a.common.drain_timeout * 1e6) as u64;
-        while self.expired < self.published && self.pub_times[self.expired as usize] + drain < now {
-            self.expired += 1;
-        }
-        self.low_water.min(self.remote_low_water).max(self.expired)
+    /// Messages in flight, estimated from delivery counts.
+    fn in_flight(&self) -> u64 {
+        let delivered = self.part.delivered + self.remote_delivered;
+        let outstanding = self.published_deliveries.saturating_sub(delivered);
+        let mean_room = (self.a.subscribers as u64 / self.rooms()).max(1);
+        outstanding.div_ceil(mean_room)
     }
 
     fn publish(&mut self, eng: &mut Engine, cid: usize, now: u64) {
@@ -116,7 +120,8 @@ impl Fanout {
         sio::write_stamp(&mut self.buf, seq, now, self.a.payload);
         self.buf.push(b']');
         eng.send(cid, &self.buf);
-        self.pub_times.push(now);
+        self.published_deliveries += self.room_size(room as u64);
+        self.last_publish_us = now;
         self.published += 1;
     }
 }
@@ -124,17 +129,26 @@ impl Fanout {
 impl Scenario for Fanout {
     fn start(&mut self, eng: &mut Engine) {
         let rooms = self.rooms() as usize;
+        self.members = vec![0; rooms];
         if self.share.is_parent() {
             let cid = eng.add_client(Kind::WebSocket);
             self.owner.push(PUBLISHER);
             self.publisher = Some(cid);
         }
         for g in self.share.range(self.a.subscribers) {
-            let cid = eng.add_client(self.share.kind(g));
+            let kind = self.share.kind(g);
+            let cid = eng.add_client(kind);
             self.owner.resize(cid + 1, NONE);
             self.owner[cid] = self.subs.len() as u32;
             self.cids.push(cid);
-            self.subs.push(Sub { room: (g % rooms) as u32, joined: false, max_idx: -1, seen: Vec::new() });
+            self.subs.push(Sub {
+                room: (g % rooms) as u32,
+                joined: false,
+                polling: kind == Kind::Polling,
+                got: 0,
+                max_idx: -1,
+                seen: Vec::new(),
+            });
         }
         for &cid in self.cids.iter().rev() {
             self.conn.push(cid);
@@ -165,9 +179,17 @@ impl Scenario for Fanout {
         if i == PUBLISHER || i == NONE || id != 1 {
             return;
         }
+        // Ready to receive from the ack on: the publisher may start (GO)
+        // before this process hears of it.
+        let rooms = self.rooms();
+        let m = self.a.messages;
         let sub = &mut self.subs[i as usize];
         if !sub.joined {
             sub.joined = true;
+            sub.seen = vec![0; m.div_ceil(rooms).div_ceil(64) as usize];
+            let r = u64::from(sub.room);
+            self.members[r as usize] += 1;
+            self.expected_local += m / rooms + u64::from(r < m % rooms);
             self.pending_joins -= 1;
             if args != b"true" {
                 self.part.corrupt += 1;
@@ -180,7 +202,7 @@ impl Scenario for Fanout {
             return;
         }
         let i = self.owner[cid];
-        if i == PUBLISHER || i == NONE || !self.running {
+        if i == PUBLISHER || i == NONE || !self.subs[i as usize].joined {
             self.part.misrouted += 1;
             return;
         }
@@ -202,6 +224,7 @@ impl Scenario for Fanout {
             return;
         }
         sub.seen[word] |= bit;
+        sub.got += 1;
         if (idx as i64) < sub.max_idx {
             self.part.out_of_order += 1;
         } else {
@@ -210,11 +233,6 @@ impl Scenario for Fanout {
         self.part.delivered += 1;
         self.part.touch(now);
         self.part.latency.record(now.saturating_sub(t));
-        let r = &mut self.remaining[seq as usize];
-        *r = r.saturating_sub(1);
-        if seq == self.low_water {
-            self.advance_low_water();
-        }
     }
 
     fn on_closed(&mut self, eng: &mut Engine, cid: usize, _reason: &str) {
@@ -246,7 +264,7 @@ impl Scenario for Fanout {
             let next = (due as f64 / rate - elapsed).max(0.0);
             wait = Duration::from_secs_f64(next.min(0.005));
         }
-        while self.published < due && self.published - self.completed(t) < self.a.window.max(1) {
+        while self.published < due && self.in_flight() < self.a.window.max(1) {
             self.publish(eng, cid, t);
         }
         let _ = now;
@@ -258,16 +276,6 @@ impl Scenario for Fanout {
     }
 
     fn go(&mut self, _eng: &mut Engine, _now: Instant) {
-        let rooms = self.rooms() as usize;
-        let per_room_bits = self.a.messages.div_ceil(rooms as u64) as usize;
-        let mut members = vec![0u32; rooms];
-        for s in self.subs.iter_mut().filter(|s| s.joined) {
-            members[s.room as usize] += 1;
-            s.seen = vec![0; per_room_bits.div_ceil(64)];
-        }
-        self.remaining = (0..self.a.messages as usize).map(|s| members[s % rooms]).collect();
-        self.part.room_members = members.iter().map(|&m| u64::from(m)).collect();
-        self.advance_low_water();
         self.go_us = now_us();
         self.running = true;
     }
@@ -278,13 +286,12 @@ impl Scenario for Fanout {
             connected: self.conn.connected,
             failed: self.conn.failed,
             delivered: self.part.delivered,
-            finished: self.running && !publishing && self.low_water >= self.a.messages,
-            low_water: self.low_water,
+            finished: self.running && !publishing && self.part.delivered >= self.expected_local,
         }
     }
 
-    fn set_remote_low_water(&mut self, lw: u64) {
-        self.remote_low_water = lw;
+    fn set_remote_delivered(&mut self, n: u64) {
+        self.remote_delivered = n;
     }
 
     fn stop(&mut self, eng: &mut Engine) {
@@ -295,9 +302,25 @@ impl Scenario for Fanout {
 
     fn part(&self) -> Part {
         let mut p = self.part.clone();
+        p.room_members.clone_from(&self.members);
         p.connected = self.conn.connected;
         p.connect_failed = self.conn.failed;
         p.connect = self.conn.hist.clone();
+        // Subscribers that got nothing, or less than the best-served
+        // subscriber of their room in this process.
+        let mut best = vec![0u64; self.rooms() as usize];
+        for s in self.subs.iter().filter(|s| s.joined) {
+            best[s.room as usize] = best[s.room as usize].max(s.got);
+        }
+        for s in self.subs.iter().filter(|s| s.joined) {
+            let t = if s.polling { "polling" } else { "websocket" };
+            let b = best[s.room as usize];
+            if s.got == 0 && b > 0 {
+                *p.counters.entry(format!("subscribers_silent_{t}")).or_insert(0) += 1;
+            } else if s.got < b {
+                *p.counters.entry(format!("subscribers_partial_{t}")).or_insert(0) += 1;
+            }
+        }
         p
     }
 
@@ -308,7 +331,7 @@ impl Scenario for Fanout {
             .map(|r| total.room_members.get(r as usize).copied().unwrap_or(0) * (p / rooms + u64::from(r < p % rooms)))
             .sum();
         let joined: u64 = total.room_members.iter().sum();
-        let publish_s = self.pub_times.last().map_or(0.0, |&l| (l.saturating_sub(self.go_us)) as f64 / 1e6);
+        let publish_s = self.last_publish_us.saturating_sub(self.go_us) as f64 / 1e6;
         out.insert("expected".into(), json!(expected));
         out.insert("lost".into(), json!(expected.saturating_sub(total.delivered)));
         out.insert("published".into(), json!(p));

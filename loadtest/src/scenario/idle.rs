@@ -96,7 +96,6 @@ impl Scenario for Idle {
             failed: self.conn.failed,
             delivered: self.conn.connected - self.part.dropped.min(self.conn.connected),
             finished: self.held,
-            low_water: 0,
         }
     }
 

@@ -23,8 +23,6 @@ pub(crate) struct Progress {
     pub(crate) delivered: u64,
     /// This process's share of the run is complete.
     pub(crate) finished: bool,
-    /// Fanout: lowest sequence not yet delivered to every local subscriber.
-    pub(crate) low_water: u64,
 }
 
 /// A scenario, driven through three phases: setup (connect, join) until
@@ -50,8 +48,8 @@ pub(crate) trait Scenario {
     fn stalls(&self) -> bool {
         true
     }
-    /// Fanout publisher: the sequence every other process has delivered.
-    fn set_remote_low_water(&mut self, _lw: u64) {}
+    /// Fanout publisher: deliveries counted by the other processes.
+    fn set_remote_delivered(&mut self, _n: u64) {}
     /// Parent only: totals of the merged run and scenario fields for the
     /// report (`expected` among them).
     fn report(&self, total: &Part, elapsed_s: f64, out: &mut Map<String, Value>);
