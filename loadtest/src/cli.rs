@@ -160,7 +160,11 @@ pub(crate) fn parse_target(url: &str, bind: Option<IpAddr>) -> Result<Target> {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/socket.io/"),
     };
-    let mut path = if path == "/" { "/socket.io/".to_owned() } else { path.to_owned() };
+    let mut path = if path == "/" {
+        "/socket.io/".to_owned()
+    } else {
+        path.to_owned()
+    };
     if !path.ends_with('/') {
         path.push('/');
     }
@@ -177,7 +181,12 @@ pub(crate) fn parse_target(url: &str, bind: Option<IpAddr>) -> Result<Target> {
     if hostport.is_empty() {
         bail!("{url}: no host");
     }
-    Ok(Target { addr, host: hostport.to_owned(), path, bind })
+    Ok(Target {
+        addr,
+        host: hostport.to_owned(),
+        path,
+        bind,
+    })
 }
 
 #[cfg(test)]
@@ -187,7 +196,10 @@ mod tests {
     #[test]
     fn urls() {
         let t = parse_target("ws://127.0.0.1:3000", None).unwrap();
-        assert_eq!((t.addr.port(), t.path.as_str(), t.host.as_str()), (3000, "/socket.io/", "127.0.0.1:3000"));
+        assert_eq!(
+            (t.addr.port(), t.path.as_str(), t.host.as_str()),
+            (3000, "/socket.io/", "127.0.0.1:3000")
+        );
         let t = parse_target("http://localhost:8080/io", None).unwrap();
         assert_eq!((t.addr.port(), t.path.as_str()), (8080, "/io/"));
         assert!(parse_target("https://x", None).is_err());

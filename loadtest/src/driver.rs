@@ -18,7 +18,10 @@ use crate::scenario::{Progress, Scenario};
 use crate::stats::now_us;
 
 pub(crate) enum Side {
-    Parent { children: Option<Children>, bar: ProgressBar },
+    Parent {
+        children: Option<Children>,
+        bar: ProgressBar,
+    },
     Child(ParentLink),
 }
 
@@ -55,12 +58,20 @@ pub(crate) struct Driver<S> {
 }
 
 impl<S: Scenario> Driver<S> {
-    pub(crate) fn new(sc: S, side: Side, setup_timeout: f64, drain_timeout: f64, pid: Option<u32>) -> Self {
+    pub(crate) fn new(
+        sc: S,
+        side: Side,
+        setup_timeout: f64,
+        drain_timeout: f64,
+        pid: Option<u32>,
+    ) -> Self {
         let now = Instant::now();
         if let Side::Parent { bar, .. } = &side {
             bar.set_style(
-                ProgressStyle::with_template("{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ProgressStyle::with_template(
+                    "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len} {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
             bar.set_message("connecting");
         }
@@ -105,7 +116,10 @@ impl<S: Scenario> Driver<S> {
 
     fn start_run(&mut self, eng: &mut Engine, now: Instant) {
         self.at_go = self.pid.and_then(procstat::sample);
-        if let Side::Parent { children: Some(c), .. } = &mut self.side {
+        if let Side::Parent {
+            children: Some(c), ..
+        } = &mut self.side
+        {
             c.broadcast("GO");
         }
         self.go_us = now_us();
@@ -125,7 +139,10 @@ impl<S: Scenario> Driver<S> {
         self.end_us = now_us();
         self.end_reason = reason;
         self.sc.stop(eng);
-        if let Side::Parent { children: Some(c), .. } = &mut self.side {
+        if let Side::Parent {
+            children: Some(c), ..
+        } = &mut self.side
+        {
             c.broadcast("END");
         }
         self.phase = Phase::Done;
@@ -135,8 +152,13 @@ impl<S: Scenario> Driver<S> {
     /// Children's summed progress (empty and finished when there are none).
     fn kids(&self) -> Progress {
         match &self.side {
-            Side::Parent { children: Some(c), .. } => c.progress(),
-            _ => Progress { finished: true, ..Progress::default() },
+            Side::Parent {
+                children: Some(c), ..
+            } => c.progress(),
+            _ => Progress {
+                finished: true,
+                ..Progress::default()
+            },
         }
     }
 
@@ -156,7 +178,9 @@ impl<S: Scenario> Driver<S> {
                     self.phase,
                     self.sc.ready(),
                     match &self.side {
-                        Side::Parent { children: Some(c), .. } => c.debug(),
+                        Side::Parent {
+                            children: Some(c), ..
+                        } => c.debug(),
                         _ => String::new(),
                     }
                 );
@@ -181,13 +205,17 @@ impl<S: Scenario> Driver<S> {
             Phase::Setup => {
                 let ready = self.sc.ready();
                 let kids_ready = match &self.side {
-                    Side::Parent { children: Some(c), .. } => c.all_ready(),
+                    Side::Parent {
+                        children: Some(c), ..
+                    } => c.all_ready(),
                     _ => true,
                 };
                 let timed_out = now >= self.setup_deadline;
                 if timed_out && !(ready && kids_ready) && !self.setup_warned {
                     self.setup_warned = true;
-                    eprintln!("ringcast-load: setup timeout; starting with the clients that are ready");
+                    eprintln!(
+                        "ringcast-load: setup timeout; starting with the clients that are ready"
+                    );
                 }
                 if (ready && kids_ready) || timed_out {
                     self.start_run(eng, now);
@@ -204,7 +232,19 @@ impl<S: Scenario> Driver<S> {
             }
             Phase::WaitGo | Phase::Done => {}
         }
-        Some(Duration::from_millis(if matches!(self.side, Side::Parent { children: Some(_), .. }) { 1 } else { 50 }))
+        Some(Duration::from_millis(
+            if matches!(
+                self.side,
+                Side::Parent {
+                    children: Some(_),
+                    ..
+                }
+            ) {
+                1
+            } else {
+                50
+            },
+        ))
     }
 
     fn tick_child(&mut self, eng: &mut Engine, now: Instant) -> Option<Duration> {
@@ -231,7 +271,9 @@ impl<S: Scenario> Driver<S> {
             _ => {}
         }
         let p = self.sc.progress();
-        if self.last_sent != Some(p) && now.duration_since(self.last_sent_at) >= Duration::from_millis(2) {
+        if self.last_sent != Some(p)
+            && now.duration_since(self.last_sent_at) >= Duration::from_millis(2)
+        {
             if let Side::Child(link) = &self.side {
                 link.say(&progress_line(&p));
             }
@@ -264,7 +306,10 @@ impl<S: Scenario> Handler for Driver<S> {
             return None;
         }
         let wait = self.sc.tick(eng, now);
-        if let Side::Parent { children: Some(c), .. } = &mut self.side {
+        if let Side::Parent {
+            children: Some(c), ..
+        } = &mut self.side
+        {
             c.poll();
         }
         let next = match self.side {

@@ -310,7 +310,10 @@ impl Engine {
 
     /// Runs the loop until the handler's `on_tick` returns `None`.
     pub(crate) fn run<H: Handler>(&mut self, h: &mut H) {
-        let mut events = self.events.take().unwrap_or_else(|| Events::with_capacity(1024));
+        let mut events = self
+            .events
+            .take()
+            .unwrap_or_else(|| Events::with_capacity(1024));
         loop {
             for (cid, reason) in std::mem::take(&mut self.deferred) {
                 self.fail(cid, &reason, h);
@@ -328,7 +331,7 @@ impl Engine {
             }
             for ev in events.iter() {
                 let sid = ev.token().0;
-                if self.socks.get(sid).map_or(true, |s| s.dead) {
+                if !self.socks.get(sid).is_some_and(|s| !s.dead) {
                     continue;
                 }
                 if ev.is_writable() {

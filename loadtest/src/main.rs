@@ -53,12 +53,26 @@ fn real_main() -> Result<()> {
         }
         None => (0, process_count(&cmd, &common)),
     };
-    let share = Share { index, count, polling_fraction: common.polling_fraction };
+    let share = Share {
+        index,
+        count,
+        polling_fraction: common.polling_fraction,
+    };
     let name = cmd.name();
     match cmd {
-        Cmd::Fanout(a) => run(scenario::fanout::Fanout::new(a, share), name, &common, count),
+        Cmd::Fanout(a) => run(
+            scenario::fanout::Fanout::new(a, share),
+            name,
+            &common,
+            count,
+        ),
         Cmd::Echo(a) => run(scenario::echo::Echo::new(a, share), name, &common, count),
-        Cmd::Connect(a) => run(scenario::connect::Connect::new(a, share), name, &common, count),
+        Cmd::Connect(a) => run(
+            scenario::connect::Connect::new(a, share),
+            name,
+            &common,
+            count,
+        ),
         Cmd::Idle(a) => run(scenario::idle::Idle::new(a, share), name, &common, count),
     }
 }
@@ -74,7 +88,10 @@ fn process_count(cmd: &Cmd, c: &Common) -> usize {
         Cmd::Idle(a) => a.connections,
     };
     let sockets = (clients as f64 * (1.0 + c.polling_fraction)).ceil() as usize;
-    sockets.div_ceil(c.max_per_process.max(1)).max(c.processes).max(1)
+    sockets
+        .div_ceil(c.max_per_process.max(1))
+        .max(c.processes)
+        .max(1)
 }
 
 fn run<S: Scenario>(sc: S, name: &'static str, common: &Common, count: usize) -> Result<()> {
@@ -88,7 +105,11 @@ fn run<S: Scenario>(sc: S, name: &'static str, common: &Common, count: usize) ->
     let side = if is_child {
         Side::Child(ParentLink::new())
     } else {
-        let children = if count > 1 { Some(Children::spawn(count, target.addr.ip())?) } else { None };
+        let children = if count > 1 {
+            Some(Children::spawn(count, target.addr.ip())?)
+        } else {
+            None
+        };
         let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr_with_hz(10));
         Side::Parent { children, bar }
     };
@@ -133,7 +154,10 @@ fn run<S: Scenario>(sc: S, name: &'static str, common: &Common, count: usize) ->
 
 /// Raises the soft open-files limit to the hard one.
 fn raise_nofile_limit() {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: getrlimit/setrlimit with a valid rlimit struct.
     unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {

@@ -139,7 +139,10 @@ impl Children {
     /// Sum of the children's progress (`finished` when all are, low water
     /// the minimum).
     pub(crate) fn progress(&self) -> Progress {
-        let mut t = Progress { finished: true, ..Progress::default() };
+        let mut t = Progress {
+            finished: true,
+            ..Progress::default()
+        };
         for k in &self.kids {
             t.connected += k.progress.connected;
             t.failed += k.progress.failed;
@@ -151,7 +154,10 @@ impl Children {
 
     /// Per-child readiness and exit flags, for `RINGCAST_LOAD_DEBUG`.
     pub(crate) fn debug(&self) -> String {
-        self.kids.iter().map(|k| format!("[ready {} exited {} {:?}]", k.ready, k.exited, k.progress)).collect()
+        self.kids
+            .iter()
+            .map(|k| format!("[ready {} exited {} {:?}]", k.ready, k.exited, k.progress))
+            .collect()
     }
 
     pub(crate) fn broadcast(&mut self, line: &str) {
@@ -180,7 +186,8 @@ impl Children {
                 None => {
                     let _ = k.child.kill();
                     let mut p = Part::default();
-                    p.errors.insert(format!("child process {} gave no result", i + 1), 1);
+                    p.errors
+                        .insert(format!("child process {} gave no result", i + 1), 1);
                     parts.push(p);
                 }
             }
@@ -249,10 +256,18 @@ mod tests {
 
     #[test]
     fn progress_lines_roundtrip() {
-        let p = Progress { connected: 5, failed: 1, delivered: 99, finished: true };
+        let p = Progress {
+            connected: 5,
+            failed: 1,
+            delivered: 99,
+            finished: true,
+        };
         let l = progress_line(&p);
         assert_eq!(parse_progress(&l[2..]), Some(p));
-        assert_eq!(source_ip(2, "127.0.0.1".parse().unwrap()), Some("127.0.0.3".parse().unwrap()));
+        assert_eq!(
+            source_ip(2, "127.0.0.1".parse().unwrap()),
+            Some("127.0.0.3".parse().unwrap())
+        );
         assert_eq!(source_ip(0, "127.0.0.1".parse().unwrap()), None);
         assert_eq!(source_ip(1, "10.0.0.1".parse().unwrap()), None);
     }

@@ -78,8 +78,14 @@ pub(crate) fn build<S: Scenario>(sc: &S, run: &RunInfo<'_>, total: &Part) -> Map
         },
     );
     let conns = sc.connections();
-    m.insert("server_rss_before_bytes".into(), json!(run.before.map(|s| s.rss_bytes)));
-    m.insert("server_rss_bytes".into(), json!(run.at_end.map(|s| s.rss_bytes)));
+    m.insert(
+        "server_rss_before_bytes".into(),
+        json!(run.before.map(|s| s.rss_bytes)),
+    );
+    m.insert(
+        "server_rss_bytes".into(),
+        json!(run.at_end.map(|s| s.rss_bytes)),
+    );
     m.insert(
         "server_rss_bytes_per_connection".into(),
         match (run.before, run.at_end) {

@@ -199,13 +199,25 @@ mod tests {
         );
         assert_eq!(
             classify(br#"42["msg",{"s":1}]"#),
-            Incoming::Event { name: b"msg", args: br#"{"s":1}"# }
+            Incoming::Event {
+                name: b"msg",
+                args: br#"{"s":1}"#
+            }
         );
         assert_eq!(
             classify(br#"42["auth"]"#),
-            Incoming::Event { name: b"auth", args: b"" }
+            Incoming::Event {
+                name: b"auth",
+                args: b""
+            }
         );
-        assert_eq!(classify(b"4317[true]"), Incoming::Ack { id: 17, args: b"true" });
+        assert_eq!(
+            classify(b"4317[true]"),
+            Incoming::Ack {
+                id: 17,
+                args: b"true"
+            }
+        );
         assert_eq!(classify(b"430[]"), Incoming::Ack { id: 0, args: b"" });
         assert_eq!(classify(br#"42/custom,["auth",{}]"#), Incoming::Ignored);
         assert!(matches!(classify(b"43[1]"), Incoming::Invalid(_)));

@@ -15,7 +15,10 @@ use serde_json::{json, Value};
 /// machine, so a timestamp written by the publisher process can be
 /// compared by a receiver in another process.
 pub(crate) fn now_us() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: clock_gettime writes into the timespec we pass.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1_000
@@ -188,7 +191,11 @@ mod tests {
         let b = Hist::from_base64(&a.to_base64()).unwrap();
         assert_eq!(b.len(), 5);
         assert_eq!(b.summary()["max"], a.summary()["max"]);
-        let mut p = Part { delivered: 2, latency: a, ..Part::default() };
+        let mut p = Part {
+            delivered: 2,
+            latency: a,
+            ..Part::default()
+        };
         p.touch(50);
         let q: Part = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
         p.merge(&q);

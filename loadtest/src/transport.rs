@@ -28,7 +28,11 @@ impl Engine {
     /// failure by `on_closed`.
     pub(crate) fn connect(&mut self, cid: usize) {
         let kind = self.clients[cid].kind;
-        let role = if kind == Kind::WebSocket { Role::Ws } else { Role::Get };
+        let role = if kind == Kind::WebSocket {
+            Role::Ws
+        } else {
+            Role::Get
+        };
         self.clients[cid].state = State::Connecting;
         self.clients[cid].sid.clear();
         self.clients[cid].post_retries = 0;
@@ -57,8 +61,20 @@ impl Engine {
                     if let Some(sid) = c.main {
                         let s = &mut self.socks[sid];
                         if matches!(s.phase, Phase::Frames) {
-                            wire::write_masked_frame(&mut s.wbuf, opcode::TEXT, b"41", b"", &mut self.rng);
-                            wire::write_masked_frame(&mut s.wbuf, opcode::CLOSE, &1000u16.to_be_bytes(), b"", &mut self.rng);
+                            wire::write_masked_frame(
+                                &mut s.wbuf,
+                                opcode::TEXT,
+                                b"41",
+                                b"",
+                                &mut self.rng,
+                            );
+                            wire::write_masked_frame(
+                                &mut s.wbuf,
+                                opcode::CLOSE,
+                                &1000u16.to_be_bytes(),
+                                b"",
+                                &mut self.rng,
+                            );
                         }
                     }
                 }
@@ -71,7 +87,13 @@ impl Engine {
                         self.clients[cid].post = Some(p);
                         let sid = &self.clients[cid].sid;
                         let s = &mut self.socks[p];
-                        wire::write_poll_post(&mut s.wbuf, &self.target.host, &self.target.path, sid, b"41\x1e1");
+                        wire::write_poll_post(
+                            &mut s.wbuf,
+                            &self.target.host,
+                            &self.target.path,
+                            sid,
+                            b"41\x1e1",
+                        );
                     }
                 }
                 Kind::Polling => {}
@@ -131,20 +153,35 @@ impl Engine {
         c.post = Some(p);
         let s = &mut self.socks[p];
         s.got_response_bytes = false;
-        wire::write_poll_post(&mut s.wbuf, &self.target.host, &self.target.path, &c.sid, &c.post_body);
+        wire::write_poll_post(
+            &mut s.wbuf,
+            &self.target.host,
+            &self.target.path,
+            &c.sid,
+            &c.post_body,
+        );
         self.mark_dirty(p);
     }
 
     /// Parses what arrived on a socket; returns the bytes consumed.
-    pub(crate) fn process<H: Handler>(&mut self, sid: usize, data: &[u8], h: &mut H) -> Result<usize, String> {
+    pub(crate) fn process<H: Handler>(
+        &mut self,
+        sid: usize,
+        data: &[u8],
+        h: &mut H,
+    ) -> Result<usize, String> {
         let mut off = 0;
         while off < data.len() {
-            let Some(s) = self.socks.get_mut(sid).filter(|s| !s.dead) else { break };
+            let Some(s) = self.socks.get_mut(sid).filter(|s| !s.dead) else {
+                break;
+            };
             let rest = &data[off..];
             s.got_response_bytes = true;
             match &mut s.phase {
                 Phase::Head => {
-                    let Some(head) = wire::parse_response_head(rest)? else { break };
+                    let Some(head) = wire::parse_response_head(rest)? else {
+                        break;
+                    };
                     off += head.len;
                     if s.role == Role::Ws {
                         if head.status != 101 {
@@ -156,7 +193,10 @@ impl Engine {
                         s.phase = Phase::Frames;
                     } else {
                         if head.status != 200 {
-                            return Err(format!("polling {:?} answered HTTP {}", s.role, head.status));
+                            return Err(format!(
+                                "polling {:?} answered HTTP {}",
+                                s.role, head.status
+                            ));
                         }
                         s.close_after_response = head.close;
                         s.phase = if head.chunked {
@@ -176,7 +216,9 @@ impl Engine {
                 }
                 Phase::Chunked(dec, out) => {
                     let mut input = bytes::BytesMut::from(rest);
-                    let done = dec.decode(&mut input, out).map_err(|e| format!("chunked body: {e}"))?;
+                    let done = dec
+                        .decode(&mut input, out)
+                        .map_err(|e| format!("chunked body: {e}"))?;
                     off += rest.len() - input.len();
                     if !done {
                         break;
@@ -185,7 +227,9 @@ impl Engine {
                     self.on_http_body(sid, &body, h);
                 }
                 Phase::Frames => {
-                    let Some(f) = wire::parse_server_frame(rest, MAX_MESSAGE)? else { break };
+                    let Some(f) = wire::parse_server_frame(rest, MAX_MESSAGE)? else {
+                        break;
+                    };
                     off += f.end;
                     self.on_frame(sid, f, &rest[f.start..f.end], h)?;
                 }
@@ -194,8 +238,16 @@ impl Engine {
         Ok(off)
     }
 
-    fn on_frame<H: Handler>(&mut self, sid: usize, f: wire::Frame, payload: &[u8], h: &mut H) -> Result<(), String> {
-        let Some(cid) = self.socks[sid].cid else { return Ok(()) };
+    fn on_frame<H: Handler>(
+        &mut self,
+        sid: usize,
+        f: wire::Frame,
+        payload: &[u8],
+        h: &mut H,
+    ) -> Result<(), String> {
+        let Some(cid) = self.socks[sid].cid else {
+            return Ok(());
+        };
         match f.opcode {
             opcode::TEXT if f.fin => self.on_eio_text(cid, payload, h),
             opcode::TEXT | opcode::BINARY | opcode::CONTINUATION => {
@@ -316,7 +368,11 @@ impl Engine {
             }
             return;
         }
-        let what = if role == Role::Ws { "websocket" } else { "polling GET" };
+        let what = if role == Role::Ws {
+            "websocket"
+        } else {
+            "polling GET"
+        };
         self.fail(cid, &format!("{what}: {reason}"), h);
     }
 }

@@ -215,7 +215,10 @@ mod tests {
         write_masked_frame(&mut out, opcode::TEXT, b"4", b"2[\"x\"]", &mut rng);
         let mut buf = BytesMut::from(&out[..]);
         let msg = ws::FrameDecoder::new(1 << 20).decode(&mut buf).unwrap();
-        assert_eq!(msg, Some(ws::Message::Text(bytes::Bytes::from_static(b"42[\"x\"]"))));
+        assert_eq!(
+            msg,
+            Some(ws::Message::Text(bytes::Bytes::from_static(b"42[\"x\"]")))
+        );
         let big = vec![b'a'; 70_000];
         out.clear();
         write_masked_frame(&mut out, opcode::TEXT, b"", &big, &mut rng);
@@ -247,7 +250,10 @@ mod tests {
         assert_eq!(&r[h.len..], b"rest");
         let r = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
         let h = parse_response_head(r).unwrap().unwrap();
-        assert_eq!((h.status, h.content_length, h.chunked), (200, Some(2), false));
+        assert_eq!(
+            (h.status, h.content_length, h.chunked),
+            (200, Some(2), false)
+        );
         assert_eq!(parse_response_head(b"HTTP/1.1 200 OK\r\n"), Ok(None));
         assert_eq!(
             expected_accept("dGhlIHNhbXBsZSBub25jZQ=="),

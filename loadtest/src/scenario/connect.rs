@@ -48,14 +48,20 @@ impl Connect {
 impl Scenario for Connect {
     fn start(&mut self, eng: &mut Engine) {
         // Churn reuses K clients; a storm has one client per connection.
-        let n = if self.a.churn_seconds.is_some() { self.a.concurrency } else { self.a.connections };
+        let n = if self.a.churn_seconds.is_some() {
+            self.a.concurrency
+        } else {
+            self.a.connections
+        };
         for g in self.share.range(n) {
             self.cids.push(eng.add_client(self.share.kind(g)));
         }
     }
 
     fn on_connected(&mut self, eng: &mut Engine, cid: usize) {
-        let Some(_) = self.conn.connected(cid) else { return };
+        let Some(_) = self.conn.connected(cid) else {
+            return;
+        };
         let now = now_us();
         self.part.touch(now);
         if self.churn_us().is_some() {
@@ -108,11 +114,20 @@ impl Scenario for Connect {
     }
 
     fn progress(&self) -> Progress {
-        let finished = self.running && if self.churn_us().is_some() { self.churn_over } else { self.conn.idle() };
+        let finished = self.running
+            && if self.churn_us().is_some() {
+                self.churn_over
+            } else {
+                self.conn.idle()
+            };
         Progress {
             connected: self.conn.connected,
             failed: self.conn.failed,
-            delivered: if self.churn_us().is_some() { self.part.cycles } else { self.part.delivered },
+            delivered: if self.churn_us().is_some() {
+                self.part.cycles
+            } else {
+                self.part.delivered
+            },
             finished,
         }
     }

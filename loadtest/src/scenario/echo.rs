@@ -173,7 +173,10 @@ impl Scenario for Echo {
     fn report(&self, total: &Part, elapsed_s: f64, out: &mut Map<String, Value>) {
         let expected = self.a.clients as u64 * self.a.requests;
         out.insert("expected".into(), json!(expected));
-        out.insert("lost".into(), json!(expected.saturating_sub(total.delivered)));
+        out.insert(
+            "lost".into(),
+            json!(expected.saturating_sub(total.delivered)),
+        );
         out.insert("clients".into(), json!(self.a.clients));
         out.insert("requests_per_client".into(), json!(self.a.requests));
         out.insert("payload_bytes".into(), json!(self.a.payload));

@@ -169,7 +169,14 @@ impl Scenario for Fanout {
         }
         let room = room_name(self.subs[i as usize].room as usize);
         let mut s = String::new();
-        ringcast_proto::socketio::encode_event(&mut s, "/", Some(1), "join", &[Value::String(room)], 0);
+        ringcast_proto::socketio::encode_event(
+            &mut s,
+            "/",
+            Some(1),
+            "join",
+            &[Value::String(room)],
+            0,
+        );
         eng.send(cid, s.as_bytes());
         self.pending_joins += 1;
     }
@@ -251,7 +258,9 @@ impl Scenario for Fanout {
 
     fn tick(&mut self, eng: &mut Engine, now: Instant) -> Duration {
         let idle = Duration::from_millis(20);
-        let (Some(cid), true) = (self.publisher, self.running) else { return idle };
+        let (Some(cid), true) = (self.publisher, self.running) else {
+            return idle;
+        };
         if self.publisher_lost || self.published >= self.a.messages {
             return idle;
         }
@@ -281,7 +290,8 @@ impl Scenario for Fanout {
     }
 
     fn progress(&self) -> Progress {
-        let publishing = self.publisher.is_some() && !self.publisher_lost && self.published < self.a.messages;
+        let publishing =
+            self.publisher.is_some() && !self.publisher_lost && self.published < self.a.messages;
         Progress {
             connected: self.conn.connected,
             failed: self.conn.failed,
@@ -316,9 +326,13 @@ impl Scenario for Fanout {
             let t = if s.polling { "polling" } else { "websocket" };
             let b = best[s.room as usize];
             if s.got == 0 && b > 0 {
-                *p.counters.entry(format!("subscribers_silent_{t}")).or_insert(0) += 1;
+                *p.counters
+                    .entry(format!("subscribers_silent_{t}"))
+                    .or_insert(0) += 1;
             } else if s.got < b {
-                *p.counters.entry(format!("subscribers_partial_{t}")).or_insert(0) += 1;
+                *p.counters
+                    .entry(format!("subscribers_partial_{t}"))
+                    .or_insert(0) += 1;
             }
         }
         p
@@ -328,12 +342,18 @@ impl Scenario for Fanout {
         let rooms = self.rooms();
         let p = self.published;
         let expected: u64 = (0..rooms)
-            .map(|r| total.room_members.get(r as usize).copied().unwrap_or(0) * (p / rooms + u64::from(r < p % rooms)))
+            .map(|r| {
+                total.room_members.get(r as usize).copied().unwrap_or(0)
+                    * (p / rooms + u64::from(r < p % rooms))
+            })
             .sum();
         let joined: u64 = total.room_members.iter().sum();
         let publish_s = self.last_publish_us.saturating_sub(self.go_us) as f64 / 1e6;
         out.insert("expected".into(), json!(expected));
-        out.insert("lost".into(), json!(expected.saturating_sub(total.delivered)));
+        out.insert(
+            "lost".into(),
+            json!(expected.saturating_sub(total.delivered)),
+        );
         out.insert("published".into(), json!(p));
         out.insert("publish_rate_per_s".into(), json!(rate(p, publish_s)));
         out.insert("subscribers".into(), json!(self.a.subscribers));
@@ -343,7 +363,10 @@ impl Scenario for Fanout {
         out.insert("payload_bytes".into(), json!(self.a.payload));
         out.insert("window".into(), json!(self.a.window));
         out.insert("rate".into(), json!(self.a.rate));
-        out.insert("delivered_per_s".into(), json!(rate(total.delivered, elapsed_s)));
+        out.insert(
+            "delivered_per_s".into(),
+            json!(rate(total.delivered, elapsed_s)),
+        );
     }
 
     fn connections(&self) -> u64 {

@@ -110,7 +110,10 @@ pub(crate) struct Connector {
 
 impl Connector {
     pub(crate) fn new(limit: usize) -> Self {
-        Self { limit: limit.max(1), ..Self::default() }
+        Self {
+            limit: limit.max(1),
+            ..Self::default()
+        }
     }
 
     /// Queues `cid` (connected in queue order).
@@ -178,16 +181,32 @@ mod tests {
         let total = 1003;
         let mut seen = 0;
         for i in 0..3 {
-            let s = Share { index: i, count: 3, polling_fraction: 0.2 };
+            let s = Share {
+                index: i,
+                count: 3,
+                polling_fraction: 0.2,
+            };
             seen += s.range(total).len();
         }
         assert_eq!(seen, total);
-        let s = Share { index: 0, count: 1, polling_fraction: 0.2 };
+        let s = Share {
+            index: 0,
+            count: 1,
+            polling_fraction: 0.2,
+        };
         let polling = (0..1000).filter(|&g| s.kind(g) == Kind::Polling).count();
         assert_eq!(polling, 200);
-        let s = Share { index: 0, count: 1, polling_fraction: 0.0 };
+        let s = Share {
+            index: 0,
+            count: 1,
+            polling_fraction: 0.0,
+        };
         assert!((0..100).all(|g| s.kind(g) == Kind::WebSocket));
-        let s = Share { index: 0, count: 1, polling_fraction: 1.0 };
+        let s = Share {
+            index: 0,
+            count: 1,
+            polling_fraction: 1.0,
+        };
         assert!((0..100).all(|g| s.kind(g) == Kind::Polling));
     }
 }
