@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use clap::Parser;
 use ringcast::broker;
-use ringcast::server::{Event, Payload, Refusal, Server, Socket};
+use ringcast::server::{Event, NamespaceBuilder, Payload, Refusal, Server, Socket};
 use ringcast::shard::app::EngineMessage;
 use ringcast::{Config, Cors};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -23,7 +23,7 @@ struct Args {
     /// Shards; 0 = one per core.
     #[arg(long, env = "SHARDS", default_value_t = 0)]
     shards: usize,
-    /// Redis URL (cluster mode; not yet supported).
+    /// Redis URL: cluster mode (`@socket.io/redis-adapter` 8.x protocol).
     #[arg(long, env = "REDIS_URL")]
     redis_url: Option<String>,
     /// Node name in a cluster.
@@ -41,6 +41,133 @@ fn emit_auth(socket: &Socket) {
     socket.emit("auth", Payload::new().arg(socket.auth().clone()));
 }
 
+/// Answers `ack` with `value` when the client asked for one.
+fn reply(ev: &mut Event, value: Value) {
+    if let Some(ack) = ev.take_ack() {
+        ack.send(Payload::new().arg(value));
+    }
+}
+
+/// The extra events of the cluster contract (redis-cluster.md section 2).
+fn cluster_events(ns: &mut NamespaceBuilder, node_name: String) {
+    ns.on("fetch_sockets", |socket, mut ev| {
+        let room = ev.str_arg(0).unwrap_or_default().to_owned();
+        let Some(ack) = ev.take_ack() else { return };
+        socket.nsp().within(&room).fetch_sockets(move |r| {
+            let v = match r {
+                Ok(list) => Value::Array(
+                    list.into_iter()
+                        .map(|s| json!({"id": s.id, "rooms": s.rooms}))
+                        .collect(),
+                ),
+                Err(e) => json!({"error": e.to_string()}),
+            };
+            ack.send(Payload::new().arg(v));
+        });
+    });
+    ns.on("sockets_join", |socket, mut ev| {
+        if let (Some(room), Some(new)) = (ev.str_arg(0), ev.str_arg(1)) {
+            socket.nsp().within(room).sockets_join(new);
+        }
+        reply(&mut ev, Value::Bool(true));
+    });
+    ns.on("sockets_leave", |socket, mut ev| {
+        if let (Some(room), Some(old)) = (ev.str_arg(0), ev.str_arg(1)) {
+            socket.nsp().within(room).sockets_leave(old);
+        }
+        reply(&mut ev, Value::Bool(true));
+    });
+    ns.on("disconnect_sockets", |socket, mut ev| {
+        if let Some(room) = ev.str_arg(0) {
+            socket.nsp().within(room).disconnect_sockets(true);
+        }
+        reply(&mut ev, Value::Bool(true));
+    });
+    ns.on("server_side_emit", |socket, mut ev| {
+        if let Some(event) = ev.str_arg(0) {
+            let data = ev.payload.args.get(1).cloned().unwrap_or(Value::Null);
+            socket.nsp().server_side_emit(event, data);
+        }
+        reply(&mut ev, Value::Bool(true));
+    });
+    ns.on("broadcast_with_ack", |socket, mut ev| {
+        let (Some(room), Some(event)) = (ev.str_arg(0), ev.str_arg(1)) else {
+            return;
+        };
+        let (room, event) = (room.to_owned(), event.to_owned());
+        let ack = ev.take_ack();
+        let mut payload = ev.payload;
+        let data = if payload.args.len() >= 3 {
+            payload.args.truncate(3);
+            payload.args.pop()
+        } else {
+            None
+        };
+        payload.args.clear();
+        payload.args.extend(data);
+        socket.nsp().to(&room).emit_with_ack(
+            &event,
+            payload,
+            Duration::from_millis(2000),
+            move |r| {
+                let (err, replies) = match r {
+                    Ok(replies) => (false, replies),
+                    Err((_, replies)) => (true, replies),
+                };
+                // The first argument of every ack, binary kept.
+                let mut out = Payload::new();
+                let mut responses = Vec::with_capacity(replies.len());
+                for rep in replies {
+                    let first = rep.args.into_iter().next().unwrap_or(Value::Null);
+                    let sub = Payload::from_parts(vec![first], rep.attachments);
+                    let (v, atts) = rebase(sub, out.attachments.len());
+                    out.attachments.extend(atts);
+                    responses.push(v);
+                }
+                out.args.push(json!({"err": err, "responses": responses}));
+                if let Some(ack) = ack {
+                    ack.send(out);
+                }
+            },
+        );
+    });
+    ns.on_server_side("ping_all", move |ev| {
+        let data = ev.args.first().cloned().unwrap_or(Value::Null);
+        if let Some(io) = ringcast::server::of("/") {
+            io.local().emit(
+                "server_side_seen",
+                Payload::new().arg(json!({"node": node_name, "data": data})),
+            );
+        }
+    });
+}
+
+/// The single argument of `p` with its placeholders renumbered from `base`,
+/// and the attachments it references (in placeholder order).
+fn rebase(p: Payload, base: usize) -> (Value, Vec<bytes::Bytes>) {
+    fn walk(v: &mut Value, atts: &[bytes::Bytes], base: usize, out: &mut Vec<bytes::Bytes>) {
+        if let Some(n) = ringcast_proto::socketio::binary::is_placeholder(v) {
+            *v = match atts.get(n) {
+                Some(b) => {
+                    out.push(b.clone());
+                    ringcast_proto::socketio::binary::placeholder(base + out.len() - 1)
+                }
+                None => Value::Null,
+            };
+            return;
+        }
+        match v {
+            Value::Array(a) => a.iter_mut().for_each(|x| walk(x, atts, base, out)),
+            Value::Object(o) => o.values_mut().for_each(|x| walk(x, atts, base, out)),
+            _ => {}
+        }
+    }
+    let mut v = p.args.into_iter().next().unwrap_or(Value::Null);
+    let mut out = Vec::new();
+    walk(&mut v, &p.attachments, base, &mut out);
+    (v, out)
+}
+
 fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -48,16 +175,14 @@ fn main() {
         )
         .init();
     let a = Args::parse();
-    if a.redis_url.is_some() {
-        eprintln!("conformance: --redis-url is not supported yet (issue: Redis bridge)");
-        std::process::exit(2);
-    }
-    let _ = a.name;
+    let node_name = a.name.clone().unwrap_or_default();
     let mut config = Config {
         listen: ([0, 0, 0, 0], a.port).into(),
         shards: a.shards,
         cors: Cors::Any,
         engine_paths: vec!["/engine.io/".into()],
+        redis_url: a.redis_url.clone(),
+        node_name: a.name.clone(),
         ..Config::default()
     };
     match a.profile.as_str() {
@@ -84,6 +209,7 @@ fn main() {
             ns.on("message", |socket, ev| {
                 socket.emit("message-back", ev.payload)
             });
+            cluster_events(ns, node_name.clone());
         })
         .namespace("/custom", |ns| {
             ns.on_connect(emit_auth);

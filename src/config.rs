@@ -92,6 +92,17 @@ pub struct Config {
     pub http_head_timeout: Duration,
     /// Time a client has to send a complete polling POST body.
     pub http_body_timeout: Duration,
+    /// Redis URL (`redis://host:port`): join a cluster of ringcast and Node
+    /// socket.io nodes (`@socket.io/redis-adapter` 8.x protocol). None = a
+    /// single node.
+    pub redis_url: Option<String>,
+    /// This node's name in a cluster (logs; apps may show it).
+    pub node_name: Option<String>,
+    /// Channel prefix of the cluster (the adapter's `key`, `socket.io`).
+    pub cluster_key: String,
+    /// Messages the cluster bridge holds (per queue) while Redis is slow
+    /// or unreachable; beyond, messages are dropped and counted.
+    pub cluster_buffer: usize,
 }
 
 impl Default for Config {
@@ -115,6 +126,10 @@ impl Default for Config {
             mesh_capacity: 4096,
             http_head_timeout: Duration::from_secs(10),
             http_body_timeout: Duration::from_secs(30),
+            redis_url: None,
+            node_name: None,
+            cluster_key: "socket.io".into(),
+            cluster_buffer: 65_536,
         }
     }
 }
@@ -152,6 +167,7 @@ impl Config {
             ("max_http_buffer_size", self.max_http_buffer_size == 0),
             ("max_buffered_bytes", self.max_buffered_bytes == 0),
             ("mesh_capacity", self.mesh_capacity == 0),
+            ("cluster_buffer", self.cluster_buffer == 0),
             ("http_head_timeout", self.http_head_timeout.is_zero()),
             ("http_body_timeout", self.http_body_timeout.is_zero()),
         ];

@@ -17,6 +17,7 @@
 //! See `docs/architecture.md` for how a broadcast and a polling request travel.
 
 pub mod broker;
+pub mod cluster;
 pub mod config;
 pub mod runtime;
 pub mod server;

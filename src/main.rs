@@ -50,6 +50,13 @@ struct Args {
     /// CORS origins: "*" for any, or a comma separated list; empty = off.
     #[arg(long, default_value = "")]
     cors: String,
+    /// Redis URL: join a cluster of ringcast and Node socket.io nodes
+    /// (`@socket.io/redis-adapter` 8.x protocol), e.g. redis://127.0.0.1:6379.
+    #[arg(long, env = "REDIS_URL")]
+    redis_url: Option<String>,
+    /// This node's name in the cluster.
+    #[arg(long, env = "NODE_NAME")]
+    name: Option<String>,
     /// Refuse `join`/`leave`.
     #[arg(long)]
     no_rooms: bool,
@@ -89,6 +96,8 @@ fn main() {
         max_buffered_bytes: a.max_buffered_bytes,
         transports,
         cors,
+        redis_url: a.redis_url,
+        node_name: a.name,
         ..Config::default()
     };
     let perms = Permissions {

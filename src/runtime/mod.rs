@@ -120,7 +120,14 @@ pub fn start(config: Config, app: Arc<dyn App>) -> Result<Running, StartError> {
     let mesh = MeshBuilder::<ShardMsg, Full>::full(n, config.mesh_capacity);
     let stop = Arc::new(AtomicBool::new(false));
     let mut handles = Vec::with_capacity(n);
+    // One cluster bridge per process (Redis when configured; else it only
+    // coordinates the cluster API across this process's shards).
+    let bridge = crate::cluster::start(&config, app.clone(), n)
+        .map_err(|e| StartError::Executor(format!("cluster bridge: {e}")))?;
+    let link = bridge.link;
+    let mut ends = bridge.ends.into_iter();
     for (id, listener) in listeners.into_iter().enumerate() {
+        let cluster = (link.clone(), ends.next());
         let placement = if n <= cpus {
             Placement::Fixed(id)
         } else {
@@ -129,7 +136,7 @@ pub fn start(config: Config, app: Arc<dyn App>) -> Result<Running, StartError> {
         let (config, app, mesh, stop) = (config.clone(), app.clone(), mesh.clone(), stop.clone());
         let h = LocalExecutorBuilder::new(placement)
             .name(&format!("ringcast-{id}"))
-            .spawn(move || shard_main(id, n, config, app, mesh, listener, stop))
+            .spawn(move || shard_main(id, n, config, app, mesh, listener, stop, cluster))
             .map_err(|e| StartError::Executor(e.to_string()))?;
         handles.push(h);
     }
@@ -141,6 +148,7 @@ pub fn start(config: Config, app: Arc<dyn App>) -> Result<Running, StartError> {
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn shard_main(
     id: usize,
     n: usize,
@@ -149,6 +157,7 @@ async fn shard_main(
     mesh: MeshBuilder<ShardMsg, Full>,
     listener: OwnedFd,
     stop: Arc<AtomicBool>,
+    cluster: (crate::cluster::Link, Option<crate::cluster::ShardEnd>),
 ) {
     let Ok((senders, mut receivers)) = mesh.join().await else {
         tracing::error!(shard = id, "mesh join failed");
@@ -165,7 +174,11 @@ async fn shard_main(
         locals.push(Some(tx));
         glommio::spawn_local(forward(senders.clone(), peer, rx)).detach();
     }
-    let shard = Shard::install(id, n, config, app, Mesh::new(locals));
+    let (link, end) = cluster;
+    let shard = Shard::install(id, n, config, app, Mesh::new(locals).with_bridge(link));
+    if let Some(end) = end {
+        glommio::spawn_local(crate::cluster::shard_side::pump(shard.clone(), end)).detach();
+    }
     for (_, rx) in receivers.streams() {
         let shard = shard.clone();
         glommio::spawn_local(async move {

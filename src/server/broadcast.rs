@@ -11,12 +11,12 @@ use crate::shard::Shard;
 /// A broadcast being built (Node's `BroadcastOperator`).
 #[derive(Debug, Clone)]
 pub struct BroadcastOperator {
-    shard: Rc<Shard>,
-    nsp: u16,
-    rooms: Vec<Box<str>>,
-    except: Vec<Box<str>>,
-    volatile: bool,
-    local: bool,
+    pub(super) shard: Rc<Shard>,
+    pub(super) nsp: u16,
+    pub(super) rooms: Vec<Box<str>>,
+    pub(super) except: Vec<Box<str>>,
+    pub(super) volatile: bool,
+    pub(super) local: bool,
 }
 
 impl BroadcastOperator {
@@ -74,6 +74,8 @@ impl BroadcastOperator {
             volatile: self.volatile,
             msg,
             ack: None,
+            local: self.local,
+            timeout: None,
         });
     }
 
@@ -105,6 +107,8 @@ impl BroadcastOperator {
             volatile: self.volatile,
             msg,
             ack: Some((shard.id, req, id)),
+            local: self.local,
+            timeout: Some(timeout),
         });
     }
 }

@@ -22,6 +22,7 @@
 //! ```
 
 mod broadcast;
+mod cluster;
 mod payload;
 mod socket;
 
@@ -32,8 +33,10 @@ use ahash::AHashMap;
 use serde_json::Value;
 
 pub use self::broadcast::BroadcastOperator;
+pub use self::cluster::{ServerSideAcks, ServerSideEvent};
 pub use self::payload::Payload;
 pub use self::socket::{AckSender, Event, Socket};
+pub use crate::cluster::{ClusterError, FetchedSocket};
 use crate::shard::app::{EngineMessage, Incoming};
 pub use crate::shard::deliver::AckReply;
 use crate::shard::msg::Msg;
@@ -48,6 +51,7 @@ type ConnectHandler = dyn Fn(&Socket) + Send + Sync;
 type EventHandler = dyn Fn(&Socket, Event) + Send + Sync;
 type DisconnectHandler = dyn Fn(&Socket, CloseReason) + Send + Sync;
 type EngineHandler = dyn Fn(&EngineSocket, EngineMessage) + Send + Sync;
+type ServerSideHandler = dyn Fn(ServerSideEvent) + Send + Sync;
 
 /// What connect middleware sees.
 #[derive(Debug)]
@@ -69,6 +73,7 @@ pub struct NamespaceBuilder {
     on_disconnect: Vec<Arc<DisconnectHandler>>,
     events: AHashMap<String, Arc<EventHandler>>,
     fallback: Option<Arc<EventHandler>>,
+    server_side: AHashMap<String, Arc<ServerSideHandler>>,
 }
 
 impl NamespaceBuilder {
@@ -104,6 +109,18 @@ impl NamespaceBuilder {
         f: impl Fn(&Socket, Event) + Send + Sync + 'static,
     ) -> &mut Self {
         self.events.insert(event.to_owned(), Arc::new(f));
+        self
+    }
+
+    /// Handles `event` sent by another node of the cluster with
+    /// `serverSideEmit` (Node's `io.on(event)` for server-side events).
+    /// Runs on one shard of this node.
+    pub fn on_server_side(
+        &mut self,
+        event: &str,
+        f: impl Fn(ServerSideEvent) + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.server_side.insert(event.to_owned(), Arc::new(f));
         self
     }
 
@@ -278,6 +295,28 @@ impl App for ServerApp {
             for h in &ns.on_disconnect {
                 h(&socket, reason);
             }
+        }
+    }
+
+    fn handle_server_side(
+        &self,
+        _shard: &Rc<Shard>,
+        nsp: u16,
+        mut args: Vec<Value>,
+        ack: Option<Box<dyn FnOnce(Value)>>,
+    ) {
+        let Some(ns) = self.namespaces.get(nsp as usize) else {
+            return;
+        };
+        if args.is_empty() {
+            return;
+        }
+        let name = match args.remove(0) {
+            Value::String(s) => s,
+            other => other.to_string(),
+        };
+        if let Some(h) = ns.server_side.get(&name) {
+            h(ServerSideEvent { name, args, ack });
         }
     }
 

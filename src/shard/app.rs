@@ -74,4 +74,14 @@ pub trait App: Send + Sync + 'static {
     fn handle_disconnect(&self, shard: &Rc<Shard>, key: SocketKey, reason: CloseReason);
     /// A message arrived on a raw Engine.IO endpoint.
     fn handle_engine_message(&self, shard: &Rc<Shard>, session: &Rc<Session>, msg: EngineMessage);
+    /// Another node's `serverSideEmit` (cluster mode): `args[0]` is the
+    /// event name; `ack`, when the sender expects one, takes the answer.
+    fn handle_server_side(
+        &self,
+        _shard: &Rc<Shard>,
+        _nsp: u16,
+        _args: Vec<Value>,
+        _ack: Option<Box<dyn FnOnce(Value)>>,
+    ) {
+    }
 }

@@ -38,8 +38,19 @@ pub struct Broadcast {
     /// The encoded packet.
     pub msg: Arc<Msg>,
     /// For a broadcast with acks: (origin shard, aggregation id, packet id).
+    /// The origin is [`BRIDGE`] for a broadcast-with-ack requested by
+    /// another node (counts and replies go to the cluster bridge).
     pub ack: Option<(usize, u64, u64)>,
+    /// This node only (Node's `io.local`): never handed to the cluster bridge.
+    /// Also set on broadcasts that came from another node.
+    pub local: bool,
+    /// For a broadcast with acks: the timeout (published as `flags.timeout`).
+    pub timeout: Option<std::time::Duration>,
 }
+
+/// The "origin shard" of a broadcast-with-ack that another node requested:
+/// receiver counts and client replies go to the cluster bridge.
+pub const BRIDGE: usize = usize::MAX;
 
 /// A client's acknowledgement arguments.
 #[derive(Debug, Clone)]
@@ -82,6 +93,27 @@ impl Shard {
     /// Starts a broadcast: delivers locally, then forwards to every shard.
     pub fn broadcast(self: &Rc<Self>, b: Broadcast) {
         let b = Arc::new(b);
+        if !b.local && self.mesh.publishes() {
+            // Other nodes: the bridge publishes it (never blocks; a full
+            // queue drops it and counts). With acks, the aggregation also
+            // waits for the bridge's one count of the remote receivers.
+            let acked = b.ack.filter(|a| a.0 == self.id).map(|a| a.1);
+            if let Some(req) = acked {
+                if let Some(a) = self.acks.borrow_mut().pending.get_mut(&req) {
+                    a.shards_pending += 1;
+                }
+            }
+            if !self
+                .mesh
+                .to_bridge(crate::cluster::ToBridge::Broadcast(b.clone()))
+            {
+                if let Some(req) = acked {
+                    if let Some(a) = self.acks.borrow_mut().pending.get_mut(&req) {
+                        a.shards_pending -= 1;
+                    }
+                }
+            }
+        }
         for peer in 0..self.nshards {
             if peer != self.id {
                 self.mesh.send(peer, ShardMsg::Broadcast(b.clone()));
@@ -216,6 +248,9 @@ impl Shard {
     pub fn route_ack_reply(self: &Rc<Self>, origin: usize, req: u64, reply: AckReply) {
         if origin == self.id {
             self.handle_ack_reply(req, reply);
+        } else if origin == BRIDGE {
+            self.mesh
+                .to_bridge(crate::cluster::ToBridge::AckReply { key: req, reply });
         } else {
             self.mesh.send(origin, ShardMsg::AckReply { req, reply });
         }

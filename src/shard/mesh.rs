@@ -47,16 +47,45 @@ pub enum ShardMsg {
     Shutdown,
 }
 
-/// Sending side: one local queue per peer (None for this shard itself).
+/// Sending side: one local queue per peer (None for this shard itself),
+/// and the link to the node's cluster bridge (`crate::cluster`).
 #[derive(Debug)]
 pub struct Mesh {
     peers: Vec<Option<LocalSender<ShardMsg>>>,
+    bridge: Option<crate::cluster::Link>,
 }
 
 impl Mesh {
     /// A mesh from per-peer local queues.
     pub fn new(peers: Vec<Option<LocalSender<ShardMsg>>>) -> Self {
-        Self { peers }
+        Self {
+            peers,
+            bridge: None,
+        }
+    }
+
+    /// The same mesh with a link to the node's cluster bridge.
+    pub fn with_bridge(mut self, link: crate::cluster::Link) -> Self {
+        self.bridge = Some(link);
+        self
+    }
+
+    /// The link to the cluster bridge, if this node runs one.
+    pub fn bridge(&self) -> Option<&crate::cluster::Link> {
+        self.bridge.as_ref()
+    }
+
+    /// Whether non-local broadcasts are published to other nodes.
+    pub fn publishes(&self) -> bool {
+        self.bridge
+            .as_ref()
+            .is_some_and(crate::cluster::Link::publishes)
+    }
+
+    /// Hands `msg` to the cluster bridge without blocking; false when there
+    /// is no bridge or its queue is full (the message is dropped and counted).
+    pub fn to_bridge(&self, msg: crate::cluster::ToBridge) -> bool {
+        self.bridge.as_ref().is_some_and(|b| b.send(msg))
     }
 
     /// Queues `msg` for shard `peer` (never blocks; order kept per peer).

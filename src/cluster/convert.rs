@@ -1,0 +1,83 @@
+//! Between ringcast's encoded broadcasts and the adapter's packet form.
+//!
+//! Outgoing: a shard hands the bridge its `Arc<Broadcast>` as is (no work
+//! on the shard); the bridge reads the Socket.IO text frame and the binary
+//! frames back into `[event, ...args]` with raw binary (msgpack `bin`).
+//! Incoming: the adapter's packet becomes JSON with placeholders plus
+//! attachments, encoded once into a shared [`Msg`] (BINARY_EVENT when it
+//! carries binary), exactly as a local emit would be.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use ringcast_cluster_wire::{Packet, Value};
+use ringcast_proto::socketio;
+
+use crate::server::Payload;
+use crate::shard::msg::Msg;
+
+/// The adapter packet of an encoded broadcast for namespace `nsp`, or None
+/// when the message is not a Socket.IO event.
+pub(crate) fn msg_to_packet(nsp: &str, msg: &Msg) -> Option<Packet> {
+    let (first, rest) = msg.frames.split_first()?;
+    let text = std::str::from_utf8(first.payload().get(1..)?).ok()?;
+    let limits = socketio::Limits {
+        max_attachments: usize::MAX,
+    };
+    let p = socketio::Packet::decode(text, &limits).ok()?;
+    let serde_json::Value::Array(data) = p.data? else {
+        return None;
+    };
+    let attachments: Vec<Bytes> = rest
+        .iter()
+        .map(|f| f.bytes.slice(f.header_len as usize..))
+        .collect();
+    Some(Packet::from_placeholders(nsp, &data, &attachments))
+}
+
+/// The shared encoded EVENT for an adapter packet (with packet id `ack`).
+pub(crate) fn packet_to_msg(nsp: &str, packet: &Packet, ack: Option<u64>) -> Option<Arc<Msg>> {
+    let (mut data, attachments) = packet.to_placeholders();
+    if data.is_empty() {
+        return None;
+    }
+    let event = match data.remove(0) {
+        serde_json::Value::String(s) => s,
+        serde_json::Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    Some(Payload::from_parts(data, attachments).encode_event(nsp, ack, &event))
+}
+
+/// The first argument of a client's ack, with binary as raw bytes.
+pub(crate) fn first_arg(args: &[serde_json::Value], attachments: &[Bytes]) -> Value {
+    args.first().map_or(Value::Nil, |a| {
+        ringcast_cluster_wire::from_placeholders(a, attachments)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_keeps_binary() {
+        let payload = Payload::new()
+            .arg(serde_json::json!({"a": 1}))
+            .binary(&b"\x01\x02\x03"[..]);
+        let msg = payload.encode_event("/", None, "ev");
+        let p = msg_to_packet("/", &msg).unwrap();
+        assert_eq!(p.data[0], Value::from("ev"));
+        assert_eq!(
+            p.data[2],
+            Value::Binary(Bytes::from_static(b"\x01\x02\x03"))
+        );
+        let back = packet_to_msg("/", &p, None).unwrap();
+        assert_eq!(back.frames.len(), 2);
+        assert_eq!(
+            back.frames[0].payload(),
+            &br#"451-["ev",{"a":1},{"_placeholder":true,"num":0}]"#[..]
+        );
+        assert_eq!(back.frames[1].payload(), b"\x01\x02\x03");
+    }
+}

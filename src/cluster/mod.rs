@@ -1,0 +1,411 @@
+//! The cluster bridge: ringcast nodes and Node socket.io nodes (with
+//! `@socket.io/redis-adapter` 8.x) form one cluster over Redis pub/sub
+//! (`shared/spec/redis-cluster.md`). The wire codec is the sans-IO crate
+//! `ringcast-cluster-wire`; this module is the IO and the coordination.
+//!
+//! # Threads
+//! One bridge per process (not per shard), on plain threads beside the
+//! glommio executors:
+//! - the **core** ([`core`]) owns every piece of cluster state: pending
+//!   requests, local gathers across shards, remote broadcast-with-ack
+//!   bookkeeping. It decodes each incoming message once, converts it to
+//!   ringcast's form (JSON with placeholders + attachments), encodes the
+//!   Socket.IO packet once into a shared `Msg` and hands the same
+//!   `Arc<Broadcast>` to every shard;
+//! - the **publisher** ([`redis_io`]) owns the publishing connection:
+//!   batches everything queued into one pipeline, runs `PUBSUB NUMSUB`,
+//!   reconnects with backoff;
+//! - the **subscriber** owns the subscribed connection: one PSUBSCRIBE per
+//!   namespace for broadcasts, exactly one SUBSCRIBE to each request
+//!   channel (Node counts servers with NUMSUB), the response channels;
+//!   reconnects and re-subscribes by itself.
+//!
+//! Without a Redis URL only the core runs: the cluster API (fetch_sockets,
+//! sockets_join, ...) then spans the shards of this process.
+//!
+//! # Channels
+//! Shards hand work to the core through a bounded lock-free channel
+//! ([`Link::send`]: `try_send`, never blocks; when full the message is
+//! dropped and counted). The core reaches each shard through a bounded
+//! channel plus a wake-up byte on a socketpair that the shard reads through
+//! glommio (a crossbeam channel alone does not wake a parked executor); see
+//! `docs/decisions.md`.
+
+mod convert;
+pub(crate) mod core;
+mod redis_io;
+pub(crate) mod shard_side;
+mod time;
+
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use serde_json::Value;
+
+use crate::config::Config;
+use crate::shard::deliver::{AckReply, Broadcast};
+use crate::shard::App;
+
+pub use self::core::ClusterError;
+pub use ringcast_cluster_wire::FetchedSocket;
+
+/// Node's `requestsTimeout`: how long a request waits for other nodes.
+pub const REQUESTS_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Counters of the bridge (drops are also logged).
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Messages from shards dropped because the bridge queue was full.
+    pub dropped_from_shards: AtomicU64,
+    /// Messages to shards dropped because a shard queue was full.
+    pub dropped_to_shards: AtomicU64,
+    /// Publishes dropped because the outgoing buffer was full (Redis slow
+    /// or unreachable) or a pipeline failed.
+    pub dropped_publishes: AtomicU64,
+    /// Incoming messages that failed to decode.
+    pub decode_errors: AtomicU64,
+    /// Messages published.
+    pub published: AtomicU64,
+    /// Messages received from Redis.
+    pub received: AtomicU64,
+}
+
+fn bump(c: &AtomicU64) -> u64 {
+    c.fetch_add(1, Ordering::Relaxed) + 1
+}
+
+/// What a shard hands to the bridge.
+#[derive(Debug)]
+pub enum ToBridge {
+    /// A non-local broadcast to publish (with `ack`: a type-7 request).
+    Broadcast(Arc<Broadcast>),
+    /// Receivers reached on one shard for a broadcast-with-ack another node
+    /// requested (`key` from [`crate::shard::deliver::BRIDGE`]-origin acks).
+    AckCount {
+        /// The bridge's key of that request.
+        key: u64,
+        /// Receivers on the reporting shard.
+        count: usize,
+    },
+    /// A client answered such a broadcast.
+    AckReply {
+        /// The bridge's key of that request.
+        key: u64,
+        /// The client's arguments.
+        reply: AckReply,
+    },
+    /// A cluster operation started by the API on shard `origin`.
+    Op {
+        /// The shard that waits for the result.
+        origin: usize,
+        /// Its token for the result.
+        token: u64,
+        /// The operation.
+        op: Op,
+    },
+    /// A shard's part of a gather.
+    Part {
+        /// The gather.
+        gather: u64,
+        /// The shard's answer.
+        part: Part,
+    },
+    /// A server-side handler answered a request with an ack.
+    ServerSideAck {
+        /// Namespace.
+        nsp: u16,
+        /// The request's id.
+        request_id: String,
+        /// The ack argument.
+        data: Value,
+    },
+}
+
+/// A cluster operation (the requester side).
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// `fetchSockets()`.
+    Fetch(Target),
+    /// `allRooms()`.
+    AllRooms(u16),
+    /// `socketsJoin(rooms)`.
+    Join(Target, Vec<String>),
+    /// `socketsLeave(rooms)`.
+    Leave(Target, Vec<String>),
+    /// `disconnectSockets(close)`.
+    Disconnect(Target, bool),
+    /// `serverSideEmit([event, ...args])`, with acks when `ack`.
+    ServerSideEmit {
+        /// Namespace.
+        nsp: u16,
+        /// `[event, ...args]` (plain JSON).
+        data: Vec<Value>,
+        /// Whether the caller waits for acks.
+        ack: bool,
+    },
+}
+
+/// Which sockets of a namespace an operation targets.
+#[derive(Debug, Clone, Default)]
+pub struct Target {
+    /// Namespace index.
+    pub nsp: u16,
+    /// Sockets in any of these rooms (empty: all).
+    pub rooms: Vec<String>,
+    /// Minus the sockets in any of these rooms.
+    pub except: Vec<String>,
+}
+
+/// A shard's answer to a gather.
+#[derive(Debug)]
+pub enum Part {
+    /// Matching sockets.
+    Sockets(Vec<FetchedSocket>),
+    /// Room names (socket ids included).
+    Rooms(Vec<String>),
+    /// Matching socket ids.
+    Ids(Vec<String>),
+}
+
+/// What a shard gathers for the core.
+#[derive(Debug, Clone)]
+pub enum Query {
+    /// Describe matching sockets.
+    Fetch(Target),
+    /// All room names of a namespace.
+    Rooms(u16),
+    /// Ids of matching sockets.
+    Ids(Target),
+}
+
+/// A change applied to matching local sockets.
+#[derive(Debug, Clone)]
+pub enum Apply {
+    /// Join rooms.
+    Join(Target, Vec<String>),
+    /// Leave rooms.
+    Leave(Target, Vec<String>),
+    /// Disconnect (and close the connection with `true`).
+    Disconnect(Target, bool),
+}
+
+/// The result of an [`Op`] for the shard that started it.
+#[derive(Debug)]
+pub enum OpResult {
+    /// fetchSockets.
+    Sockets(Result<Vec<FetchedSocket>, ClusterError>),
+    /// allRooms.
+    Rooms(Result<Vec<String>, ClusterError>),
+    /// serverSideEmit with acks: every answer, or an error with the answers so far.
+    Acks(Result<Vec<Value>, (ClusterError, Vec<Value>)>),
+}
+
+/// What the core hands to a shard.
+#[derive(Debug)]
+pub enum ToShard {
+    /// Deliver a broadcast from another node (already encoded, shared).
+    Deliver(Arc<Broadcast>),
+    /// Answer a gather.
+    Gather {
+        /// The gather.
+        gather: u64,
+        /// What to gather.
+        query: Query,
+    },
+    /// Apply a join / leave / disconnect to the matching local sockets.
+    Apply(Apply),
+    /// Fire a server-side event (another node's serverSideEmit).
+    ServerSide {
+        /// Namespace.
+        nsp: u16,
+        /// `[event, ...args]`.
+        args: Vec<Value>,
+        /// Set when the sender waits for an ack.
+        request_id: Option<String>,
+    },
+    /// Remote receivers of a broadcast-with-ack started on this shard.
+    AckCount {
+        /// The aggregation.
+        req: u64,
+        /// Receivers on the other nodes.
+        count: usize,
+    },
+    /// A remote client's ack for an aggregation started on this shard.
+    AckReply {
+        /// The aggregation.
+        req: u64,
+        /// The ack.
+        reply: AckReply,
+    },
+    /// The result of an operation this shard started.
+    Done {
+        /// The token given with the operation.
+        token: u64,
+        /// The result.
+        result: OpResult,
+    },
+}
+
+/// Events of the core's one queue.
+#[derive(Debug)]
+pub(crate) enum Event {
+    /// From a shard.
+    Shard(ToBridge),
+    /// A message from Redis.
+    Incoming {
+        /// The channel it was published on.
+        channel: String,
+        /// Its payload.
+        payload: Bytes,
+    },
+    /// The answer of a `PUBSUB NUMSUB` (None: Redis unreachable).
+    Numsub {
+        /// The token given with the query.
+        token: u64,
+        /// Subscribers of the request channel.
+        count: Option<usize>,
+    },
+}
+
+/// A shard's handle on the bridge (inside [`crate::shard::mesh::Mesh`]).
+#[derive(Debug, Clone)]
+pub struct Link {
+    tx: Sender<Event>,
+    publish: bool,
+    counters: Arc<Counters>,
+}
+
+impl Link {
+    /// Hands `msg` to the bridge; never blocks. False (and counted) when
+    /// the queue is full.
+    pub fn send(&self, msg: ToBridge) -> bool {
+        match self.tx.try_send(Event::Shard(msg)) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                let n = bump(&self.counters.dropped_from_shards);
+                if n.is_power_of_two() {
+                    tracing::warn!(dropped = n, "cluster bridge queue full; message dropped");
+                }
+                false
+            }
+            Err(TrySendError::Disconnected(_)) => false,
+        }
+    }
+
+    /// Whether this node publishes its broadcasts (it has a Redis link).
+    pub fn publishes(&self) -> bool {
+        self.publish
+    }
+}
+
+/// The core's handle on one shard: a bounded queue and a wake-up byte.
+#[derive(Debug)]
+pub(crate) struct ShardPort {
+    tx: Sender<ToShard>,
+    armed: Arc<AtomicBool>,
+    wake: UnixStream,
+    counters: Arc<Counters>,
+}
+
+impl ShardPort {
+    /// Queues `msg` for the shard and wakes it; never blocks.
+    pub(crate) fn send(&self, msg: ToShard) {
+        match self.tx.try_send(msg) {
+            Ok(()) => {
+                if !self.armed.swap(true, Ordering::SeqCst) {
+                    // Non-blocking; a full socket buffer already holds a wake-up.
+                    let _ = (&self.wake).write(&[1]);
+                }
+            }
+            Err(_) => {
+                let n = bump(&self.counters.dropped_to_shards);
+                if n.is_power_of_two() {
+                    tracing::warn!(dropped = n, "shard queue full; cluster message dropped");
+                }
+            }
+        }
+    }
+}
+
+/// The shard end of a [`ShardPort`], handed to the shard at start.
+#[derive(Debug)]
+pub struct ShardEnd {
+    pub(crate) rx: Receiver<ToShard>,
+    pub(crate) armed: Arc<AtomicBool>,
+    pub(crate) wake: UnixStream,
+}
+
+/// A started bridge: the link every shard gets and each shard's end.
+#[derive(Debug)]
+pub struct Started {
+    /// The shards' handle on the bridge.
+    pub link: Link,
+    /// One end per shard, in shard order.
+    pub ends: Vec<ShardEnd>,
+    /// The counters.
+    pub counters: Arc<Counters>,
+}
+
+/// Starts the bridge of this process for `nshards` shards: the core, and
+/// with `config.redis_url` the publisher and the subscriber.
+pub fn start(config: &Config, app: Arc<dyn App>, nshards: usize) -> std::io::Result<Started> {
+    let counters = Arc::new(Counters::default());
+    let cap = config.cluster_buffer;
+    let (tx, rx) = crossbeam_channel::bounded(cap);
+    let mut ports = Vec::with_capacity(nshards);
+    let mut ends = Vec::with_capacity(nshards);
+    for _ in 0..nshards {
+        let (stx, srx) = crossbeam_channel::bounded(cap);
+        let (a, b) = UnixStream::pair()?;
+        a.set_nonblocking(true)?;
+        let armed = Arc::new(AtomicBool::new(false));
+        ports.push(ShardPort {
+            tx: stx,
+            armed: armed.clone(),
+            wake: a,
+            counters: counters.clone(),
+        });
+        ends.push(ShardEnd {
+            rx: srx,
+            armed,
+            wake: b,
+        });
+    }
+    let publisher = match &config.redis_url {
+        Some(url) => Some(redis_io::start(
+            url,
+            &config.cluster_key,
+            app.as_ref(),
+            tx.clone(),
+            cap,
+            counters.clone(),
+        )?),
+        None => None,
+    };
+    let publish = publisher.is_some();
+    let core = core::Core::new(
+        app.as_ref(),
+        &config.cluster_key,
+        ports,
+        publisher,
+        counters.clone(),
+        config.node_name.clone(),
+    );
+    std::thread::Builder::new()
+        .name("ringcast-cluster".into())
+        .spawn(move || core.run(rx))?;
+    Ok(Started {
+        link: Link {
+            tx,
+            publish,
+            counters: counters.clone(),
+        },
+        ends,
+        counters,
+    })
+}

@@ -1,0 +1,293 @@
+//! The two Redis connections of a node: the publisher and the subscriber,
+//! each on its own thread with the blocking `redis` client.
+//!
+//! - Publisher: waits for work, then sends everything queued (up to
+//!   [`MAX_BATCH`] commands) as one pipeline: one write, one round trip.
+//!   On a failure it reconnects with backoff (100 ms doubling to 1 s) and
+//!   sends the same batch again; meanwhile work piles up in its bounded
+//!   queue and what does not fit is dropped and counted by the core.
+//! - Subscriber: `SUBSCRIBE` to each request channel (exactly once: Node
+//!   counts servers with `PUBSUB NUMSUB`) and the response channels,
+//!   `PSUBSCRIBE` to each broadcast pattern; forwards every message to the
+//!   core. When the link breaks it logs, reconnects with backoff and
+//!   subscribes again.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use ringcast_cluster_wire::Channels;
+
+use super::{bump, Counters, Event};
+use crate::shard::App;
+
+/// Most commands in one pipeline.
+const MAX_BATCH: usize = 1024;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+const IO_TIMEOUT: Duration = Duration::from_secs(5);
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// Work for the publisher.
+#[derive(Debug)]
+enum PubCmd {
+    Publish { channel: String, payload: Bytes },
+    Numsub { channel: String, token: u64 },
+}
+
+/// The core's handle on the publisher thread.
+#[derive(Debug)]
+pub(crate) struct Publisher {
+    tx: Sender<PubCmd>,
+    events: Sender<Event>,
+    counters: Arc<Counters>,
+    /// This node's adapter uid (the subscriber listens on its specific
+    /// response channels).
+    pub(crate) uid: String,
+}
+
+impl Publisher {
+    /// Queues a PUBLISH; never blocks (full: dropped and counted).
+    pub(crate) fn publish(&self, channel: String, payload: Bytes) {
+        self.push(PubCmd::Publish { channel, payload });
+    }
+
+    /// Queues `PUBSUB NUMSUB channel`; the answer comes back to the core
+    /// as [`Event::Numsub`] (None when it could not be queued).
+    pub(crate) fn numsub(&self, channel: String, token: u64) {
+        if !self.push(PubCmd::Numsub { channel, token }) {
+            let _ = self.events.try_send(Event::Numsub { token, count: None });
+        }
+    }
+
+    fn push(&self, cmd: PubCmd) -> bool {
+        match self.tx.try_send(cmd) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                let n = bump(&self.counters.dropped_publishes);
+                if n.is_power_of_two() {
+                    tracing::warn!(
+                        dropped = n,
+                        "redis outgoing buffer full (Redis slow or unreachable); message dropped"
+                    );
+                }
+                false
+            }
+        }
+    }
+}
+
+/// A random adapter uid: 6 characters of `[A-Za-z0-9_-]`, like Node's.
+pub(crate) fn random_id() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+    let mut rng = rand::thread_rng();
+    (0..6)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+/// Starts the publisher and the subscriber threads.
+pub(crate) fn start(
+    url: &str,
+    key: &str,
+    app: &dyn App,
+    events: Sender<Event>,
+    cap: usize,
+    counters: Arc<Counters>,
+) -> std::io::Result<Publisher> {
+    let client = redis::Client::open(url)
+        .map_err(|e| std::io::Error::other(format!("bad redis url {url:?}: {e}")))?;
+    let uid = random_id();
+    let mut channels = Vec::new();
+    let mut patterns = Vec::new();
+    for i in 0..app.namespace_count() {
+        let c = Channels::new(key, app.namespace_name(i as u16));
+        channels.push(c.request().to_owned());
+        channels.push(c.response().to_owned());
+        channels.push(c.specific_response(&uid));
+        patterns.push(c.broadcast_pattern());
+    }
+    let (tx, rx) = crossbeam_channel::bounded(cap);
+    {
+        let (client, events, counters) = (client.clone(), events.clone(), counters.clone());
+        std::thread::Builder::new()
+            .name("ringcast-redis-pub".into())
+            .spawn(move || publisher_loop(&client, &rx, &events, &counters))?;
+    }
+    {
+        let (events, counters) = (events.clone(), counters.clone());
+        std::thread::Builder::new()
+            .name("ringcast-redis-sub".into())
+            .spawn(move || subscriber_loop(&client, &channels, &patterns, &events, &counters))?;
+    }
+    Ok(Publisher {
+        tx,
+        events,
+        counters,
+        uid,
+    })
+}
+
+fn connect(client: &redis::Client) -> redis::RedisResult<redis::Connection> {
+    let con = client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
+    con.set_write_timeout(Some(IO_TIMEOUT))?;
+    Ok(con)
+}
+
+fn publisher_loop(
+    client: &redis::Client,
+    rx: &Receiver<PubCmd>,
+    events: &Sender<Event>,
+    counters: &Counters,
+) {
+    let mut con: Option<redis::Connection> = None;
+    let mut backoff = BACKOFF_MIN;
+    let mut lost = false;
+    let mut batch: Vec<PubCmd> = Vec::new();
+    loop {
+        if batch.is_empty() {
+            match rx.recv() {
+                Ok(c) => batch.push(c),
+                Err(_) => return,
+            }
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(c) => batch.push(c),
+                    Err(_) => break,
+                }
+            }
+        }
+        let c = match con.as_mut() {
+            Some(c) => c,
+            None => match connect(client) {
+                Ok(c) => {
+                    if std::mem::take(&mut lost) {
+                        tracing::warn!("redis publisher link restored");
+                    }
+                    backoff = BACKOFF_MIN;
+                    con.insert(c)
+                }
+                Err(e) => {
+                    if !std::mem::replace(&mut lost, true) {
+                        tracing::warn!(error = %e, "redis publisher link lost; reconnecting");
+                    }
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                    continue;
+                }
+            },
+        };
+        let _ = c.set_read_timeout(Some(IO_TIMEOUT));
+        let mut pipe = redis::pipe();
+        for cmd in &batch {
+            match cmd {
+                PubCmd::Publish { channel, payload } => {
+                    pipe.cmd("PUBLISH").arg(channel).arg(&payload[..]);
+                }
+                PubCmd::Numsub { channel, .. } => {
+                    pipe.cmd("PUBSUB").arg("NUMSUB").arg(channel);
+                }
+            }
+        }
+        match pipe.query::<Vec<redis::Value>>(c) {
+            Ok(values) => {
+                for (cmd, v) in batch.drain(..).zip(values) {
+                    match cmd {
+                        PubCmd::Publish { .. } => {
+                            counters.published.fetch_add(1, Ordering::Relaxed);
+                        }
+                        PubCmd::Numsub { token, .. } => {
+                            let count = numsub_count(&v);
+                            let _ = events.send(Event::Numsub { token, count });
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                // Keep the batch: it is sent again once reconnected.
+                if !std::mem::replace(&mut lost, true) {
+                    tracing::warn!(error = %e, "redis publisher link lost; reconnecting");
+                }
+                con = None;
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+            }
+        }
+    }
+}
+
+fn numsub_count(v: &redis::Value) -> Option<usize> {
+    match v {
+        redis::Value::Array(items) => match items.get(1)? {
+            redis::Value::Int(n) => usize::try_from(*n).ok(),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn subscriber_loop(
+    client: &redis::Client,
+    channels: &[String],
+    patterns: &[String],
+    events: &Sender<Event>,
+    counters: &Counters,
+) {
+    let mut backoff = BACKOFF_MIN;
+    let mut lost = false;
+    loop {
+        let mut con = match connect(client) {
+            Ok(c) => c,
+            Err(e) => {
+                if !std::mem::replace(&mut lost, true) {
+                    tracing::warn!(error = %e, "redis subscriber link lost; reconnecting");
+                }
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+                continue;
+            }
+        };
+        let mut ps = con.as_pubsub();
+        if let Err(e) = ps
+            .subscribe(channels)
+            .and_then(|()| ps.psubscribe(patterns))
+        {
+            if !std::mem::replace(&mut lost, true) {
+                tracing::warn!(error = %e, "redis subscribe failed; reconnecting");
+            }
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(BACKOFF_MAX);
+            continue;
+        }
+        backoff = BACKOFF_MIN;
+        if std::mem::take(&mut lost) {
+            tracing::warn!("redis subscriber link restored; subscriptions renewed");
+        } else {
+            tracing::info!(
+                channels = channels.len(),
+                patterns = patterns.len(),
+                "redis subscriptions ready"
+            );
+        }
+        loop {
+            match ps.get_message() {
+                Ok(m) => {
+                    counters.received.fetch_add(1, Ordering::Relaxed);
+                    let channel = m.get_channel_name().to_owned();
+                    let payload = Bytes::copy_from_slice(m.get_payload_bytes());
+                    if events.send(Event::Incoming { channel, payload }).is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "redis subscriber link lost; reconnecting");
+                    lost = true;
+                    break;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,99 @@
+#!/usr/bin/env node
+// A Node socket.io 4.8 node of a cluster: @socket.io/redis-adapter 8.3.0 over node-redis 4,
+// serving the cluster events of shared/spec/redis-cluster.md section 2 (and join / leave /
+// broadcast / broadcast_others / echo of conformance-app.md).
+//
+//   PORT=3001 REDIS_URL=redis://127.0.0.1:6390 NODE_NAME=n1 node node-peer.js
+"use strict";
+
+const http = require("node:http");
+const { Server } = require("socket.io");
+const { createAdapter } = require("@socket.io/redis-adapter");
+const { createClient } = require("redis");
+
+const port = Number(process.env.PORT ?? 3001);
+const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const nodeName = process.env.NODE_NAME ?? "node";
+
+async function main() {
+  const pubClient = createClient({
+    url: redisUrl,
+    socket: { reconnectStrategy: (retries) => Math.min(retries * 50, 500) },
+  });
+  const subClient = pubClient.duplicate();
+  for (const c of [pubClient, subClient]) {
+    c.on("error", () => {}); // reconnects by itself
+  }
+  await Promise.all([pubClient.connect(), subClient.connect()]);
+
+  const httpServer = http.createServer();
+  const io = new Server(httpServer, {
+    cors: { origin: "*" },
+    adapter: createAdapter(pubClient, subClient),
+  });
+  for (const nsp of ["/custom", "/admin"]) {
+    io.of(nsp);
+  }
+
+  io.on("ping_all", (data) => {
+    io.local.emit("server_side_seen", { node: nodeName, data });
+  });
+
+  io.on("connection", (socket) => {
+    socket.emit("auth", socket.handshake.auth);
+    socket.on("join", (room, ack) => {
+      socket.join(room);
+      if (typeof ack === "function") ack(true);
+    });
+    socket.on("leave", (room, ack) => {
+      socket.leave(room);
+      if (typeof ack === "function") ack(true);
+    });
+    socket.on("broadcast", (room, event, data) => {
+      io.to(room).emit(event, data);
+    });
+    socket.on("broadcast_others", (room, event, data) => {
+      socket.to(room).emit(event, data);
+    });
+    socket.on("echo", (...args) => {
+      const ack = args.pop();
+      if (typeof ack === "function") ack(...args);
+    });
+    socket.on("fetch_sockets", async (room, ack) => {
+      try {
+        const sockets = await io.in(room).fetchSockets();
+        ack(sockets.map((s) => ({ id: s.id, rooms: [...s.rooms] })));
+      } catch (e) {
+        ack({ error: e.message });
+      }
+    });
+    socket.on("sockets_join", (room, newRoom, ack) => {
+      io.in(room).socketsJoin(newRoom);
+      ack(true);
+    });
+    socket.on("sockets_leave", (room, oldRoom, ack) => {
+      io.in(room).socketsLeave(oldRoom);
+      ack(true);
+    });
+    socket.on("disconnect_sockets", (room, ack) => {
+      io.in(room).disconnectSockets(true);
+      ack(true);
+    });
+    socket.on("server_side_emit", (event, data, ack) => {
+      io.serverSideEmit(event, data);
+      if (typeof ack === "function") ack(true);
+    });
+    socket.on("broadcast_with_ack", (room, event, data, ack) => {
+      io.to(room)
+        .timeout(2000)
+        .emit(event, data, (err, responses) => ack({ err: !!err, responses }));
+    });
+  });
+
+  httpServer.listen(port, () => console.log(`node peer ${nodeName} listening on ${port}`));
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

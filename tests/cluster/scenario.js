@@ -1,0 +1,412 @@
+#!/usr/bin/env node
+// Cluster scenarios driven with the real socket.io-client against every node of a cluster
+// (ringcast conformance example with --redis-url, or node-peer.js), started by tests/cluster.rs.
+//
+//   NODES=http://127.0.0.1:3001,http://127.0.0.1:3002 NAMES=a,b REDIS_URL=redis://... \
+//     node scenario.js <broadcast|binary|requests|acks|emitter|outage>
+//
+// Exits 0 when every check passed; prints the first failure and exits 1 otherwise.
+"use strict";
+
+const assert = require("node:assert/strict");
+const { spawn } = require("node:child_process");
+const fs = require("node:fs");
+const { io } = require("socket.io-client");
+const { createClient } = require("redis");
+
+const NODES = (process.env.NODES ?? "").split(",").filter(Boolean);
+const NAMES = (process.env.NAMES ?? "").split(",");
+const REDIS_URL = process.env.REDIS_URL;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const clients = [];
+
+function log(...a) {
+  console.log(`[${new Date().toISOString().slice(11, 23)}]`, ...a);
+}
+
+async function redisClient() {
+  const c = createClient({
+    url: REDIS_URL,
+    socket: { reconnectStrategy: (n) => Math.min(n * 50, 300) },
+  });
+  c.on("error", () => {});
+  await c.connect();
+  return c;
+}
+
+/** Waits until `n` servers hold a subscription to the request channel of `/`. */
+async function waitServers(n, timeoutMs = 15000) {
+  const c = await redisClient();
+  const end = Date.now() + timeoutMs;
+  let last;
+  try {
+    while (Date.now() < end) {
+      try {
+        const r = await c.pubSubNumSub("socket.io-request#/#");
+        last = r["socket.io-request#/#"];
+        if (last === n) return;
+      } catch (e) {
+        last = e.message;
+      }
+      await sleep(50);
+    }
+  } finally {
+    await c.disconnect().catch(() => {});
+  }
+  throw new Error(`NUMSUB socket.io-request#/# is ${last}, expected ${n}`);
+}
+
+/** A connected client on node `i`, recording every event it receives. */
+async function connect(i, opts = {}) {
+  const s = io(NODES[i], { transports: ["websocket"], forceNew: true, reconnection: false, ...opts });
+  s.node = i;
+  s.got = [];
+  s.onAny((event, ...args) => s.got.push({ event, args }));
+  clients.push(s);
+  await new Promise((resolve, reject) => {
+    s.once("connect", resolve);
+    s.once("connect_error", reject);
+  });
+  return s;
+}
+
+function call(s, event, ...args) {
+  return s.timeout(8000).emitWithAck(event, ...args);
+}
+
+function received(s, event) {
+  return s.got.filter((g) => g.event === event);
+}
+
+async function until(what, pred, timeoutMs = 5000) {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await pred()) return;
+    await sleep(20);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Resets every client's record. */
+function clear(list) {
+  for (const s of list) s.got = [];
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function broadcast() {
+  await waitServers(NODES.length);
+  const members = [];
+  const others = [];
+  for (let i = 0; i < NODES.length; i++) {
+    for (let k = 0; k < 2; k++) {
+      const s = await connect(i);
+      await call(s, "join", "r1");
+      members.push(s);
+    }
+    others.push(await connect(i));
+  }
+  for (let i = 0; i < NODES.length; i++) {
+    const sender = members.find((s) => s.node === i);
+    // io.to(room).emit: every member on every node, exactly once
+    clear([...members, ...others]);
+    sender.emit("broadcast", "r1", "hello", { from: i, s: "é" });
+    await until(`hello from node ${i} at every member`, () =>
+      members.every((s) => received(s, "hello").length >= 1),
+    );
+    await sleep(300);
+    for (const s of members) {
+      assert.deepEqual(received(s, "hello").map((g) => g.args), [[{ from: i, s: "é" }]],
+        `member on node ${s.node} got hello from node ${i} exactly once`);
+    }
+    for (const s of others) assert.equal(received(s, "hello").length, 0, "non-member got it");
+    // socket.to(room).emit: the sender excluded
+    clear([...members, ...others]);
+    sender.emit("broadcast_others", "r1", "hi", i);
+    await until(`hi from node ${i}`, () =>
+      members.every((s) => s === sender || received(s, "hi").length >= 1),
+    );
+    await sleep(300);
+    for (const s of members) {
+      assert.equal(received(s, "hi").length, s === sender ? 0 : 1, `hi on node ${s.node}`);
+    }
+    // to all (no room): every client of every node
+    clear([...members, ...others]);
+    sender.emit("broadcast", "", "all", i);
+    // an empty room name is a room like any other: nobody is in it
+    await sleep(300);
+    for (const s of [...members, ...others]) assert.equal(received(s, "all").length, 0);
+  }
+  log("broadcast: ok");
+}
+
+async function binary() {
+  await waitServers(NODES.length);
+  const members = [];
+  for (let i = 0; i < NODES.length; i++) {
+    for (let k = 0; k < 2; k++) {
+      const s = await connect(i);
+      await call(s, "join", "bin");
+      members.push(s);
+    }
+  }
+  // every msgpack bin size class: bin8 (< 256), bin16 (< 65536), bin32
+  const sizes = [0, 1, 31, 32, 255, 256, 65535, 65536, 200000];
+  for (let i = 0; i < NODES.length; i++) {
+    const sender = members.find((s) => s.node === i);
+    const bufs = sizes.map((n) => {
+      const b = Buffer.alloc(n);
+      for (let j = 0; j < n; j++) b[j] = (j * 31 + i * 7 + n) & 0xff;
+      return b;
+    });
+    clear(members);
+    sender.emit("broadcast", "bin", "blob", { from: i, bufs, nested: { one: bufs[3] } });
+    await until(`blob from node ${i}`, () =>
+      members.every((s) => received(s, "blob").length >= 1),
+    );
+    await sleep(200);
+    for (const s of members) {
+      const got = received(s, "blob");
+      assert.equal(got.length, 1, `blob from ${i} exactly once on node ${s.node}`);
+      const d = got[0].args[0];
+      assert.equal(d.from, i);
+      assert.equal(d.bufs.length, sizes.length);
+      d.bufs.forEach((b, j) => {
+        assert.ok(Buffer.isBuffer(b), `size ${sizes[j]} is binary on node ${s.node}`);
+        assert.ok(b.equals(bufs[j]), `size ${sizes[j]} byte-identical on node ${s.node} from ${i}`);
+      });
+      assert.ok(Buffer.from(d.nested.one).equals(bufs[3]));
+    }
+  }
+  log("binary: ok");
+}
+
+async function fetchIds(s, room) {
+  const r = await call(s, "fetch_sockets", room);
+  assert.ok(Array.isArray(r), `fetch_sockets answered ${JSON.stringify(r)}`);
+  return r;
+}
+
+async function requests() {
+  await waitServers(NODES.length);
+  const members = [];
+  const others = [];
+  for (let i = 0; i < NODES.length; i++) {
+    const s = await connect(i);
+    await call(s, "join", "fr");
+    members.push(s);
+    others.push(await connect(i));
+  }
+  const ids = members.map((s) => s.id).sort();
+  for (let i = 0; i < NODES.length; i++) {
+    const asker = others[i];
+    // fetchSockets
+    const r = await fetchIds(asker, "fr");
+    assert.deepEqual(r.map((x) => x.id).sort(), ids, `fetch_sockets from node ${i}`);
+    for (const x of r) {
+      assert.deepEqual([...x.rooms].sort(), [x.id, "fr"].sort(), `rooms of ${x.id}`);
+    }
+    const single = await fetchIds(asker, members[0].id);
+    assert.deepEqual(single.map((x) => x.id), [members[0].id], "fetch by socket id");
+    // socketsJoin
+    const room = `sj${i}`;
+    assert.equal(await call(asker, "sockets_join", "fr", room), true);
+    await until(`sockets_join from node ${i}`, async () =>
+      (await fetchIds(asker, room)).map((x) => x.id).sort().join() === ids.join());
+    // socketsLeave
+    assert.equal(await call(asker, "sockets_leave", "fr", room), true);
+    await until(`sockets_leave from node ${i}`, async () =>
+      (await fetchIds(asker, room)).length === 0);
+    // serverSideEmit: the other nodes only
+    clear([...members, ...others]);
+    assert.equal(await call(asker, "server_side_emit", "ping_all", { from: i }), true);
+    await until(`server_side_seen from node ${i}`, () =>
+      [...members, ...others].every((s) => s.node === i || received(s, "server_side_seen").length >= 1));
+    await sleep(300);
+    for (const s of [...members, ...others]) {
+      const got = received(s, "server_side_seen");
+      if (s.node === i) {
+        assert.equal(got.length, 0, `the sender node ${i} must not see its own serverSideEmit`);
+      } else {
+        assert.deepEqual(got.map((g) => g.args), [[{ node: NAMES[s.node], data: { from: i } }]]);
+      }
+    }
+  }
+  // disconnectSockets from each node
+  for (let i = 0; i < NODES.length; i++) {
+    const doomed = [];
+    for (let j = 0; j < NODES.length; j++) {
+      const s = await connect(j);
+      await call(s, "join", `doomed${i}`);
+      doomed.push(s);
+    }
+    const reasons = doomed.map((s) => new Promise((r) => s.once("disconnect", r)));
+    assert.equal(await call(others[i], "disconnect_sockets", `doomed${i}`), true);
+    const got = await Promise.race([
+      Promise.all(reasons),
+      sleep(5000).then(() => "timeout"),
+    ]);
+    assert.deepEqual(got, doomed.map(() => "io server disconnect"), `disconnect_sockets from ${i}`);
+    assert.ok(members.every((s) => s.connected), "members outside the room stay connected");
+  }
+  log("requests: ok");
+}
+
+async function acks() {
+  await waitServers(NODES.length);
+  const members = [];
+  for (let i = 0; i < NODES.length; i++) {
+    const s = await connect(i);
+    s.on("ask", (data, ack) => ack({ node: i, id: s.id, q: data, b: Buffer.from([i, 1, 2]) }));
+    await call(s, "join", "ar");
+    members.push(s);
+  }
+  const silent = await connect(NODES.length - 1);
+  silent.on("ask", () => {});
+  await call(silent, "join", "ar2");
+  for (const s of members) await call(s, "join", "ar2");
+  for (let i = 0; i < NODES.length; i++) {
+    const asker = members[i];
+    const t0 = Date.now();
+    const r = await call(asker, "broadcast_with_ack", "ar", "ask", { q: i });
+    assert.equal(r.err, false, `broadcast_with_ack from node ${i}: ${JSON.stringify(r)}`);
+    assert.ok(Date.now() - t0 < 1500, "completes as soon as the last answer arrives");
+    assert.deepEqual(r.responses.map((x) => x.id).sort(), members.map((s) => s.id).sort());
+    for (const x of r.responses) {
+      assert.deepEqual(x.q, { q: i });
+      assert.ok(Buffer.from(x.b).equals(Buffer.from([x.node, 1, 2])), "binary ack crosses nodes");
+    }
+    // a silent member: timeout after 2 s with the answers received
+    const t1 = Date.now();
+    const r2 = await call(asker, "broadcast_with_ack", "ar2", "ask", { q: i });
+    const took = Date.now() - t1;
+    assert.equal(r2.err, true, `silent member from node ${i}`);
+    assert.ok(took >= 1900 && took < 4000, `timeout took ${took} ms`);
+    assert.deepEqual(r2.responses.map((x) => x.id).sort(), members.map((s) => s.id).sort());
+  }
+  log("acks: ok");
+}
+
+async function emitter() {
+  await waitServers(NODES.length);
+  const { Emitter } = require("@socket.io/redis-emitter");
+  const rc = await redisClient();
+  const em = new Emitter(rc);
+  const members = [];
+  const all = [];
+  for (let i = 0; i < NODES.length; i++) {
+    const m = await connect(i);
+    await call(m, "join", "er");
+    members.push(m);
+    const x = await connect(i);
+    await call(x, "join", "er");
+    await call(x, "join", "ex");
+    all.push(m, x, await connect(i));
+  }
+  const inEx = all.filter((s, k) => k % 3 === 1);
+  const inEr = all.filter((s, k) => k % 3 !== 2);
+  em.to("er").emit("e1", "x", Buffer.from([9, 8, 7]));
+  em.emit("eall", 1);
+  em.to("er").except("ex").emit("e2", { k: "v" });
+  em.serverSideEmit("ping_all", "e");
+  await until("emitter events", () =>
+    all.every((s) => received(s, "eall").length >= 1 && received(s, "server_side_seen").length >= 1) &&
+    inEr.every((s) => received(s, "e1").length >= 1) &&
+    members.every((s) => received(s, "e2").length >= 1));
+  await sleep(300);
+  for (const s of all) {
+    assert.equal(received(s, "eall").length, 1);
+    assert.deepEqual(received(s, "server_side_seen").map((g) => g.args),
+      [[{ node: NAMES[s.node], data: "e" }]]);
+    const e1 = received(s, "e1");
+    assert.equal(e1.length, inEr.includes(s) ? 1 : 0);
+    if (e1.length) {
+      assert.equal(e1[0].args[0], "x");
+      assert.ok(Buffer.from(e1[0].args[1]).equals(Buffer.from([9, 8, 7])));
+    }
+    const e2 = received(s, "e2");
+    assert.equal(e2.length, inEr.includes(s) && !inEx.includes(s) ? 1 : 0, "except");
+  }
+  em.in("er").socketsJoin("ej");
+  await until("emitter socketsJoin", async () =>
+    (await fetchIds(all[0], "ej")).map((x) => x.id).sort().join() === inEr.map((s) => s.id).sort().join());
+  em.in("ej").disconnectSockets(true);
+  await until("emitter disconnectSockets", () => inEr.every((s) => !s.connected));
+  await rc.disconnect();
+  log("emitter: ok");
+}
+
+async function outage() {
+  await waitServers(NODES.length);
+  const members = [];
+  for (let i = 0; i < NODES.length; i++) {
+    for (let k = 0; k < 2; k++) {
+      const s = await connect(i);
+      await call(s, "join", "o");
+      members.push(s);
+    }
+  }
+  const check = async (tag, sender, expectNodes) => {
+    clear(members);
+    sender.emit("broadcast", "o", "ev", tag);
+    const want = members.filter((s) => expectNodes.includes(s.node));
+    await until(`${tag} delivered`, () => want.every((s) => received(s, "ev").length >= 1), 5000);
+  };
+  await check("before", members[0], NODES.map((_, i) => i));
+  log("killing redis");
+  process.kill(Number(process.env.REDIS_PID), "SIGKILL");
+  await sleep(500);
+  // every node stays up and serves its local clients
+  for (let i = 0; i < NODES.length; i++) {
+    const sender = members.find((s) => s.node === i);
+    await check(`during ${i}`, sender, [i]);
+    const s = await connect(i);
+    assert.equal(await call(s, "echo", "x"), "x");
+    s.disconnect();
+  }
+  log("restarting redis");
+  const port = new URL(REDIS_URL).port;
+  const child = spawn("redis-server", ["--port", port, "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"], {
+    detached: true,
+    stdio: "ignore",
+  });
+  fs.writeFileSync(process.env.REDIS_PIDFILE, String(child.pid));
+  child.unref();
+  const t0 = Date.now();
+  await waitServers(NODES.length, 10000);
+  // the cluster heals: broadcasts cross nodes again, from every node
+  for (let i = 0; i < NODES.length; i++) {
+    const sender = members.find((s) => s.node === i);
+    const end = t0 + 10000;
+    for (;;) {
+      try {
+        await check(`after ${i}`, sender, NODES.map((_, j) => j));
+        break;
+      } catch (e) {
+        if (Date.now() > end) throw e;
+      }
+    }
+  }
+  log(`outage: healed in ${Date.now() - t0} ms`);
+}
+
+const scenarios = { broadcast, binary, requests, acks, emitter, outage };
+
+async function main() {
+  const name = process.argv[2];
+  const f = scenarios[name];
+  if (!f) {
+    console.error(`unknown scenario ${name}; one of ${Object.keys(scenarios).join(", ")}`);
+    process.exit(2);
+  }
+  try {
+    await f();
+    for (const s of clients) s.disconnect();
+    process.exit(0);
+  } catch (e) {
+    console.error(`FAILED ${name}:`, e);
+    process.exit(1);
+  }
+}
+
+main();
