@@ -4,7 +4,7 @@
 #   ./scripts/test.sh [extra cargo test args...]
 #
 # 1. installs what is missing (on a Debian machine with Rust, Node 20 and Python 3 only):
-#    curl, chromium and redis-server (apt-get), npm ci in tests/js and loadtest/peers/node,
+#    curl, chromium and redis-server (apt-get), npm ci in tests/js, tests/cluster and loadtest/peers/node,
 #    the python virtualenv tests/.venv (tests/python and tests/protocol requirements);
 # 2. runs `cargo test --workspace --all-targets`: unit, property and integration tests,
 #    plus tests/e2e.rs, which starts the conformance example (--shards 1 and 2) and runs
@@ -64,6 +64,7 @@ npm_ci() {
   fi
 }
 npm_ci tests/js
+npm_ci tests/cluster
 npm_ci loadtest/peers/node
 
 # --- python virtualenv (tests/.venv, shared by tests/python and tests/protocol) ------------------

@@ -180,7 +180,7 @@ impl Core {
 
     fn event(&mut self, ev: Event) {
         match ev {
-            Event::Shard(m) => self.from_shard(m),
+            Event::Shard(m) => self.shard_msg(m),
             Event::Incoming { channel, payload } => self.incoming(&channel, &payload),
             Event::Numsub { token, count } => {
                 if let Some(rid) = self.numsub.remove(&token) {
@@ -279,7 +279,7 @@ impl Core {
 
     // ----- from shards ----------------------------------------------------
 
-    fn from_shard(&mut self, m: ToBridge) {
+    fn shard_msg(&mut self, m: ToBridge) {
         match m {
             ToBridge::Broadcast(b) => self.publish_broadcast(&b),
             ToBridge::AckCount { key, count } => {
