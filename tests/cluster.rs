@@ -222,14 +222,17 @@ struct Node {
     name: String,
 }
 
-fn start_node(kind: Kind, redis: &Redis, name: &str) -> Node {
+fn start_node(kind: Kind, redis: Option<&Redis>, name: &str) -> Node {
     let port = free_port();
     let proc = match kind {
         Kind::Ringcast(shards) => {
             let mut cmd = Command::new(conformance_bin());
             cmd.args(["--port", &port.to_string(), "--shards", &shards.to_string()])
-                .args(["--redis-url", &redis.url(), "--name", name])
+                .args(["--name", name])
                 .env("RUST_LOG", "warn,ringcast=info");
+            if let Some(r) = redis {
+                cmd.args(["--redis-url", &r.url()]);
+            }
             Proc::spawn(
                 cmd,
                 &format!("ringcast {name}"),
@@ -240,7 +243,10 @@ fn start_node(kind: Kind, redis: &Redis, name: &str) -> Node {
             let mut cmd = Command::new("node");
             cmd.arg(cluster_dir().join("node-peer.js"))
                 .env("PORT", port.to_string())
-                .env("REDIS_URL", redis.url())
+                .env(
+                    "REDIS_URL",
+                    redis.map(Redis::url).expect("a Node node needs Redis"),
+                )
                 .env("NODE_NAME", name);
             Proc::spawn(cmd, &format!("node {name}"), &format!("{name}-{port}.log"))
         }
@@ -270,13 +276,17 @@ fn check_node_modules() {
 
 /// Starts redis and the nodes of `topology`, runs `scenario`, checks every node is still up.
 fn run(scenario: &str, topology: &[Kind]) {
+    run_with(scenario, topology, true);
+}
+
+fn run_with(scenario: &str, topology: &[Kind], with_redis: bool) {
     if skip() {
         eprintln!("RINGCAST_E2E=0: skipped");
         return;
     }
     let _guard = serial();
     check_node_modules();
-    let redis = Redis::start();
+    let redis = with_redis.then(Redis::start);
     let mut nodes: Vec<Node> = topology
         .iter()
         .enumerate()
@@ -285,19 +295,22 @@ fn run(scenario: &str, topology: &[Kind]) {
                 Kind::Ringcast(_) => "rc",
                 Kind::Node => "js",
             };
-            start_node(*k, &redis, &format!("{prefix}{i}-{scenario}"))
+            start_node(*k, redis.as_ref(), &format!("{prefix}{i}-{scenario}"))
         })
         .collect();
     let urls: Vec<&str> = nodes.iter().map(|n| n.url.as_str()).collect();
     let names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
-    let mut child = Command::new("node")
-        .arg(cluster_dir().join("scenario.js"))
+    let mut cmd = Command::new("node");
+    cmd.arg(cluster_dir().join("scenario.js"))
         .arg(scenario)
         .env("NODES", urls.join(","))
-        .env("NAMES", names.join(","))
-        .env("REDIS_URL", redis.url())
-        .env("REDIS_PID", redis.pid().to_string())
-        .env("REDIS_PIDFILE", &redis.pidfile)
+        .env("NAMES", names.join(","));
+    if let Some(redis) = &redis {
+        cmd.env("REDIS_URL", redis.url())
+            .env("REDIS_PID", redis.pid().to_string())
+            .env("REDIS_PIDFILE", &redis.pidfile);
+    }
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -385,6 +398,18 @@ fn emitter_mixed() {
 #[test]
 fn outage_ringcast_only() {
     run("outage", RR);
+}
+
+/// Without Redis the cluster API spans the shards of one process.
+#[test]
+fn single_node_requests_without_redis() {
+    run_with("requests", &[Kind::Ringcast(2)], false);
+}
+
+/// Without Redis, broadcast acks are aggregated across the shards of one process.
+#[test]
+fn single_node_acks_without_redis() {
+    run_with("acks", &[Kind::Ringcast(2)], false);
 }
 
 #[test]
