@@ -80,4 +80,62 @@ mod tests {
         );
         assert_eq!(back.frames[1].payload(), b"\x01\x02\x03");
     }
+
+    /// What ringcast publishes for `io.to("r1").emit("hello", {a: 1})` is
+    /// byte-identical to the Node adapter (contract 3.5, vector 1).
+    #[test]
+    fn published_broadcast_matches_golden_vector() {
+        use ringcast_cluster_wire::{BroadcastMessage, BroadcastOpts};
+        let msg = Payload::new()
+            .arg(serde_json::json!({"a": 1}))
+            .encode_event("/", None, "hello");
+        let m = BroadcastMessage {
+            uid: Some("qNHq3X".into()),
+            packet: msg_to_packet("/", &msg).unwrap(),
+            opts: BroadcastOpts::to_rooms(&["r1"]),
+        };
+        let hex: String = m
+            .encode()
+            .unwrap()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            hex,
+            "93a6714e4871335883a47479706502a46461746192a568656c6c6f81a16101a36e7370a12f83a5726f6f6d7391a27231a665786365707490a5666c61677380"
+        );
+    }
+
+    /// Vector 3: binary stays msgpack bin (`c4 03 01 02 03`), type stays 2.
+    #[test]
+    fn published_binary_matches_golden_vector() {
+        use ringcast_cluster_wire::{BroadcastMessage, BroadcastOpts};
+        let mut p = Payload::new();
+        p.args
+            .push(serde_json::json!({"b": {"_placeholder": true, "num": 0}}));
+        p.attachments.push(Bytes::from_static(&[1, 2, 3]));
+        let msg = p.encode_event("/", None, "bin");
+        let m = BroadcastMessage {
+            uid: Some("qNHq3X".into()),
+            packet: msg_to_packet("/", &msg).unwrap(),
+            opts: BroadcastOpts::to_rooms(&["r1"]),
+        };
+        let hex: String = m
+            .encode()
+            .unwrap()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            hex,
+            "93a6714e4871335883a47479706502a46461746192a362696e81a162c403010203a36e7370a12f83a5726f6f6d7391a27231a665786365707490a5666c61677380"
+        );
+        // and back: one BINARY_EVENT with its attachment
+        let back = packet_to_msg("/", &m.packet, None).unwrap();
+        assert_eq!(
+            back.frames[0].payload(),
+            &br#"451-["bin",{"b":{"_placeholder":true,"num":0}}]"#[..]
+        );
+        assert_eq!(back.frames[1].payload(), &[1, 2, 3]);
+    }
 }
