@@ -53,6 +53,7 @@ pub(crate) struct Fanout {
     expected_local: u64,
     /// Joined local subscribers per room.
     members: Vec<u64>,
+    room_names: Vec<String>,
     part: Part,
     running: bool,
     go_us: u64,
@@ -79,6 +80,7 @@ impl Fanout {
             pending_joins: 0,
             expected_local: 0,
             members: Vec::new(),
+            room_names: Vec::new(),
             part: Part::default(),
             running: false,
             go_us: 0,
@@ -115,7 +117,7 @@ impl Fanout {
         self.buf.clear();
         sio::event_head(&mut self.buf, None, "broadcast");
         self.buf.extend_from_slice(b",\"");
-        self.buf.extend_from_slice(room_name(room).as_bytes());
+        self.buf.extend_from_slice(self.room_names[room].as_bytes());
         self.buf.extend_from_slice(b"\",\"msg\",");
         sio::write_stamp(&mut self.buf, seq, now, self.a.payload);
         self.buf.push(b']');
@@ -130,6 +132,7 @@ impl Scenario for Fanout {
     fn start(&mut self, eng: &mut Engine) {
         let rooms = self.rooms() as usize;
         self.members = vec![0; rooms];
+        self.room_names = (0..rooms).map(room_name).collect();
         if self.share.is_parent() {
             let cid = eng.add_client(Kind::WebSocket);
             self.owner.push(PUBLISHER);
