@@ -173,13 +173,17 @@ fn parse_opts() -> Opts {
             None => usage(&format!("missing value for {key}")),
         };
     }
-    let port = port.parse().unwrap_or_else(|_| usage(&format!("invalid port: {port}")));
+    let port = port
+        .parse()
+        .unwrap_or_else(|_| usage(&format!("invalid port: {port}")));
     let max_buffer_size = match max_buffer_size.parse() {
         Ok(n) if n > 0 => n,
         _ => usage(&format!("invalid max buffer size: {max_buffer_size}")),
     };
     if profile != "bench" && profile != "suite" {
-        usage(&format!("invalid profile: {profile} (expected bench or suite)"));
+        usage(&format!(
+            "invalid profile: {profile} (expected bench or suite)"
+        ));
     }
     Opts {
         port,
