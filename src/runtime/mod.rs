@@ -191,8 +191,13 @@ async fn shard_main(
     // SAFETY: the descriptor is a listening socket we own.
     let listener = unsafe { TcpListener::from_raw_fd(listener.into_raw_fd()) };
     let accept = glommio::spawn_local(accept_loop(shard.clone(), listener));
+    let mut ticks: u32 = 0;
     while !stop.load(Ordering::Relaxed) {
         glommio::timer::sleep(Duration::from_millis(50)).await;
+        ticks = ticks.wrapping_add(1);
+        if id == 0 && ticks % TRIM_EVERY_TICKS == 0 {
+            release_free_memory();
+        }
     }
     // Graceful shutdown: stop accepting, close every session (clients get a
     // close), give writers a moment to flush.
@@ -206,6 +211,20 @@ async fn shard_main(
     senders.close();
     tracing::debug!(shard = id, "shard stopped");
     Shard::uninstall();
+}
+
+/// Shard 0 returns freed heap memory to the OS every 10 s (200 ticks of 50 ms).
+const TRIM_EVERY_TICKS: u32 = 200;
+
+/// Gives memory freed after a burst (deep queues drained) back to the OS.
+/// glibc keeps freed pages in its arenas otherwise: measured, a burst that
+/// queued 20 M deliveries left RSS at ~600 MB after every client had gone.
+fn release_free_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only releases free memory; it is thread-safe.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 async fn forward(senders: Rc<Senders<ShardMsg>>, peer: usize, rx: LocalReceiver<ShardMsg>) {
