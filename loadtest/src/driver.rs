@@ -195,8 +195,7 @@ impl<S: Scenario> Driver<S> {
                     bar.set_position(conns + failed);
                     bar.set_message(format!("connecting ({failed} failed)"));
                 } else {
-                    let rate = if secs > 0.0 { total as f64 / secs } else { 0.0 };
-                    bar.set_message(format!("{total} delivered, {rate:.0}/s, {conns} connected"));
+                    bar.set_message(format!("{}, {conns} connected", self.sc.live(total, secs)));
                 }
                 bar.tick();
             }

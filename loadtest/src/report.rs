@@ -55,6 +55,7 @@ pub(crate) fn build<S: Scenario>(sc: &S, run: &RunInfo<'_>, total: &Part) -> Map
     m.insert("run_s".into(), json!(round3(run_s)));
     m.insert("end_reason".into(), json!(run.end_reason));
     m.insert("latency_us".into(), total.latency.summary());
+    m.insert("latency_us_polling".into(), total.latency_polling.summary());
     m.insert("connect_us".into(), total.connect.summary());
     m.insert("server_pid".into(), json!(run.server_pid));
     let delivered = m.get("delivered").and_then(Value::as_u64).unwrap_or(0);

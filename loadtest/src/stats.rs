@@ -119,6 +119,9 @@ pub(crate) struct Part {
     /// Latency (delivery / RTT) histogram.
     #[serde(with = "hist_b64")]
     pub(crate) latency: Hist,
+    /// The part of `latency` measured by polling clients.
+    #[serde(with = "hist_b64")]
+    pub(crate) latency_polling: Hist,
     /// Connect-time histogram.
     #[serde(with = "hist_b64")]
     pub(crate) connect: Hist,
@@ -174,6 +177,7 @@ impl Part {
             *m += o;
         }
         self.latency.merge(&o.latency);
+        self.latency_polling.merge(&o.latency_polling);
         self.connect.merge(&o.connect);
     }
 }

@@ -132,6 +132,16 @@ impl Scenario for Connect {
         }
     }
 
+    fn live(&self, total: u64, secs: f64) -> String {
+        let rate = if secs > 0.0 { total as f64 / secs } else { 0.0 };
+        let what = if self.churn_us().is_some() {
+            "cycles"
+        } else {
+            "connections"
+        };
+        format!("{total} {what}, {rate:.0}/s")
+    }
+
     fn stalls(&self) -> bool {
         self.churn_us().is_none()
     }

@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use super::fanout::rate;
 use super::{Connector, Progress, Scenario, Share};
 use crate::cli::EchoArgs;
-use crate::engine::Engine;
+use crate::engine::{Engine, Kind};
 use crate::sio;
 use crate::stats::{now_us, Part};
 
@@ -107,6 +107,9 @@ impl Scenario for Echo {
         self.part.delivered += 1;
         self.part.touch(now);
         self.part.latency.record(now.saturating_sub(c.sent_us));
+        if eng.clients[cid].kind == Kind::Polling {
+            self.part.latency_polling.record(now.saturating_sub(c.sent_us));
+        }
         if c.done < k {
             self.call(eng, cid);
         } else {

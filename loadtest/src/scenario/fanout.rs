@@ -243,6 +243,9 @@ impl Scenario for Fanout {
         self.part.delivered += 1;
         self.part.touch(now);
         self.part.latency.record(now.saturating_sub(t));
+        if sub.polling {
+            self.part.latency_polling.record(now.saturating_sub(t));
+        }
     }
 
     fn on_closed(&mut self, eng: &mut Engine, cid: usize, _reason: &str) {

@@ -99,6 +99,13 @@ impl Scenario for Idle {
         }
     }
 
+    fn live(&self, total: u64, secs: f64) -> String {
+        format!(
+            "holding {total} connections, {secs:.0}/{:.0} s",
+            self.a.hold_seconds
+        )
+    }
+
     fn stalls(&self) -> bool {
         false
     }

@@ -44,6 +44,11 @@ pub(crate) trait Scenario {
     /// Ends the run: disconnect everything.
     fn stop(&mut self, eng: &mut Engine);
     fn part(&self) -> Part;
+    /// The progress bar's text while running (`total`: all processes).
+    fn live(&self, total: u64, secs: f64) -> String {
+        let rate = if secs > 0.0 { total as f64 / secs } else { 0.0 };
+        format!("{total} delivered, {rate:.0}/s")
+    }
     /// Whether a run without progress for `--drain-timeout` ends (idle: no).
     fn stalls(&self) -> bool {
         true
