@@ -14,7 +14,10 @@ use raw::{assert_healthy, closed_within, connect, http, upgrade_request, Ws};
 use ringcast::server::Server;
 use ringcast::{broker, Config};
 
-struct Running(Option<ringcast::runtime::Running>);
+struct Running(
+    Option<ringcast::runtime::Running>,
+    #[allow(dead_code)] std::sync::MutexGuard<'static, ()>,
+);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -24,6 +27,10 @@ impl Drop for Running {
         }
     }
 }
+
+/// Tests run one at a time: two of them measure this process's RSS, which
+/// the other tests' servers (in the same process) would disturb.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn server(max_buffered: usize) -> (Running, SocketAddr) {
     let app = Server::builder()
@@ -46,9 +53,10 @@ fn server(max_buffered: usize) -> (Running, SocketAddr) {
         http_head_timeout: Duration::from_secs(1),
         ..Config::default()
     };
+    let guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let r = ringcast::runtime::start(config, app).expect("server starts");
     let addr = r.local_addr();
-    (Running(Some(r)), addr)
+    (Running(Some(r), guard), addr)
 }
 
 fn status(addr: SocketAddr, req: &str) -> u16 {

@@ -128,25 +128,46 @@ impl Shard {
     /// Delivers a broadcast to this shard's members; returns how many
     /// sockets received it.
     pub fn deliver_local(self: &Rc<Self>, b: &Broadcast) -> usize {
+        use super::msg::OutItem;
+        use super::session::Push;
         let targets = self.resolve(b.nsp, &b.rooms, &b.except);
         let mut n = 0;
-        for key in targets {
-            let Some(state) = self.socket(key) else {
-                continue;
-            };
-            if let Some((origin, req, id)) = b.ack {
-                state
-                    .acks
-                    .borrow_mut()
-                    .insert(id, PendingAck::Aggregate { origin, req });
+        // Sessions whose queue overflowed: closed after the loop, since
+        // closing mutates the tables borrowed here. Rare, so no allocation
+        // in the common case.
+        let mut overflowed = Vec::new();
+        {
+            let sockets = self.sockets.borrow();
+            for key in targets {
+                let Some(state) = sockets.get(key as usize) else {
+                    continue;
+                };
+                if let Some((origin, req, id)) = b.ack {
+                    state
+                        .acks
+                        .borrow_mut()
+                        .insert(id, PendingAck::Aggregate { origin, req });
+                }
+                match state.session.push(OutItem::Msg(b.msg.clone()), b.volatile) {
+                    Push::Queued => n += 1,
+                    r => {
+                        if let Some((_, _, id)) = b.ack {
+                            state.acks.borrow_mut().remove(&id);
+                        }
+                        match r {
+                            Push::Overflow => overflowed.push(state.session.clone()),
+                            Push::Dropped => self
+                                .stats
+                                .volatile_dropped
+                                .set(self.stats.volatile_dropped.get() + 1),
+                            Push::Queued | Push::Closed => {}
+                        }
+                    }
+                }
             }
-            if self.push_to_session(&state.session, &b.msg, b.volatile)
-                == super::session::Push::Queued
-            {
-                n += 1;
-            } else if b.ack.is_some() {
-                state.acks.borrow_mut().remove(&b.ack.map_or(0, |a| a.2));
-            }
+        }
+        for session in overflowed {
+            self.handle_overflow(&session);
         }
         n
     }
