@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the validation matrix of loadtest/README.md against one server.
 #   loadtest/scripts/validate.sh URL SERVER_PID [OUT.jsonl]
-# e.g. loadtest/scripts/validate.sh ws://127.0.0.1:47300 "$(pgrep -f 'conformance --port 47300')"
+# e.g. loadtest/scripts/validate.sh ws://127.0.0.1:3700 PID   (a port outside ip_local_port_range)
 # Start the server fresh before (RSS per connection compares against its RSS
 # before the first run). Needs target/release/ringcast-load
 # (cargo build --release -p ringcast-load).
