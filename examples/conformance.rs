@@ -26,6 +26,9 @@ struct Args {
     /// Redis URL: cluster mode (`@socket.io/redis-adapter` 8.x protocol).
     #[arg(long, env = "REDIS_URL")]
     redis_url: Option<String>,
+    /// With --redis-url: Redis 7 sharded pub/sub (`createShardedAdapter`).
+    #[arg(long, env = "REDIS_SHARDED", value_parser = clap::builder::FalseyValueParser::new())]
+    redis_sharded: bool,
     /// Node name in a cluster.
     #[arg(long, env = "NODE_NAME")]
     name: Option<String>,
@@ -182,6 +185,7 @@ fn main() {
         cors: Cors::Any,
         engine_paths: vec!["/engine.io/".into()],
         redis_url: a.redis_url.clone(),
+        redis_sharded: a.redis_sharded,
         node_name: a.name.clone(),
         ..Config::default()
     };

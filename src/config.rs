@@ -96,6 +96,10 @@ pub struct Config {
     /// socket.io nodes (`@socket.io/redis-adapter` 8.x protocol). None = a
     /// single node.
     pub redis_url: Option<String>,
+    /// With `redis_url`: Redis 7 sharded pub/sub (`SPUBLISH` / `SSUBSCRIBE`)
+    /// with the protocol of the adapter's `createShardedAdapter`
+    /// (subscriptionMode `dynamic`) instead of the classic adapter's.
+    pub redis_sharded: bool,
     /// This node's name in a cluster (logs; apps may show it).
     pub node_name: Option<String>,
     /// Channel prefix of the cluster (the adapter's `key`, `socket.io`).
@@ -127,6 +131,7 @@ impl Default for Config {
             http_head_timeout: Duration::from_secs(10),
             http_body_timeout: Duration::from_secs(30),
             redis_url: None,
+            redis_sharded: false,
             node_name: None,
             cluster_key: "socket.io".into(),
             cluster_buffer: 65_536,

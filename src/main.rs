@@ -54,6 +54,10 @@ struct Args {
     /// (`@socket.io/redis-adapter` 8.x protocol), e.g. redis://127.0.0.1:6379.
     #[arg(long, env = "REDIS_URL")]
     redis_url: Option<String>,
+    /// With --redis-url: Redis 7 sharded pub/sub (SPUBLISH/SSUBSCRIBE), the
+    /// protocol of the adapter's `createShardedAdapter`.
+    #[arg(long, env = "REDIS_SHARDED", value_parser = clap::builder::FalseyValueParser::new())]
+    redis_sharded: bool,
     /// This node's name in the cluster.
     #[arg(long, env = "NODE_NAME")]
     name: Option<String>,
@@ -97,6 +101,7 @@ fn main() {
         transports,
         cors,
         redis_url: a.redis_url,
+        redis_sharded: a.redis_sharded,
         node_name: a.name,
         ..Config::default()
     };

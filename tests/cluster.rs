@@ -222,7 +222,7 @@ struct Node {
     name: String,
 }
 
-fn start_node(kind: Kind, redis: Option<&Redis>, name: &str) -> Node {
+fn start_node(kind: Kind, redis: Option<&Redis>, name: &str, sharded: bool) -> Node {
     let port = free_port();
     let proc = match kind {
         Kind::Ringcast(shards) => {
@@ -232,6 +232,9 @@ fn start_node(kind: Kind, redis: Option<&Redis>, name: &str) -> Node {
                 .env("RUST_LOG", "warn,ringcast=info");
             if let Some(r) = redis {
                 cmd.args(["--redis-url", &r.url()]);
+            }
+            if sharded {
+                cmd.env("REDIS_SHARDED", "1");
             }
             Proc::spawn(
                 cmd,
@@ -248,6 +251,9 @@ fn start_node(kind: Kind, redis: Option<&Redis>, name: &str) -> Node {
                     redis.map(Redis::url).expect("a Node node needs Redis"),
                 )
                 .env("NODE_NAME", name);
+            if sharded {
+                cmd.env("SHARDED", "1");
+            }
             Proc::spawn(cmd, &format!("node {name}"), &format!("{name}-{port}.log"))
         }
     };
@@ -280,6 +286,16 @@ fn run(scenario: &str, topology: &[Kind]) {
 }
 
 fn run_with(scenario: &str, topology: &[Kind], with_redis: bool) {
+    run_mode(scenario, topology, with_redis, false);
+}
+
+/// Sharded pub/sub mode: ringcast with `REDIS_SHARDED=1`, Node peers with
+/// `createShardedAdapter` (`SHARDED=1`).
+fn run_sharded(scenario: &str, topology: &[Kind]) {
+    run_mode(scenario, topology, true, true);
+}
+
+fn run_mode(scenario: &str, topology: &[Kind], with_redis: bool, sharded: bool) {
     if skip() {
         eprintln!("RINGCAST_E2E=0: skipped");
         return;
@@ -295,7 +311,13 @@ fn run_with(scenario: &str, topology: &[Kind], with_redis: bool) {
                 Kind::Ringcast(_) => "rc",
                 Kind::Node => "js",
             };
-            start_node(*k, redis.as_ref(), &format!("{prefix}{i}-{scenario}"))
+            let mode = if sharded { "-sharded" } else { "" };
+            start_node(
+                *k,
+                redis.as_ref(),
+                &format!("{prefix}{i}-{scenario}{mode}"),
+                sharded,
+            )
         })
         .collect();
     let urls: Vec<&str> = nodes.iter().map(|n| n.url.as_str()).collect();
@@ -305,6 +327,9 @@ fn run_with(scenario: &str, topology: &[Kind], with_redis: bool) {
         .arg(scenario)
         .env("NODES", urls.join(","))
         .env("NAMES", names.join(","));
+    if sharded {
+        cmd.env("SHARDED", "1");
+    }
     if let Some(redis) = &redis {
         cmd.env("REDIS_URL", redis.url())
             .env("REDIS_PID", redis.pid().to_string())
@@ -415,4 +440,64 @@ fn single_node_acks_without_redis() {
 #[test]
 fn outage_mixed() {
     run("outage", MIXED);
+}
+
+// ----- sharded pub/sub (Redis 7 SPUBLISH / SSUBSCRIBE, `createShardedAdapter`) ------------------
+
+#[test]
+fn sharded_ringcast_only_broadcast() {
+    run_sharded("broadcast", RR);
+}
+
+#[test]
+fn sharded_mixed_broadcast() {
+    run_sharded("broadcast", MIXED);
+}
+
+/// To all, to a socket-id room (both on the namespace channel), dynamic room channels
+/// (SSUBSCRIBE on the first member, SUNSUBSCRIBE after the last leaves), a message of a
+/// third-party adapter node (JSON and msgpack) reaching everyone once.
+#[test]
+fn sharded_ringcast_only_channels() {
+    run_sharded("sharded", RR);
+}
+
+#[test]
+fn sharded_mixed_channels() {
+    run_sharded("sharded", MIXED);
+}
+
+#[test]
+fn sharded_ringcast_only_binary() {
+    run_sharded("binary", RR);
+}
+
+#[test]
+fn sharded_mixed_binary() {
+    run_sharded("binary", MIXED);
+}
+
+#[test]
+fn sharded_ringcast_only_requests() {
+    run_sharded("requests", RR);
+}
+
+#[test]
+fn sharded_mixed_requests() {
+    run_sharded("requests", MIXED);
+}
+
+#[test]
+fn sharded_ringcast_only_acks() {
+    run_sharded("acks", RR);
+}
+
+#[test]
+fn sharded_mixed_acks() {
+    run_sharded("acks", MIXED);
+}
+
+#[test]
+fn sharded_outage_ringcast_only() {
+    run_sharded("outage", RR);
 }

@@ -19,7 +19,8 @@ use bytes::Bytes;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use ringcast_cluster_wire::{
     from_json, to_json, BroadcastMessage, BroadcastOpts, ChannelKind, Channels, FetchedSocket,
-    Flags, OptsOrder, Request, RequestBody, RequestType, Response, RoomFilter, Value,
+    Flags, OptsOrder, Request, RequestBody, RequestType, Response, RoomFilter, ShardedBody,
+    ShardedMessage, Value,
 };
 use serde_json::Value as Json;
 
@@ -59,6 +60,8 @@ enum Then {
     /// Answer another node's request.
     Answer {
         nsp: u16,
+        /// The requester's uid (sharded mode answers on its channel).
+        to: Option<String>,
         kind: RequestType,
         request_id: String,
     },
@@ -90,6 +93,8 @@ struct Pending {
 /// A broadcast-with-ack another node requested, delivered here.
 struct RemoteAck {
     nsp: u16,
+    /// The requester's uid (sharded mode answers on its channel).
+    to: Option<String>,
     request_id: String,
     remaining: usize,
     total: usize,
@@ -109,6 +114,14 @@ pub(crate) struct Core {
     numsub: AHashMap<u64, String>,
     remote_acks: AHashMap<u64, RemoteAck>,
     node_name: Option<String>,
+    /// Sharded mode (`createShardedAdapter`): SPUBLISH / SSUBSCRIBE.
+    sharded: bool,
+    /// Sharded mode: shards holding each room (the room's channel is
+    /// SSUBSCRIBEd while the count is above zero).
+    room_refs: AHashMap<(u16, Box<str>), usize>,
+    /// Sharded mode: requester uid of serverSideEmit requests awaiting a
+    /// local ack (responses go to the requester's channel).
+    requesters: AHashMap<String, (String, Instant)>,
 }
 
 impl Core {
@@ -128,6 +141,7 @@ impl Core {
             })
             .collect();
         let uid = publisher.as_ref().map_or_else(random_id, |p| p.uid.clone());
+        let sharded = publisher.as_ref().is_some_and(|p| p.subs.is_some());
         Self {
             uid,
             nsps,
@@ -141,6 +155,9 @@ impl Core {
             numsub: AHashMap::new(),
             remote_acks: AHashMap::new(),
             node_name,
+            sharded,
+            room_refs: AHashMap::new(),
+            requesters: AHashMap::new(),
         }
     }
 
@@ -149,6 +166,7 @@ impl Core {
             uid = %self.uid,
             node = self.node_name.as_deref().unwrap_or(""),
             redis = self.publisher.is_some(),
+            sharded = self.sharded,
             "cluster bridge started"
         );
         let mut next_tick = Instant::now() + TICK;
@@ -202,7 +220,29 @@ impl Core {
         }
     }
 
+    /// Sharded mode: publishes `body` as the sharded adapter would.
+    fn publish_sharded(&self, nsp: u16, body: ShardedBody) {
+        let (name, channels) = &self.nsps[nsp as usize];
+        let channel = match &body {
+            ShardedBody::Response(_) => None,
+            _ => Some(channels.sharded_for(&body)),
+        };
+        let m = ShardedMessage {
+            uid: Some(self.uid.clone()),
+            nsp: Some(name.clone()),
+            body,
+        };
+        match (m.encode(), channel) {
+            (Ok(Some(b)), Some(channel)) => self.publish(channel, b),
+            (Ok(_), _) => {}
+            (Err(e), _) => tracing::warn!(error = %e, "cannot encode cluster message"),
+        }
+    }
+
     fn publish_request(&mut self, nsp: u16, body: RequestBody) {
+        if self.sharded {
+            return self.publish_sharded(nsp, ShardedBody::Request(body));
+        }
         let req = Request {
             uid: Some(self.uid.clone()),
             body,
@@ -213,7 +253,24 @@ impl Core {
         }
     }
 
-    fn publish_response(&self, nsp: u16, resp: &Response) {
+    /// Answers the node with uid `to` (sharded mode: on its own channel;
+    /// classic: on the namespace's response channel).
+    fn publish_response(&self, nsp: u16, to: Option<&str>, resp: &Response) {
+        if self.sharded {
+            let Some(to) = to else { return };
+            let (name, channels) = &self.nsps[nsp as usize];
+            let m = ShardedMessage {
+                uid: Some(self.uid.clone()),
+                nsp: Some(name.clone()),
+                body: ShardedBody::Response(resp.clone()),
+            };
+            match m.encode() {
+                Ok(Some(b)) => self.publish(channels.sharded_response(to), b),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot encode cluster response"),
+            }
+            return;
+        }
         match resp.encode() {
             Ok(b) => self.publish(self.nsps[nsp as usize].1.response().to_owned(), b),
             Err(e) => tracing::warn!(error = %e, "cannot encode cluster response"),
@@ -233,7 +290,14 @@ impl Core {
         match &self.publisher {
             Some(publ) => {
                 self.numsub.insert(token, rid.clone());
-                publ.numsub(self.nsps[nsp as usize].1.request().to_owned(), token);
+                let c = &self.nsps[nsp as usize].1;
+                // Sharded: every node SSUBSCRIBEs the namespace channel once.
+                let channel = if self.sharded {
+                    c.broadcast()
+                } else {
+                    c.request()
+                };
+                publ.numsub(channel.to_owned(), token);
             }
             None => p.expected = Some(0),
         }
@@ -286,11 +350,12 @@ impl Core {
                 let done = self.remote_acks.get_mut(&key).and_then(|r| {
                     r.remaining = r.remaining.saturating_sub(1);
                     r.total += count;
-                    (r.remaining == 0).then(|| (r.nsp, r.request_id.clone(), r.total))
+                    (r.remaining == 0).then(|| (r.nsp, r.to.clone(), r.request_id.clone(), r.total))
                 });
-                if let Some((nsp, request_id, total)) = done {
+                if let Some((nsp, to, request_id, total)) = done {
                     self.publish_response(
                         nsp,
+                        to.as_deref(),
                         &Response::BroadcastClientCount {
                             request_id,
                             client_count: total as u64,
@@ -304,9 +369,10 @@ impl Core {
                         request_id: r.request_id.clone(),
                         packet: first_arg(&reply.args, &reply.attachments),
                     };
-                    self.publish_response(r.nsp, &resp);
+                    self.publish_response(r.nsp, r.to.as_deref(), &resp);
                 }
             }
+            ToBridge::Room { nsp, room, created } => self.room_changed(nsp, room, created),
             ToBridge::Op { origin, token, op } => self.op(origin, token, op),
             ToBridge::Part { gather, part } => {
                 let done = match self.gathers.get_mut(&gather) {
@@ -327,13 +393,17 @@ impl Core {
                 nsp,
                 request_id,
                 data,
-            } => self.publish_response(
-                nsp,
-                &Response::ServerSideEmit {
-                    request_id,
-                    data: from_json(&data),
-                },
-            ),
+            } => {
+                let to = self.requesters.remove(&request_id).map(|(uid, _)| uid);
+                self.publish_response(
+                    nsp,
+                    to.as_deref(),
+                    &Response::ServerSideEmit {
+                        request_id,
+                        data: from_json(&data),
+                    },
+                );
+            }
         }
     }
 
@@ -351,6 +421,18 @@ impl Core {
         let rooms: Vec<String> = b.rooms.iter().map(|r| r.to_string()).collect();
         let except: Vec<String> = b.except.iter().map(|r| r.to_string()).collect();
         match b.ack {
+            None if self.sharded => {
+                let body = ShardedBody::Broadcast {
+                    packet,
+                    opts: BroadcastOpts {
+                        rooms,
+                        except,
+                        flags,
+                        order: OptsOrder::Adapter,
+                    },
+                };
+                self.publish_sharded(b.nsp, body);
+            }
             None => {
                 let channel = channels.for_rooms(&rooms).into_owned();
                 let m = BroadcastMessage {
@@ -408,6 +490,16 @@ impl Core {
                     opts,
                 });
                 self.gather(Query::Fetch(t), Then::Request(rid));
+            }
+            Op::AllRooms(nsp) if self.sharded => {
+                // The sharded adapter has no allRooms request: local rooms.
+                let g = self.id();
+                let mut p = Self::pending(RequestType::AllRooms, origin, token, REQUESTS_TIMEOUT);
+                p.local_done = false;
+                p.expected = Some(0);
+                let rid = format!("local-{g}");
+                self.requests.insert(rid.clone(), p);
+                self.gather(Query::Rooms(nsp), Then::Request(rid));
             }
             Op::AllRooms(nsp) => {
                 let mut p = Self::pending(RequestType::AllRooms, origin, token, REQUESTS_TIMEOUT);
@@ -484,6 +576,7 @@ impl Core {
             }
             Then::Answer {
                 nsp,
+                to,
                 kind,
                 request_id,
             } => {
@@ -525,7 +618,7 @@ impl Core {
                             .collect(),
                     },
                 };
-                self.publish_response(nsp, &resp);
+                self.publish_response(nsp, to.as_deref(), &resp);
             }
         }
     }
@@ -602,6 +695,7 @@ impl Core {
             );
         }
         self.remote_acks.retain(|_, r| r.deadline > now);
+        self.requesters.retain(|_, (_, t)| *t > now);
         if self.gathers.len() > 10_000 {
             // Shards answer every gather; this only guards against a shard
             // that stopped answering (its queue overflowed).
@@ -611,7 +705,105 @@ impl Core {
 
     // ----- from Redis ---------------------------------------------------
 
+    /// Sharded mode: a message on `<key>#<nsp>#[<x>#]` (namespace channel,
+    /// room channel or this node's response channel).
+    fn incoming_sharded(&mut self, channel: &str, payload: &Bytes) {
+        let Some(nsp) = self
+            .nsps
+            .iter()
+            .position(|(_, c)| c.classify(channel).is_some())
+        else {
+            return;
+        };
+        let nsp = nsp as u16;
+        let m = match ShardedMessage::decode(payload) {
+            Ok(m) => m,
+            Err(e) => return self.decode_error("sharded message", &e),
+        };
+        if m.uid.as_deref() == Some(self.uid.as_str()) {
+            return;
+        }
+        if m.nsp
+            .as_deref()
+            .is_some_and(|n| n != self.nsps[nsp as usize].0)
+        {
+            return;
+        }
+        match m.body {
+            ShardedBody::Broadcast { packet, opts } => self.deliver_broadcast(
+                nsp,
+                BroadcastMessage {
+                    uid: m.uid,
+                    packet,
+                    opts,
+                },
+            ),
+            ShardedBody::Request(body) => {
+                if let (
+                    RequestBody::ServerSideEmit {
+                        request_id: Some(id),
+                        ..
+                    },
+                    Some(uid),
+                ) = (&body, &m.uid)
+                {
+                    let deadline = Instant::now() + REQUESTS_TIMEOUT + Duration::from_secs(1);
+                    self.requesters.insert(id.clone(), (uid.clone(), deadline));
+                }
+                self.handle_request(nsp, Request { uid: m.uid, body });
+            }
+            ShardedBody::Response(resp) => {
+                let kind = self.requests.get(resp.request_id()).map(|p| p.kind);
+                let fits = matches!(
+                    (kind, &resp),
+                    (Some(RequestType::RemoteFetch), Response::RemoteFetch { .. })
+                        | (
+                            Some(RequestType::ServerSideEmit),
+                            Response::ServerSideEmit { .. }
+                        )
+                        | (
+                            Some(RequestType::Broadcast),
+                            Response::BroadcastClientCount { .. } | Response::BroadcastAck { .. }
+                        )
+                );
+                if fits {
+                    self.handle_response(resp);
+                }
+            }
+            ShardedBody::Other(_) => {}
+        }
+    }
+
+    /// Sharded mode: a shard created / deleted `room`; the room channel is
+    /// held while some shard has the room.
+    fn room_changed(&mut self, nsp: u16, room: Box<str>, created: bool) {
+        let Some(subs) = self.publisher.as_ref().and_then(|p| p.subs.as_ref()) else {
+            return;
+        };
+        let Some((_, channels)) = self.nsps.get(nsp as usize) else {
+            return;
+        };
+        let channel = channels.room(&room);
+        let key = (nsp, room);
+        if created {
+            let n = self.room_refs.entry(key).or_insert(0);
+            *n += 1;
+            if *n == 1 {
+                subs.subscribe(&channel);
+            }
+        } else if let Some(n) = self.room_refs.get_mut(&key) {
+            *n -= 1;
+            if *n == 0 {
+                self.room_refs.remove(&key);
+                subs.unsubscribe(&channel);
+            }
+        }
+    }
+
     fn incoming(&mut self, channel: &str, payload: &Bytes) {
+        if self.sharded {
+            return self.incoming_sharded(channel, payload);
+        }
         enum Kind {
             Broadcast,
             Request,
@@ -641,10 +833,14 @@ impl Core {
     }
 
     fn broadcast(&mut self, nsp: u16, payload: &Bytes) {
-        let m = match BroadcastMessage::decode(payload) {
-            Ok(m) => m,
-            Err(e) => return self.decode_error("broadcast", &e),
-        };
+        match BroadcastMessage::decode(payload) {
+            Ok(m) => self.deliver_broadcast(nsp, m),
+            Err(e) => self.decode_error("broadcast", &e),
+        }
+    }
+
+    /// Decoded once here; the same encoded `Broadcast` goes to every shard.
+    fn deliver_broadcast(&mut self, nsp: u16, m: BroadcastMessage) {
         if m.uid.as_deref() == Some(self.uid.as_str()) {
             return;
         }
@@ -669,10 +865,13 @@ impl Core {
     }
 
     fn request(&mut self, nsp: u16, payload: &Bytes) {
-        let req = match Request::decode(payload) {
-            Ok(r) => r,
-            Err(e) => return self.decode_error("request", &e),
-        };
+        match Request::decode(payload) {
+            Ok(r) => self.handle_request(nsp, r),
+            Err(e) => self.decode_error("request", &e),
+        }
+    }
+
+    fn handle_request(&mut self, nsp: u16, req: Request) {
         if req.uid.as_deref() == Some(self.uid.as_str()) {
             return;
         }
@@ -690,6 +889,7 @@ impl Core {
                 }),
                 Then::Answer {
                     nsp,
+                    to: req.uid.clone(),
                     kind: RequestType::Sockets,
                     request_id,
                 },
@@ -698,6 +898,7 @@ impl Core {
                 Query::Rooms(nsp),
                 Then::Answer {
                     nsp,
+                    to: req.uid.clone(),
                     kind: RequestType::AllRooms,
                     request_id,
                 },
@@ -706,6 +907,7 @@ impl Core {
                 Query::Fetch(target(opts)),
                 Then::Answer {
                     nsp,
+                    to: req.uid.clone(),
                     kind: RequestType::RemoteFetch,
                     request_id,
                 },
@@ -777,6 +979,7 @@ impl Core {
                     key,
                     RemoteAck {
                         nsp,
+                        to: req.uid.clone(),
                         request_id,
                         remaining: self.shards.len(),
                         total: 0,
@@ -800,11 +1003,14 @@ impl Core {
 
     fn response(&mut self, payload: &Bytes) {
         let requests = &self.requests;
-        let resp = match Response::decode(payload, |id| requests.get(id).map(|p| p.kind)) {
-            Ok(Some(r)) => r,
-            Ok(None) => return,
-            Err(e) => return self.decode_error("response", &e),
-        };
+        match Response::decode(payload, |id| requests.get(id).map(|p| p.kind)) {
+            Ok(Some(r)) => self.handle_response(r),
+            Ok(None) => {}
+            Err(e) => self.decode_error("response", &e),
+        }
+    }
+
+    fn handle_response(&mut self, resp: Response) {
         let rid = resp.request_id().to_owned();
         let Some(p) = self.requests.get_mut(&rid) else {
             return;

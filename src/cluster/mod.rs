@@ -20,6 +20,14 @@
 //!   channel (Node counts servers with NUMSUB), the response channels;
 //!   reconnects and re-subscribes by itself.
 //!
+//! In sharded mode (`Config::redis_sharded`, the adapter's
+//! `createShardedAdapter`) the publisher uses `SPUBLISH` and
+//! `PUBSUB SHARDNUMSUB`, and the subscriber is a small RESP2 client of its
+//! own ([`sharded_io`]; the `redis` crate's blocking pub/sub does not
+//! surface `smessage`) holding `SSUBSCRIBE`s: the namespace channel, the
+//! node's response channel, and one channel per room some local socket is
+//! in (shards report room creation / deletion, [`ToBridge::Room`]).
+//!
 //! Without a Redis URL only the core runs: the cluster API (fetch_sockets,
 //! sockets_join, ...) then spans the shards of this process.
 //!
@@ -35,6 +43,7 @@ mod convert;
 pub(crate) mod core;
 mod redis_io;
 pub(crate) mod shard_side;
+mod sharded_io;
 mod time;
 
 use std::io::Write;
@@ -114,6 +123,18 @@ pub enum ToBridge {
         gather: u64,
         /// The shard's answer.
         part: Part,
+    },
+    /// A room was created (`created`) or deleted on the reporting shard
+    /// (sent only in sharded mode, see [`Link::tracks_rooms`]): the core
+    /// keeps a count per room over the shards and SSUBSCRIBEs to the
+    /// room's channel while some shard holds it.
+    Room {
+        /// Namespace.
+        nsp: u16,
+        /// The room.
+        room: Box<str>,
+        /// Created (true) or deleted.
+        created: bool,
     },
     /// A server-side handler answered a request with an ack.
     ServerSideAck {
@@ -277,6 +298,7 @@ pub(crate) enum Event {
 pub struct Link {
     tx: Sender<Event>,
     publish: bool,
+    rooms: bool,
     counters: Arc<Counters>,
 }
 
@@ -300,6 +322,12 @@ impl Link {
     /// Whether this node publishes its broadcasts (it has a Redis link).
     pub fn publishes(&self) -> bool {
         self.publish
+    }
+
+    /// Whether shards report room creation / deletion
+    /// ([`ToBridge::Room`]): sharded mode subscribes per room.
+    pub fn tracks_rooms(&self) -> bool {
+        self.rooms
     }
 }
 
@@ -384,6 +412,7 @@ pub fn start(config: &Config, app: Arc<dyn App>, nshards: usize) -> std::io::Res
             tx.clone(),
             cap,
             counters.clone(),
+            config.redis_sharded,
         )?),
         None => None,
     };
@@ -403,6 +432,7 @@ pub fn start(config: &Config, app: Arc<dyn App>, nshards: usize) -> std::io::Res
         link: Link {
             tx,
             publish,
+            rooms: publish && config.redis_sharded,
             counters: counters.clone(),
         },
         ends,

@@ -46,6 +46,8 @@ pub(crate) struct Publisher {
     /// This node's adapter uid (the subscriber listens on its specific
     /// response channels).
     pub(crate) uid: String,
+    /// Sharded mode: the SSUBSCRIBEd channels (the core adds room channels).
+    pub(crate) subs: Option<super::sharded_io::Subs>,
 }
 
 impl Publisher {
@@ -97,6 +99,7 @@ pub(crate) fn start(
     events: Sender<Event>,
     cap: usize,
     counters: Arc<Counters>,
+    sharded: bool,
 ) -> std::io::Result<Publisher> {
     let client = redis::Client::open(url)
         .map_err(|e| std::io::Error::other(format!("bad redis url {url:?}: {e}")))?;
@@ -115,7 +118,23 @@ pub(crate) fn start(
         let (client, events, counters) = (client.clone(), events.clone(), counters.clone());
         std::thread::Builder::new()
             .name("ringcast-redis-pub".into())
-            .spawn(move || publisher_loop(&client, &rx, &events, &counters))?;
+            .spawn(move || publisher_loop(&client, &rx, &events, &counters, sharded))?;
+    }
+    if sharded {
+        let subs = super::sharded_io::Subs::default();
+        for i in 0..app.namespace_count() {
+            let c = Channels::new(key, app.namespace_name(i as u16));
+            subs.subscribe(c.broadcast());
+            subs.subscribe(&c.sharded_response(&uid));
+        }
+        super::sharded_io::start(&client, subs.clone(), events.clone(), counters.clone())?;
+        return Ok(Publisher {
+            tx,
+            events,
+            counters,
+            uid,
+            subs: Some(subs),
+        });
     }
     {
         let (events, counters) = (events.clone(), counters.clone());
@@ -128,6 +147,7 @@ pub(crate) fn start(
         events,
         counters,
         uid,
+        subs: None,
     })
 }
 
@@ -142,7 +162,13 @@ fn publisher_loop(
     rx: &Receiver<PubCmd>,
     events: &Sender<Event>,
     counters: &Counters,
+    sharded: bool,
 ) {
+    let (publish, numsub) = if sharded {
+        ("SPUBLISH", "SHARDNUMSUB")
+    } else {
+        ("PUBLISH", "NUMSUB")
+    };
     let mut con: Option<redis::Connection> = None;
     let mut backoff = BACKOFF_MIN;
     let mut lost = false;
@@ -185,10 +211,10 @@ fn publisher_loop(
         for cmd in &batch {
             match cmd {
                 PubCmd::Publish { channel, payload } => {
-                    pipe.cmd("PUBLISH").arg(channel).arg(&payload[..]);
+                    pipe.cmd(publish).arg(channel).arg(&payload[..]);
                 }
                 PubCmd::Numsub { channel, .. } => {
-                    pipe.cmd("PUBSUB").arg("NUMSUB").arg(channel);
+                    pipe.cmd("PUBSUB").arg(numsub).arg(channel);
                 }
             }
         }

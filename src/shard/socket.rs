@@ -104,8 +104,18 @@ impl Shard {
         }
         {
             let rooms = state.rooms.borrow();
-            self.rooms.borrow_mut()[state.nsp as usize]
-                .remove_socket(key, rooms.iter().map(|r| &**r));
+            let mut tables = self.rooms.borrow_mut();
+            let table = &mut tables[state.nsp as usize];
+            table.remove_socket(key, rooms.iter().map(|r| &**r));
+            if self
+                .mesh
+                .bridge()
+                .is_some_and(crate::cluster::Link::tracks_rooms)
+            {
+                for room in rooms.iter().filter(|r| table.members(r).is_none()) {
+                    self.room_event(state.nsp, room, false);
+                }
+            }
         }
         self.socket_ids.borrow_mut().remove(&state.id);
         state
@@ -132,8 +142,27 @@ impl Shard {
         if !state.connected.get() {
             return;
         }
-        if self.rooms.borrow_mut()[state.nsp as usize].join(key, room) {
+        let mut tables = self.rooms.borrow_mut();
+        let table = &mut tables[state.nsp as usize];
+        let created = table.members(room).is_none();
+        if table.join(key, room) {
             state.rooms.borrow_mut().push(room.into());
+            if created {
+                self.room_event(state.nsp, room, true);
+            }
+        }
+    }
+
+    /// Tells the cluster bridge that `room` now exists (`created`) or no
+    /// longer exists on this shard, when it subscribes per room (Redis
+    /// sharded pub/sub, `crate::cluster`).
+    fn room_event(&self, nsp: u16, room: &str, created: bool) {
+        if let Some(link) = self.mesh.bridge().filter(|l| l.tracks_rooms()) {
+            link.send(crate::cluster::ToBridge::Room {
+                nsp,
+                room: room.into(),
+                created,
+            });
         }
     }
 
@@ -142,8 +171,13 @@ impl Shard {
         let Some(state) = self.socket(key) else {
             return;
         };
-        if self.rooms.borrow_mut()[state.nsp as usize].leave(key, room) {
+        let mut tables = self.rooms.borrow_mut();
+        let table = &mut tables[state.nsp as usize];
+        if table.leave(key, room) {
             state.rooms.borrow_mut().retain(|r| &**r != room);
+            if table.members(room).is_none() {
+                self.room_event(state.nsp, room, false);
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// A Node socket.io 4.8 node of a cluster: @socket.io/redis-adapter 8.3.0 over node-redis 4,
+// A Node socket.io 4.8 node of a cluster: @socket.io/redis-adapter 8.3.0 over node-redis 4
+// (SHARDED=1: its createShardedAdapter over SPUBLISH / SSUBSCRIBE),
 // serving the cluster events of shared/spec/redis-cluster.md section 2 (and join / leave /
 // broadcast / broadcast_others / echo of conformance-app.md).
 //
@@ -8,12 +9,14 @@
 
 const http = require("node:http");
 const { Server } = require("socket.io");
-const { createAdapter } = require("@socket.io/redis-adapter");
+const { createAdapter, createShardedAdapter } = require("@socket.io/redis-adapter");
 const { createClient } = require("redis");
 
 const port = Number(process.env.PORT ?? 3001);
 const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const nodeName = process.env.NODE_NAME ?? "node";
+// SHARDED=1: Redis 7 sharded pub/sub (createShardedAdapter, subscriptionMode "dynamic")
+const sharded = process.env.SHARDED === "1";
 
 async function main() {
   const pubClient = createClient({
@@ -29,7 +32,7 @@ async function main() {
   const httpServer = http.createServer();
   const io = new Server(httpServer, {
     cors: { origin: "*" },
-    adapter: createAdapter(pubClient, subClient),
+    adapter: sharded ? createShardedAdapter(pubClient, subClient) : createAdapter(pubClient, subClient),
   });
   for (const nsp of ["/custom", "/admin"]) {
     io.of(nsp);

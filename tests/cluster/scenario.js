@@ -17,6 +17,8 @@ const { createClient } = require("redis");
 const NODES = (process.env.NODES ?? "").split(",").filter(Boolean);
 const NAMES = (process.env.NAMES ?? "").split(",");
 const REDIS_URL = process.env.REDIS_URL;
+// SHARDED=1: the nodes use Redis 7 sharded pub/sub (createShardedAdapter / REDIS_SHARDED=1)
+const SHARDED = process.env.SHARDED === "1";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const clients = [];
 
@@ -34,17 +36,19 @@ async function redisClient() {
   return c;
 }
 
-/** Waits until `n` servers hold a subscription to the request channel of `/`. */
+/** Waits until `n` servers hold a subscription to the request channel of `/` (sharded: the
+ * namespace channel, SSUBSCRIBEd once per node). */
 async function waitServers(n, timeoutMs = 15000) {
   if (!REDIS_URL) return; // a single node without Redis
   const c = await redisClient();
   const end = Date.now() + timeoutMs;
+  const channel = SHARDED ? "socket.io#/#" : "socket.io-request#/#";
   let last;
   try {
     while (Date.now() < end) {
       try {
-        const r = await c.pubSubNumSub("socket.io-request#/#");
-        last = r["socket.io-request#/#"];
+        const r = SHARDED ? await c.pubSubShardNumSub(channel) : await c.pubSubNumSub(channel);
+        last = r[channel];
         if (last === n) return;
       } catch (e) {
         last = e.message;
@@ -54,7 +58,7 @@ async function waitServers(n, timeoutMs = 15000) {
   } finally {
     await c.disconnect().catch(() => {});
   }
-  throw new Error(`NUMSUB socket.io-request#/# is ${last}, expected ${n}`);
+  throw new Error(`NUMSUB ${channel} is ${last}, expected ${n}`);
 }
 
 /** A connected client on node `i`, recording every event it receives. */
@@ -391,7 +395,78 @@ async function outage() {
   log(`outage: healed in ${Date.now() - t0} ms`);
 }
 
-const scenarios = { broadcast, binary, requests, acks, emitter, outage };
+/** Sharded mode: channels of createShardedAdapter (subscriptionMode "dynamic"). */
+async function sharded() {
+  assert.ok(SHARDED, "run with SHARDED=1");
+  await waitServers(NODES.length);
+  const rc = await redisClient();
+  const shardChannels = async () => (await rc.sendCommand(["PUBSUB", "SHARDCHANNELS", "socket.io#/#*"])).sort();
+  const all = [];
+  for (let i = 0; i < NODES.length; i++) {
+    for (let k = 0; k < 2; k++) all.push(await connect(i));
+  }
+  // dynamic room channels: SSUBSCRIBEd by each node with a member, dropped after the last leaves
+  const roomCh = "socket.io#/#dyn#";
+  const numsub = async () => (await rc.pubSubShardNumSub(roomCh))[roomCh];
+  assert.equal(await numsub(), 0);
+  for (const s of all) await call(s, "join", "dyn");
+  await until("room channel held by every node", async () => (await numsub()) === NODES.length);
+  for (const s of all.slice(0, 2)) await call(s, "leave", "dyn"); // node 0 has no member left
+  await until("node 0 dropped the room channel", async () => (await numsub()) === NODES.length - 1);
+  for (const s of all.slice(0, 2)) await call(s, "join", "dyn");
+  await until("node 0 holds it again", async () => (await numsub()) === NODES.length);
+  // private socket-id rooms have no channel
+  const chans = await shardChannels();
+  for (const s of all) assert.ok(!chans.includes(`socket.io#/#${s.id}#`), "no channel for a socket id");
+  for (let i = 0; i < NODES.length; i++) {
+    const sender = all.find((s) => s.node === i);
+    // room: through its dynamic channel
+    clear(all);
+    sender.emit("broadcast", "dyn", "room_ev", i);
+    await until(`room_ev from ${i}`, () => all.every((s) => received(s, "room_ev").length >= 1));
+    await sleep(200);
+    for (const s of all) assert.equal(received(s, "room_ev").length, 1, `room_ev once on node ${s.node}`);
+    // a socket-id room (20 characters): through the namespace channel
+    for (const target of all.filter((s) => s.node !== i)) {
+      clear(all);
+      sender.emit("broadcast", target.id, "private", i);
+      await until(`private from ${i} to node ${target.node}`, () => received(target, "private").length >= 1);
+      await sleep(100);
+      for (const s of all) assert.equal(received(s, "private").length, s === target ? 1 : 0, "socket-id room");
+    }
+  }
+  // to all, as another adapter node publishes it: JSON and (with binary) msgpack, on the
+  // namespace channel; every client of every node once
+  const { encode } = require("notepack.io");
+  clear(all);
+  const msg = (data) => ({
+    type: 3,
+    data: { packet: { type: 2, data, nsp: "/" }, opts: { rooms: [], except: [], flags: {} } },
+    uid: "third-party",
+    nsp: "/",
+  });
+  await rc.sPublish("socket.io#/#", JSON.stringify(msg(["to_all", { k: 1 }])));
+  await rc.sPublish("socket.io#/#", encode(msg(["to_all_bin", Buffer.from([1, 2, 3])])));
+  // another namespace's message on this channel is ignored (the adapter checks nsp)
+  await rc.sPublish("socket.io#/#", JSON.stringify({ ...msg(["wrong_nsp"]), nsp: "/custom" }));
+  await until("to_all everywhere", () =>
+    all.every((s) => received(s, "to_all").length >= 1 && received(s, "to_all_bin").length >= 1));
+  await sleep(300);
+  for (const s of all) {
+    assert.deepEqual(received(s, "to_all").map((g) => g.args), [[{ k: 1 }]]);
+    const b = received(s, "to_all_bin");
+    assert.equal(b.length, 1);
+    assert.ok(Buffer.from(b[0].args[0]).equals(Buffer.from([1, 2, 3])), "binary to all");
+    assert.equal(received(s, "wrong_nsp").length, 0);
+  }
+  // the last member leaving drops the channel on every node
+  for (const s of all) await call(s, "leave", "dyn");
+  await until("room channel dropped everywhere", async () => (await numsub()) === 0);
+  await rc.disconnect();
+  log("sharded: ok");
+}
+
+const scenarios = { broadcast, binary, requests, acks, emitter, outage, sharded };
 
 async function main() {
   const name = process.argv[2];

@@ -37,6 +37,7 @@ mod packet;
 mod request;
 mod request_codec;
 mod response;
+mod sharded;
 mod token;
 mod value;
 
@@ -51,4 +52,5 @@ pub use opts::{BroadcastOpts, Flags, OptsOrder, RoomFilter};
 pub use packet::{Packet, EVENT};
 pub use request::{Request, RequestBody, RequestType};
 pub use response::Response;
+pub use sharded::{looks_like_a_socket_id, message_type, ShardedBody, ShardedMessage};
 pub use value::Value;
