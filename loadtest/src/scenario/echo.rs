@@ -108,7 +108,9 @@ impl Scenario for Echo {
         self.part.touch(now);
         self.part.latency.record(now.saturating_sub(c.sent_us));
         if eng.clients[cid].kind == Kind::Polling {
-            self.part.latency_polling.record(now.saturating_sub(c.sent_us));
+            self.part
+                .latency_polling
+                .record(now.saturating_sub(c.sent_us));
         }
         if c.done < k {
             self.call(eng, cid);
