@@ -1,0 +1,270 @@
+#!/usr/bin/env bash
+# Side-by-side benchmarks (issue 3): ringcast vs Node socket.io 4.8 vs socketioxide,
+# same load generator (ringcast-load), same window, same machine, one run.
+#
+#   loadtest/compare.sh [-r REPS] [-s CASE[,CASE...]] [--servers ringcast,node,socketioxide]
+#                       [--out FILE.jsonl] [--no-build] [--no-docs] [--quick]
+#   loadtest/compare.sh --report FILE.jsonl     # only rewrite docs/benchmarks.md + docs/img/ from results
+#
+# For every case (scenario) it runs the servers in turn, interleaved (A B C A B C ...), REPS
+# times (default 3; the report shows medians and min-max). Each run starts the server fresh on
+# a free port with its default shards / threads, runs ringcast-load with --server-pid (server
+# CPU and RSS from /proc) and --json, and stops the server. Every JSON line, tagged with the
+# server, case, repetition and the load average before the run, goes to
+# loadtest/results/<date>.jsonl (first line: {"meta": ...}: machine, commit, commands).
+# Then loadtest/report.py writes its section of docs/benchmarks.md (between the
+# "compare.sh" markers; the rest of the file is left alone) and the SVG plots in docs/img/.
+#
+# Before each case it waits (at most WAIT_LOAD_S=60 s) for the 1-minute load average to drop
+# below MAX_LOAD=1.0: other work on this 2-core machine disturbs the timings.
+#
+#   -r REPS            repetitions per case (default 3)
+#   -s CASES           only these cases (ids below), comma-separated
+#   --servers LIST     only these servers (default ringcast,node,socketioxide)
+#   --out FILE         results file (default loadtest/results/<UTC date>.jsonl, -2, -3 ... if taken)
+#   --no-build         use the binaries already built
+#   --no-docs          do not touch docs/
+#   --quick            tiny message counts / connection counts (checks the script, not the servers)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+REPS=3
+ONLY=""
+SERVERS="ringcast,node,socketioxide"
+OUT=""
+BUILD=1
+DOCS=1
+QUICK=0
+REPORT_ONLY=""
+MAX_LOAD=${MAX_LOAD:-1.0}
+WAIT_LOAD_S=${WAIT_LOAD_S:-60}
+RUN_TIMEOUT_S=${RUN_TIMEOUT_S:-240}
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -r) REPS=$2; shift 2 ;;
+    -s) ONLY=$2; shift 2 ;;
+    --servers) SERVERS=$2; shift 2 ;;
+    --out) OUT=$2; shift 2 ;;
+    --no-build) BUILD=0; shift ;;
+    --no-docs) DOCS=0; shift ;;
+    --quick) QUICK=1; shift ;;
+    --report) REPORT_ONLY=$2; shift 2 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+report() {
+  python3 "$ROOT/loadtest/report.py" "$1" --doc "$ROOT/docs/benchmarks.md" --img "$ROOT/docs/img"
+}
+
+if [ -n "$REPORT_ONLY" ]; then
+  report "$REPORT_ONLY"
+  exit 0
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Cases: id | generator arguments (--url, --server-pid and --json are added).
+# Message counts keep one run at <= ~30 s on Node (the slowest peer): see docs/benchmarks.md.
+CASES=(
+  "fanout-1k-64|fanout --subscribers 1000 --rooms 1 --messages 2000 --payload 64"
+  "fanout-1k-1k|fanout --subscribers 1000 --rooms 1 --messages 1000 --payload 1024"
+  "fanout-10k-64|fanout --subscribers 10000 --rooms 1 --messages 150 --payload 64"
+  "fanout-100x100|fanout --subscribers 10000 --rooms 100 --messages 6000 --payload 64"
+  "latency-1k-1000|fanout --subscribers 1000 --rooms 1 --messages 2000 --payload 64 --rate 1000"
+  "echo-100|echo --clients 100 --requests 2000 --payload 64"
+  "connect-10k|connect --connections 10000 --concurrency 100"
+  "idle-10k|idle --connections 10000 --hold-seconds 30"
+)
+if [ "$QUICK" = 1 ]; then
+  CASES=(
+    "fanout-1k-64|fanout --subscribers 100 --rooms 1 --messages 50 --payload 64"
+    "fanout-1k-1k|fanout --subscribers 100 --rooms 1 --messages 50 --payload 1024"
+    "fanout-10k-64|fanout --subscribers 300 --rooms 1 --messages 20 --payload 64"
+    "fanout-100x100|fanout --subscribers 100 --rooms 10 --messages 100 --payload 64"
+    "latency-1k-1000|fanout --subscribers 100 --rooms 1 --messages 100 --payload 64 --rate 1000"
+    "echo-100|echo --clients 10 --requests 50 --payload 64"
+    "connect-10k|connect --connections 200 --concurrency 50"
+    "idle-10k|idle --connections 200 --hold-seconds 2"
+  )
+fi
+
+# ---------------------------------------------------------------------------------------------
+log() { printf '[compare %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+load1() { cut -d' ' -f1 /proc/loadavg; }
+
+NODE_DIR="$ROOT/loadtest/peers/node"
+SXD_DIR="$ROOT/loadtest/peers/socketioxide"
+WORK=$(mktemp -d /tmp/ringcast-compare.XXXXXX)
+BIN="$WORK/bin"
+mkdir -p "$BIN"
+SPID=""
+cleanup() {
+  if [ -n "$SPID" ] && kill -0 "$SPID" 2>/dev/null; then kill -KILL "$SPID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [ "$BUILD" = 1 ]; then
+  log "building ringcast (conformance example) and ringcast-load"
+  cargo build --release --example conformance -p ringcast
+  cargo build --release -p ringcast-load
+  log "Node peer: npm ci"
+  if ! (cd "$NODE_DIR" && npm ci --no-audit --no-fund); then
+    [ -d "$NODE_DIR/node_modules" ] || { echo "npm ci failed" >&2; exit 1; }
+    log "npm ci failed; using the node_modules already installed"
+  fi
+  log "socketioxide peer: cargo build --release"
+  (cd "$SXD_DIR" && CARGO_TARGET_DIR="$SXD_DIR/target" cargo build --release --locked)
+fi
+# Private copies: other work in the shared tree may rebuild target/ while this runs.
+cp "$ROOT/target/release/examples/conformance" "$BIN/conformance"
+cp "$ROOT/target/release/ringcast-load" "$BIN/ringcast-load"
+cp "$SXD_DIR/target/release/socketioxide-peer" "$BIN/socketioxide-peer"
+
+mkdir -p "$ROOT/loadtest/results"
+if [ -z "$OUT" ]; then
+  d=$(date -u +%Y-%m-%d)
+  OUT="$ROOT/loadtest/results/$d.jsonl"
+  n=2
+  while [ -e "$OUT" ]; do OUT="$ROOT/loadtest/results/$d-$n.jsonl"; n=$((n + 1)); done
+fi
+[ "$QUICK" = 1 ] && case "$OUT" in */loadtest/results/*) OUT="$WORK/quick.jsonl" ;; esac
+
+# ---------------------------------------------------------------------------------------------
+# Meta line: machine, versions, commit, commands.
+json_cases=$(for c in "${CASES[@]}"; do printf '%s\n' "$c"; done |
+  jq -R -c 'split("|") | {id: .[0], args: .[1]}' | jq -s -c .)
+dirty=$(git status --porcelain --untracked-files=no -- src crates examples Cargo.toml Cargo.lock | wc -l)
+jq -n -c \
+  --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+  --arg nproc "$(nproc)" \
+  --arg cpu "$(lscpu | sed -n 's/^Model name: *//p' | head -1)" \
+  --arg kernel "$(uname -sr)" \
+  --arg free "$(free -g)" \
+  --arg commit "$(git rev-parse --short HEAD)" \
+  --arg dirty "$dirty" \
+  --arg rustc "$(rustc --version)" \
+  --arg node "$(node --version)" \
+  --arg socketio "$(jq -r '.packages["node_modules/socket.io"].version' "$NODE_DIR/package-lock.json")" \
+  --arg socketioxide "$(grep -A1 '^name = "socketioxide"$' "$SXD_DIR/Cargo.lock" | sed -n 's/^version = "\(.*\)"/\1/p')" \
+  --arg reps "$REPS" --arg servers "$SERVERS" --arg quick "$QUICK" \
+  --arg ulimit "$(ulimit -n)" \
+  --argjson cases "$json_cases" \
+  '{meta: {date: $date, nproc: ($nproc|tonumber), cpu: $cpu, kernel: $kernel, free_g: $free,
+           commit: $commit, dirty_files: ($dirty|tonumber), rustc: $rustc, node: $node,
+           socketio: $socketio, socketioxide: $socketioxide, reps: ($reps|tonumber),
+           servers: ($servers|split(",")), quick: ($quick == "1"), open_files: $ulimit,
+           cases: $cases}}' >"$OUT"
+log "results -> $OUT"
+
+# ---------------------------------------------------------------------------------------------
+free_port() {
+  local p
+  while :; do
+    # below the ephemeral range (32768-60999), so no client socket can hold it
+    p=$((20000 + RANDOM % 12000))
+    if ! ss -Htan "( sport = :$p )" | grep -q .; then echo "$p"; return; fi
+  done
+}
+
+start_server() { # name port log
+  # started directly (no wrapper process), so $! is the server's own pid for /proc
+  case "$1" in
+    ringcast) "$BIN/conformance" --port "$2" >"$3" 2>&1 & ;;
+    node) node "$NODE_DIR/server.js" --port "$2" >"$3" 2>&1 & ;;
+    socketioxide) "$BIN/socketioxide-peer" --port "$2" >"$3" 2>&1 & ;;
+    *) echo "unknown server $1" >&2; return 1 ;;
+  esac
+  SPID=$!
+  local i
+  for i in $(seq 1 100); do
+    if ! kill -0 "$SPID" 2>/dev/null; then
+      echo "server $1 exited on start:" >&2; cat "$3" >&2; return 1
+    fi
+    if (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null; then sleep 0.5; return 0; fi
+    sleep 0.1
+  done
+  echo "server $1 not listening on $2 after 10 s" >&2
+  return 1
+}
+
+stop_server() {
+  [ -n "$SPID" ] || return 0
+  kill -TERM "$SPID" 2>/dev/null || true
+  local i
+  for i in $(seq 1 50); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$SPID" 2>/dev/null || true
+  wait "$SPID" 2>/dev/null || true
+  SPID=""
+}
+
+wait_for_quiet() {
+  local t=0
+  while awk -v l="$(load1)" -v m="$MAX_LOAD" 'BEGIN { exit !(l >= m) }'; do
+    if [ "$t" -ge "$WAIT_LOAD_S" ]; then
+      log "load $(load1) still >= $MAX_LOAD after ${WAIT_LOAD_S}s; going on (noted in the results)"
+      return
+    fi
+    sleep 5; t=$((t + 5))
+  done
+  log "load $(load1)"
+}
+
+run_one() { # case-id args server rep
+  local id=$1 args=$2 server=$3 rep=$4 port slog out err rc l1 t0
+  port=$(free_port)
+  slog="$WORK/server.log"; out="$WORK/out.json"; err="$WORK/err.txt"
+  : >"$out"
+  start_server "$server" "$port" "$slog" || { SPID=""; return 1; }
+  l1=$(load1)
+  t0=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  log "$id  $server  rep $rep  port $port  pid $SPID  load $l1"
+  rc=0
+  # shellcheck disable=SC2086
+  timeout "$RUN_TIMEOUT_S" "$BIN/ringcast-load" $args --url "ws://127.0.0.1:$port" \
+    --server-pid "$SPID" --json >"$out" 2>"$err" || rc=$?
+  local alive=true
+  kill -0 "$SPID" 2>/dev/null || alive=false
+  stop_server
+  local line
+  line=$(tail -n 1 "$out")
+  if ! printf '%s' "$line" | jq -e 'type == "object"' >/dev/null 2>&1; then line='{}'; fi
+  printf '%s' "$line" | jq -c \
+    --arg server "$server" --arg case "$id" --arg args "$args" --arg rep "$rep" \
+    --arg load1 "$l1" --arg started "$t0" --arg rc "$rc" --arg alive "$alive" \
+    --arg slog "$(tail -n 5 "$slog" | cut -c1-300)" --arg gerr "$(grep -v '^  ' "$err" | tail -n 5 | cut -c1-300)" \
+    '. + {bench: {server: $server, case: $case, args: $args, rep: ($rep|tonumber),
+                  load1_before: ($load1|tonumber), started: $started, rc: ($rc|tonumber),
+                  server_alive_at_end: ($alive == "true"), server_log_tail: $slog,
+                  generator_stderr_tail: $gerr}}' >>"$OUT"
+  if [ "$rc" != 0 ]; then log "  generator exit status $rc: $(tail -n 2 "$err" | tr '\n' ' ')"; fi
+  jq -r 'select(.bench) | "  -> \(.delivered // "-") delivered, \(.delivered_per_s // "-")/s, lost \(.lost // "-"), ooo \(.out_of_order // "-"), p99 \(.latency_us.p99 // .connect_us.p99 // "-") us, cpu/msg \(.server_cpu_us_per_delivered_msg // "-") us, rss/conn \(.server_rss_bytes_per_connection // "-") B, \(.end_reason // "no result")"' \
+    < <(tail -n 1 "$OUT") >&2
+  sleep 2 # let the closed sockets go
+}
+
+IFS=, read -r -a servers <<<"$SERVERS"
+start_all=$(date +%s)
+for c in "${CASES[@]}"; do
+  id=${c%%|*}
+  args=${c#*|}
+  if [ -n "$ONLY" ] && [[ ",$ONLY," != *",$id,"* ]]; then continue; fi
+  wait_for_quiet
+  for rep in $(seq 1 "$REPS"); do
+    for s in "${servers[@]}"; do
+      run_one "$id" "$args" "$s" "$rep" || log "  $id $s rep $rep: server failed to start"
+    done
+  done
+done
+log "all runs done in $(( $(date +%s) - start_all )) s -> $OUT"
+
+if [ "$DOCS" = 1 ] && [ "$QUICK" = 0 ]; then
+  report "$OUT"
+elif [ "$QUICK" = 1 ]; then
+  python3 "$ROOT/loadtest/report.py" "$OUT" --doc "$WORK/benchmarks.md" --img "$WORK/img" && cat "$WORK/benchmarks.md"
+fi
