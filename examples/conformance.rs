@@ -20,6 +20,9 @@ struct Args {
     /// Timings: `bench` (Socket.IO defaults) or `suite` (official suites).
     #[arg(long, env = "PROFILE", default_value = "bench")]
     profile: String,
+    /// Do not pin shards to cores.
+    #[arg(long, env = "NO_PIN")]
+    no_pin: bool,
     /// Shards; 0 = one per core.
     #[arg(long, env = "SHARDS", default_value_t = 0)]
     shards: usize,
@@ -182,6 +185,7 @@ fn main() {
     let mut config = Config {
         listen: ([0, 0, 0, 0], a.port).into(),
         shards: a.shards,
+        pin_cores: !a.no_pin,
         cors: Cors::Any,
         engine_paths: vec!["/engine.io/".into()],
         redis_url: a.redis_url.clone(),

@@ -57,6 +57,10 @@ pub struct Config {
     pub listen: std::net::SocketAddr,
     /// Number of shards (executors). 0 = one per available core.
     pub shards: usize,
+    /// Pin each shard's executor to its own core (when there are at least as
+    /// many cores as shards). Off lets the kernel move shards, which helps
+    /// when the cores are shared with other busy processes.
+    pub pin_cores: bool,
     /// Socket.IO path (Node's `path`), with leading and trailing slash.
     pub path: String,
     /// Extra raw Engine.IO paths (no Socket.IO layer) whose messages are
@@ -114,6 +118,7 @@ impl Default for Config {
         Self {
             listen: ([0, 0, 0, 0], 3000).into(),
             shards: 0,
+            pin_cores: true,
             path: "/socket.io/".into(),
             engine_paths: Vec::new(),
             ping_interval: Duration::from_millis(25_000),

@@ -23,6 +23,9 @@ struct Args {
     /// Number of shards (executors); 0 = one per core.
     #[arg(long, default_value_t = 0)]
     shards: usize,
+    /// Do not pin shards to cores (for machines shared with busy processes).
+    #[arg(long)]
+    no_pin: bool,
     /// Socket.IO path.
     #[arg(long, default_value = "/socket.io/")]
     path: String,
@@ -91,6 +94,7 @@ fn main() {
     let config = Config {
         listen: (a.host, a.port).into(),
         shards: a.shards,
+        pin_cores: !a.no_pin,
         path: a.path,
         ping_interval: Duration::from_millis(a.ping_interval),
         ping_timeout: Duration::from_millis(a.ping_timeout),

@@ -128,7 +128,7 @@ pub fn start(config: Config, app: Arc<dyn App>) -> Result<Running, StartError> {
     let mut ends = bridge.ends.into_iter();
     for (id, listener) in listeners.into_iter().enumerate() {
         let cluster = (link.clone(), ends.next());
-        let placement = if n <= cpus {
+        let placement = if config.pin_cores && n <= cpus {
             Placement::Fixed(id)
         } else {
             Placement::Unbound
