@@ -23,8 +23,9 @@ use crate::shard::msg::{Control, Frame, OutItem};
 use crate::shard::session::{CloseReason, Session, SessionKind, Transport};
 use crate::shard::Shard;
 
-/// Validates the websocket handshake headers; writes 101 on success.
-async fn accept(shard: &Shard, conn: &mut Conn, head: &RequestHead) -> Result<(), Next> {
+/// Validates the websocket handshake headers and returns the 101 response
+/// (not yet written, so a caller can send its first frame in the same write).
+async fn accept(shard: &Shard, conn: &mut Conn, head: &RequestHead) -> Result<BytesMut, Next> {
     let key = head
         .ws_key
         .as_deref()
@@ -43,7 +44,7 @@ async fn accept(shard: &Shard, conn: &mut Conn, head: &RequestHead) -> Result<()
         }
         out.extend_from_slice(b"\r\n");
     }
-    conn.write_all(&out).await.map_err(|_| Next::Close)
+    Ok(out)
 }
 
 /// A websocket without sid: a new session whose only transport is this one.
@@ -53,13 +54,16 @@ pub(crate) async fn open(
     head: &RequestHead,
     kind: SessionKind,
 ) -> Next {
-    if let Err(next) = accept(shard, conn, head).await {
-        return next;
-    }
+    let mut out = match accept(shard, conn, head).await {
+        Ok(out) => out,
+        Err(next) => return next,
+    };
     let session = new_session(shard, head, conn, kind, Transport::WebSocket);
     let open = open_packet(shard, &session.sid, &[]);
     let frame = Frame::text(open.as_bytes()[0], &open.as_bytes()[1..]);
-    if conn.write_all(&frame.bytes).await.is_err() {
+    // The 101 and the open packet in one write.
+    out.extend_from_slice(&frame.bytes);
+    if conn.write_all(&out).await.is_err() {
         shard.close_session(&session, CloseReason::TransportClose);
         return Next::Close;
     }
@@ -80,8 +84,13 @@ pub(crate) async fn upgrade(
     if busy {
         return send_engine_error(shard, conn, head, EngineError::BadRequest).await;
     }
-    if let Err(next) = accept(shard, conn, head).await {
-        return next;
+    match accept(shard, conn, head).await {
+        Ok(out) => {
+            if conn.write_all(&out).await.is_err() {
+                return Next::Close;
+            }
+        }
+        Err(next) => return next,
     }
     session.st.borrow_mut().upgrading = true;
     Next::Upgrade(session)
