@@ -784,6 +784,11 @@ impl Core {
             return;
         };
         let channel = channels.room(&room);
+        if *room == *self.uid {
+            // `<key>#<nsp>#<uid>#` is this node's response channel: held
+            // for good, never dropped with a room of that name.
+            return;
+        }
         let key = (nsp, room);
         if created {
             let n = self.room_refs.entry(key).or_insert(0);
