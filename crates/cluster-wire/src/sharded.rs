@@ -16,7 +16,8 @@
 //! There is no request / response prefix and no pattern subscription.
 //!
 //! # Messages
-//! `{type, data, uid, nsp}` (keys in that order). JSON, except a message
+//! `{type, data, uid, nsp}` (keys in that order); a broadcast's `packet` is
+//! `{type, data}` without `nsp`. JSON, except a message
 //! of type 3, 8, 9, 10 or 12 whose `data` holds binary: then msgpack
 //! (notepack). A payload is JSON when its first byte is `{`. Receivers
 //! drop messages with their own uid and messages whose `nsp` is another
@@ -154,6 +155,16 @@ fn s(v: &str) -> Value {
     Value::from(v)
 }
 
+/// The packet as socket.io hands it to the adapter: `{type, data}`, no
+/// `nsp` (the message carries it).
+fn packet_value(p: &Packet) -> Value {
+    Packet {
+        nsp: None,
+        ..p.clone()
+    }
+    .to_value()
+}
+
 impl ShardedMessage {
     /// Decodes with the default [`Limits`].
     pub fn decode(payload: &Bytes) -> Result<Self, DecodeError> {
@@ -179,6 +190,16 @@ impl ShardedMessage {
             | mt::BROADCAST_ACK => Self::body(t, fields::map(&m, "data", "data")?)?,
             _ => ShardedBody::Other(t),
         };
+        let mut body = body;
+        // socket.io's BroadcastOperator builds the packet without `nsp`
+        // (the receiving adapter sets it): take the message's.
+        if let ShardedBody::Broadcast { packet, .. }
+        | ShardedBody::Request(RequestBody::Broadcast { packet, .. }) = &mut body
+        {
+            if packet.nsp.is_none() {
+                packet.nsp.clone_from(&nsp);
+            }
+        }
         Ok(Self { uid, nsp, body })
     }
 
@@ -259,7 +280,10 @@ impl ShardedMessage {
         Some(match &self.body {
             ShardedBody::Broadcast { packet, opts } => (
                 mt::BROADCAST,
-                Value::map([("packet", packet.to_value()), ("opts", adapter_opts(opts))]),
+                Value::map([
+                    ("packet", packet_value(packet)),
+                    ("opts", adapter_opts(opts)),
+                ]),
             ),
             ShardedBody::Request(r) => match r {
                 RequestBody::Broadcast {
@@ -269,7 +293,7 @@ impl ShardedMessage {
                 } => (
                     mt::BROADCAST,
                     Value::map([
-                        ("packet", packet.to_value()),
+                        ("packet", packet_value(packet)),
                         ("requestId", s(request_id)),
                         ("opts", adapter_opts(opts)),
                     ]),
@@ -429,7 +453,7 @@ mod tests {
     /// As the sharded adapter writes it (key order of cluster-adapter.js).
     #[test]
     fn decodes_node_json() {
-        let p = Bytes::from_static(br#"{"type":3,"data":{"packet":{"type":2,"data":["hello",{"a":1}],"nsp":"/"},"opts":{"rooms":["r1"],"except":[],"flags":{}}},"uid":"0123456789abcdef","nsp":"/"}"#);
+        let p = Bytes::from_static(br#"{"type":3,"data":{"packet":{"type":2,"data":["hello",{"a":1}]},"opts":{"rooms":["r1"],"except":[],"flags":{}}},"uid":"0123456789abcdef","nsp":"/"}"#);
         let m = ShardedMessage::decode(&p).unwrap();
         assert_eq!(m.uid.as_deref(), Some("0123456789abcdef"));
         assert_eq!(m.nsp.as_deref(), Some("/"));
@@ -467,6 +491,39 @@ mod tests {
             ShardedMessage::decode(&p).unwrap().body,
             ShardedBody::Other(2)
         );
+    }
+
+    /// Captured with `redis-cli monitor` from socket.io 4.8.3 + redis-adapter 8.3.0
+    /// `createShardedAdapter` (adapter uid `b2efa3578e0d74e0`): channel and payload of
+    /// `io.to("r1").emit("hello", {a: 1})`, `io.emit("all", 1)`,
+    /// `io.to("r1").except("ex").emit("bin", {b: Buffer.from([1, 2, 3])})`,
+    /// `io.in("r1").socketsJoin("r2")`, `io.in("r1").disconnectSockets(true)`,
+    /// `io.serverSideEmit("ping_all", {k: 1})`. Decoding then encoding gives the same bytes.
+    #[test]
+    fn golden_vectors_from_node() {
+        let c = Channels::new(DEFAULT_KEY, "/");
+        let vectors: [(&str, &[u8]); 6] = [
+            ("socket.io#/#r1#", br#"{"type":3,"data":{"packet":{"type":2,"data":["hello",{"a":1}]},"opts":{"rooms":["r1"],"except":[],"flags":{}}},"uid":"b2efa3578e0d74e0","nsp":"/"}"#),
+            ("socket.io#/#", br#"{"type":3,"data":{"packet":{"type":2,"data":["all",1]},"opts":{"rooms":[],"except":[],"flags":{}}},"uid":"b2efa3578e0d74e0","nsp":"/"}"#),
+            ("socket.io#/#r1#", b"\x84\xa4type\x03\xa4data\x82\xa6packet\x82\xa4type\x02\xa4data\x92\xa3bin\x81\xa1b\xc4\x03\x01\x02\x03\xa4opts\x83\xa5rooms\x91\xa2r1\xa6except\x91\xa2ex\xa5flags\x80\xa3uid\xb0b2efa3578e0d74e0\xa3nsp\xa1/"),
+            ("socket.io#/#", br#"{"type":4,"data":{"opts":{"rooms":["r1"],"except":[],"flags":{}},"rooms":["r2"]},"uid":"b2efa3578e0d74e0","nsp":"/"}"#),
+            ("socket.io#/#", br#"{"type":6,"data":{"opts":{"rooms":["r1"],"except":[],"flags":{}},"close":true},"uid":"b2efa3578e0d74e0","nsp":"/"}"#),
+            ("socket.io#/#", br#"{"type":9,"data":{"packet":["ping_all",{"k":1}]},"uid":"b2efa3578e0d74e0","nsp":"/"}"#),
+        ];
+        for (channel, bytes) in vectors {
+            let payload = Bytes::from_static(bytes);
+            let m = ShardedMessage::decode(&payload).unwrap();
+            assert_eq!(m.uid.as_deref(), Some("b2efa3578e0d74e0"));
+            assert_eq!(m.encode().unwrap().unwrap(), payload, "{m:?}");
+            assert_eq!(c.sharded_for(&m.body), channel);
+            if let ShardedBody::Broadcast { packet, .. } = &m.body {
+                assert_eq!(
+                    packet.nsp.as_deref(),
+                    Some("/"),
+                    "nsp taken from the message"
+                );
+            }
+        }
     }
 
     #[test]
