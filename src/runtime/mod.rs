@@ -195,7 +195,7 @@ async fn shard_main(
     while !stop.load(Ordering::Relaxed) {
         glommio::timer::sleep(Duration::from_millis(50)).await;
         ticks = ticks.wrapping_add(1);
-        if id == 0 && ticks % TRIM_EVERY_TICKS == 0 {
+        if id == 0 && ticks.is_multiple_of(TRIM_EVERY_TICKS) {
             release_free_memory();
         }
     }
