@@ -501,3 +501,8 @@ fn sharded_mixed_acks() {
 fn sharded_outage_ringcast_only() {
     run_sharded("outage", RR);
 }
+
+#[test]
+fn sharded_outage_mixed() {
+    run_sharded("outage", MIXED);
+}

@@ -364,6 +364,12 @@ async function outage() {
   // every node stays up and serves its local clients
   for (let i = 0; i < NODES.length; i++) {
     const sender = members.find((s) => s.node === i);
+    if (SHARDED && NAMES[i].startsWith("js")) {
+      // Node's sharded adapter (ClusterAdapter.broadcast) awaits the SPUBLISH, which node-redis
+      // queues while Redis is down, before delivering locally: its local emits wait for Redis.
+      log(`node ${i} (Node, sharded adapter): local delivery during the outage not checked`);
+      continue;
+    }
     await check(`during ${i}`, sender, [i]);
     const s = await connect(i);
     assert.equal(await call(s, "echo", "x"), "x");
