@@ -39,8 +39,11 @@ def us(v):
     return f"{v:.3g} µs"
 
 
-def grouped_bars(path, title, groups, series, values, lo=None, hi=None, fmt=si, ylabel="", note=""):
-    """values[g][s] (None = no bar); lo/hi: whiskers with the same shape."""
+def grouped_bars(
+    path, title, groups, series, values, lo=None, hi=None, fmt=si, ylabel="", note="", labels=None
+):
+    """values[g][s] (None = no bar); lo/hi: whiskers with the same shape; labels: legend names."""
+    labels = labels or {}
     width, height = 760, 400
     left, right, top, bottom = 70, 20, 48, 92
     pw, ph = width - left - right, height - top - bottom
@@ -50,7 +53,8 @@ def grouped_bars(path, title, groups, series, values, lo=None, hi=None, fmt=si, 
             flat += [v for row in extra for v in row if v]
     if not flat:
         return
-    d0 = math.floor(math.log10(min(flat)))
+    # at least a factor 2 of room under the smallest bar
+    d0 = math.floor(math.log10(min(flat) / 2))
     d1 = math.ceil(math.log10(max(flat)))
     if d1 == d0:
         d1 += 1
@@ -110,8 +114,11 @@ def grouped_bars(path, title, groups, series, values, lo=None, hi=None, fmt=si, 
                         f'<line x1="{cx - 4:.1f}" x2="{cx + 4:.1f}" y1="{yy:.1f}" y2="{yy:.1f}" '
                         f'stroke="black"/>'
                     )
+            ytext = yv
+            if hi and hi[gi][si_]:
+                ytext = min(yv, y(hi[gi][si_]))
             out.append(
-                f'<text x="{x + bw / 2:.1f}" y="{yv - 4:.1f}" text-anchor="middle" '
+                f'<text x="{x + bw / 2:.1f}" y="{ytext - 4:.1f}" text-anchor="middle" '
                 f'font-size="10">{escape(fmt(v))}</text>'
             )
         lines = g.split("\n")
@@ -129,8 +136,9 @@ def grouped_bars(path, title, groups, series, values, lo=None, hi=None, fmt=si, 
     for si_, s in enumerate(series):
         color = COLORS.get(s, FALLBACK[si_ % len(FALLBACK)])
         out.append(f'<rect x="{lx}" y="{ly - 10}" width="12" height="12" fill="{color}"/>')
-        out.append(f'<text x="{lx + 16}" y="{ly}">{escape(s)}</text>')
-        lx += 40 + 8 * len(s)
+        name = labels.get(s, s)
+        out.append(f'<text x="{lx + 16}" y="{ly}">{escape(name)}</text>')
+        lx += 40 + 7 * len(name)
     if note:
         out.append(
             f'<text x="{width - right}" y="{ly}" text-anchor="end" fill="#555" font-size="11">'

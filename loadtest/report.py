@@ -483,6 +483,7 @@ def render(meta, runs, img_dir, doc_dir):
             plot.si,
             "deliveries/s",
             f"median of {reps} runs, whiskers min–max; {date[:10]}",
+            labels=LABEL,
         )
     pcts = [("p50", "p50"), ("p90", "p90"), ("p99", "p99"), ("p999", "p99.9"), ("max", "max")]
     for cid, name, title in (
@@ -502,6 +503,7 @@ def render(meta, runs, img_dir, doc_dir):
             fmt=plot.us,
             ylabel="latency",
             note=f"median of {reps} runs; {date[:10]}",
+            labels=LABEL,
         )
     out.append(END)
     return "\n".join(out) + "\n"
