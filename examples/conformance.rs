@@ -137,6 +137,28 @@ fn cluster_events(ns: &mut NamespaceBuilder, node_name: String) {
             },
         );
     });
+    // Documented addition (the contract has no event for it): serverSideEmit
+    // with acks. `server_side_emit_with_ack`(event, data, ack) →
+    // `io.serverSideEmit(event, data, cb)` (5 s) → ack({err, responses});
+    // server-side `ping_ack`(data, cb) → cb({node, data}).
+    ns.on("server_side_emit_with_ack", |socket, mut ev| {
+        let Some(event) = ev.str_arg(0).map(str::to_owned) else {
+            return;
+        };
+        let data = ev.payload.args.get(1).cloned().unwrap_or(Value::Null);
+        let Some(ack) = ev.take_ack() else { return };
+        socket
+            .nsp()
+            .server_side_emit_with_ack(&event, data, move |r| match r {
+                Ok(responses) => ack.send(json!({"err": false, "responses": responses})),
+                Err((_, responses)) => ack.send(json!({"err": true, "responses": responses})),
+            });
+    });
+    let name = node_name.clone();
+    ns.on_server_side("ping_ack", move |mut ev| {
+        let data = ev.args.first().cloned().unwrap_or(Value::Null);
+        ev.ack(json!({"node": name, "data": data}));
+    });
     ns.on_server_side("ping_all", move |ev| {
         let data = ev.args.first().cloned().unwrap_or(Value::Null);
         if let Some(io) = ringcast::server::of("/") {

@@ -401,6 +401,16 @@ fn mixed_requests() {
 }
 
 #[test]
+fn ringcast_only_server_side_acks() {
+    run("server_side_acks", RR);
+}
+
+#[test]
+fn mixed_server_side_acks() {
+    run("server_side_acks", MIXED);
+}
+
+#[test]
 fn ringcast_only_acks() {
     run("acks", RR);
 }

@@ -41,6 +41,9 @@ async function main() {
   io.on("ping_all", (data) => {
     io.local.emit("server_side_seen", { node: nodeName, data });
   });
+  io.on("ping_ack", (data, cb) => {
+    if (typeof cb === "function") cb({ node: nodeName, data });
+  });
 
   io.on("connection", (socket) => {
     socket.emit("auth", socket.handshake.auth);
@@ -85,6 +88,11 @@ async function main() {
     socket.on("server_side_emit", (event, data, ack) => {
       io.serverSideEmit(event, data);
       if (typeof ack === "function") ack(true);
+    });
+    socket.on("server_side_emit_with_ack", (event, data, ack) => {
+      io.serverSideEmit(event, data, (err, responses) => {
+        if (typeof ack === "function") ack({ err: !!err, responses: responses || [] });
+      });
     });
     socket.on("broadcast_with_ack", (room, event, data, ack) => {
       io.to(room)

@@ -472,7 +472,21 @@ async function sharded() {
   log("sharded: ok");
 }
 
-const scenarios = { broadcast, binary, requests, acks, emitter, outage, sharded };
+/** serverSideEmit with acks: one answer per other node (ringcast as requester and responder). */
+async function serverSideAcks() {
+  await waitServers(NODES.length);
+  for (let i = 0; i < NODES.length; i++) {
+    const s = await connect(i);
+    const r = await call(s, "server_side_emit_with_ack", "ping_ack", { from: i });
+    assert.equal(r.err, false, `node ${i}: serverSideEmit with ack failed: ${JSON.stringify(r)}`);
+    const want = NAMES.map((name, j) => ({ node: name, data: { from: i } })).filter((_, j) => j !== i);
+    const sort = (l) => [...l].sort((a, b) => a.node.localeCompare(b.node));
+    assert.deepEqual(sort(r.responses), sort(want), `node ${i}: answers`);
+  }
+  log("server_side_acks: ok");
+}
+
+const scenarios = { broadcast, binary, requests, acks, emitter, outage, sharded, server_side_acks: serverSideAcks };
 
 async function main() {
   const name = process.argv[2];
