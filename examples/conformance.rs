@@ -154,6 +154,14 @@ fn cluster_events(ns: &mut NamespaceBuilder, node_name: String) {
                 Err((_, responses)) => ack.send(json!({"err": true, "responses": responses})),
             });
     });
+    // Documented addition: `all_rooms`(ack) → `io.of("/").adapter.allRooms()`.
+    ns.on("all_rooms", |socket, mut ev| {
+        let Some(ack) = ev.take_ack() else { return };
+        socket.nsp().all_rooms(move |r| match r {
+            Ok(rooms) => ack.send(json!(rooms)),
+            Err(e) => ack.send(json!({"error": e.to_string()})),
+        });
+    });
     let name = node_name.clone();
     ns.on_server_side("ping_ack", move |mut ev| {
         let data = ev.args.first().cloned().unwrap_or(Value::Null);

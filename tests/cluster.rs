@@ -411,6 +411,16 @@ fn mixed_server_side_acks() {
 }
 
 #[test]
+fn ringcast_only_all_rooms() {
+    run("all_rooms", RR);
+}
+
+#[test]
+fn mixed_all_rooms() {
+    run("all_rooms", MIXED);
+}
+
+#[test]
 fn ringcast_only_acks() {
     run("acks", RR);
 }

@@ -89,6 +89,13 @@ async function main() {
       io.serverSideEmit(event, data);
       if (typeof ack === "function") ack(true);
     });
+    socket.on("all_rooms", async (ack) => {
+      try {
+        ack([...(await io.of("/").adapter.allRooms())]);
+      } catch (e) {
+        ack({ error: e.message });
+      }
+    });
     socket.on("server_side_emit_with_ack", (event, data, ack) => {
       io.serverSideEmit(event, data, (err, responses) => {
         if (typeof ack === "function") ack({ err: !!err, responses: responses || [] });

@@ -486,7 +486,27 @@ async function serverSideAcks() {
   log("server_side_acks: ok");
 }
 
-const scenarios = { broadcast, binary, requests, acks, emitter, outage, sharded, server_side_acks: serverSideAcks };
+/** allRooms: every node lists the rooms joined on every node. */
+async function allRooms() {
+  await waitServers(NODES.length);
+  const tag = Math.random().toString(36).slice(2);
+  const socks = [];
+  for (let i = 0; i < NODES.length; i++) {
+    const s = await connect(i);
+    assert.equal(await call(s, "join", `ar-${tag}-${i}`), true);
+    socks.push(s);
+  }
+  for (let i = 0; i < NODES.length; i++) {
+    const rooms = await call(socks[i], "all_rooms");
+    assert.ok(Array.isArray(rooms), `node ${i}: ${JSON.stringify(rooms)}`);
+    for (let j = 0; j < NODES.length; j++) {
+      assert.ok(rooms.includes(`ar-${tag}-${j}`), `node ${i} lists the room joined on node ${j}`);
+    }
+  }
+  log("all_rooms: ok");
+}
+
+const scenarios = { broadcast, binary, requests, acks, emitter, outage, sharded, server_side_acks: serverSideAcks, all_rooms: allRooms };
 
 async function main() {
   const name = process.argv[2];
