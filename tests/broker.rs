@@ -131,3 +131,85 @@ fn sigterm_closes_clients_and_exits_zero() {
     let client = client.wait().expect("client exits");
     assert!(client.success(), "client suite failed:\n{output}");
 }
+
+#[path = "common/raw.rs"]
+mod raw;
+
+/// With a tiny open-files limit the server runs out of descriptors
+/// (EMFILE on accept): it must back off instead of spinning or crashing, keep
+/// serving the connections it has, and accept again once descriptors free up.
+#[test]
+fn accept_survives_emfile_and_resumes() {
+    let port = free_port();
+    let bin = env!("CARGO_BIN_EXE_ringcast");
+    let child = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 96 && exec {bin} --host 127.0.0.1 --port {port} --shards 1"
+        ))
+        .env_remove("PORT")
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("broker starts");
+    let mut server = Server(child);
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "broker did not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // A client connected before the flood keeps working through it.
+    let (mut early, _) = raw::Ws::open(addr);
+    early.send_text("40");
+    assert!(early.recv_text().expect("connected").starts_with("40{"));
+    // Far more connections than descriptors: the kernel queues them, accept fails with EMFILE.
+    let flood: Vec<_> = (0..150)
+        .filter_map(|_| std::net::TcpStream::connect(addr).ok())
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    early.send_text("421[\"join\",\"r\"]");
+    assert_eq!(
+        early.recv_text().as_deref(),
+        Some("431[true]"),
+        "existing client served during EMFILE"
+    );
+    let cpu_before = cpu_ticks(server.0.id());
+    std::thread::sleep(Duration::from_secs(1));
+    let cpu_spent = cpu_ticks(server.0.id()) - cpu_before;
+    assert!(
+        cpu_spent < 50,
+        "accept loop spins under EMFILE: {cpu_spent} ticks in 1 s"
+    );
+    // Free the descriptors: accept resumes and a new client is served.
+    drop(flood);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let ok = std::panic::catch_unwind(|| {
+            let (mut ws, _) = raw::Ws::open(addr);
+            ws.send_text("40");
+            ws.recv_text().is_some_and(|t| t.starts_with("40{"))
+        })
+        .unwrap_or(false);
+        if ok {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "accept did not resume after EMFILE"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        server.0.try_wait().expect("wait works").is_none(),
+        "broker still running"
+    );
+}
+
+/// utime + stime of a process, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let field = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    field(11) + field(12)
+}
