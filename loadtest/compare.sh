@@ -16,7 +16,10 @@
 # "compare.sh" markers; the rest of the file is left alone) and the SVG plots in docs/img/.
 #
 # Before each case it waits (at most WAIT_LOAD_S=60 s) for the 1-minute load average to drop
-# below MAX_LOAD=1.0: other work on this 2-core machine disturbs the timings.
+# below MAX_LOAD=1.0, or for less than QUIET_CORES=0.25 cores busy over 5 s (the load average
+# still carries our own previous runs): other work on this 2-core machine disturbs the timings.
+# Each run also records the CPU that other processes used meanwhile (bench.cpu.others_cores:
+# /proc/stat minus this script's children) and the load generator's own CPU.
 #
 #   -r REPS            repetitions per case (default 3)
 #   -s CASES           only these cases (ids below), comma-separated
@@ -203,23 +206,47 @@ stop_server() {
   SPID=""
 }
 
+busy_cores_5s() { # CPU in use on the whole machine over 5 s (nothing of ours runs meanwhile)
+  local a b
+  a=$(machine_busy_s); sleep 5; b=$(machine_busy_s)
+  awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f\n", (b - a) / 5 }'
+}
+
+# Quiet: the 1-minute load average below MAX_LOAD, or (as that average still carries our own
+# previous runs for a minute or two) under QUIET_CORES cores busy over the last 5 s.
 wait_for_quiet() {
-  local t=0
+  local t=0 busy
   while awk -v l="$(load1)" -v m="$MAX_LOAD" 'BEGIN { exit !(l >= m) }'; do
-    if [ "$t" -ge "$WAIT_LOAD_S" ]; then
-      log "load $(load1) still >= $MAX_LOAD after ${WAIT_LOAD_S}s; going on (noted in the results)"
+    busy=$(busy_cores_5s); t=$((t + 5))
+    if awk -v b="$busy" -v q="${QUIET_CORES:-0.25}" 'BEGIN { exit !(b < q) }'; then
+      log "load $(load1), but only $busy cores busy over 5 s"
       return
     fi
-    sleep 5; t=$((t + 5))
+    if [ "$t" -ge "$WAIT_LOAD_S" ]; then
+      log "load $(load1) still >= $MAX_LOAD after ${WAIT_LOAD_S}s ($busy cores busy); going on (noted in the results)"
+      return
+    fi
   done
   log "load $(load1)"
 }
+
+# CPU seconds: the whole machine busy (/proc/stat), this shell's reaped children (bash `times`:
+# the server and the generator of a run), one process (/proc/PID/stat).
+machine_busy_s() { awk '/^cpu / { printf "%.2f\n", ($2 + $3 + $4 + $7 + $8 + $9) / 100 }' /proc/stat; }
+children_cpu_s() { # -> CHILD_CPU; not in $(...): a subshell would report its own children
+  times >"$WORK/times"
+  CHILD_CPU=$(awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] }
+                 printf "%.2f\n", t }' "$WORK/times")
+}
+proc_cpu_s() { awk '{ printf "%.2f\n", ($14 + $15) / 100 }' "/proc/$1/stat" 2>/dev/null || echo null; }
 
 run_one() { # case-id args server rep
   local id=$1 args=$2 server=$3 rep=$4 port slog out err rc l1 t0
   port=$(free_port)
   slog="$WORK/server.log"; out="$WORK/out.json"; err="$WORK/err.txt"
   : >"$out"
+  local busy0 ours0 w0 busy1 ours1 w1 srv_cpu
+  busy0=$(machine_busy_s); children_cpu_s; ours0=$CHILD_CPU; w0=$(date +%s.%N)
   start_server "$server" "$port" "$slog" || { SPID=""; return 1; }
   l1=$(load1)
   t0=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -230,20 +257,29 @@ run_one() { # case-id args server rep
     --server-pid "$SPID" --json >"$out" 2>"$err" || rc=$?
   local alive=true
   kill -0 "$SPID" 2>/dev/null || alive=false
+  srv_cpu=$(proc_cpu_s "$SPID")
   stop_server
+  busy1=$(machine_busy_s); children_cpu_s; ours1=$CHILD_CPU; w1=$(date +%s.%N)
   local line
   line=$(tail -n 1 "$out")
   if ! printf '%s' "$line" | jq -e 'type == "object"' >/dev/null 2>&1; then line='{}'; fi
   printf '%s' "$line" | jq -c \
     --arg server "$server" --arg case "$id" --arg args "$args" --arg rep "$rep" \
     --arg load1 "$l1" --arg started "$t0" --arg rc "$rc" --arg alive "$alive" \
+    --argjson cpu "$(jq -n -c --argjson b0 "$busy0" --argjson b1 "$busy1" --argjson o0 "$ours0" \
+        --argjson o1 "$ours1" --argjson w0 "$w0" --argjson w1 "$w1" --argjson srv "$srv_cpu" \
+        '{wall_s: (($w1 - $w0) * 100 | round / 100), machine_busy_s: (($b1 - $b0) * 100 | round / 100),
+          ours_s: (($o1 - $o0) * 100 | round / 100), server_total_s: $srv,
+          generator_s: (if $srv == null then null else (($o1 - $o0 - $srv) * 100 | round / 100) end),
+          others_s: (($b1 - $b0 - ($o1 - $o0)) * 100 | round / 100),
+          others_cores: ((($b1 - $b0 - ($o1 - $o0)) / ($w1 - $w0)) * 100 | round / 100)}')" \
     --arg slog "$(tail -n 5 "$slog" | cut -c1-300)" --arg gerr "$(grep -v '^  ' "$err" | tail -n 5 | cut -c1-300)" \
     '. + {bench: {server: $server, case: $case, args: $args, rep: ($rep|tonumber),
-                  load1_before: ($load1|tonumber), started: $started, rc: ($rc|tonumber),
+                  load1_before: ($load1|tonumber), started: $started, cpu: $cpu, rc: ($rc|tonumber),
                   server_alive_at_end: ($alive == "true"), server_log_tail: $slog,
                   generator_stderr_tail: $gerr}}' >>"$OUT"
   if [ "$rc" != 0 ]; then log "  generator exit status $rc: $(tail -n 2 "$err" | tr '\n' ' ')"; fi
-  jq -r 'select(.bench) | "  -> \(.delivered // "-") delivered, \(.delivered_per_s // "-")/s, lost \(.lost // "-"), ooo \(.out_of_order // "-"), p99 \(.latency_us.p99 // .connect_us.p99 // "-") us, cpu/msg \(.server_cpu_us_per_delivered_msg // "-") us, rss/conn \(.server_rss_bytes_per_connection // "-") B, \(.end_reason // "no result")"' \
+  jq -r 'select(.bench) | "  -> others \(.bench.cpu.others_cores) cores, generator \(.bench.cpu.generator_s) s; \(.delivered // "-") delivered, \(.delivered_per_s // "-")/s, lost \(.lost // "-"), ooo \(.out_of_order // "-"), p99 \(.latency_us.p99 // .connect_us.p99 // "-") us, cpu/msg \(.server_cpu_us_per_delivered_msg // "-") us, rss/conn \(.server_rss_bytes_per_connection // "-") B, \(.end_reason // "no result")"' \
     < <(tail -n 1 "$OUT") >&2
   sleep 2 # let the closed sockets go
 }
