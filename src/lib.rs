@@ -10,8 +10,12 @@
 //! - [`runtime`]: the thin IO shell — executors, listeners, the mesh of
 //!   channels between shards, the per-connection tasks (HTTP long-polling,
 //!   WebSocket), timers.
+//! - [`cluster`]: the Redis bridge (one per process, plain threads) speaking
+//!   `@socket.io/redis-adapter`'s protocol through `ringcast_cluster_wire`
+//!   (crate `crates/cluster-wire`, a pure codec).
 //! - [`server`]: the user API — namespaces, middleware, handlers, emit and
-//!   broadcast operators.
+//!   broadcast operators, cluster operations.
+//! - [`broker`]: the broker binary's default application.
 //! - [`config`]: the one typed configuration, with Node's option names.
 //!
 //! See `docs/architecture.md` for how a broadcast and a polling request travel.
