@@ -82,6 +82,10 @@ free_port() {
   done
 }
 PORT=${PORT:-$(free_port)}
+# what the binaries were built from, as far as the tree tells at the start of the run
+COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+DIRTY=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo true || echo false)
+BIN_MTIME=$(date -u -r "$BIN/examples/conformance" +%Y-%m-%dT%H:%M:%SZ)
 URL=ws://127.0.0.1:$PORT
 
 SPID=""; SAMPLER=""; LOOPS=()
@@ -243,11 +247,9 @@ cat "$WORK"/runs-churn.jsonl "$WORK"/runs-echo.jsonl "$WORK"/runs-fanout.jsonl >
 
 # ---------------------------------------------------------------------------------------------
 # summary
-COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-DIRTY=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo true || echo false)
 jq -s --slurpfile csv <(awk -F, 'NR > 1 {printf "{\"t\":%s,\"phase\":\"%s\",\"rss_kb\":%s}\n", $1, $3, ($4 == "" ? "null" : $4)}' "$CSV") \
   --arg cmd "loadtest/soak.sh $DURATION" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg stamp "$STAMP" \
-  --arg commit "$COMMIT" --argjson dirty "$DIRTY" --arg kernel "$(uname -r)" \
+  --arg commit "$COMMIT" --argjson dirty "$DIRTY" --arg bin_mtime "$BIN_MTIME" --arg kernel "$(uname -r)" \
   --arg cpu "$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1)" --arg nproc "$(nproc)" \
   --arg mem "$(free -g | awk '/^Mem:/ {print $2 " GiB"}')" \
   --arg server "target/release/examples/conformance --port $PORT" \
@@ -274,7 +276,7 @@ jq -s --slurpfile csv <(awk -F, 'NR > 1 {printf "{\"t\":%s,\"phase\":\"%s\",\"rs
   ($csv | map(.rss_kb) | map(select(. != null)) | max) as $peak
   | ($csv | map(select(.rss_kb == $peak)) | .[0].t) as $peak_t
   | (($start // 0) * $factor + $slack * 1024) as $bound
-  | {meta: {date: $date, stamp: $stamp, command: $cmd, commit: $commit, dirty_tree: $dirty, kernel: $kernel,
+  | {meta: {date: $date, stamp: $stamp, command: $cmd, commit: $commit, dirty_tree: $dirty, server_built: $bin_mtime, kernel: $kernel,
             cpu: $cpu, nproc: ($nproc | tonumber), memory: $mem, server: $server,
             load: {churn: $churn, echo: $echo, fanout: $fanout},
             duration_s: $duration, sample_s: $sample_s, settle_s: $settle_s, load_end_s: $t_load_end, end_s: $t_end},

@@ -135,9 +135,10 @@ def main():
         o.append(f'<text x="{LEFT}" y="{y0 - 6}" font-size="12" font-weight="bold">{escape(ptitle)}</text>')
         if t_settle is not None:
             xa = X(t_settle)
-            o.append(f'<rect x="{xa:.1f}" y="{y0}" width="{LEFT + pw - xa:.1f}" height="{h}" fill="#eeeeee"/>')
+            xb = X(t_max)
+            o.append(f'<rect x="{xa:.1f}" y="{y0}" width="{max(xb - xa, 1):.1f}" height="{h}" fill="#eeeeee"/>')
             if key == "rss":
-                o.append(f'<text x="{xa + 3:.1f}" y="{y0 + 12}" font-size="10" fill="#666">idle + checks</text>')
+                o.append(f'<text x="{xa + 3:.1f}" y="{y0 + h - 6}" font-size="10" fill="#666">idle + checks</text>')
         for v in yt:
             yy = Y(v)
             o.append(f'<line x1="{LEFT}" y1="{yy:.1f}" x2="{LEFT + pw}" y2="{yy:.1f}" stroke="#dddddd"/>')
