@@ -159,32 +159,46 @@ pub(crate) async fn send_engine_error(
     head: &RequestHead,
     err: EngineError,
 ) -> Next {
-    let mut out = BytesMut::new();
     if head.upgrade_websocket {
-        http::Response {
-            status: err.http_status(),
-            headers: &[("Content-type", "text/html")],
-            body: err.message().as_bytes(),
-            keep_alive: false,
-        }
-        .write(&mut out);
-        let _ = conn.write_all(&out).await;
-        return Next::Close;
+        let headers = [("Content-type", "text/html")];
+        let body = err.message().as_bytes();
+        return send_response(conn, err.http_status(), &headers, body, false).await;
     }
     let body = err.to_json();
     let mut headers = vec![("Content-Type", "application/json")];
     headers.extend(cors_headers(shard, head));
     let keep_alive = head.keep_alive && !has_body(head);
+    send_response(
+        conn,
+        err.http_status(),
+        &headers,
+        body.as_bytes(),
+        keep_alive,
+    )
+    .await
+}
+
+/// Writes a complete response. The connection is kept (and its read buffer
+/// released) only when `keep_alive` and the write succeeded.
+pub(crate) async fn send_response(
+    conn: &mut Conn,
+    status: u16,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    keep_alive: bool,
+) -> Next {
+    let mut out = BytesMut::with_capacity(256 + body.len());
     http::Response {
-        status: err.http_status(),
-        headers: &headers,
-        body: body.as_bytes(),
+        status,
+        headers,
+        body,
         keep_alive,
     }
     .write(&mut out);
     if conn.write_all(&out).await.is_err() || !keep_alive {
         return Next::Close;
     }
+    conn.compact();
     Next::KeepAlive
 }
 
@@ -276,32 +290,11 @@ async fn preflight(shard: &Shard, conn: &mut Conn, head: &RequestHead) -> Next {
     }
     headers.push(("Content-Length", "0"));
     let keep_alive = head.keep_alive && !has_body(head);
-    let mut out = BytesMut::new();
-    http::Response {
-        status: 204,
-        headers: &headers,
-        body: b"",
-        keep_alive,
-    }
-    .write(&mut out);
-    if conn.write_all(&out).await.is_err() || !keep_alive {
-        return Next::Close;
-    }
-    Next::KeepAlive
+    send_response(conn, 204, &headers, b"", keep_alive).await
 }
 
 async fn send_plain(conn: &mut Conn, head: &RequestHead, status: u16, body: &str) -> Next {
-    let mut out = BytesMut::new();
     let keep_alive = head.keep_alive && !has_body(head);
-    http::Response {
-        status,
-        headers: &[("Content-Type", "text/plain")],
-        body: body.as_bytes(),
-        keep_alive,
-    }
-    .write(&mut out);
-    if conn.write_all(&out).await.is_err() || !keep_alive {
-        return Next::Close;
-    }
-    Next::KeepAlive
+    let headers = [("Content-Type", "text/plain")];
+    send_response(conn, status, &headers, body.as_bytes(), keep_alive).await
 }

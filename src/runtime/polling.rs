@@ -10,7 +10,7 @@ use bytes::{Bytes, BytesMut};
 use ringcast_proto::engineio::{payload, EngineError, OpenPacket};
 use ringcast_proto::http::{self, ChunkedDecoder, RequestHead};
 
-use super::conn::{cors_headers, send_engine_error, Next};
+use super::conn::{cors_headers, send_engine_error, send_response, Next};
 use super::io::{drain_polling, Conn};
 use super::tasks;
 use crate::shard::msg::Control;
@@ -285,19 +285,7 @@ async fn respond(
         ("Cache-Control", "no-store"),
     ];
     headers.extend(cors_headers(shard, head));
-    let mut out = BytesMut::with_capacity(256 + body.len());
-    http::Response {
-        status,
-        headers: &headers,
-        body,
-        keep_alive: head.keep_alive,
-    }
-    .write(&mut out);
-    if conn.write_all(&out).await.is_err() || !head.keep_alive {
-        return Next::Close;
-    }
-    conn.compact();
-    Next::KeepAlive
+    send_response(conn, status, &headers, body, head.keep_alive).await
 }
 
 async fn respond_close(
@@ -313,14 +301,5 @@ async fn respond_close(
         .into_iter()
         .collect();
     headers.extend(cors_headers(shard, head));
-    let mut out = BytesMut::new();
-    http::Response {
-        status,
-        headers: &headers,
-        body,
-        keep_alive: false,
-    }
-    .write(&mut out);
-    let _ = conn.write_all(&out).await;
-    Next::Close
+    send_response(conn, status, &headers, body, false).await
 }
