@@ -17,7 +17,9 @@ use crate::shard::session::Session;
 use crate::shard::Shard;
 
 /// Most iovecs gathered into one `sendmsg`.
-const MAX_IOV: usize = 64;
+const MAX_IOV: usize = 256;
+/// Largest flush copied into one contiguous buffer instead of sent as iovecs.
+const COPY_MAX: usize = 64 * 1024;
 
 /// A TCP connection with its unconsumed input.
 #[derive(Debug)]
@@ -85,6 +87,7 @@ impl Conn {
     pub(crate) fn poll_flush_ws(
         &mut self,
         cx: &mut Context<'_>,
+        shard: &Shard,
         session: &Session,
     ) -> Poll<io::Result<()>> {
         loop {
@@ -109,7 +112,21 @@ impl Conn {
                     }
                 }
             }
-            let written = match send_vectored(self.stream.as_raw_fd(), &iov[..n_iov]) {
+            let total: usize = iov[..n_iov].iter().map(|s| s.len()).sum();
+            let mut flat = shard.wscratch.borrow_mut();
+            let res = if n_iov > 1 && total <= COPY_MAX {
+                // Many small frames: one contiguous copy is cheaper than the
+                // kernel walking (and checking) one iovec per frame.
+                flat.clear();
+                for s in &iov[..n_iov] {
+                    flat.extend_from_slice(s);
+                }
+                send_vectored(self.stream.as_raw_fd(), &[IoSlice::new(&flat)])
+            } else {
+                send_vectored(self.stream.as_raw_fd(), &iov[..n_iov])
+            };
+            drop(flat);
+            let written = match res {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     // Let glommio arm write readiness (it retries the send first).

@@ -215,7 +215,7 @@ pub(crate) async fn run(shard: &Rc<Shard>, conn: &mut Conn, session: &Rc<Session
         }
         conn.compact();
         let wake = poll_fn(|cx| {
-            match conn.poll_flush_ws(cx, session) {
+            match conn.poll_flush_ws(cx, shard, session) {
                 Poll::Ready(Err(_)) => return Poll::Ready(Wake::Error),
                 Poll::Ready(Ok(())) | Poll::Pending => {}
             }
@@ -247,7 +247,7 @@ pub(crate) async fn run(shard: &Rc<Shard>, conn: &mut Conn, session: &Rc<Session
                 return;
             }
             Wake::Closed => {
-                finish(conn, session).await;
+                finish(shard, conn, session).await;
                 return;
             }
         }
@@ -275,7 +275,7 @@ fn handle_message(shard: &Rc<Shard>, session: &Rc<Session>, msg: Message) -> boo
 
 /// Flushes what the server queued before closing (a DISCONNECT, say) and
 /// sends the close frame.
-async fn finish(conn: &mut Conn, session: &Rc<Session>) {
+async fn finish(shard: &Shard, conn: &mut Conn, session: &Rc<Session>) {
     let reason = session.st.borrow().closed;
     let flush = !matches!(
         reason,
@@ -284,7 +284,7 @@ async fn finish(conn: &mut Conn, session: &Rc<Session>) {
     if flush {
         // Best effort, bounded: a peer that does not read is not waited for.
         let _ = glommio::timer::timeout(std::time::Duration::from_secs(1), async {
-            let _ = poll_fn(|cx| conn.poll_flush_ws(cx, session)).await;
+            let _ = poll_fn(|cx| conn.poll_flush_ws(cx, shard, session)).await;
             Ok(())
         })
         .await;

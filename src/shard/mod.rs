@@ -77,6 +77,8 @@ pub struct Shard {
     pub acks: RefCell<deliver::AckAggregates>,
     /// Scratch buffer for socket reads (one per shard, not per connection).
     pub scratch: RefCell<Vec<u8>>,
+    /// Flush buffer: small queued frames are copied here and sent as one slice.
+    pub wscratch: RefCell<Vec<u8>>,
     /// Set when the server is shutting down.
     pub stopping: Cell<bool>,
     /// Namespace-wide ack id counters (Node's `nsp._ids`), one per namespace.
@@ -116,6 +118,7 @@ impl Shard {
             stats: Stats::default(),
             acks: RefCell::new(deliver::AckAggregates::default()),
             scratch: RefCell::new(vec![0; 64 * 1024]),
+            wscratch: RefCell::new(Vec::with_capacity(64 * 1024)),
             stopping: Cell::new(false),
             next_ack_ids: RefCell::new(vec![0; nsps]),
         });
