@@ -32,6 +32,9 @@ struct Args {
     /// With --redis-url: Redis 7 sharded pub/sub (`createShardedAdapter`).
     #[arg(long, env = "REDIS_SHARDED", value_parser = clap::builder::FalseyValueParser::new())]
     redis_sharded: bool,
+    /// With --redis-sharded: subscriptionMode (static, dynamic, dynamic-private).
+    #[arg(long, env = "REDIS_SUBSCRIPTION_MODE", default_value = "dynamic")]
+    redis_subscription_mode: ringcast::config::SubscriptionMode,
     /// Node name in a cluster.
     #[arg(long, env = "NODE_NAME")]
     name: Option<String>,
@@ -220,6 +223,7 @@ fn main() {
         engine_paths: vec!["/engine.io/".into()],
         redis_url: a.redis_url.clone(),
         redis_sharded: a.redis_sharded,
+        redis_subscription_mode: a.redis_subscription_mode,
         node_name: a.name.clone(),
         ..Config::default()
     };

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+pub use ringcast_cluster_wire::SubscriptionMode;
+
 /// Which transports the server accepts (Node's `transports` option).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Transports {
@@ -99,11 +101,26 @@ pub struct Config {
     /// Redis URL (`redis://host:port`): join a cluster of ringcast and Node
     /// socket.io nodes (`@socket.io/redis-adapter` 8.x protocol). None = a
     /// single node.
+    ///
+    /// Several comma-separated URLs are seed nodes of one Redis
+    /// (`redis://10.0.0.1:7000,redis://10.0.0.2:7000`; an entry without a
+    /// scheme is `redis://` + entry; credentials and database come from the
+    /// first). Whether it is a Redis Cluster is detected on connect
+    /// (`CLUSTER SLOTS`; refused: a single server): with a cluster, sharded
+    /// commands go to the master serving the channel's slot (one
+    /// connection per master, `MOVED` / `ASK` / slot migrations followed)
+    /// and server counts are summed over the masters, as the Node adapter
+    /// does with a node-redis / ioredis cluster client.
     pub redis_url: Option<String>,
     /// With `redis_url`: Redis 7 sharded pub/sub (`SPUBLISH` / `SSUBSCRIBE`)
-    /// with the protocol of the adapter's `createShardedAdapter`
-    /// (subscriptionMode `dynamic`) instead of the classic adapter's.
+    /// with the protocol of the adapter's `createShardedAdapter` instead of
+    /// the classic adapter's.
     pub redis_sharded: bool,
+    /// With `redis_sharded`: the adapter's `subscriptionMode` (`static`,
+    /// `dynamic` (default) or `dynamic-private`): which room channels are
+    /// SSUBSCRIBEd and where single-room broadcasts are published. Every
+    /// node of a cluster must use the same mode.
+    pub redis_subscription_mode: SubscriptionMode,
     /// This node's name in a cluster (logs; apps may show it).
     pub node_name: Option<String>,
     /// Channel prefix of the cluster (the adapter's `key`, `socket.io`).
@@ -137,6 +154,7 @@ impl Default for Config {
             http_body_timeout: Duration::from_secs(30),
             redis_url: None,
             redis_sharded: false,
+            redis_subscription_mode: SubscriptionMode::Dynamic,
             node_name: None,
             cluster_key: "socket.io".into(),
             cluster_buffer: 65_536,

@@ -55,12 +55,17 @@ struct Args {
     cors: String,
     /// Redis URL: join a cluster of ringcast and Node socket.io nodes
     /// (`@socket.io/redis-adapter` 8.x protocol), e.g. redis://127.0.0.1:6379.
+    /// Comma-separated URLs are seed nodes; a Redis Cluster is detected.
     #[arg(long, env = "REDIS_URL")]
     redis_url: Option<String>,
     /// With --redis-url: Redis 7 sharded pub/sub (SPUBLISH/SSUBSCRIBE), the
     /// protocol of the adapter's `createShardedAdapter`.
     #[arg(long, env = "REDIS_SHARDED", value_parser = clap::builder::FalseyValueParser::new())]
     redis_sharded: bool,
+    /// With --redis-sharded: the adapter's subscriptionMode (static,
+    /// dynamic, dynamic-private).
+    #[arg(long, env = "REDIS_SUBSCRIPTION_MODE", default_value = "dynamic")]
+    redis_subscription_mode: ringcast::config::SubscriptionMode,
     /// This node's name in the cluster.
     #[arg(long, env = "NODE_NAME")]
     name: Option<String>,
@@ -106,6 +111,7 @@ fn main() {
         cors,
         redis_url: a.redis_url,
         redis_sharded: a.redis_sharded,
+        redis_subscription_mode: a.redis_subscription_mode,
         node_name: a.name,
         ..Config::default()
     };

@@ -12,12 +12,36 @@
 //! `RINGCAST_E2E=0` skips these tests. Tests run one at a time (a process-wide lock).
 
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+#[path = "cluster/redis.rs"]
+mod redis;
+use redis::{Redis, RedisCluster};
+
+/// What the nodes of a test share.
+enum Backend {
+    Single(Redis),
+    Cluster(RedisCluster),
+}
+
+impl Backend {
+    /// The `--redis-url` of ringcast (a seed list for a cluster: the first two nodes, so that
+    /// discovery through seeds is exercised).
+    fn ringcast_url(&self) -> String {
+        match self {
+            Self::Single(r) => r.url(),
+            Self::Cluster(c) => {
+                let urls = c.urls();
+                urls.split(',').take(2).collect::<Vec<_>>().join(",")
+            }
+        }
+    }
+}
 
 fn skip() -> bool {
     std::env::var("RINGCAST_E2E").is_ok_and(|v| v == "0")
@@ -91,81 +115,6 @@ impl Drop for Proc {
     }
 }
 
-/// A `redis-server` on a free port; a restarted one (by the outage scenario) is found through
-/// its pid file and killed too.
-struct Redis {
-    proc: Option<Proc>,
-    port: u16,
-    pidfile: PathBuf,
-}
-
-impl Redis {
-    fn start() -> Self {
-        let port = free_port();
-        let mut cmd = Command::new("redis-server");
-        cmd.args([
-            "--port",
-            &port.to_string(),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .args(["--bind", "127.0.0.1"]);
-        let proc = Proc::spawn(cmd, "redis-server", &format!("redis-{port}.log"));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !ping_redis(port) {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not come up on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let pidfile = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .join("cluster")
-            .join(format!("redis-{port}.pid"));
-        let _ = std::fs::remove_file(&pidfile);
-        Self {
-            proc: Some(proc),
-            port,
-            pidfile,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    fn pid(&self) -> u32 {
-        self.proc.as_ref().map_or(0, |p| p.child.id())
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.proc.take();
-        if let Ok(pid) = std::fs::read_to_string(&self.pidfile) {
-            let _ = Command::new("kill")
-                .args(["-KILL", pid.trim()])
-                .stderr(Stdio::null())
-                .status();
-        }
-    }
-}
-
-fn ping_redis(port: u16) -> bool {
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
-    if s.write_all(b"PING\r\n").is_err() {
-        return false;
-    }
-    let mut buf = [0u8; 7];
-    s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
-}
-
 /// The conformance example, built by cargo for this test's profile when missing.
 fn conformance_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
@@ -222,7 +171,15 @@ struct Node {
     name: String,
 }
 
-fn start_node(kind: Kind, redis: Option<&Redis>, name: &str, sharded: bool) -> Node {
+/// How the nodes of a test talk to Redis.
+#[derive(Clone, Copy, Default)]
+struct Mode {
+    sharded: bool,
+    /// Sharded: `subscriptionMode` (None: the default, dynamic).
+    subscription: Option<&'static str>,
+}
+
+fn start_node(kind: Kind, redis: Option<&Backend>, name: &str, mode: Mode) -> Node {
     let port = free_port();
     let proc = match kind {
         Kind::Ringcast(shards) => {
@@ -231,10 +188,13 @@ fn start_node(kind: Kind, redis: Option<&Redis>, name: &str, sharded: bool) -> N
                 .args(["--name", name])
                 .env("RUST_LOG", "warn,ringcast=info");
             if let Some(r) = redis {
-                cmd.args(["--redis-url", &r.url()]);
+                cmd.args(["--redis-url", &r.ringcast_url()]);
             }
-            if sharded {
+            if mode.sharded {
                 cmd.env("REDIS_SHARDED", "1");
+            }
+            if let Some(m) = mode.subscription {
+                cmd.args(["--redis-subscription-mode", m]);
             }
             Proc::spawn(
                 cmd,
@@ -246,13 +206,16 @@ fn start_node(kind: Kind, redis: Option<&Redis>, name: &str, sharded: bool) -> N
             let mut cmd = Command::new("node");
             cmd.arg(cluster_dir().join("node-peer.js"))
                 .env("PORT", port.to_string())
-                .env(
-                    "REDIS_URL",
-                    redis.map(Redis::url).expect("a Node node needs Redis"),
-                )
                 .env("NODE_NAME", name);
-            if sharded {
+            match redis.expect("a Node node needs Redis") {
+                Backend::Single(r) => cmd.env("REDIS_URL", r.url()),
+                Backend::Cluster(c) => cmd.env("REDIS_CLUSTER", c.urls()),
+            };
+            if mode.sharded {
                 cmd.env("SHARDED", "1");
+            }
+            if let Some(m) = mode.subscription {
+                cmd.env("SUBSCRIPTION_MODE", m);
             }
             Proc::spawn(cmd, &format!("node {name}"), &format!("{name}-{port}.log"))
         }
@@ -286,23 +249,47 @@ fn run(scenario: &str, topology: &[Kind]) {
 }
 
 fn run_with(scenario: &str, topology: &[Kind], with_redis: bool) {
-    run_mode(scenario, topology, with_redis, false);
+    run_mode(
+        scenario,
+        topology,
+        with_redis.then_some(false),
+        Mode::default(),
+    );
 }
 
 /// Sharded pub/sub mode: ringcast with `REDIS_SHARDED=1`, Node peers with
 /// `createShardedAdapter` (`SHARDED=1`).
 fn run_sharded(scenario: &str, topology: &[Kind]) {
-    run_mode(scenario, topology, true, true);
+    run_mode(scenario, topology, Some(false), SHARDED);
 }
 
-fn run_mode(scenario: &str, topology: &[Kind], with_redis: bool, sharded: bool) {
+/// Against a 3-master Redis Cluster (ringcast with a seed list, Node with node-redis
+/// `createCluster`).
+fn run_cluster(scenario: &str, topology: &[Kind], mode: Mode) {
+    run_mode(scenario, topology, Some(true), mode);
+}
+
+const SHARDED: Mode = Mode {
+    sharded: true,
+    subscription: None,
+};
+
+/// `redis`: None = no Redis, Some(false) = one redis-server, Some(true) = a Redis Cluster.
+fn run_mode(scenario: &str, topology: &[Kind], redis: Option<bool>, mode: Mode) {
     if skip() {
         eprintln!("RINGCAST_E2E=0: skipped");
         return;
     }
     let _guard = serial();
     check_node_modules();
-    let redis = with_redis.then(Redis::start);
+    let sharded = mode.sharded;
+    let redis = redis.map(|cluster| {
+        if cluster {
+            Backend::Cluster(RedisCluster::start(3))
+        } else {
+            Backend::Single(Redis::start())
+        }
+    });
     let mut nodes: Vec<Node> = topology
         .iter()
         .enumerate()
@@ -311,12 +298,17 @@ fn run_mode(scenario: &str, topology: &[Kind], with_redis: bool, sharded: bool) 
                 Kind::Ringcast(_) => "rc",
                 Kind::Node => "js",
             };
-            let mode = if sharded { "-sharded" } else { "" };
+            let tag = match (&redis, sharded) {
+                (Some(Backend::Cluster(_)), true) => "-rcluster-sharded",
+                (Some(Backend::Cluster(_)), false) => "-rcluster",
+                (_, true) => "-sharded",
+                _ => "",
+            };
             start_node(
                 *k,
                 redis.as_ref(),
-                &format!("{prefix}{i}-{scenario}{mode}"),
-                sharded,
+                &format!("{prefix}{i}-{scenario}{tag}"),
+                mode,
             )
         })
         .collect();
@@ -330,10 +322,20 @@ fn run_mode(scenario: &str, topology: &[Kind], with_redis: bool, sharded: bool) 
     if sharded {
         cmd.env("SHARDED", "1");
     }
-    if let Some(redis) = &redis {
-        cmd.env("REDIS_URL", redis.url())
-            .env("REDIS_PID", redis.pid().to_string())
-            .env("REDIS_PIDFILE", &redis.pidfile);
+    if let Some(m) = mode.subscription {
+        cmd.env("SUBSCRIPTION_MODE", m);
+    }
+    match &redis {
+        Some(Backend::Single(redis)) => {
+            cmd.env("REDIS_URL", redis.url())
+                .env("REDIS_PID", redis.pid().to_string())
+                .env("REDIS_PIDFILE", &redis.pidfile);
+        }
+        Some(Backend::Cluster(c)) => {
+            let first = c.urls().split(',').next().unwrap_or_default().to_owned();
+            cmd.env("REDIS_URL", first).env("REDIS_CLUSTER", c.urls());
+        }
+        None => {}
     }
     let mut child = cmd
         .stdout(Stdio::piped())
@@ -525,4 +527,97 @@ fn sharded_outage_ringcast_only() {
 #[test]
 fn sharded_outage_mixed() {
     run_sharded("outage", MIXED);
+}
+
+// ----- Redis Cluster (3 masters) ----------------------------------------------------------------
+
+/// Rooms whose channels hash to three different masters: to a room / others / a socket id / all,
+/// fetchSockets, serverSideEmit with acks, broadcast with acks, exactly once, from each node.
+#[test]
+fn redis_cluster_sharded_ringcast_only_slots() {
+    run_cluster("slots", RR, SHARDED);
+}
+
+/// The same with a Node node (createShardedAdapter over node-redis `createCluster`).
+#[test]
+fn redis_cluster_sharded_mixed_slots() {
+    run_cluster("slots", MIXED, SHARDED);
+}
+
+#[test]
+fn redis_cluster_sharded_ringcast_only_requests() {
+    run_cluster("requests", RR, SHARDED);
+}
+
+#[test]
+fn redis_cluster_sharded_mixed_acks() {
+    run_cluster("acks", MIXED, SHARDED);
+}
+
+/// The slots of a room channel and of the namespace channel move to another master
+/// (`CLUSTER SETSLOT ... NODE`) while the nodes run: Redis pushes `sunsubscribe`, the
+/// subscriptions follow, publishers follow `MOVED`.
+#[test]
+fn redis_cluster_sharded_ringcast_only_migration() {
+    run_cluster("migrate", RR, SHARDED);
+}
+
+#[test]
+fn redis_cluster_sharded_mixed_migration() {
+    run_cluster("migrate", MIXED, SHARDED);
+}
+
+/// Classic PUBLISH / (P)SUBSCRIBE through the cluster bus; NUMSUB summed over the masters.
+#[test]
+fn redis_cluster_classic_ringcast_only_broadcast() {
+    run_cluster("broadcast", RR, Mode::default());
+}
+
+#[test]
+fn redis_cluster_classic_mixed_requests() {
+    run_cluster("requests", MIXED, Mode::default());
+}
+
+#[test]
+fn redis_cluster_classic_mixed_server_side_acks() {
+    run_cluster("server_side_acks", MIXED, Mode::default());
+}
+
+// ----- subscriptionMode -------------------------------------------------------------------------
+
+fn run_subscription(mode: &'static str, topology: &[Kind]) {
+    run_mode(
+        "modes",
+        topology,
+        Some(false),
+        Mode {
+            sharded: true,
+            subscription: Some(mode),
+        },
+    );
+}
+
+#[test]
+fn sharded_static_ringcast_only() {
+    run_subscription("static", RR);
+}
+
+#[test]
+fn sharded_static_mixed() {
+    run_subscription("static", MIXED);
+}
+
+#[test]
+fn sharded_dynamic_ringcast_only() {
+    run_subscription("dynamic", RR);
+}
+
+#[test]
+fn sharded_dynamic_private_ringcast_only() {
+    run_subscription("dynamic-private", RR);
+}
+
+#[test]
+fn sharded_dynamic_private_mixed() {
+    run_subscription("dynamic-private", MIXED);
 }

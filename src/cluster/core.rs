@@ -20,7 +20,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use ringcast_cluster_wire::{
     from_json, to_json, BroadcastMessage, BroadcastOpts, ChannelKind, Channels, FetchedSocket,
     Flags, OptsOrder, Request, RequestBody, RequestType, Response, RoomFilter, ShardedBody,
-    ShardedMessage, Value,
+    ShardedMessage, SubscriptionMode, Value,
 };
 use serde_json::Value as Json;
 
@@ -116,6 +116,9 @@ pub(crate) struct Core {
     node_name: Option<String>,
     /// Sharded mode (`createShardedAdapter`): SPUBLISH / SSUBSCRIBE.
     sharded: bool,
+    /// Sharded mode: the adapter's `subscriptionMode` (where single-room
+    /// broadcasts are published).
+    mode: SubscriptionMode,
     /// Sharded mode: shards holding each room (the room's channel is
     /// SSUBSCRIBEd while the count is above zero).
     room_refs: AHashMap<(u16, Box<str>), usize>,
@@ -142,6 +145,7 @@ impl Core {
             .collect();
         let uid = publisher.as_ref().map_or_else(random_id, |p| p.uid.clone());
         let sharded = publisher.as_ref().is_some_and(|p| p.subs.is_some());
+        let mode = publisher.as_ref().map_or_else(Default::default, |p| p.mode);
         Self {
             uid,
             nsps,
@@ -156,6 +160,7 @@ impl Core {
             remote_acks: AHashMap::new(),
             node_name,
             sharded,
+            mode,
             room_refs: AHashMap::new(),
             requesters: AHashMap::new(),
         }
@@ -167,6 +172,7 @@ impl Core {
             node = self.node_name.as_deref().unwrap_or(""),
             redis = self.publisher.is_some(),
             sharded = self.sharded,
+            subscription_mode = %self.mode,
             "cluster bridge started"
         );
         let mut next_tick = Instant::now() + TICK;
@@ -225,7 +231,7 @@ impl Core {
         let (name, channels) = &self.nsps[nsp as usize];
         let channel = match &body {
             ShardedBody::Response(_) => None,
-            _ => Some(channels.sharded_for(&body)),
+            _ => Some(channels.sharded_channel(&body, self.mode)),
         };
         let m = ShardedMessage {
             uid: Some(self.uid.clone()),

@@ -25,8 +25,18 @@
 //! `PUBSUB SHARDNUMSUB`, and the subscriber is a small RESP2 client of its
 //! own ([`sharded_io`]; the `redis` crate's blocking pub/sub does not
 //! surface `smessage`) holding `SSUBSCRIBE`s: the namespace channel, the
-//! node's response channel, and one channel per room some local socket is
-//! in (shards report room creation / deletion, [`ToBridge::Room`]).
+//! node's response channel, and (subscriptionMode `dynamic` /
+//! `dynamic-private`) one channel per room some local socket is in
+//! (shards report room creation / deletion, [`ToBridge::Room`]).
+//!
+//! # Redis Cluster
+//! The URL may list several seeds. The publisher and the sharded
+//! subscriber each detect the layout ([`topology`]: `CLUSTER SLOTS`,
+//! refused on a single server) and route by key slot ([`slots`]): one
+//! connection per master, opened lazily; `MOVED` / `ASK` / slot migrations
+//! are followed ([`cluster_io`], [`sharded_io`]). Server counts are summed
+//! over the masters. The classic subscriber needs no routing (the cluster
+//! bus forwards `PUBLISH` everywhere). Our RESP2 client is [`resp`].
 //!
 //! Without a Redis URL only the core runs: the cluster API (fetch_sockets,
 //! sockets_join, ...) then spans the shards of this process.
@@ -39,12 +49,16 @@
 //! glommio (a crossbeam channel alone does not wake a parked executor); see
 //! `docs/decisions.md`.
 
+mod cluster_io;
 mod convert;
 pub(crate) mod core;
 mod redis_io;
+mod resp;
 pub(crate) mod shard_side;
 mod sharded_io;
+mod slots;
 mod time;
+mod topology;
 
 use std::io::Write;
 use std::os::unix::net::UnixStream;
@@ -56,7 +70,7 @@ use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use serde_json::Value;
 
-use crate::config::Config;
+use crate::config::{Config, SubscriptionMode};
 use crate::shard::deliver::{AckReply, Broadcast};
 use crate::shard::App;
 
@@ -299,6 +313,7 @@ pub struct Link {
     tx: Sender<Event>,
     publish: bool,
     rooms: bool,
+    socket_rooms: bool,
     counters: Arc<Counters>,
 }
 
@@ -328,6 +343,13 @@ impl Link {
     /// ([`ToBridge::Room`]): sharded mode subscribes per room.
     pub fn tracks_rooms(&self) -> bool {
         self.rooms
+    }
+
+    /// Whether shards should also report each socket's own id room
+    /// ([`ToBridge::Room`] with the socket id, on connect / disconnect):
+    /// subscriptionMode `"dynamic-private"` SSUBSCRIBEs socket-id rooms.
+    pub fn tracks_socket_rooms(&self) -> bool {
+        self.socket_rooms
     }
 }
 
@@ -413,6 +435,7 @@ pub fn start(config: &Config, app: Arc<dyn App>, nshards: usize) -> std::io::Res
             cap,
             counters.clone(),
             config.redis_sharded,
+            config.redis_subscription_mode,
         )?),
         None => None,
     };
@@ -432,7 +455,10 @@ pub fn start(config: &Config, app: Arc<dyn App>, nshards: usize) -> std::io::Res
         link: Link {
             tx,
             publish,
-            rooms: publish && config.redis_sharded,
+            rooms: publish && config.redis_sharded && config.redis_subscription_mode.is_dynamic(),
+            socket_rooms: publish
+                && config.redis_sharded
+                && config.redis_subscription_mode == SubscriptionMode::DynamicPrivate,
             counters: counters.clone(),
         },
         ends,

@@ -1,16 +1,21 @@
-//! The two Redis connections of a node: the publisher and the subscriber,
-//! each on its own thread with the blocking `redis` client.
+//! The Redis side of a node: the publisher and the subscriber, each on its
+//! own thread.
 //!
 //! - Publisher: waits for work, then sends everything queued (up to
-//!   [`MAX_BATCH`] commands) as one pipeline: one write, one round trip.
-//!   On a failure it reconnects with backoff (100 ms doubling to 1 s) and
-//!   sends the same batch again; meanwhile work piles up in its bounded
-//!   queue and what does not fit is dropped and counted by the core.
-//! - Subscriber: `SUBSCRIBE` to each request channel (exactly once: Node
-//!   counts servers with `PUBSUB NUMSUB`) and the response channels,
-//!   `PSUBSCRIBE` to each broadcast pattern; forwards every message to the
-//!   core. When the link breaks it logs, reconnects with backoff and
-//!   subscribes again.
+//!   [`MAX_BATCH`] commands) through a [`Router`] ([`super::cluster_io`]):
+//!   one pipeline per node (one for a single server), each command to the
+//!   master of its channel's slot on a Redis Cluster, `NUMSUB` summed over
+//!   the masters. On a failure it reconnects with backoff (100 ms doubling
+//!   to 1 s) and sends what is unanswered again; meanwhile work piles up in
+//!   its bounded queue and what does not fit is dropped and counted.
+//! - Classic subscriber (the blocking `redis` client): `SUBSCRIBE` to each
+//!   request channel (exactly once: Node counts servers with
+//!   `PUBSUB NUMSUB`) and the response channels, `PSUBSCRIBE` to each
+//!   broadcast pattern; forwards every message to the core. A Redis
+//!   Cluster forwards classic pub/sub to every node, so one connection to
+//!   any seed receives everything. When the link breaks it logs,
+//!   reconnects (to the next seed) with backoff and subscribes again.
+//! - Sharded subscriber: [`super::sharded_io`].
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -18,8 +23,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
-use ringcast_cluster_wire::Channels;
+use ringcast_cluster_wire::{Channels, SubscriptionMode};
 
+use super::cluster_io::Router;
+use super::topology::{entries, parse_seeds, Seeds};
 use super::{bump, Counters, Event};
 use crate::shard::App;
 
@@ -32,7 +39,7 @@ const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 /// Work for the publisher.
 #[derive(Debug)]
-enum PubCmd {
+pub(crate) enum PubCmd {
     Publish { channel: String, payload: Bytes },
     Numsub { channel: String, token: u64 },
 }
@@ -48,6 +55,8 @@ pub(crate) struct Publisher {
     pub(crate) uid: String,
     /// Sharded mode: the SSUBSCRIBEd channels (the core adds room channels).
     pub(crate) subs: Option<super::sharded_io::Subs>,
+    /// Sharded mode: the adapter's `subscriptionMode`.
+    pub(crate) mode: SubscriptionMode,
 }
 
 impl Publisher {
@@ -92,6 +101,7 @@ pub(crate) fn random_id() -> String {
 }
 
 /// Starts the publisher and the subscriber threads.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn start(
     url: &str,
     key: &str,
@@ -100,8 +110,13 @@ pub(crate) fn start(
     cap: usize,
     counters: Arc<Counters>,
     sharded: bool,
+    mode: SubscriptionMode,
 ) -> std::io::Result<Publisher> {
-    let client = redis::Client::open(url)
+    let seeds = parse_seeds(url)?;
+    let clients = entries(url)
+        .iter()
+        .map(|e| redis::Client::open(e.as_str()))
+        .collect::<Result<Vec<_>, _>>()
         .map_err(|e| std::io::Error::other(format!("bad redis url {url:?}: {e}")))?;
     let uid = random_id();
     let mut channels = Vec::new();
@@ -115,32 +130,32 @@ pub(crate) fn start(
     }
     let (tx, rx) = crossbeam_channel::bounded(cap);
     {
-        let (client, events, counters) = (client.clone(), events.clone(), counters.clone());
+        let (seeds, events, counters) = (seeds.clone(), events.clone(), counters.clone());
         std::thread::Builder::new()
             .name("ringcast-redis-pub".into())
-            .spawn(move || publisher_loop(&client, &rx, &events, &counters, sharded))?;
+            .spawn(move || publisher_loop(seeds, &rx, &events, &counters, sharded))?;
     }
     if sharded {
-        let subs = super::sharded_io::Subs::default();
+        let subs = super::sharded_io::start(seeds, events.clone(), counters.clone())?;
         for i in 0..app.namespace_count() {
             let c = Channels::new(key, app.namespace_name(i as u16));
             subs.subscribe(c.broadcast());
             subs.subscribe(&c.sharded_response(&uid));
         }
-        super::sharded_io::start(&client, subs.clone(), events.clone(), counters.clone())?;
         return Ok(Publisher {
             tx,
             events,
             counters,
             uid,
             subs: Some(subs),
+            mode,
         });
     }
     {
         let (events, counters) = (events.clone(), counters.clone());
         std::thread::Builder::new()
             .name("ringcast-redis-sub".into())
-            .spawn(move || subscriber_loop(&client, &channels, &patterns, &events, &counters))?;
+            .spawn(move || subscriber_loop(&clients, &channels, &patterns, &events, &counters))?;
     }
     Ok(Publisher {
         tx,
@@ -148,6 +163,7 @@ pub(crate) fn start(
         counters,
         uid,
         subs: None,
+        mode,
     })
 }
 
@@ -158,105 +174,32 @@ fn connect(client: &redis::Client) -> redis::RedisResult<redis::Connection> {
 }
 
 fn publisher_loop(
-    client: &redis::Client,
+    seeds: Seeds,
     rx: &Receiver<PubCmd>,
     events: &Sender<Event>,
     counters: &Counters,
     sharded: bool,
 ) {
-    let (publish, numsub) = if sharded {
-        ("SPUBLISH", "SHARDNUMSUB")
-    } else {
-        ("PUBLISH", "NUMSUB")
-    };
-    let mut con: Option<redis::Connection> = None;
-    let mut backoff = BACKOFF_MIN;
-    let mut lost = false;
+    let mut router = Router::new(seeds, sharded);
     let mut batch: Vec<PubCmd> = Vec::new();
     loop {
-        if batch.is_empty() {
-            match rx.recv() {
+        match rx.recv() {
+            Ok(c) => batch.push(c),
+            Err(_) => return,
+        }
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
                 Ok(c) => batch.push(c),
-                Err(_) => return,
-            }
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(c) => batch.push(c),
-                    Err(_) => break,
-                }
+                Err(_) => break,
             }
         }
-        let c = match con.as_mut() {
-            Some(c) => c,
-            None => match connect(client) {
-                Ok(c) => {
-                    if std::mem::take(&mut lost) {
-                        tracing::warn!("redis publisher link restored");
-                    }
-                    backoff = BACKOFF_MIN;
-                    con.insert(c)
-                }
-                Err(e) => {
-                    if !std::mem::replace(&mut lost, true) {
-                        tracing::warn!(error = %e, "redis publisher link lost; reconnecting");
-                    }
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(BACKOFF_MAX);
-                    continue;
-                }
-            },
-        };
-        let _ = c.set_read_timeout(Some(IO_TIMEOUT));
-        let mut pipe = redis::pipe();
-        for cmd in &batch {
-            match cmd {
-                PubCmd::Publish { channel, payload } => {
-                    pipe.cmd(publish).arg(channel).arg(&payload[..]);
-                }
-                PubCmd::Numsub { channel, .. } => {
-                    pipe.cmd("PUBSUB").arg(numsub).arg(channel);
-                }
-            }
-        }
-        match pipe.query::<Vec<redis::Value>>(c) {
-            Ok(values) => {
-                for (cmd, v) in batch.drain(..).zip(values) {
-                    match cmd {
-                        PubCmd::Publish { .. } => {
-                            counters.published.fetch_add(1, Ordering::Relaxed);
-                        }
-                        PubCmd::Numsub { token, .. } => {
-                            let count = numsub_count(&v);
-                            let _ = events.send(Event::Numsub { token, count });
-                        }
-                    }
-                }
-            }
-            Err(e) => {
-                // Keep the batch: it is sent again once reconnected.
-                if !std::mem::replace(&mut lost, true) {
-                    tracing::warn!(error = %e, "redis publisher link lost; reconnecting");
-                }
-                con = None;
-                std::thread::sleep(backoff);
-                backoff = (backoff * 2).min(BACKOFF_MAX);
-            }
-        }
-    }
-}
-
-fn numsub_count(v: &redis::Value) -> Option<usize> {
-    match v {
-        redis::Value::Array(items) => match items.get(1)? {
-            redis::Value::Int(n) => usize::try_from(*n).ok(),
-            _ => None,
-        },
-        _ => None,
+        router.run(&batch, events, counters);
+        batch.clear();
     }
 }
 
 fn subscriber_loop(
-    client: &redis::Client,
+    clients: &[redis::Client],
     channels: &[String],
     patterns: &[String],
     events: &Sender<Event>,
@@ -264,10 +207,17 @@ fn subscriber_loop(
 ) {
     let mut backoff = BACKOFF_MIN;
     let mut lost = false;
+    // Any node of a cluster receives every PUBLISH: the first seed that
+    // answers, the next one after a failure.
+    let mut next = 0usize;
     loop {
+        let Some(client) = clients.get(next % clients.len().max(1)) else {
+            return;
+        };
         let mut con = match connect(client) {
             Ok(c) => c,
             Err(e) => {
+                next += 1;
                 if !std::mem::replace(&mut lost, true) {
                     tracing::warn!(error = %e, "redis subscriber link lost; reconnecting");
                 }

@@ -1,306 +1,451 @@
-//! The subscriber of sharded mode: `SSUBSCRIBE` on a plain TCP connection
-//! speaking RESP2, on its own thread.
+//! The subscriber of sharded mode: `SSUBSCRIBE`s on RESP2 connections of
+//! its own (the `redis` crate's blocking pub/sub has no `ssubscribe` and,
+//! in RESP2, drops `smessage` pushes), one per Redis node serving a
+//! subscribed channel.
 //!
-//! The `redis` crate's blocking pub/sub has no `ssubscribe` and, in RESP2,
-//! drops `smessage` pushes, so this is a minimal client of its own:
-//! - [`Subs`] is the set of channels the node must hold plus the write
-//!   half of the live connection, behind one mutex. The core adds and
-//!   removes room channels through it; each change is written at once
-//!   (`SSUBSCRIBE` / `SUNSUBSCRIBE`, one channel per command so that a
-//!   Redis Cluster never sees a cross-slot command).
-//! - The reader thread connects (AUTH / SELECT from the URL), installs the
-//!   write half and subscribes the whole set under the same lock (so a
-//!   change made while the link is down is never lost), then forwards
-//!   every `smessage` to the core. When the link breaks it logs, drops the
-//!   write half, reconnects with backoff and subscribes again.
+//! # Threads
+//! - The **manager** (`ringcast-redis-ssub`) owns the state: the channels
+//!   the node must hold (`wanted`), where each one is subscribed (node and
+//!   connection generation), the layout ([`Layout`]: a single server or a
+//!   cluster slot map) and the write half of each connection. The core
+//!   asks through [`Subs`] (a channel: the core never blocks on Redis);
+//!   each change is written at once, one channel per command so that a
+//!   cluster never sees a cross-slot command.
+//! - One **reader** per connection forwards every `smessage` to the core
+//!   and reports to the manager what needs it: the link broke, an error
+//!   reply (`MOVED` ...), or a `sunsubscribe` push.
+//!
+//! # Invariants
+//! - A channel in `wanted` is either subscribed on the connection its
+//!   assignment names, or unassigned and the manager is `dirty`: a pass
+//!   (`reconcile`) after the backoff subscribes it on the master its slot
+//!   belongs to (connected lazily). Nothing is lost while Redis is down.
+//! - A report carries its connection's generation; a report about a
+//!   connection that was replaced is ignored.
+//! - A `sunsubscribe` for a channel still wanted on that connection is
+//!   Redis dropping it (its slot moved to another master): the map is
+//!   refreshed and the channel subscribed on its new owner. Our own
+//!   SUNSUBSCRIBE's answer arrives after the assignment changed, so it is
+//!   never mistaken for one.
+//! - An error reply (`MOVED <slot> <node>`: learnt by the map) unassigns
+//!   the channels of that connection in that slot (all of them for an
+//!   error without a slot): they are subscribed again (SSUBSCRIBE is
+//!   idempotent). Repeated failures back off (100 ms doubling to 1 s).
 
-use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::collections::BTreeMap;
+use std::io::{BufReader, Write};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use crossbeam_channel::Sender;
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
+use super::resp::{command, read_reply, Conn, Reply, Stream};
+use super::slots::{key_slot, Addr, Redirect};
+use super::topology::{discover, Layout, Seeds};
 use super::{Counters, Event};
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-const IO_TIMEOUT: Duration = Duration::from_secs(5);
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
-/// Largest bulk string / array accepted from Redis.
-const MAX_BULK: usize = 512 << 20;
+const IDLE: Duration = Duration::from_secs(3600);
 
-#[derive(Debug, Default)]
-struct State {
-    channels: BTreeSet<String>,
-    writer: Option<TcpStream>,
+/// What the manager is told.
+#[derive(Debug)]
+enum Cmd {
+    Sub(String),
+    Unsub(String),
+    /// The connection `(addr, gen)` broke.
+    Lost(Addr, u64),
+    /// Redis pushed `sunsubscribe channel` on `(addr, gen)`.
+    Pushed(Addr, u64, String),
+    /// An error reply on `(addr, gen)`.
+    Failed(Addr, u64, String),
 }
 
-/// The channels the node holds, shared by the core and the reader thread.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Subs(Arc<Mutex<State>>);
+/// The core's handle on the sharded subscriber.
+#[derive(Debug, Clone)]
+pub(crate) struct Subs {
+    tx: Sender<Cmd>,
+}
 
 impl Subs {
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Holds `channel` from now on (now if connected, else on reconnect).
     pub(crate) fn subscribe(&self, channel: &str) {
-        let mut st = self.lock();
-        if st.channels.insert(channel.to_owned()) {
-            send(&mut st, &["SSUBSCRIBE", channel]);
-        }
+        let _ = self.tx.send(Cmd::Sub(channel.to_owned()));
     }
 
     /// Stops holding `channel`.
     pub(crate) fn unsubscribe(&self, channel: &str) {
-        let mut st = self.lock();
-        if st.channels.remove(channel) {
-            send(&mut st, &["SUNSUBSCRIBE", channel]);
-        }
+        let _ = self.tx.send(Cmd::Unsub(channel.to_owned()));
     }
 }
 
-/// Writes one command on the live connection; a failed write drops the
-/// write half (the reader notices the broken link and resubscribes).
-fn send(st: &mut State, args: &[&str]) {
-    if let Some(w) = st.writer.as_mut() {
-        if w.write_all(&command(args)).is_err() {
-            st.writer = None;
-        }
-    }
-}
-
-/// A RESP2 command.
-fn command(args: &[&str]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    out
-}
-
-/// A RESP2 reply (only what pub/sub connections receive).
-#[derive(Debug, PartialEq)]
-enum Reply {
-    Status,
-    Error(String),
-    Int,
-    Bulk(Option<Vec<u8>>),
-    Array(Vec<Self>),
-}
-
-fn bad(what: &str) -> std::io::Error {
-    std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned())
-}
-
-fn read_reply(r: &mut impl BufRead, depth: usize) -> std::io::Result<Reply> {
-    let mut line = Vec::new();
-    r.read_until(b'\n', &mut line)?;
-    if line.len() < 3 || !line.ends_with(b"\r\n") {
-        return Err(if line.is_empty() {
-            std::io::ErrorKind::UnexpectedEof.into()
-        } else {
-            bad("malformed RESP line")
-        });
-    }
-    let body = &line[1..line.len() - 2];
-    let num = || -> std::io::Result<i64> {
-        std::str::from_utf8(body)
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| bad("malformed RESP length"))
-    };
-    Ok(match line[0] {
-        b'+' => Reply::Status,
-        b'-' => Reply::Error(String::from_utf8_lossy(body).into_owned()),
-        b':' => {
-            num()?;
-            Reply::Int
-        }
-        b'$' => {
-            let n = num()?;
-            if n < 0 {
-                return Ok(Reply::Bulk(None));
-            }
-            let n = usize::try_from(n).map_err(|_| bad("bulk length"))?;
-            if n > MAX_BULK {
-                return Err(bad("bulk string too large"));
-            }
-            let mut buf = vec![0u8; n + 2];
-            std::io::Read::read_exact(r, &mut buf)?;
-            buf.truncate(n);
-            Reply::Bulk(Some(buf))
-        }
-        b'*' => {
-            let n = num()?;
-            if n < 0 {
-                return Ok(Reply::Array(Vec::new()));
-            }
-            if depth > 4 || n > 1 << 20 {
-                return Err(bad("RESP array too deep or too long"));
-            }
-            let mut items = Vec::with_capacity(n as usize);
-            for _ in 0..n {
-                items.push(read_reply(r, depth + 1)?);
-            }
-            Reply::Array(items)
-        }
-        _ => return Err(bad("unexpected RESP type")),
-    })
-}
-
-/// `["smessage", channel, payload]`, else `None`.
-fn smessage(reply: Reply) -> Option<(String, Bytes)> {
-    let Reply::Array(items) = reply else {
-        return None;
-    };
-    let mut it = items.into_iter();
-    match (it.next()?, it.next()?, it.next()?) {
-        (Reply::Bulk(Some(kind)), Reply::Bulk(Some(channel)), Reply::Bulk(Some(payload)))
-            if kind == b"smessage" =>
-        {
-            Some((String::from_utf8(channel).ok()?, Bytes::from(payload)))
-        }
-        _ => None,
-    }
-}
-
-/// Where and how to connect (from the `redis` crate's URL parsing).
-struct Target {
-    host: String,
-    port: u16,
-    username: Option<String>,
-    password: Option<String>,
-    db: i64,
-}
-
-fn target(client: &redis::Client) -> std::io::Result<Target> {
-    let info = client.get_connection_info();
-    let (host, port) = match &info.addr {
-        redis::ConnectionAddr::Tcp(h, p) => (h.clone(), *p),
-        other => {
-            return Err(std::io::Error::other(format!(
-                "sharded mode needs a plain redis://host:port URL, not {other:?}"
-            )))
-        }
-    };
-    Ok(Target {
-        host,
-        port,
-        username: info.redis.username.clone(),
-        password: info.redis.password.clone(),
-        db: info.redis.db,
-    })
-}
-
-fn connect(t: &Target) -> std::io::Result<BufReader<TcpStream>> {
-    let addr = (t.host.as_str(), t.port)
-        .to_socket_addrs()?
-        .next()
-        .ok_or_else(|| std::io::Error::other("redis host does not resolve"))?;
-    let s = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)?;
-    s.set_nodelay(true)?;
-    s.set_write_timeout(Some(IO_TIMEOUT))?;
-    let mut r = BufReader::with_capacity(256 << 10, s);
-    let mut setup = Vec::new();
-    if let Some(pw) = &t.password {
-        setup.push(match &t.username {
-            Some(u) => command(&["AUTH", u, pw]),
-            None => command(&["AUTH", pw]),
-        });
-    }
-    if t.db != 0 {
-        setup.push(command(&["SELECT", &t.db.to_string()]));
-    }
-    if !setup.is_empty() {
-        r.get_mut().set_read_timeout(Some(IO_TIMEOUT))?;
-        for c in &setup {
-            r.get_mut().write_all(c)?;
-        }
-        for _ in &setup {
-            if let Reply::Error(e) = read_reply(&mut r, 0)? {
-                return Err(std::io::Error::other(format!("redis: {e}")));
-            }
-        }
-    }
-    r.get_mut().set_read_timeout(None)?;
-    Ok(r)
-}
-
-/// Starts the reader thread holding `subs`.
+/// Starts the manager; subscriptions follow through the returned handle.
 pub(crate) fn start(
-    client: &redis::Client,
-    subs: Subs,
+    seeds: Seeds,
     events: Sender<Event>,
     counters: Arc<Counters>,
-) -> std::io::Result<()> {
-    let t = target(client)?;
+) -> std::io::Result<Subs> {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let m = Manager {
+        seeds,
+        layout: None,
+        links: BTreeMap::new(),
+        next_gen: 0,
+        wanted: BTreeMap::new(),
+        dirty: false,
+        retry_at: Instant::now(),
+        backoff: BACKOFF_MIN,
+        lost: false,
+        ready: false,
+        tx: tx.clone(),
+        events,
+        counters,
+    };
     std::thread::Builder::new()
         .name("ringcast-redis-ssub".into())
-        .spawn(move || reader_loop(&t, &subs, &events, &counters))?;
-    Ok(())
+        .spawn(move || m.run(&rx))?;
+    Ok(Subs { tx })
 }
 
-fn reader_loop(t: &Target, subs: &Subs, events: &Sender<Event>, counters: &Counters) {
-    let mut backoff = BACKOFF_MIN;
-    let mut lost = false;
-    loop {
-        let setup = connect(t).and_then(|mut r| {
-            let w = r.get_ref().try_clone()?;
-            let mut st = subs.lock();
-            let mut all = Vec::new();
-            for c in &st.channels {
-                all.extend_from_slice(&command(&["SSUBSCRIBE", c]));
-            }
-            r.get_mut().write_all(&all)?;
-            st.writer = Some(w);
-            Ok((r, st.channels.len()))
-        });
-        let (mut r, n) = match setup {
-            Ok(x) => x,
-            Err(e) => {
-                if !std::mem::replace(&mut lost, true) {
-                    tracing::warn!(error = %e, "redis sharded subscriber link lost; reconnecting");
-                }
-                std::thread::sleep(backoff);
-                backoff = (backoff * 2).min(BACKOFF_MAX);
-                continue;
-            }
-        };
-        backoff = BACKOFF_MIN;
-        if std::mem::take(&mut lost) {
-            tracing::warn!(
-                channels = n,
-                "redis sharded subscriber link restored; subscriptions renewed"
-            );
-        } else {
-            tracing::info!(channels = n, "redis sharded subscriptions ready");
-        }
+/// The write half of one connection.
+struct Link {
+    writer: Stream,
+    gen: u64,
+}
+
+struct Manager {
+    seeds: Seeds,
+    layout: Option<Layout>,
+    links: BTreeMap<Addr, Link>,
+    next_gen: u64,
+    /// Channel → the connection holding it (None: to be subscribed).
+    wanted: BTreeMap<String, Option<(Addr, u64)>>,
+    dirty: bool,
+    retry_at: Instant,
+    backoff: Duration,
+    lost: bool,
+    ready: bool,
+    tx: Sender<Cmd>,
+    events: Sender<Event>,
+    counters: Arc<Counters>,
+}
+
+impl Manager {
+    fn run(mut self, rx: &Receiver<Cmd>) {
         loop {
-            match read_reply(&mut r, 0) {
-                Ok(Reply::Error(e)) => tracing::warn!(error = %e, "redis sharded subscriber"),
-                Ok(reply) => {
-                    if let Some((channel, payload)) = smessage(reply) {
-                        counters.received.fetch_add(1, Ordering::Relaxed);
-                        if events.send(Event::Incoming { channel, payload }).is_err() {
-                            return;
+            let wait = if self.dirty {
+                self.retry_at.saturating_duration_since(Instant::now())
+            } else {
+                IDLE
+            };
+            match rx.recv_timeout(wait) {
+                Ok(cmd) => self.handle(cmd),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+            while let Ok(cmd) = rx.try_recv() {
+                self.handle(cmd);
+            }
+            if self.dirty && Instant::now() >= self.retry_at {
+                self.reconcile();
+            }
+        }
+    }
+
+    fn live(&self, at: &Option<(Addr, u64)>) -> bool {
+        at.as_ref()
+            .is_some_and(|(a, g)| self.links.get(a).is_some_and(|l| l.gen == *g))
+    }
+
+    fn soon(&mut self) {
+        if !self.dirty {
+            self.dirty = true;
+            self.retry_at = Instant::now();
+        }
+    }
+
+    fn handle(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::Sub(ch) => {
+                if self.wanted.contains_key(&ch) {
+                    return;
+                }
+                self.wanted.insert(ch.clone(), None);
+                if self.dirty || self.layout.is_none() || !self.place(&ch) {
+                    self.soon();
+                }
+            }
+            Cmd::Unsub(ch) => {
+                if let Some(Some((addr, gen))) = self.wanted.remove(&ch) {
+                    self.write(&addr, gen, &["SUNSUBSCRIBE", &ch]);
+                }
+            }
+            Cmd::Lost(addr, gen) => {
+                if self.links.get(&addr).is_some_and(|l| l.gen == gen) {
+                    self.drop_link(&addr);
+                    if !std::mem::replace(&mut self.lost, true) {
+                        tracing::warn!(node = %addr, "redis sharded subscriber link lost; reconnecting");
+                    }
+                    self.layout = None;
+                    self.soon();
+                }
+            }
+            Cmd::Pushed(addr, gen, ch) => {
+                let at = Some((addr.clone(), gen));
+                if self.wanted.get(&ch) == Some(&at) && self.live(&at) {
+                    tracing::info!(channel = %ch, node = %addr, "redis dropped a sharded subscription (slot moved); subscribing on its new owner");
+                    self.wanted.insert(ch, None);
+                    self.layout = None;
+                    self.soon();
+                }
+            }
+            Cmd::Failed(addr, gen, err) => {
+                let slot = match Redirect::parse(&err) {
+                    Some(Redirect::Moved(slot, to)) => {
+                        if let Some(Layout::Cluster(m)) = self.layout.as_mut() {
+                            m.moved(slot, to);
                         }
+                        Some(slot)
+                    }
+                    _ => {
+                        tracing::warn!(node = %addr, error = %err, "redis sharded subscriber");
+                        self.layout = None;
+                        None
+                    }
+                };
+                let at = Some((addr, gen));
+                for (ch, held) in self.wanted.iter_mut() {
+                    if *held == at && slot.is_none_or(|s| key_slot(ch.as_bytes()) == s) {
+                        *held = None;
                     }
                 }
-                Err(e) => {
-                    tracing::warn!(error = %e, "redis sharded subscriber link lost; reconnecting");
-                    subs.lock().writer = None;
-                    lost = true;
-                    break;
+                if !self.dirty {
+                    self.dirty = true;
+                    self.retry_at = Instant::now() + BACKOFF_MIN.min(self.backoff);
                 }
             }
+        }
+    }
+
+    /// Writes one command on `(addr, gen)` if that connection is live; a
+    /// failed write closes it (its reader reports the loss).
+    fn write(&mut self, addr: &Addr, gen: u64, args: &[&str]) -> bool {
+        let Some(link) = self.links.get_mut(addr).filter(|l| l.gen == gen) else {
+            return false;
+        };
+        if link.writer.write_all(&command(args)).is_ok() {
+            return true;
+        }
+        self.drop_link(addr);
+        false
+    }
+
+    /// Closes the connection to `addr`; its channels become unassigned.
+    fn drop_link(&mut self, addr: &Addr) {
+        if let Some(link) = self.links.remove(addr) {
+            link.writer.shutdown();
+            for held in self.wanted.values_mut() {
+                if held
+                    .as_ref()
+                    .is_some_and(|(a, g)| a == addr && *g == link.gen)
+                {
+                    *held = None;
+                }
+            }
+        }
+    }
+
+    /// Subscribes `ch` on the node serving it; false if that failed.
+    fn place(&mut self, ch: &str) -> bool {
+        let Some(target) = self.layout.as_ref().and_then(|l| l.route(ch)).cloned() else {
+            return false;
+        };
+        let held = self.wanted.get(ch).cloned().flatten();
+        if let Some((old, gen)) = &held {
+            if *old == target && self.live(&held) {
+                return true;
+            }
+            if *old != target {
+                self.write(old, *gen, &["SUNSUBSCRIBE", ch]);
+            }
+        }
+        let gen = match self.links.get(&target) {
+            Some(l) => l.gen,
+            None => match self.connect(&target) {
+                Ok(gen) => gen,
+                Err(e) => {
+                    if !std::mem::replace(&mut self.lost, true) {
+                        tracing::warn!(node = %target, error = %e, "redis sharded subscriber link lost; reconnecting");
+                    }
+                    return false;
+                }
+            },
+        };
+        if !self.write(&target, gen, &["SSUBSCRIBE", ch]) {
+            return false;
+        }
+        self.wanted.insert(ch.to_owned(), Some((target, gen)));
+        true
+    }
+
+    fn connect(&mut self, addr: &Addr) -> std::io::Result<u64> {
+        let conn = Conn::connect(addr, &self.seeds.auth)?;
+        let reader = conn.r;
+        let writer = reader.get_ref().try_clone()?;
+        reader.get_ref().set_read_timeout(None)?;
+        self.next_gen += 1;
+        let gen = self.next_gen;
+        let (tx, events, counters, a) = (
+            self.tx.clone(),
+            self.events.clone(),
+            self.counters.clone(),
+            addr.clone(),
+        );
+        std::thread::Builder::new()
+            .name("ringcast-redis-ssub-read".into())
+            .spawn(move || read_loop(reader, &a, gen, &tx, &events, &counters))?;
+        self.links.insert(addr.clone(), Link { writer, gen });
+        Ok(gen)
+    }
+
+    /// Refreshes the layout if needed and subscribes every channel not
+    /// (or no longer) held where its slot is served.
+    fn reconcile(&mut self) {
+        self.dirty = false;
+        if self.layout.is_none() {
+            let known: Vec<Addr> = self.links.keys().cloned().collect();
+            match discover(&self.seeds, &known) {
+                Ok(l) => {
+                    let masters = l.masters();
+                    let gone: Vec<Addr> = self
+                        .links
+                        .keys()
+                        .filter(|a| !masters.contains(a))
+                        .cloned()
+                        .collect();
+                    for a in gone {
+                        self.drop_link(&a);
+                    }
+                    self.layout = Some(l);
+                }
+                Err(e) => return self.failed(&e),
+            }
+        }
+        let todo: Vec<String> = self
+            .wanted
+            .iter()
+            .filter(|(ch, held)| {
+                !self.live(held)
+                    || held.as_ref().map(|(a, _)| a)
+                        != self.layout.as_ref().and_then(|l| l.route(ch))
+            })
+            .map(|(ch, _)| ch.clone())
+            .collect();
+        let mut ok = true;
+        for ch in &todo {
+            ok &= self.place(ch);
+        }
+        if !ok {
+            self.layout = None;
+            return self.failed(&"some channels could not be subscribed");
+        }
+        self.backoff = BACKOFF_MIN;
+        let cluster = self.layout.as_ref().is_some_and(Layout::is_cluster);
+        let (channels, nodes) = (self.wanted.len(), self.links.len());
+        if std::mem::take(&mut self.lost) {
+            tracing::warn!(
+                channels,
+                nodes,
+                cluster,
+                "redis sharded subscriber link restored; subscriptions renewed"
+            );
+        } else if !std::mem::replace(&mut self.ready, true) {
+            tracing::info!(
+                channels,
+                nodes,
+                cluster,
+                "redis sharded subscriptions ready"
+            );
+        }
+    }
+
+    fn failed(&mut self, e: &dyn std::fmt::Display) {
+        if !std::mem::replace(&mut self.lost, true) {
+            tracing::warn!(error = %e, "redis sharded subscriber link lost; reconnecting");
+        }
+        self.dirty = true;
+        self.retry_at = Instant::now() + self.backoff;
+        self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+/// A push on a subscribed connection.
+#[derive(Debug, PartialEq)]
+enum Push {
+    Message(String, Bytes),
+    Unsubscribed(String),
+    Other,
+}
+
+/// `["smessage", channel, payload]` / `["sunsubscribe", channel, n]`.
+fn classify(reply: Reply) -> Push {
+    let Reply::Array(items) = reply else {
+        return Push::Other;
+    };
+    let mut it = items.into_iter();
+    match (it.next(), it.next(), it.next()) {
+        (
+            Some(Reply::Bulk(Some(kind))),
+            Some(Reply::Bulk(Some(channel))),
+            Some(Reply::Bulk(Some(payload))),
+        ) if kind == b"smessage" => match String::from_utf8(channel) {
+            Ok(c) => Push::Message(c, Bytes::from(payload)),
+            Err(_) => Push::Other,
+        },
+        (Some(Reply::Bulk(Some(kind))), Some(Reply::Bulk(Some(channel))), _)
+            if kind == b"sunsubscribe" =>
+        {
+            match String::from_utf8(channel) {
+                Ok(c) => Push::Unsubscribed(c),
+                Err(_) => Push::Other,
+            }
+        }
+        _ => Push::Other,
+    }
+}
+
+fn read_loop(
+    mut r: BufReader<Stream>,
+    addr: &Addr,
+    gen: u64,
+    tx: &Sender<Cmd>,
+    events: &Sender<Event>,
+    counters: &Counters,
+) {
+    loop {
+        let report = match read_reply(&mut r, 0) {
+            Ok(Reply::Error(e)) => Cmd::Failed(addr.clone(), gen, e),
+            Ok(reply) => match classify(reply) {
+                Push::Message(channel, payload) => {
+                    counters.received.fetch_add(1, Ordering::Relaxed);
+                    if events.send(Event::Incoming { channel, payload }).is_err() {
+                        return;
+                    }
+                    continue;
+                }
+                Push::Unsubscribed(ch) => Cmd::Pushed(addr.clone(), gen, ch),
+                Push::Other => continue,
+            },
+            Err(e) => {
+                tracing::debug!(node = %addr, error = %e, "redis sharded subscriber connection closed");
+                let _ = tx.send(Cmd::Lost(addr.clone(), gen));
+                return;
+            }
+        };
+        if tx.send(report).is_err() {
+            return;
         }
     }
 }
@@ -310,18 +455,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn resp_round_trip() {
-        assert_eq!(
-            command(&["SSUBSCRIBE", "socket.io#/#"]),
-            b"*2\r\n$10\r\nSSUBSCRIBE\r\n$12\r\nsocket.io#/#\r\n"
-        );
-        let wire = b"*3\r\n$10\r\nssubscribe\r\n$12\r\nsocket.io#/#\r\n:1\r\n*3\r\n$8\r\nsmessage\r\n$12\r\nsocket.io#/#\r\n$3\r\n\x93\r\n\r\n";
+    fn pushes() {
+        let wire = b"*3\r\n$10\r\nssubscribe\r\n$12\r\nsocket.io#/#\r\n:1\r\n*3\r\n$8\r\nsmessage\r\n$12\r\nsocket.io#/#\r\n$3\r\n\x93\r\n\r\n*3\r\n$12\r\nsunsubscribe\r\n$1\r\nb\r\n:0\r\n";
         let mut r = BufReader::new(&wire[..]);
-        let first = read_reply(&mut r, 0).unwrap();
-        assert_eq!(smessage(first), None);
-        let (c, p) = smessage(read_reply(&mut r, 0).unwrap()).unwrap();
-        assert_eq!(c, "socket.io#/#");
-        assert_eq!(&p[..], b"\x93\r\n");
-        assert!(read_reply(&mut r, 0).is_err());
+        let mut next = || classify(read_reply(&mut r, 0).unwrap());
+        assert_eq!(next(), Push::Other);
+        assert_eq!(
+            next(),
+            Push::Message("socket.io#/#".into(), Bytes::from_static(b"\x93\r\n"))
+        );
+        assert_eq!(next(), Push::Unsubscribed("b".into()));
+        assert_eq!(classify(Reply::Int(1)), Push::Other);
+        assert_eq!(
+            classify(Reply::Array(vec![Reply::Bulk(Some(b"smessage".to_vec()))])),
+            Push::Other
+        );
     }
 }

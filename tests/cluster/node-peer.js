@@ -5,24 +5,29 @@
 // broadcast / broadcast_others / echo of conformance-app.md).
 //
 //   PORT=3001 REDIS_URL=redis://127.0.0.1:6390 NODE_NAME=n1 node node-peer.js
+//   PORT=3001 REDIS_CLUSTER=redis://127.0.0.1:7000,redis://127.0.0.1:7001 SHARDED=1 node node-peer.js
 "use strict";
 
 const http = require("node:http");
 const { Server } = require("socket.io");
 const { createAdapter, createShardedAdapter } = require("@socket.io/redis-adapter");
-const { createClient } = require("redis");
+const { createClient, createCluster } = require("redis");
 
 const port = Number(process.env.PORT ?? 3001);
 const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const nodeName = process.env.NODE_NAME ?? "node";
-// SHARDED=1: Redis 7 sharded pub/sub (createShardedAdapter, subscriptionMode "dynamic")
+// SHARDED=1: Redis 7 sharded pub/sub (createShardedAdapter, subscriptionMode SUBSCRIPTION_MODE
+// or "dynamic")
 const sharded = process.env.SHARDED === "1";
+const subscriptionMode = process.env.SUBSCRIPTION_MODE || "dynamic";
+// REDIS_CLUSTER=url1,url2,...: a Redis Cluster through node-redis createCluster
+const clusterUrls = (process.env.REDIS_CLUSTER ?? "").split(",").filter(Boolean);
 
 async function main() {
-  const pubClient = createClient({
-    url: redisUrl,
-    socket: { reconnectStrategy: (retries) => Math.min(retries * 50, 500) },
-  });
+  const socket = { reconnectStrategy: (retries) => Math.min(retries * 50, 500) };
+  const pubClient = clusterUrls.length
+    ? createCluster({ rootNodes: clusterUrls.map((url) => ({ url })), defaults: { socket } })
+    : createClient({ url: redisUrl, socket });
   const subClient = pubClient.duplicate();
   for (const c of [pubClient, subClient]) {
     c.on("error", () => {}); // reconnects by itself
@@ -32,7 +37,9 @@ async function main() {
   const httpServer = http.createServer();
   const io = new Server(httpServer, {
     cors: { origin: "*" },
-    adapter: sharded ? createShardedAdapter(pubClient, subClient) : createAdapter(pubClient, subClient),
+    adapter: sharded
+      ? createShardedAdapter(pubClient, subClient, { subscriptionMode })
+      : createAdapter(pubClient, subClient),
   });
   for (const nsp of ["/custom", "/admin"]) {
     io.of(nsp);

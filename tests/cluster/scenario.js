@@ -12,13 +12,17 @@ const assert = require("node:assert/strict");
 const { spawn } = require("node:child_process");
 const fs = require("node:fs");
 const { io } = require("socket.io-client");
-const { createClient } = require("redis");
+const { createClient, createCluster } = require("redis");
 
 const NODES = (process.env.NODES ?? "").split(",").filter(Boolean);
 const NAMES = (process.env.NAMES ?? "").split(",");
 const REDIS_URL = process.env.REDIS_URL;
 // SHARDED=1: the nodes use Redis 7 sharded pub/sub (createShardedAdapter / REDIS_SHARDED=1)
 const SHARDED = process.env.SHARDED === "1";
+// REDIS_CLUSTER=url1,url2,...: every node of a Redis Cluster (counts are summed over them, as the
+// Node adapter does with a cluster client)
+const CLUSTER = (process.env.REDIS_CLUSTER ?? "").split(",").filter(Boolean);
+const MODE = process.env.SUBSCRIPTION_MODE || "dynamic";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const clients = [];
 
@@ -36,19 +40,40 @@ async function redisClient() {
   return c;
 }
 
+/** One plain client per Redis node (one for a single server). */
+async function nodeClients() {
+  const urls = CLUSTER.length ? CLUSTER : [REDIS_URL];
+  return Promise.all(urls.map(async (url) => {
+    const c = createClient({ url, socket: { reconnectStrategy: (n) => Math.min(n * 50, 300) } });
+    c.on("error", () => {});
+    await c.connect();
+    c.port = Number(new URL(url).port);
+    return c;
+  }));
+}
+
+/** Subscribers of `channel` (sharded: SHARDNUMSUB), summed over every node. */
+async function countSubs(clients, channel, sharded = SHARDED) {
+  let sum = 0;
+  for (const c of clients) {
+    const r = sharded ? await c.pubSubShardNumSub(channel) : await c.pubSubNumSub(channel);
+    sum += r[channel];
+  }
+  return sum;
+}
+
 /** Waits until `n` servers hold a subscription to the request channel of `/` (sharded: the
  * namespace channel, SSUBSCRIBEd once per node). */
 async function waitServers(n, timeoutMs = 15000) {
   if (!REDIS_URL) return; // a single node without Redis
-  const c = await redisClient();
+  const cs = await nodeClients();
   const end = Date.now() + timeoutMs;
   const channel = SHARDED ? "socket.io#/#" : "socket.io-request#/#";
   let last;
   try {
     while (Date.now() < end) {
       try {
-        const r = SHARDED ? await c.pubSubShardNumSub(channel) : await c.pubSubNumSub(channel);
-        last = r[channel];
+        last = await countSubs(cs, channel);
         if (last === n) return;
       } catch (e) {
         last = e.message;
@@ -56,7 +81,7 @@ async function waitServers(n, timeoutMs = 15000) {
       await sleep(50);
     }
   } finally {
-    await c.disconnect().catch(() => {});
+    for (const c of cs) await c.disconnect().catch(() => {});
   }
   throw new Error(`NUMSUB ${channel} is ${last}, expected ${n}`);
 }
@@ -506,7 +531,14 @@ async function allRooms() {
   log("all_rooms: ok");
 }
 
-const scenarios = { broadcast, binary, requests, acks, emitter, outage, sharded, server_side_acks: serverSideAcks, all_rooms: allRooms };
+
+const clusterScenarios = require("./scenario-cluster.js")({
+  assert, log, sleep, connect, call, received, until, clear, fetchIds, waitServers, nodeClients,
+  countSubs, createCluster, NODES, NAMES, CLUSTER, SHARDED, MODE,
+});
+const { slots, migrate, modes } = clusterScenarios;
+
+const scenarios = { slots, migrate, modes, broadcast, binary, requests, acks, emitter, outage, sharded, server_side_acks: serverSideAcks, all_rooms: allRooms };
 
 async function main() {
   const name = process.argv[2];

@@ -38,6 +38,7 @@ mod request;
 mod request_codec;
 mod response;
 mod sharded;
+mod subscription;
 mod token;
 mod value;
 
@@ -53,4 +54,5 @@ pub use packet::{Packet, EVENT};
 pub use request::{Request, RequestBody, RequestType};
 pub use response::Response;
 pub use sharded::{looks_like_a_socket_id, message_type, ShardedBody, ShardedMessage};
+pub use subscription::{BadSubscriptionMode, SubscriptionMode};
 pub use value::Value;
