@@ -401,11 +401,20 @@ pub struct Started {
     pub counters: Arc<Counters>,
 }
 
+/// Queue bound of the core's channels on a node without Redis.
+const LOCAL_ONLY_BUFFER: usize = 1024;
+
 /// Starts the bridge of this process for `nshards` shards: the core, and
 /// with `config.redis_url` the publisher and the subscriber.
 pub fn start(config: &Config, app: Arc<dyn App>, nshards: usize) -> std::io::Result<Started> {
     let counters = Arc::new(Counters::default());
-    let cap = config.cluster_buffer;
+    // crossbeam's array channel initializes every slot up front (~100 B
+    // each), so without Redis, where only the in-process cluster API uses
+    // the core, the queues stay small instead of costing ~20 MB of RSS.
+    let cap = match config.redis_url {
+        Some(_) => config.cluster_buffer,
+        None => config.cluster_buffer.min(LOCAL_ONLY_BUFFER),
+    };
     let (tx, rx) = crossbeam_channel::bounded(cap);
     let mut ports = Vec::with_capacity(nshards);
     let mut ends = Vec::with_capacity(nshards);

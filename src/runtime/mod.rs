@@ -136,6 +136,8 @@ pub fn start(config: Config, app: Arc<dyn App>) -> Result<Running, StartError> {
         let (config, app, mesh, stop) = (config.clone(), app.clone(), mesh.clone(), stop.clone());
         let h = LocalExecutorBuilder::new(placement)
             .name(&format!("ringcast-{id}"))
+            .ring_depth(RING_DEPTH)
+            .io_memory(IO_MEMORY)
             .spawn(move || shard_main(id, n, config, app, mesh, listener, stop, cluster))
             .map_err(|e| StartError::Executor(e.to_string()))?;
         handles.push(h);
@@ -147,6 +149,24 @@ pub fn start(config: Config, app: Arc<dyn App>) -> Result<Running, StartError> {
         handles,
     })
 }
+
+/// Submission-queue entries of each of a shard's io_uring rings.
+///
+/// Not for throughput: the kernel sizes a ring's cancel hash table from its
+/// completion queue (`ilog2(cq_entries) - 5` bits, at most 8), and every
+/// cancel (glommio cancels a timeout or a dropped read poll on each park and
+/// close) first walks one bucket of *all* armed polls, one per idle
+/// connection. At glommio's default of 128 entries that is 8 buckets, so with
+/// 10k connections a cancel walked ~1,000 entries and `io_poll_find` took a
+/// quarter of a shard's CPU in a connect storm (perf, cpu-clock sampling).
+/// 4,096 entries give the maximum of 256 buckets for ~1 MiB of rings per shard.
+const RING_DEPTH: usize = 4096;
+
+/// glommio's registered buffer pool per shard, for its file (DMA) I/O.
+/// ringcast does no file I/O and glommio falls back to the heap when the pool
+/// is empty, so it gets the minimum instead of the default 10 MiB, which the
+/// kernel pins (RSS) at start: 2 shards started at ~48 MB RSS.
+const IO_MEMORY: usize = 64 * 1024;
 
 #[allow(clippy::too_many_arguments)]
 async fn shard_main(

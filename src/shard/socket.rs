@@ -87,10 +87,24 @@ impl Shard {
             connected: Cell::new(true),
         });
         let key = self.sockets.borrow_mut().insert(state) as SocketKey;
+        self.socket_room_event(nsp, &id, true);
         self.socket_ids.borrow_mut().insert(id, key);
         self.rooms.borrow_mut()[nsp as usize].add_socket(key);
         session.st.borrow_mut().sockets.push((nsp, key));
         key
+    }
+
+    /// Tells the cluster bridge that a socket's own id room appeared or went
+    /// away, when it subscribes to socket-id rooms too (Redis sharded
+    /// pub/sub, subscriptionMode `"dynamic-private"`).
+    fn socket_room_event(&self, nsp: u16, id: &str, created: bool) {
+        if let Some(link) = self.mesh.bridge().filter(|l| l.tracks_socket_rooms()) {
+            link.send(crate::cluster::ToBridge::Room {
+                nsp,
+                room: id.into(),
+                created,
+            });
+        }
     }
 
     /// Removes a socket from every table, fails its pending acks and runs the
@@ -118,6 +132,7 @@ impl Shard {
             }
         }
         self.socket_ids.borrow_mut().remove(&state.id);
+        self.socket_room_event(state.nsp, &state.id, false);
         state
             .session
             .st
