@@ -74,6 +74,7 @@ fi
 # Message counts keep one run at <= ~30 s on Node (the slowest peer): see docs/benchmarks.md.
 CASES=(
   "fanout-1k-64|fanout --subscribers 1000 --rooms 1 --messages 2000 --payload 64"
+  "fanout-1k-64-w1024|fanout --subscribers 1000 --rooms 1 --messages 2000 --payload 64 --window 1024"
   "fanout-1k-1k|fanout --subscribers 1000 --rooms 1 --messages 1000 --payload 1024"
   "fanout-10k-64|fanout --subscribers 10000 --rooms 1 --messages 150 --payload 64"
   "fanout-100x100|fanout --subscribers 10000 --rooms 100 --messages 6000 --payload 64"
@@ -85,6 +86,7 @@ CASES=(
 if [ "$QUICK" = 1 ]; then
   CASES=(
     "fanout-1k-64|fanout --subscribers 100 --rooms 1 --messages 50 --payload 64"
+    "fanout-1k-64-w1024|fanout --subscribers 100 --rooms 1 --messages 50 --payload 64 --window 1024"
     "fanout-1k-1k|fanout --subscribers 100 --rooms 1 --messages 50 --payload 1024"
     "fanout-10k-64|fanout --subscribers 300 --rooms 1 --messages 20 --payload 64"
     "fanout-100x100|fanout --subscribers 100 --rooms 10 --messages 100 --payload 64"
