@@ -177,11 +177,20 @@ impl Core {
         );
         let mut next_tick = Instant::now() + TICK;
         loop {
-            let wait = next_tick.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(wait) {
-                Ok(ev) => self.event(ev),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return,
+            if self.idle() {
+                // Nothing can expire: sleep until the next event instead of
+                // waking every tick.
+                match rx.recv() {
+                    Ok(ev) => self.event(ev),
+                    Err(_) => return,
+                }
+            } else {
+                let wait = next_tick.saturating_duration_since(Instant::now());
+                match rx.recv_timeout(wait) {
+                    Ok(ev) => self.event(ev),
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
             }
             let now = Instant::now();
             if now >= next_tick {
@@ -669,6 +678,11 @@ impl Core {
         if let Some(s) = self.shards.get(shard) {
             s.send(m);
         }
+    }
+
+    /// Whether no request, remote ack or requester is waiting on a deadline.
+    fn idle(&self) -> bool {
+        self.requests.is_empty() && self.remote_acks.is_empty() && self.requesters.is_empty()
     }
 
     fn expire(&mut self, now: Instant) {
