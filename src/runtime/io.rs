@@ -2,6 +2,7 @@
 //! (an idle connection holds no read buffer) and gathered, non-blocking
 //! writes of a session's queue (one `sendmsg` for many queued frames).
 
+use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::io::{self, IoSlice};
 use std::os::fd::AsRawFd;
@@ -16,10 +17,12 @@ use crate::shard::msg::OutItem;
 use crate::shard::session::Session;
 use crate::shard::Shard;
 
-/// Most iovecs gathered into one `sendmsg`.
-const MAX_IOV: usize = 256;
-/// Largest flush copied into one contiguous buffer instead of sent as iovecs.
-const COPY_MAX: usize = 64 * 1024;
+/// Most iovecs gathered into one `sendmsg` (large frames, not copied).
+const MAX_IOV: usize = 64;
+/// Most bytes of small frames copied into one contiguous send.
+const COPY_MAX: usize = 128 * 1024;
+/// Frames larger than this are sent from their own buffer, not copied.
+const COPY_CHUNK_MAX: usize = 4 * 1024;
 
 /// A TCP connection with its unconsumed input.
 #[derive(Debug)]
@@ -95,42 +98,34 @@ impl Conn {
             if st.outbox.is_empty() {
                 return Poll::Ready(Ok(()));
             }
-            let mut iov: [IoSlice<'_>; MAX_IOV] = [IoSlice::new(&[]); MAX_IOV];
-            let mut n_iov = 0;
-            let mut skip = self.write_offset;
-            'gather: for item in st.outbox.iter() {
-                for chunk in ws_chunks(item) {
-                    if skip >= chunk.len() {
-                        skip -= chunk.len();
-                        continue;
-                    }
-                    iov[n_iov] = IoSlice::new(&chunk[skip..]);
-                    skip = 0;
-                    n_iov += 1;
-                    if n_iov == MAX_IOV {
-                        break 'gather;
-                    }
-                }
-            }
-            let total: usize = iov[..n_iov].iter().map(|s| s.len()).sum();
+            let fd = self.stream.as_raw_fd();
             let mut flat = shard.wscratch.borrow_mut();
-            let res = if n_iov > 1 && total <= COPY_MAX {
-                // Many small frames: one contiguous copy is cheaper than the
-                // kernel walking (and checking) one iovec per frame.
-                flat.clear();
-                for s in &iov[..n_iov] {
-                    flat.extend_from_slice(s);
-                }
-                send_vectored(self.stream.as_raw_fd(), &[IoSlice::new(&flat)])
+            let res = if gather_flat(&st.outbox, self.write_offset, &mut flat) {
+                // Small frames: one contiguous copy is cheaper than the kernel
+                // walking (and checking) one iovec per frame.
+                send_vectored(fd, &[IoSlice::new(&flat)])
             } else {
-                send_vectored(self.stream.as_raw_fd(), &iov[..n_iov])
+                // A large frame first: zero-copy iovecs.
+                let mut iov: [IoSlice<'_>; MAX_IOV] = [IoSlice::new(&[]); MAX_IOV];
+                let mut n_iov = 0;
+                for (slot, chunk) in iov
+                    .iter_mut()
+                    .zip(pending_chunks(&st.outbox, self.write_offset))
+                {
+                    *slot = IoSlice::new(chunk);
+                    n_iov += 1;
+                }
+                send_vectored(fd, &iov[..n_iov])
             };
             drop(flat);
             let written = match res {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     // Let glommio arm write readiness (it retries the send first).
-                    match Pin::new(&mut self.stream).poll_write(cx, &iov[0]) {
+                    let first = pending_chunks(&st.outbox, self.write_offset)
+                        .next()
+                        .unwrap_or_default();
+                    match Pin::new(&mut self.stream).poll_write(cx, first) {
                         Poll::Ready(Ok(n)) => n,
                         Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                         Poll::Pending => return Poll::Pending,
@@ -150,11 +145,38 @@ impl Conn {
                 st.outbox.pop_front();
             }
             self.write_offset = left;
-            if st.outbox.is_empty() && st.outbox.capacity() > 16 {
-                st.outbox.shrink_to_fit();
-            }
         }
     }
+}
+
+/// The bytes still to write: every chunk of the queue, the first
+/// `offset` bytes (already written) skipped.
+fn pending_chunks(outbox: &VecDeque<OutItem>, mut offset: usize) -> impl Iterator<Item = &[u8]> {
+    outbox.iter().flat_map(ws_chunks).filter_map(move |chunk| {
+        if offset >= chunk.len() {
+            offset -= chunk.len();
+            None
+        } else {
+            let rest = &chunk[offset..];
+            offset = 0;
+            Some(rest)
+        }
+    })
+}
+
+/// Copies the leading small chunks of what is still to write into `flat`
+/// (at most [`COPY_MAX`] bytes, stopping before a chunk over
+/// [`COPY_CHUNK_MAX`]); false when the first chunk is large (send it
+/// zero-copy instead).
+fn gather_flat(outbox: &VecDeque<OutItem>, offset: usize, flat: &mut Vec<u8>) -> bool {
+    flat.clear();
+    for chunk in pending_chunks(outbox, offset) {
+        if chunk.len() > COPY_CHUNK_MAX || flat.len() + chunk.len() > COPY_MAX {
+            break;
+        }
+        flat.extend_from_slice(chunk);
+    }
+    !flat.is_empty()
 }
 
 /// The websocket byte chunks of a queue item.
@@ -221,8 +243,5 @@ pub(crate) fn drain_polling(session: &Session, out: &mut BytesMut) -> usize {
         }
     }
     st.outbox_bytes = 0;
-    if st.outbox.capacity() > 16 {
-        st.outbox.shrink_to_fit();
-    }
     count
 }

@@ -76,6 +76,7 @@ async fn timers(shard: Rc<Shard>, session: Rc<Session>) {
             }
             Some(_) => {}
             None if now >= ping_at => {
+                session.release_idle_memory();
                 session.pong_seen.set(false);
                 match session.push_control(Control::Ping) {
                     Push::Queued | Push::Dropped => {}

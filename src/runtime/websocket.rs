@@ -265,7 +265,7 @@ fn handle_message(shard: &Rc<Shard>, session: &Rc<Session>, msg: Message) -> boo
         Message::Ping(data) => {
             let mut out = BytesMut::new();
             ws::encode_frame(ws::opcode::PONG, &data, &mut out);
-            session.push(OutItem::Raw(out.freeze()), false);
+            session.push(OutItem::Raw(Box::new(out.freeze())), false);
         }
         Message::Pong(_) => {}
         Message::Close(..) => shard.close_session(session, CloseReason::TransportClose),

@@ -118,7 +118,7 @@ impl Shard {
             stats: Stats::default(),
             acks: RefCell::new(deliver::AckAggregates::default()),
             scratch: RefCell::new(vec![0; 64 * 1024]),
-            wscratch: RefCell::new(Vec::with_capacity(64 * 1024)),
+            wscratch: RefCell::new(Vec::new()),
             stopping: Cell::new(false),
             next_ack_ids: RefCell::new(vec![0; nsps]),
         });
