@@ -98,13 +98,7 @@ impl Shard {
     /// away, when it subscribes to socket-id rooms too (Redis sharded
     /// pub/sub, subscriptionMode `"dynamic-private"`).
     fn socket_room_event(&self, nsp: u16, id: &str, created: bool) {
-        if let Some(link) = self.mesh.bridge().filter(|l| l.tracks_socket_rooms()) {
-            link.send(crate::cluster::ToBridge::Room {
-                nsp,
-                room: id.into(),
-                created,
-            });
-        }
+        self.report_room(nsp, id, created, crate::cluster::Link::tracks_socket_rooms);
     }
 
     /// Removes a socket from every table, fails its pending acks and runs the
@@ -172,7 +166,18 @@ impl Shard {
     /// longer exists on this shard, when it subscribes per room (Redis
     /// sharded pub/sub, `crate::cluster`).
     fn room_event(&self, nsp: u16, room: &str, created: bool) {
-        if let Some(link) = self.mesh.bridge().filter(|l| l.tracks_rooms()) {
+        self.report_room(nsp, room, created, crate::cluster::Link::tracks_rooms);
+    }
+
+    /// Sends `ToBridge::Room` when the bridge `wants` such room events.
+    fn report_room(
+        &self,
+        nsp: u16,
+        room: &str,
+        created: bool,
+        wants: fn(&crate::cluster::Link) -> bool,
+    ) {
+        if let Some(link) = self.mesh.bridge().filter(|l| wants(l)) {
             link.send(crate::cluster::ToBridge::Room {
                 nsp,
                 room: room.into(),
