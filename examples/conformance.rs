@@ -105,15 +105,7 @@ fn cluster_events(ns: &mut NamespaceBuilder, node_name: String) {
         };
         let (room, event) = (room.to_owned(), event.to_owned());
         let ack = ev.take_ack();
-        let mut payload = ev.payload;
-        let data = if payload.args.len() >= 3 {
-            payload.args.truncate(3);
-            payload.args.pop()
-        } else {
-            None
-        };
-        payload.args.clear();
-        payload.args.extend(data);
+        let payload = ev.payload.keep_arg(2);
         socket.nsp().to(&room).emit_with_ack(
             &event,
             payload,

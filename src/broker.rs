@@ -65,16 +65,7 @@ fn relay(socket: &Socket, ev: Event, exclude_sender: bool) {
         socket.nsp().to(room)
     };
     let event = event.to_owned();
-    // Move the data argument out; attachments are renumbered at encoding.
-    let mut payload = ev.payload;
-    let data = if payload.args.len() >= 3 {
-        payload.args.truncate(3);
-        payload.args.pop()
-    } else {
-        None
-    };
-    payload.args.clear();
-    payload.args.extend(data);
+    let payload = ev.payload.keep_arg(2);
     op.emit(&event, payload);
 }
 

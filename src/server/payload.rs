@@ -49,6 +49,17 @@ impl Payload {
         Self { args, attachments }
     }
 
+    /// Keeps only argument `index` (none if it is absent), with the
+    /// attachments as they are: placeholders are renumbered at encoding, so
+    /// binary inside the kept argument survives. For relaying `(room, event,
+    /// data)` style requests as `data` alone.
+    pub fn keep_arg(mut self, index: usize) -> Self {
+        let kept = (index < self.args.len()).then(|| self.args.swap_remove(index));
+        self.args.clear();
+        self.args.extend(kept);
+        self
+    }
+
     /// Encodes an EVENT for namespace `nsp` (once; the result is shared).
     pub(crate) fn encode_event(&self, nsp: &str, id: Option<u64>, event: &str) -> Arc<Msg> {
         let (args, attachments) = self.normalized();
@@ -164,6 +175,20 @@ mod tests {
             &br#"451-["x",{"_placeholder":true,"num":0}]"#[..]
         );
         assert_eq!(msg.frames[1].payload(), b"b");
+    }
+
+    #[test]
+    fn keep_arg_keeps_one_argument_and_its_binary() {
+        let p = Payload::new()
+            .arg("room")
+            .arg("ev")
+            .binary(&b"b"[..])
+            .arg(4);
+        let kept = p.clone().keep_arg(2);
+        assert_eq!(kept.args, vec![binary::placeholder(0)]);
+        let msg = kept.encode_event("/", None, "x");
+        assert_eq!(msg.frames[1].payload(), b"b");
+        assert!(p.keep_arg(9).args.is_empty());
     }
 
     #[test]

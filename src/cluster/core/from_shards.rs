@@ -80,32 +80,26 @@ impl Core {
         if b.volatile {
             flags.set("volatile", Value::Bool(true));
         }
-        let rooms: Vec<String> = b.rooms.iter().map(|r| r.to_string()).collect();
-        let except: Vec<String> = b.except.iter().map(|r| r.to_string()).collect();
+        let timeout = b.timeout.unwrap_or(REQUESTS_TIMEOUT);
+        if b.ack.is_some() {
+            flags.set("timeout", Value::Int(timeout.as_millis() as i64));
+        }
+        let opts = BroadcastOpts {
+            rooms: b.rooms.iter().map(|r| r.to_string()).collect(),
+            except: b.except.iter().map(|r| r.to_string()).collect(),
+            flags,
+            order: OptsOrder::Adapter,
+        };
         match b.ack {
             None if self.sharded => {
-                let body = ShardedBody::Broadcast {
-                    packet,
-                    opts: BroadcastOpts {
-                        rooms,
-                        except,
-                        flags,
-                        order: OptsOrder::Adapter,
-                    },
-                };
-                self.publish_sharded(b.nsp, body);
+                self.publish_sharded(b.nsp, ShardedBody::Broadcast { packet, opts });
             }
             None => {
-                let channel = channels.for_rooms(&rooms).into_owned();
+                let channel = channels.for_rooms(&opts.rooms).into_owned();
                 let m = BroadcastMessage {
                     uid: Some(self.uid.clone()),
                     packet,
-                    opts: BroadcastOpts {
-                        rooms,
-                        except,
-                        flags,
-                        order: OptsOrder::Adapter,
-                    },
+                    opts,
                 };
                 match m.encode() {
                     Ok(bytes) => self.publish(channel, bytes),
@@ -113,24 +107,16 @@ impl Core {
                 }
             }
             Some((origin, req, _)) => {
-                let timeout = b.timeout.unwrap_or(REQUESTS_TIMEOUT);
-                flags.set("timeout", Value::Int(timeout.as_millis() as i64));
-                let nsp = b.nsp;
                 let p = Self::pending(
                     RequestType::Broadcast,
                     origin,
                     req,
                     timeout + Duration::from_secs(1),
                 );
-                self.start_request(nsp, p, |request_id| RequestBody::Broadcast {
+                self.start_request(b.nsp, p, |request_id| RequestBody::Broadcast {
                     request_id,
                     packet,
-                    opts: BroadcastOpts {
-                        rooms,
-                        except,
-                        flags,
-                        order: OptsOrder::Adapter,
-                    },
+                    opts,
                 });
             }
         }
