@@ -47,7 +47,8 @@ fn echo(_socket: &Socket, mut ev: Event) {
 }
 
 fn emit_auth(socket: &Socket) {
-    socket.emit("auth", Payload::new().arg(socket.auth().clone()));
+    // "auth" is not a reserved name: the emit cannot be refused.
+    let _ = socket.emit("auth", Payload::new().arg(socket.auth().clone()));
 }
 
 /// Answers `ack` with `value` when the client asked for one.
@@ -95,7 +96,9 @@ fn cluster_events(ns: &mut NamespaceBuilder, node_name: String) {
     ns.on("server_side_emit", |socket, mut ev| {
         if let Some(event) = ev.str_arg(0) {
             let data = ev.payload.args.get(1).cloned().unwrap_or(Value::Null);
-            socket.nsp().server_side_emit(event, data);
+            if let Err(e) = socket.nsp().server_side_emit(event, data) {
+                return reply(&mut ev, json!({"error": e.to_string()}));
+            }
         }
         reply(&mut ev, Value::Bool(true));
     });
@@ -104,9 +107,13 @@ fn cluster_events(ns: &mut NamespaceBuilder, node_name: String) {
             return;
         };
         let (room, event) = (room.to_owned(), event.to_owned());
+        if ringcast::server::is_reserved_event(&event) {
+            return reply(&mut ev, json!({"error": "reserved event"}));
+        }
         let ack = ev.take_ack();
         let payload = ev.payload.keep_arg(2);
-        socket.nsp().to(&room).emit_with_ack(
+        // Checked above: the name is not reserved, so the emit is not refused.
+        let _ = socket.nsp().to(&room).emit_with_ack(
             &event,
             payload,
             Duration::from_millis(2000),
@@ -141,8 +148,12 @@ fn cluster_events(ns: &mut NamespaceBuilder, node_name: String) {
             return;
         };
         let data = ev.payload.args.get(1).cloned().unwrap_or(Value::Null);
+        if ringcast::server::is_reserved_event(&event) {
+            return reply(&mut ev, json!({"error": "reserved event"}));
+        }
         let Some(ack) = ev.take_ack() else { return };
-        socket
+        // Checked above: the name is not reserved, so the emit is not refused.
+        let _ = socket
             .nsp()
             .server_side_emit_with_ack(&event, data, move |r| match r {
                 Ok(responses) => ack.send(json!({"err": false, "responses": responses})),
@@ -165,7 +176,8 @@ fn cluster_events(ns: &mut NamespaceBuilder, node_name: String) {
     ns.on_server_side("ping_all", move |ev| {
         let data = ev.args.first().cloned().unwrap_or(Value::Null);
         if let Some(io) = ringcast::server::of("/") {
-            io.local().emit(
+            // A literal, unreserved name: the emit cannot be refused.
+            let _ = io.local().emit(
                 "server_side_seen",
                 Payload::new().arg(json!({"node": node_name, "data": data})),
             );
@@ -241,7 +253,8 @@ fn main() {
             ns.on("echo", echo);
             ns.on("message-with-ack", echo);
             ns.on("message", |socket, ev| {
-                socket.emit("message-back", ev.payload)
+                // A literal, unreserved name: the emit cannot be refused.
+                let _ = socket.emit("message-back", ev.payload);
             });
             cluster_events(ns, node_name.clone());
         })

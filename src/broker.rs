@@ -2,7 +2,9 @@
 //! rooms and `broadcast`/`broadcast_others` to rooms, exactly as the
 //! conformance app's namespace `/` does; each permission can be switched off.
 
-use crate::server::{Event, Server, ServerApp, Socket};
+use serde_json::{json, Value};
+
+use crate::server::{EmitError, Event, Payload, Server, ServerApp, Socket};
 
 /// What clients of the broker may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,8 +57,16 @@ pub fn handle_broadcast_others(socket: &Socket, ev: Event) {
     relay(socket, ev, true);
 }
 
-fn relay(socket: &Socket, ev: Event, exclude_sender: bool) {
+/// Emits `data` to `room` as `event`. A reserved event name (which would
+/// make every socket.io-client in the room drop its connection) delivers
+/// nothing and acks `{"error":"reserved event"}`; a malformed request acks
+/// `{"error":"bad request"}`; otherwise the ack, when asked, is `true`.
+fn relay(socket: &Socket, mut ev: Event, exclude_sender: bool) {
+    let ack = ev.take_ack();
     let (Some(room), Some(event)) = (ev.str_arg(0), ev.str_arg(1)) else {
+        if let Some(ack) = ack {
+            ack.send(Payload::new().arg(json!({"error": "bad request"})));
+        }
         return;
     };
     let op = if exclude_sender {
@@ -66,7 +76,13 @@ fn relay(socket: &Socket, ev: Event, exclude_sender: bool) {
     };
     let event = event.to_owned();
     let payload = ev.payload.keep_arg(2);
-    op.emit(&event, payload);
+    let reply = match op.emit(&event, payload) {
+        Ok(()) => Value::Bool(true),
+        Err(EmitError::ReservedEvent(_)) => json!({"error": "reserved event"}),
+    };
+    if let Some(ack) = ack {
+        ack.send(Payload::new().arg(reply));
+    }
 }
 
 /// The broker application.

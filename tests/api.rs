@@ -25,7 +25,7 @@ fn app() -> std::sync::Arc<dyn ringcast::shard::App> {
                     .and_then(Value::as_u64)
                     .unwrap_or(500);
                 let Some(ack) = ev.take_ack() else { return };
-                socket.emit_with_ack(
+                let _ = socket.emit_with_ack(
                     "question",
                     Payload::new().arg(1).arg("two"),
                     Duration::from_millis(timeout),
@@ -46,7 +46,7 @@ fn app() -> std::sync::Arc<dyn ringcast::shard::App> {
                 let Some(ack) = ev.take_ack() else { return };
                 let first =
                     |r: &ringcast::server::AckReply| r.args.first().cloned().unwrap_or(Value::Null);
-                socket.nsp().to(&room).emit_with_ack(
+                let _ = socket.nsp().to(&room).emit_with_ack(
                     "question",
                     Payload::new(),
                     Duration::from_millis(timeout),
@@ -78,17 +78,43 @@ fn app() -> std::sync::Arc<dyn ringcast::shard::App> {
                     .and_then(Value::as_u64)
                     .unwrap_or(10);
                 for i in 0..n {
-                    socket.nsp().to(socket.id()).volatile().emit("v", i);
+                    socket
+                        .nsp()
+                        .to(socket.id())
+                        .volatile()
+                        .emit("v", i)
+                        .unwrap();
                 }
                 if let Some(ack) = ev.take_ack() {
                     ack.send(true);
+                }
+            });
+            // Every emit form refuses a reserved name; the ack lists each
+            // form's error text (nothing reaches the client).
+            ns.on("emit_reserved", |socket, mut ev| {
+                let name = ev.str_arg(0).unwrap_or_default().to_owned();
+                let errors: Vec<Value> = [
+                    socket.emit(&name, 1u64),
+                    socket.nsp().emit(&name, 1u64),
+                    socket.to(socket.id()).emit(&name, 1u64),
+                    socket.emit_with_ack(&name, 1u64, Duration::from_secs(1), |_| {}),
+                    socket
+                        .nsp()
+                        .emit_with_ack(&name, 1u64, Duration::from_secs(1), |_| {}),
+                    socket.nsp().server_side_emit(&name, 1u64),
+                ]
+                .into_iter()
+                .map(|r| r.map_or_else(|e| Value::from(e.to_string()), |()| Value::Null))
+                .collect();
+                if let Some(ack) = ev.take_ack() {
+                    ack.send(Value::Array(errors));
                 }
             });
             ns.on("to_id", |socket, mut ev| {
                 let (Some(id), Some(text)) = (ev.str_arg(0), ev.str_arg(1)) else {
                     return;
                 };
-                socket.nsp().to(id).emit("direct", text);
+                socket.nsp().to(id).emit("direct", text).unwrap();
                 if let Some(ack) = ev.take_ack() {
                     ack.send(true);
                 }

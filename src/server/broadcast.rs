@@ -3,6 +3,7 @@
 use std::rc::Rc;
 use std::time::Duration;
 
+use super::error::{check_event, EmitError};
 use super::payload::Payload;
 use crate::shard::deliver::{AckReply, Broadcast};
 use crate::shard::socket::AckError;
@@ -63,8 +64,10 @@ impl BroadcastOperator {
         self
     }
 
-    /// Emits `event` to every target.
-    pub fn emit(self, event: &str, payload: impl Into<Payload>) {
+    /// Emits `event` to every target; a reserved event name is refused
+    /// ([`EmitError::ReservedEvent`]) and nothing is delivered.
+    pub fn emit(self, event: &str, payload: impl Into<Payload>) -> Result<(), EmitError> {
+        check_event(event)?;
         let name = self.shard.app.namespace_name(self.nsp).to_owned();
         let msg = payload.into().encode_event(&name, None, event);
         self.shard.broadcast(Broadcast {
@@ -77,18 +80,21 @@ impl BroadcastOperator {
             local: self.local,
             timeout: None,
         });
+        Ok(())
     }
 
     /// Emits `event` asking every receiver for an acknowledgement; `callback`
     /// gets all replies, or after `timeout` a timeout error with the replies
-    /// received so far (Node's `timeout(ms).emit(ev, data, cb)`).
+    /// received so far (Node's `timeout(ms).emit(ev, data, cb)`). A reserved
+    /// event name is refused and the callback is never called.
     pub fn emit_with_ack(
         self,
         event: &str,
         payload: impl Into<Payload>,
         timeout: Duration,
         callback: impl FnOnce(Result<Vec<AckReply>, (AckError, Vec<AckReply>)>) + 'static,
-    ) {
+    ) -> Result<(), EmitError> {
+        check_event(event)?;
         let shard = self.shard.clone();
         let id = shard.next_ack_id(self.nsp);
         let req = shard.start_aggregate(Box::new(callback));
@@ -110,5 +116,6 @@ impl BroadcastOperator {
             local: self.local,
             timeout: Some(timeout),
         });
+        Ok(())
     }
 }

@@ -10,6 +10,7 @@
 use serde_json::Value;
 
 use super::broadcast::BroadcastOperator;
+use super::error::{check_event, EmitError};
 use super::payload::Payload;
 use crate::cluster::shard_side::start_op;
 use crate::cluster::{ClusterError, FetchedSocket, Op, OpResult, Target};
@@ -111,7 +112,14 @@ impl BroadcastOperator {
 
     /// Fires `event` on the **other** nodes of the cluster (Node's
     /// `serverSideEmit`; never on this node).
-    pub fn server_side_emit(self, event: &str, payload: impl Into<Payload>) {
+    ///
+    /// A reserved event name is refused, as Node throws for it.
+    pub fn server_side_emit(
+        self,
+        event: &str,
+        payload: impl Into<Payload>,
+    ) -> Result<(), EmitError> {
+        check_event(event)?;
         let data = server_side_data(event, payload.into());
         let op = Op::ServerSideEmit {
             nsp: self.nsp,
@@ -119,6 +127,7 @@ impl BroadcastOperator {
             ack: false,
         };
         start_op(&self.shard, op, None);
+        Ok(())
     }
 
     /// [`Self::server_side_emit`] waiting for one ack per other node (5 s).
@@ -127,7 +136,8 @@ impl BroadcastOperator {
         event: &str,
         payload: impl Into<Payload>,
         callback: impl FnOnce(ServerSideAcks) + 'static,
-    ) {
+    ) -> Result<(), EmitError> {
+        check_event(event)?;
         let data = server_side_data(event, payload.into());
         let op = Op::ServerSideEmit {
             nsp: self.nsp,
@@ -140,6 +150,7 @@ impl BroadcastOperator {
             }
         });
         start_op(&self.shard, op, Some(cb));
+        Ok(())
     }
 }
 

@@ -23,6 +23,7 @@
 
 mod broadcast;
 mod cluster;
+mod error;
 mod payload;
 mod socket;
 
@@ -34,6 +35,7 @@ use serde_json::Value;
 
 pub use self::broadcast::BroadcastOperator;
 pub use self::cluster::{ServerSideAcks, ServerSideEvent};
+pub use self::error::{is_reserved_event, EmitError};
 pub use self::payload::Payload;
 pub use self::socket::{AckSender, Event, Socket};
 pub use crate::cluster::{ClusterError, FetchedSocket};

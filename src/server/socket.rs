@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::broadcast::BroadcastOperator;
+use super::error::{check_event, EmitError};
 use super::payload::Payload;
 use crate::shard::deliver::AckReply;
 use crate::shard::session::{CloseReason, Handshake};
@@ -80,21 +81,26 @@ impl Socket {
             .collect()
     }
 
-    /// Emits `event` to this socket.
-    pub fn emit(&self, event: &str, payload: impl Into<Payload>) {
+    /// Emits `event` to this socket; a reserved event name is refused
+    /// ([`EmitError::ReservedEvent`]) and nothing is sent.
+    pub fn emit(&self, event: &str, payload: impl Into<Payload>) -> Result<(), EmitError> {
+        check_event(event)?;
         let msg = payload.into().encode_event(self.namespace(), None, event);
         self.shard.send_to_socket(self.key, &msg, false);
+        Ok(())
     }
 
     /// Emits `event` and calls `callback` with the client's acknowledgement,
-    /// or with [`AckError::Timeout`] after `timeout`.
+    /// or with [`AckError::Timeout`] after `timeout`. A reserved event name
+    /// is refused and the callback is never called.
     pub fn emit_with_ack(
         &self,
         event: &str,
         payload: impl Into<Payload>,
         timeout: Duration,
         callback: impl FnOnce(Result<AckReply, AckError>) + 'static,
-    ) {
+    ) -> Result<(), EmitError> {
+        check_event(event)?;
         let id = self.shard.next_ack_id(self.state.nsp);
         self.state
             .acks
@@ -114,6 +120,7 @@ impl Socket {
             }
         })
         .detach();
+        Ok(())
     }
 
     /// A broadcast to `room`, excluding this socket (Node's `socket.to`).

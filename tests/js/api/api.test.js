@@ -115,3 +115,19 @@ test("volatile: a burst the connection cannot take right now is dropped, not que
   assert.ok(got.length >= min && got.length < 100, `got ${got.length} of 100`);
   if (got.length) assert.equal(got[0], 0);
 });
+
+test("every emit form refuses a reserved event name and sends nothing", async () => {
+  const s = await connect(null);
+  const seen = [];
+  s.onAny((ev) => seen.push(ev));
+  for (const name of ["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"]) {
+    const r = await ack(s, "emit_reserved", name);
+    assert.deepEqual(r, Array(6).fill(`"${name}" is a reserved event name`));
+  }
+  // An ordinary emit from the same handler path still works, and arrives after nothing else.
+  const r = await ack(s, "emit_reserved", "fine");
+  assert.deepEqual(r, Array(6).fill(null));
+  await new Promise((resolve) => (seen.includes("fine") ? resolve() : s.on("fine", resolve)));
+  assert.ok(s.connected);
+  assert.ok(seen.every((e) => e === "fine"), JSON.stringify(seen));
+});

@@ -44,3 +44,41 @@ test("other namespaces are refused", async () => {
   const err = await new Promise((resolve) => s.once("connect_error", resolve));
   assert.equal(err.message, "Invalid namespace");
 });
+
+// One client used to be able to disconnect a whole room by broadcasting an event named like a
+// protocol event (socket.io-client treats "disconnect" or "connect_error" from the server as a
+// parse error and drops the connection). Every reserved name is refused with an ack error and
+// delivers nothing; a marker broadcast sent afterwards by the same client arrives (per-sender
+// order), which proves the refused ones were never delivered ahead of it.
+const RESERVED = ["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"];
+for (const transport of ["websocket", "polling"]) {
+  test(`reserved event names are refused and deliver nothing (${transport})`, async () => {
+    if (MODE === "restricted") return;
+    const mk = () =>
+      new Promise((resolve, reject) => {
+        const s = io(URL, { forceNew: true, reconnection: false, transports: [transport] });
+        open.push(s);
+        s.once("connect", () => resolve(s));
+        s.once("connect_error", reject);
+      });
+    const [a, b] = [await mk(), await mk()];
+    const room = `reserved-${transport}`;
+    for (const s of [a, b]) assert.equal(await s.timeout(5000).emitWithAck("join", room), true);
+    const seen = [];
+    b.onAny((ev, ...args) => seen.push([ev, ...args]));
+    let dropped = null;
+    b.on("disconnect", (reason) => (dropped = reason));
+    for (const name of RESERVED) {
+      for (const kind of ["broadcast", "broadcast_others"]) {
+        const reply = await a.timeout(5000).emitWithAck(kind, room, name, { boom: true });
+        assert.deepEqual(reply, { error: "reserved event" }, `${kind} ${name}`);
+      }
+    }
+    const marker = new Promise((resolve) => b.once("marker", resolve));
+    assert.equal(await a.timeout(5000).emitWithAck("broadcast_others", room, "marker", 1), true);
+    assert.equal(await marker, 1);
+    assert.equal(dropped, null, "b was disconnected");
+    assert.ok(b.connected);
+    assert.deepEqual(seen, [["marker", 1]]);
+  });
+}
