@@ -248,8 +248,15 @@ fn main() {
             ns.on_connect(emit_auth);
             ns.on("join", broker::handle_join);
             ns.on("leave", broker::handle_leave);
-            ns.on("broadcast", broker::handle_broadcast);
-            ns.on("broadcast_others", broker::handle_broadcast_others);
+            // Node's conformance app never acks broadcasts: drop the ack request.
+            ns.on("broadcast", |s, mut ev| {
+                drop(ev.take_ack());
+                broker::handle_broadcast(s, ev)
+            });
+            ns.on("broadcast_others", |s, mut ev| {
+                drop(ev.take_ack());
+                broker::handle_broadcast_others(s, ev)
+            });
             ns.on("echo", echo);
             ns.on("message-with-ack", echo);
             ns.on("message", |socket, ev| {

@@ -8,8 +8,16 @@
 #
 # For every case (scenario) it runs the servers in turn, interleaved (A B C A B C ...), REPS
 # times (default 3; the report shows medians and min-max). Each run starts the server fresh on
-# a free port with its default shards / threads, runs ringcast-load with --server-pid (server
-# CPU and RSS from /proc) and --json, and stops the server. Every JSON line, tagged with the
+# a free port, runs ringcast-load with --server-pid (server CPU and RSS from /proc) and --json,
+# and stops the server.
+#
+# Modes (--mode):
+#   one-core (default)  each server confined to CPU 0 with one worker (ringcast --shards 1,
+#                       socketioxide's tokio runtime with TOKIO_WORKER_THREADS=1, Node as it is,
+#                       the floor is single-threaded anyway), the generator confined to CPU 1
+#                       (`taskset`): neither competes with the other for a core.
+#   shared              every process on every core, each server with its default shards /
+#                       threads (one per core): what a 2-vCPU box serving real clients sees. Every JSON line, tagged with the
 # server, case, repetition and the load average before the run, goes to
 # loadtest/results/<date>.jsonl (first line: {"meta": ...}: machine, commit, commands).
 # Then loadtest/report.py writes its section of docs/benchmarks.md (between the
@@ -23,7 +31,8 @@
 #
 #   -r REPS            repetitions per case (default 3)
 #   -s CASES           only these cases (ids below), comma-separated
-#   --servers LIST     only these servers (default ringcast,node,socketioxide)
+#   --servers LIST     only these servers (default ringcast,node,socketioxide,floor)
+#   --mode MODE        one-core (default) or shared (see above)
 #   --out FILE         results file (default loadtest/results/<UTC date>.jsonl, -2, -3 ... if taken)
 #   --no-build         use the binaries already built
 #   --no-docs          do not touch docs/
@@ -35,7 +44,8 @@ cd "$ROOT"
 
 REPS=3
 ONLY=""
-SERVERS="ringcast,node,socketioxide"
+SERVERS="ringcast,node,socketioxide,floor"
+MODE=one-core
 OUT=""
 BUILD=1
 DOCS=1
@@ -50,6 +60,7 @@ while [ $# -gt 0 ]; do
     -r) REPS=$2; shift 2 ;;
     -s) ONLY=$2; shift 2 ;;
     --servers) SERVERS=$2; shift 2 ;;
+    --mode) MODE=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --no-build) BUILD=0; shift ;;
     --no-docs) DOCS=0; shift ;;
@@ -63,6 +74,14 @@ done
 report() {
   python3 "$ROOT/loadtest/report.py" "$1" --doc "$ROOT/docs/benchmarks.md" --img "$ROOT/docs/img"
 }
+
+case "$MODE" in
+  one-core)
+    [ "$(nproc)" -ge 2 ] || { echo "compare.sh: --mode one-core needs 2 CPUs" >&2; exit 2; }
+    SERVER_CPUS=0; GEN_CPUS=1 ;;
+  shared) SERVER_CPUS=""; GEN_CPUS="" ;;
+  *) echo "compare.sh: unknown mode $MODE (one-core, shared)" >&2; exit 2 ;;
+esac
 
 if [ -n "$REPORT_ONLY" ]; then
   report "$REPORT_ONLY"
@@ -78,6 +97,7 @@ CASES=(
   "fanout-1k-1k|fanout --subscribers 1000 --rooms 1 --messages 1000 --payload 1024"
   "fanout-10k-64|fanout --subscribers 10000 --rooms 1 --messages 150 --payload 64"
   "fanout-100x100|fanout --subscribers 10000 --rooms 100 --messages 6000 --payload 64"
+  "fanout-1k-64-polling|fanout --subscribers 1000 --rooms 1 --messages 500 --payload 64 --polling-fraction 1"
   "latency-1k-1000|fanout --subscribers 1000 --rooms 1 --messages 2000 --payload 64 --rate 1000"
   "echo-100|echo --clients 100 --requests 2000 --payload 64"
   "connect-10k|connect --connections 10000 --concurrency 100"
@@ -90,6 +110,7 @@ if [ "$QUICK" = 1 ]; then
     "fanout-1k-1k|fanout --subscribers 100 --rooms 1 --messages 50 --payload 1024"
     "fanout-10k-64|fanout --subscribers 300 --rooms 1 --messages 20 --payload 64"
     "fanout-100x100|fanout --subscribers 100 --rooms 10 --messages 100 --payload 64"
+    "fanout-1k-64-polling|fanout --subscribers 50 --rooms 1 --messages 20 --payload 64 --polling-fraction 1"
     "latency-1k-1000|fanout --subscribers 100 --rooms 1 --messages 100 --payload 64 --rate 1000"
     "echo-100|echo --clients 10 --requests 50 --payload 64"
     "connect-10k|connect --connections 200 --concurrency 50"
@@ -129,7 +150,10 @@ fi
 # Private copies: other work in the shared tree may rebuild target/ while this runs.
 cp "$ROOT/target/release/examples/conformance" "$BIN/conformance"
 cp "$ROOT/target/release/ringcast-load" "$BIN/ringcast-load"
-cp "$SXD_DIR/target/release/socketioxide-peer" "$BIN/socketioxide-peer"
+cp "$ROOT/target/release/ringcast-floor" "$BIN/ringcast-floor"
+if [[ ",$SERVERS," == *",socketioxide,"* ]]; then
+  cp "$SXD_DIR/target/release/socketioxide-peer" "$BIN/socketioxide-peer"
+fi
 
 mkdir -p "$ROOT/loadtest/results"
 if [ -z "$OUT" ]; then
@@ -158,12 +182,14 @@ jq -n -c \
   --arg socketio "$(jq -r '.packages["node_modules/socket.io"].version' "$NODE_DIR/package-lock.json")" \
   --arg socketioxide "$(grep -A1 '^name = "socketioxide"$' "$SXD_DIR/Cargo.lock" | sed -n 's/^version = "\(.*\)"/\1/p')" \
   --arg reps "$REPS" --arg servers "$SERVERS" --arg quick "$QUICK" \
+  --arg mode "$MODE" --arg server_cpus "$SERVER_CPUS" --arg gen_cpus "$GEN_CPUS" \
   --arg ulimit "$(ulimit -n)" \
   --argjson cases "$json_cases" \
   '{meta: {date: $date, nproc: ($nproc|tonumber), cpu: $cpu, kernel: $kernel, free_g: $free,
            commit: $commit, dirty_files: ($dirty|tonumber), rustc: $rustc, node: $node,
            socketio: $socketio, socketioxide: $socketioxide, reps: ($reps|tonumber),
            servers: ($servers|split(",")), quick: ($quick == "1"), open_files: $ulimit,
+           mode: $mode, server_cpus: $server_cpus, generator_cpus: $gen_cpus,
            cases: $cases}}' >"$OUT"
 log "results -> $OUT"
 
@@ -177,12 +203,20 @@ free_port() {
   done
 }
 
+# Command prefixes: `taskset -c CPUS cmd` execs cmd, so $! stays the server's own pid (a shell
+# function in the background would add a subshell in between).
+SRV_PRE=(); GEN_PRE=(); RC_ARGS=(); SXD_ENV=()
+if [ -n "$SERVER_CPUS" ]; then SRV_PRE=(taskset -c "$SERVER_CPUS"); fi
+if [ -n "$GEN_CPUS" ]; then GEN_PRE=(taskset -c "$GEN_CPUS"); fi
+if [ "$MODE" = one-core ]; then RC_ARGS=(--shards 1); SXD_ENV=(TOKIO_WORKER_THREADS=1); fi
+
 start_server() { # name port log
   # started directly (no wrapper process), so $! is the server's own pid for /proc
   case "$1" in
-    ringcast) "$BIN/conformance" --port "$2" >"$3" 2>&1 & ;;
-    node) node "$NODE_DIR/server.js" --port "$2" >"$3" 2>&1 & ;;
-    socketioxide) "$BIN/socketioxide-peer" --port "$2" >"$3" 2>&1 & ;;
+    ringcast) "${SRV_PRE[@]}" "$BIN/conformance" --port "$2" "${RC_ARGS[@]}" >"$3" 2>&1 & ;;
+    node) "${SRV_PRE[@]}" node "$NODE_DIR/server.js" --port "$2" >"$3" 2>&1 & ;;
+    socketioxide) env "${SXD_ENV[@]}" "${SRV_PRE[@]}" "$BIN/socketioxide-peer" --port "$2" >"$3" 2>&1 & ;;
+    floor) "${SRV_PRE[@]}" "$BIN/ringcast-floor" --port "$2" >"$3" 2>&1 & ;;
     *) echo "unknown server $1" >&2; return 1 ;;
   esac
   SPID=$!
@@ -255,7 +289,7 @@ run_one() { # case-id args server rep
   log "$id  $server  rep $rep  port $port  pid $SPID  load $l1"
   rc=0
   # shellcheck disable=SC2086
-  timeout "$RUN_TIMEOUT_S" "$BIN/ringcast-load" $args --url "ws://127.0.0.1:$port" \
+  "${GEN_PRE[@]}" timeout "$RUN_TIMEOUT_S" "$BIN/ringcast-load" $args --url "ws://127.0.0.1:$port" \
     --server-pid "$SPID" --json >"$out" 2>"$err" || rc=$?
   local alive=true
   kill -0 "$SPID" 2>/dev/null || alive=false
@@ -295,6 +329,8 @@ for c in "${CASES[@]}"; do
   wait_for_quiet
   for rep in $(seq 1 "$REPS"); do
     for s in "${servers[@]}"; do
+      # the floor speaks WebSocket only
+      if [ "$s" = floor ] && [[ "$args" == *--polling-fraction* ]]; then continue; fi
       run_one "$id" "$args" "$s" "$rep" || log "  $id $s rep $rep: server failed to start"
     done
   done
