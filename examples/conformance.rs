@@ -1,4 +1,4 @@
-//! The conformance app (`shared/spec/conformance-app.md`): what the tests,
+//! The conformance app (`docs/contracts/conformance-app.md`): what the tests,
 //! acceptance checks and peer benchmarks run against.
 //!
 //! `cargo run --release --example conformance -- --port 3000 [--profile suite|bench] [--shards N]`
@@ -58,7 +58,7 @@ fn reply(ev: &mut Event, value: Value) {
     }
 }
 
-/// The extra events of the cluster contract (redis-cluster.md section 2).
+/// The extra events of the cluster contract (docs/contracts/redis-cluster.md section 2).
 fn cluster_events(ns: &mut NamespaceBuilder, node_name: String) {
     ns.on("fetch_sockets", |socket, mut ev| {
         let room = ev.str_arg(0).unwrap_or_default().to_owned();

@@ -2,7 +2,7 @@
 """Writes the committed seed corpus, fuzz/corpus/<target>/<name>, from
 literal wire vectors: the Engine.IO / Socket.IO protocol examples, RFC 6455
 frames, HTTP heads and chunked bodies, and the Redis adapter golden vectors
-of shared/spec/redis-cluster.md section 3.5.
+of docs/contracts/redis-cluster.md section 3.5.
 
     python3 fuzz/seeds.py        # rewrites fuzz/corpus/ (deterministic)
 
@@ -215,7 +215,7 @@ for i, (name, wire) in enumerate(sorted(WS.items())):
     ws_frame[name] = bytes([1 + i % 3, i * 53 % 256]) + wire
 ws_frame["binary-126-max125"] = bytes([0, 7]) + WS["binary-126"]
 
-# --- Redis adapter (shared/spec/redis-cluster.md 3.5) -----------------------
+# --- Redis adapter (docs/contracts/redis-cluster.md 3.5) -----------------------
 G1 = h("93a6714e4871335883a47479706502a46461746192a568656c6c6f81a16101a36e7370a12f83a5726f6f6d7391a27231a665786365707490a5666c61677380")
 G2 = h("93a66c76365a666783a47479706502a46461746192a26869a178a36e7370a12f83a5726f6f6d7391a27231a665786365707491b4745f6576695665484d3966726a4d485541414141a5666c61677380")
 G3 = h("93a6714e4871335883a47479706502a46461746192a362696e81a162c403010203a36e7370a12f83a5726f6f6d7391a27231a665786365707490a5666c61677380")

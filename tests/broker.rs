@@ -166,7 +166,17 @@ fn accept_survives_emfile_and_resumes() {
     let flood: Vec<_> = (0..150)
         .filter_map(|_| std::net::TcpStream::connect(addr).ok())
         .collect();
-    std::thread::sleep(Duration::from_millis(500));
+    // Wait for the condition, not for time: the broker holds every descriptor it may (accept
+    // now fails with EMFILE), whatever the machine's load.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while open_fds(server.0.id()) < 96 {
+        assert!(
+            Instant::now() < deadline,
+            "the flood did not exhaust the broker's descriptors: {} open",
+            open_fds(server.0.id())
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     early.send_text("421[\"join\",\"r\"]");
     assert_eq!(
         early.recv_text().as_deref(),
@@ -203,6 +213,11 @@ fn accept_survives_emfile_and_resumes() {
         server.0.try_wait().expect("wait works").is_none(),
         "broker still running"
     );
+}
+
+/// How many descriptors a process has open.
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count)
 }
 
 /// utime + stime of a process, in clock ticks.

@@ -1,5 +1,5 @@
 //! `ringcast_cluster_wire::decode`: one notepack/msgpack value from Redis
-//! (the golden vectors of shared/spec/redis-cluster.md §3.5), then the
+//! (the golden vectors of docs/contracts/redis-cluster.md §3.5), then the
 //! conversion to ringcast's JSON-with-placeholders form that the receive
 //! path applies to event arguments.
 //!

@@ -34,7 +34,7 @@ pub fn chunks(data: &[u8], seed: u8) -> Vec<&[u8]> {
 /// One round trip may legitimately normalize, because the codec mirrors
 /// notepack's lossy corners: an invalid `Date` (NaN) encodes as timestamp
 /// 96 zeros, which decodes as the epoch; integral numbers at or above 2^64
-/// encode as notepack corrupts them (shared/spec/redis-cluster.md 3.4).
+/// encode as notepack corrupts them (docs/contracts/redis-cluster.md 3.4).
 pub fn check_reencoding<T, E1: std::fmt::Debug, E2: std::fmt::Debug>(
     encoded: &bytes::Bytes,
     decode: impl Fn(&bytes::Bytes) -> Result<T, E1>,

@@ -331,7 +331,7 @@ impl Engine {
             }
             for ev in events.iter() {
                 let sid = ev.token().0;
-                if !self.socks.get(sid).is_some_and(|s| !s.dead) {
+                if self.socks.get(sid).is_none_or(|s| s.dead) {
                     continue;
                 }
                 if ev.is_writable() {

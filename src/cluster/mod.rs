@@ -1,6 +1,6 @@
 //! The cluster bridge: ringcast nodes and Node socket.io nodes (with
 //! `@socket.io/redis-adapter` 8.x) form one cluster over Redis pub/sub
-//! (`shared/spec/redis-cluster.md`). The wire codec is the sans-IO crate
+//! (`docs/contracts/redis-cluster.md`). The wire codec is the sans-IO crate
 //! `ringcast-cluster-wire`; this module is the IO and the coordination.
 //!
 //! # Threads

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // A Node socket.io 4.8 node of a cluster: @socket.io/redis-adapter 8.3.0 over node-redis 4
 // (SHARDED=1: its createShardedAdapter over SPUBLISH / SSUBSCRIBE),
-// serving the cluster events of shared/spec/redis-cluster.md section 2 (and join / leave /
-// broadcast / broadcast_others / echo of conformance-app.md).
+// serving the cluster events of docs/contracts/redis-cluster.md section 2 (and join / leave /
+// broadcast / broadcast_others / echo of docs/contracts/conformance-app.md).
 //
 //   PORT=3001 REDIS_URL=redis://127.0.0.1:6390 NODE_NAME=n1 node node-peer.js
 //   PORT=3001 REDIS_CLUSTER=redis://127.0.0.1:7000,redis://127.0.0.1:7001 SHARDED=1 node node-peer.js

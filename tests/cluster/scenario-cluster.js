@@ -4,8 +4,8 @@
 
 module.exports = (h) => {
   const {
-    assert, log, sleep, connect, call, received, until, clear, fetchIds, waitServers, nodeClients,
-    countSubs, createCluster, NODES, NAMES, CLUSTER, SHARDED, MODE,
+    assert, log, sleep, connect, call, received, until, clear, fetchIds, waitServers, waitRoom,
+    nodeClients, countSubs, createCluster, NODES, NAMES, CLUSTER, SHARDED, MODE,
   } = h;
 
 /** The Redis Cluster as the scenario sees it: a client per node, the slot owners, node ids. */
@@ -78,6 +78,7 @@ async function slots() {
     }
     all.push(await connect(i)); // in no room
   }
+  for (const room of rooms) await waitRoom(room, members[room]);
   for (let i = 0; i < NODES.length; i++) {
     for (const room of rooms) {
       const sender = members[room].find((s) => s.node === i);
@@ -224,6 +225,9 @@ async function modes() {
   const numsub = async (ch) => (await rc.pubSubShardNumSub(ch))[ch];
   const wantRoom = MODE === "static" ? 0 : NODES.length;
   await until(`${MODE}: room channel held by ${wantRoom} nodes`, async () => (await numsub(roomCh)) === wantRoom);
+  // dynamic-private: each socket's own room has a channel, SSUBSCRIBEd by its node after the
+  // connection (not awaited by it): broadcasts to a socket id go there
+  for (const s of all) await waitRoom(s.id, [s]);
   const spy = rc.duplicate();
   spy.on("error", () => {});
   await spy.connect();
@@ -236,6 +240,8 @@ async function modes() {
     seen.length = 0;
     sender.emit("broadcast", "md", "md_ev", i);
     await exactlyOnce(all, all, "md_ev", `${MODE}: room from ${i}`);
+    // the spy's copy travels beside the nodes' copies, not before them: wait for it too
+    await until(`${MODE}: the spy saw the room broadcast from ${i}`, () => seen.length >= 1);
     assert.deepEqual(seen, [MODE === "static" ? "socket.io#/#" : roomCh], `${MODE}: room broadcast channel from ${i}`);
     for (const target of all.filter((s) => s.node !== i)) {
       const sidCh = `socket.io#/#${target.id}#`;
@@ -243,6 +249,7 @@ async function modes() {
       seen.length = 0;
       sender.emit("broadcast", target.id, "sid_ev", i);
       await exactlyOnce(all, [target], "sid_ev", `${MODE}: socket id from ${i}`);
+      await until(`${MODE}: the spy saw the socket-id broadcast from ${i}`, () => seen.length >= 1);
       assert.deepEqual(seen, [MODE === "dynamic-private" ? sidCh : "socket.io#/#"], `${MODE}: socket-id channel from ${i}`);
       if (MODE === "dynamic-private") assert.equal(await numsub(sidCh), 2, "socket-id channel held by its node and the spy");
     }

@@ -1,7 +1,5 @@
 """Engine.IO v4 over websocket (raw echo endpoint)."""
 
-import time
-
 import pytest
 
 from wire import OP_BINARY, OP_CLOSE, OP_TEXT, ConnectionClosed, EioWebSocket, ws_connect
@@ -57,11 +55,10 @@ def test_message_over_max_payload_closes_with_1009():
 @pytest.mark.parametrize("bad", ["9", "abc", "", "2"],
                          ids=["unknown-type", "garbage", "empty", "client-ping"])
 def test_invalid_packet_closes_the_connection(bad):
-    c = EioWebSocket(ECHO)
+    c = EioWebSocket(ECHO)  # autopong: the heartbeat is answered and cannot end the session
     c.send(bad)
-    t0 = time.monotonic()
+    # So a close proves the packet caused it (no clock: a timed bound fails on a loaded machine).
     assert c.expect_closed(timeout=2) == []
-    assert time.monotonic() - t0 < 0.4  # right away, not via a heartbeat timeout
 
 
 def test_close_packet_ends_the_session():

@@ -1,6 +1,6 @@
 //! Sans-IO codec for the wire protocol of `@socket.io/redis-adapter` 8.3.0
 //! and `@socket.io/redis-emitter` 5.1.0 (the cluster contract,
-//! `shared/spec/redis-cluster.md`), so ringcast nodes and Node socket.io
+//! `docs/contracts/redis-cluster.md`), so ringcast nodes and Node socket.io
 //! nodes form one cluster over Redis pub/sub.
 //!
 //! Nothing here performs IO, reads a clock or knows a Redis client: the

@@ -199,8 +199,6 @@ impl Request {
 
     /// Whether the redis-emitter sent it (uid `"emitter"` or no uid).
     pub fn is_from_emitter(&self) -> bool {
-        self.uid
-            .as_deref()
-            .map_or(true, |u| u == crate::EMITTER_UID)
+        self.uid.as_deref().is_none_or(|u| u == crate::EMITTER_UID)
     }
 }

@@ -2,7 +2,7 @@
 //! 8.3.0 (`dist/sharded-adapter.js`) over Redis 7 sharded pub/sub
 //! (`SPUBLISH` / `SSUBSCRIBE`), with the message format of
 //! `socket.io-adapter` 2.5's `ClusterAdapter` (`dist/cluster-adapter.js`).
-//! Not part of the contract (which describes the classic adapter); read
+//! Section 4 of the contract (docs/contracts/redis-cluster.md), read
 //! from the adapter's source.
 //!
 //! # Channels (one set per namespace, `<key>` = `channelPrefix`)

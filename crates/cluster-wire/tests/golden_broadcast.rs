@@ -1,4 +1,4 @@
-//! Golden broadcast vectors of the cluster contract (redis-cluster.md
+//! Golden broadcast vectors of the cluster contract (docs/contracts/redis-cluster.md
 //! section 3.5, vectors 1-4 and 7), captured on the wire between Node
 //! nodes: each decodes to the expected typed message and re-encodes to the
 //! exact captured bytes.

@@ -1,5 +1,5 @@
 //! Golden request / response vectors of the cluster contract
-//! (redis-cluster.md section 3.5, vectors 5 and 6): each decodes to the
+//! (docs/contracts/redis-cluster.md section 3.5, vectors 5 and 6): each decodes to the
 //! expected typed message and re-encodes to the exact captured bytes.
 
 mod common;

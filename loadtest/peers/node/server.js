@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Reference Node.js implementation of the ringcast conformance app.
-// Contract: shared/spec/conformance-app.md (sections 1-6).
+// Contract: docs/contracts/conformance-app.md (sections 1-6).
 //
 //   node server.js [--port PORT] [--profile suite|bench]
 //   PORT=3000 PROFILE=bench node server.js

@@ -20,7 +20,6 @@ function connect() {
     s.once("connect_error", reject);
   });
 }
-const wait = (ms) => new Promise((r) => setTimeout(r, ms));
 
 test("join, broadcast and broadcast_others as the broker allows", async () => {
   const [a, b] = [await connect(), await connect()];
@@ -30,7 +29,15 @@ test("join, broadcast and broadcast_others as the broker allows", async () => {
   b.on("ev", (v) => got.b.push(v));
   a.emit("broadcast", "room", "ev", "all");
   a.emit("broadcast_others", "room", "ev", "others");
-  await wait(300);
+  // Fence, not a pause: the server handles a's events in order and emits to each socket in
+  // order, so a marker a broadcasts next reaches each receiver after everything a's earlier
+  // events sent it. Restricted mode has no "broadcast": the marker goes to b only, and its ack
+  // comes back to a after anything a's earlier events could have sent a.
+  const receivers = MODE === "restricted" ? [b] : [a, b];
+  const fences = receivers.map((s) => new Promise((resolve) => s.once("fence", resolve)));
+  const kind = MODE === "restricted" ? "broadcast_others" : "broadcast";
+  assert.equal(await a.timeout(5000).emitWithAck(kind, "room", "fence", 1), true);
+  await Promise.all(fences);
   if (MODE === "restricted") {
     assert.deepEqual(got, { a: [], b: ["others"] });
   } else {

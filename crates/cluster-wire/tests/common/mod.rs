@@ -7,7 +7,7 @@ use ringcast_cluster_wire::{
 };
 
 pub(crate) fn hex(s: &str) -> Bytes {
-    assert!(s.len() % 2 == 0);
+    assert!(s.len().is_multiple_of(2));
     (0..s.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())

@@ -1,4 +1,4 @@
-//! The conformance app's namespace `/` (shared/spec/conformance-app.md, section 2) on
+//! The conformance app's namespace `/` (docs/contracts/conformance-app.md, section 2) on
 //! socketioxide, as a benchmark peer of ringcast:
 //!
 //! | event (client -> server)              | server behaviour                                  |
