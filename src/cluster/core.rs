@@ -32,10 +32,10 @@ use serde_json::Value as Json;
 use super::convert::{first_arg, msg_to_packet, packet_to_msg};
 use super::redis_io::{random_id, Publisher};
 use super::{
-    bump, Apply, Counters, Event, Op, OpResult, Part, Query, ShardPort, Target, ToBridge, ToShard,
-    REQUESTS_TIMEOUT,
+    bump, Apply, ClusterError, Counters, Event, Op, OpResult, Part, Query, ShardPort, Target,
+    ToCluster, ToShard, REQUESTS_TIMEOUT,
 };
-use crate::shard::deliver::{AckReply, Broadcast, BRIDGE};
+use crate::shard::deliver::{AckOrigin, AckReply, Broadcast, BroadcastAck};
 use crate::shard::App;
 
 mod from_redis;
@@ -45,22 +45,6 @@ const TICK: Duration = Duration::from_millis(50);
 /// Ack ids of broadcasts other nodes requested start here (shards use
 /// `counter * nshards + shard`, far below).
 const BRIDGE_ACK_BASE: u64 = 1 << 40;
-
-/// Why a cluster operation failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ClusterError {
-    /// Not every node answered in time (Node's message).
-    #[error("timeout reached: only {received} responses received out of {expected}")]
-    Timeout {
-        /// Answers received.
-        received: usize,
-        /// Answers expected (other nodes).
-        expected: usize,
-    },
-    /// The bridge could not take the operation (queue full or stopped).
-    #[error("cluster bridge unavailable")]
-    Unavailable,
-}
 
 enum Then {
     /// The local part of a request this node started.

@@ -12,6 +12,8 @@
 //!   [`encode`] / [`decode`] reproduce notepack.io 3.0.1 byte for byte.
 //! - [`to_placeholders`] / [`from_placeholders`]: conversion to / from
 //!   ringcast's JSON-with-placeholders + attachments representation.
+//! - [`js_date_string`]: JavaScript's `Date.prototype.toString` in UTC (the
+//!   `time` of a fetched socket's handshake).
 //! - [`Channels`]: channel names and classification of incoming channels.
 //! - [`BroadcastMessage`] (`[uid, packet, opts]`) with [`Packet`] and
 //!   [`BroadcastOpts`]; [`Request`] (types 0-7); [`Response`] (answers,
@@ -31,6 +33,7 @@ mod encode;
 mod error;
 mod fetch;
 mod fields;
+mod js_date;
 mod json;
 mod opts;
 mod packet;
@@ -48,6 +51,7 @@ pub use decode::{decode, decode_with};
 pub use encode::{encode, encode_into};
 pub use error::{DecodeError, DecodeErrorKind, EncodeError, Limits};
 pub use fetch::{FetchedSocket, Handshake};
+pub use js_date::js_date_string;
 pub use json::{from_json, from_placeholders, js_number, to_json, to_placeholders};
 pub use opts::{BroadcastOpts, Flags, OptsOrder, RoomFilter};
 pub use packet::{Packet, EVENT};

@@ -166,7 +166,7 @@ impl Core {
             local: true,
             timeout: None,
         });
-        self.to_all(|| ToShard::Deliver(b.clone()));
+        self.to_all(|| ToShard::Broadcast(b.clone()));
     }
 
     pub(super) fn request(&mut self, nsp: u16, payload: &Bytes) {
@@ -297,11 +297,14 @@ impl Core {
                     except: opts.except.iter().map(|r| r.as_str().into()).collect(),
                     volatile: opts.flags.volatile(),
                     msg,
-                    ack: Some((BRIDGE, key, ack_id)),
+                    ack: Some(BroadcastAck {
+                        origin: AckOrigin::Bridge { key },
+                        id: ack_id,
+                    }),
                     local: true,
                     timeout: None,
                 });
-                self.to_all(|| ToShard::Deliver(b.clone()));
+                self.to_all(|| ToShard::Broadcast(b.clone()));
             }
         }
     }
