@@ -18,6 +18,9 @@
 //! - [`BroadcastMessage`] (`[uid, packet, opts]`) with [`Packet`] and
 //!   [`BroadcastOpts`]; [`Request`] (types 0-7); [`Response`] (answers,
 //!   types 6, 8, 9).
+//! - [`resp`]: RESP2, the Redis protocol itself (commands, two-phase reply
+//!   decoding, pub/sub pushes, `redis://` URLs), for the bridge's own
+//!   Redis client.
 //!
 //! # Error policy
 //! Every decoder treats its input as hostile: no panic, bounded depth and
@@ -39,6 +42,7 @@ mod opts;
 mod packet;
 mod request;
 mod request_codec;
+pub mod resp;
 mod response;
 mod sharded;
 mod subscription;
