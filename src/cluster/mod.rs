@@ -22,9 +22,8 @@
 //!
 //! In sharded mode (`Config::redis_sharded`, the adapter's
 //! `createShardedAdapter`) the publisher uses `SPUBLISH` and
-//! `PUBSUB SHARDNUMSUB`, and the subscriber is a small RESP2 client of its
-//! own ([`sharded_io`]; the `redis` crate's blocking pub/sub does not
-//! surface `smessage`) holding `SSUBSCRIBE`s: the namespace channel, the
+//! `PUBSUB SHARDNUMSUB`, and the subscriber ([`sharded_io`]) holds
+//! `SSUBSCRIBE`s: the namespace channel, the
 //! node's response channel, and (subscriptionMode `dynamic` /
 //! `dynamic-private`) one channel per room some local socket is in
 //! (shards report room creation / deletion, [`ToCluster::Room`]).
@@ -36,7 +35,11 @@
 //! connection per master, opened lazily; `MOVED` / `ASK` / slot migrations
 //! are followed ([`cluster_io`], [`sharded_io`]). Server counts are summed
 //! over the masters. The classic subscriber needs no routing (the cluster
-//! bus forwards `PUBLISH` everywhere). Our RESP2 client is [`resp`].
+//! bus forwards `PUBLISH` everywhere).
+//!
+//! Every Redis connection uses one client: the sans-IO RESP2 codec
+//! `ringcast_cluster_wire::resp` (two-phase reply decoding, pushes, URL
+//! parsing) driven by blocking sockets ([`resp`]) on the threads above.
 //!
 //! Without a Redis URL only the core runs: the cluster API (fetch_sockets,
 //! sockets_join, ...) then spans the shards of this process.
