@@ -5,6 +5,11 @@
 //! for queued events and, while something has a deadline, at least every
 //! [`TICK`] to expire it.
 //!
+//! Time comes in: [`Core::handle_event`] and [`Core::handle_timeout`] take
+//! `now`, and every deadline is computed from it (only [`Core::run`], the
+//! thread's loop, reads the clock), so the decisions are unit-tested with
+//! time advanced by hand (`tests` below).
+//!
 //! Layout: this file holds the state, the loop and publishing;
 //! [`from_shards`] what the shards ask for, [`from_redis`] what other nodes
 //! published.
@@ -40,6 +45,8 @@ use crate::shard::App;
 
 mod from_redis;
 mod from_shards;
+#[cfg(test)]
+mod tests;
 
 const TICK: Duration = Duration::from_millis(50);
 /// Ack ids of broadcasts other nodes requested start here (shards use
@@ -117,6 +124,9 @@ pub(crate) struct Core {
     /// Sharded mode: requester uid of serverSideEmit requests awaiting a
     /// local ack (responses go to the requester's channel).
     requesters: AHashMap<String, (String, Instant)>,
+    /// The time of the event being handled ([`Self::handle_event`],
+    /// [`Self::handle_timeout`]): decisions never read the clock.
+    now: Instant,
 }
 
 impl Core {
@@ -155,6 +165,7 @@ impl Core {
             mode,
             room_refs: AHashMap::new(),
             requesters: AHashMap::new(),
+            now: Instant::now(),
         }
     }
 
@@ -167,29 +178,41 @@ impl Core {
             subscription_mode = %self.mode,
             "cluster bridge started"
         );
-        let mut next_tick = Instant::now() + TICK;
+        let mut next_tick = self.now + TICK;
         loop {
             if self.idle() {
                 // Nothing can expire: sleep until the next event instead of
                 // waking every tick.
                 match rx.recv() {
-                    Ok(ev) => self.event(ev),
+                    Ok(ev) => self.handle_event(ev, Instant::now()),
                     Err(_) => return,
                 }
             } else {
                 let wait = next_tick.saturating_duration_since(Instant::now());
                 match rx.recv_timeout(wait) {
-                    Ok(ev) => self.event(ev),
+                    Ok(ev) => self.handle_event(ev, Instant::now()),
                     Err(RecvTimeoutError::Timeout) => {}
                     Err(RecvTimeoutError::Disconnected) => return,
                 }
             }
             let now = Instant::now();
             if now >= next_tick {
-                self.expire(now);
+                self.handle_timeout(now);
                 next_tick = now + TICK;
             }
         }
+    }
+
+    /// Handles one event at `now` (the only clock the decisions see).
+    pub(crate) fn handle_event(&mut self, ev: Event, now: Instant) {
+        self.now = now;
+        self.event(ev);
+    }
+
+    /// Expires every deadline at or before `now`.
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        self.expire(now);
     }
 
     fn id(&mut self) -> u64 {
@@ -315,7 +338,7 @@ impl Core {
         self.check(&rid);
     }
 
-    fn pending(kind: RequestType, origin: usize, token: u64, timeout: Duration) -> Pending {
+    fn pending(&self, kind: RequestType, origin: usize, token: u64, timeout: Duration) -> Pending {
         Pending {
             kind,
             origin,
@@ -328,7 +351,7 @@ impl Core {
             acks: Vec::new(),
             remote_clients: 0,
             count_sent: false,
-            deadline: Instant::now() + timeout,
+            deadline: self.now + timeout,
         }
     }
 

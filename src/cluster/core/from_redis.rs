@@ -47,7 +47,7 @@ impl Core {
                     Some(uid),
                 ) = (&body, &m.uid)
                 {
-                    let deadline = Instant::now() + REQUESTS_TIMEOUT + Duration::from_secs(1);
+                    let deadline = self.now + REQUESTS_TIMEOUT + Duration::from_secs(1);
                     self.requesters.insert(id.clone(), (uid.clone(), deadline));
                 }
                 self.handle_request(nsp, Request { uid: m.uid, body });
@@ -288,7 +288,7 @@ impl Core {
                         request_id,
                         remaining: self.shards.len(),
                         total: 0,
-                        deadline: Instant::now() + timeout + Duration::from_secs(1),
+                        deadline: self.now + timeout + Duration::from_secs(1),
                     },
                 );
                 let b = Arc::new(Broadcast {

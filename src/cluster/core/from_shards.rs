@@ -110,7 +110,7 @@ impl Core {
                 origin: AckOrigin::Shard { shard, req },
                 ..
             }) => {
-                let p = Self::pending(
+                let p = self.pending(
                     RequestType::Broadcast,
                     shard,
                     req,
@@ -135,8 +135,7 @@ impl Core {
         match op {
             Op::Fetch(t) => {
                 let nsp = t.nsp;
-                let mut p =
-                    Self::pending(RequestType::RemoteFetch, origin, token, REQUESTS_TIMEOUT);
+                let mut p = self.pending(RequestType::RemoteFetch, origin, token, REQUESTS_TIMEOUT);
                 p.local_done = false;
                 let opts = RoomFilter {
                     rooms: t.rooms.clone(),
@@ -151,7 +150,7 @@ impl Core {
             Op::AllRooms(nsp) if self.sharded => {
                 // The sharded adapter has no allRooms request: local rooms.
                 let g = self.id();
-                let mut p = Self::pending(RequestType::AllRooms, origin, token, REQUESTS_TIMEOUT);
+                let mut p = self.pending(RequestType::AllRooms, origin, token, REQUESTS_TIMEOUT);
                 p.local_done = false;
                 p.expected = Some(0);
                 let rid = format!("local-{g}");
@@ -159,7 +158,7 @@ impl Core {
                 self.gather(Query::Rooms(nsp), Then::Request(rid));
             }
             Op::AllRooms(nsp) => {
-                let mut p = Self::pending(RequestType::AllRooms, origin, token, REQUESTS_TIMEOUT);
+                let mut p = self.pending(RequestType::AllRooms, origin, token, REQUESTS_TIMEOUT);
                 p.local_done = false;
                 let rid = self
                     .start_request_id(nsp, p, |request_id| RequestBody::AllRooms { request_id });
@@ -184,7 +183,7 @@ impl Core {
                 let data: Vec<Value> = data.iter().map(from_json).collect();
                 if ack {
                     let p =
-                        Self::pending(RequestType::ServerSideEmit, origin, token, REQUESTS_TIMEOUT);
+                        self.pending(RequestType::ServerSideEmit, origin, token, REQUESTS_TIMEOUT);
                     self.start_request(nsp, p, |request_id| RequestBody::ServerSideEmit {
                         request_id: Some(request_id),
                         data,
