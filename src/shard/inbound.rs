@@ -171,3 +171,121 @@ impl Shard {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::shard::app::{App, EngineMessage, Incoming, Refusal};
+    use crate::shard::deliver::{AckOrigin, AckReply, Broadcast, BroadcastAck};
+    use crate::shard::mesh::Mesh;
+    use crate::shard::port::ClusterPort;
+    use crate::shard::session::Session;
+
+    struct OneNamespace;
+
+    impl App for OneNamespace {
+        fn namespace_count(&self) -> usize {
+            1
+        }
+        fn namespace_index(&self, name: &str) -> Option<u16> {
+            (name == "/").then_some(0)
+        }
+        fn namespace_name(&self, _idx: u16) -> &str {
+            "/"
+        }
+        fn authorize(&self, _: u16, _: &Rc<Session>, _: &Value) -> Result<(), Refusal> {
+            Ok(())
+        }
+        fn handle_connect(&self, _: &Rc<Shard>, _: SocketKey) {}
+        fn handle_event(&self, _: &Rc<Shard>, _: SocketKey, _: Incoming) {}
+        fn handle_disconnect(&self, _: &Rc<Shard>, _: SocketKey, _: CloseReason) {}
+        fn handle_engine_message(&self, _: &Rc<Shard>, _: &Rc<Session>, _: EngineMessage) {}
+    }
+
+    /// A cluster port that records what the shard hands it.
+    #[derive(Default)]
+    struct Recorder(Rc<RefCell<Vec<ToCluster>>>);
+
+    impl ClusterPort for Recorder {
+        fn send(&self, msg: ToCluster) -> bool {
+            self.0.borrow_mut().push(msg);
+            true
+        }
+        fn publishes(&self) -> bool {
+            true
+        }
+        fn tracks_rooms(&self) -> bool {
+            false
+        }
+        fn tracks_socket_rooms(&self) -> bool {
+            false
+        }
+    }
+
+    fn shard() -> (Rc<Shard>, Rc<RefCell<Vec<ToCluster>>>) {
+        let sent = Rc::new(RefCell::new(Vec::new()));
+        let mesh = Mesh::new(vec![None]).with_cluster(Box::new(Recorder(sent.clone())));
+        let shard = Shard::install(
+            0,
+            1,
+            Arc::new(Config::default()),
+            Arc::new(OneNamespace),
+            mesh,
+        );
+        (shard, sent)
+    }
+
+    #[test]
+    fn another_nodes_broadcast_reports_its_count_to_the_bridge() {
+        let (shard, sent) = shard();
+        let b = Arc::new(Broadcast {
+            nsp: 0,
+            rooms: vec!["r".into()],
+            except: Vec::new(),
+            volatile: false,
+            msg: crate::shard::encode::event("/", Some(1 << 40), "ev", &[], &[]),
+            ack: Some(BroadcastAck {
+                origin: AckOrigin::Bridge { key: 5 },
+                id: 1 << 40,
+            }),
+            local: true,
+            timeout: None,
+        });
+        assert!(shard.handle_inbound(ToShard::Broadcast(b)).is_none());
+        assert!(matches!(
+            sent.borrow().as_slice(),
+            [ToCluster::AckCount { key: 5, count: 0 }]
+        ));
+        Shard::uninstall();
+    }
+
+    #[test]
+    fn gathers_answer_the_bridge_and_acks_reach_the_aggregation() {
+        let (shard, sent) = shard();
+        shard.handle_inbound(ToShard::Gather {
+            gather: 9,
+            query: Query::Rooms(0),
+        });
+        assert!(matches!(
+            sent.borrow().as_slice(),
+            [ToCluster::Part { gather: 9, part: Part::Rooms(r) }] if r.is_empty()
+        ));
+        // An aggregation on this shard completes from inbound counts and replies.
+        let done = Rc::new(RefCell::new(None));
+        let d = done.clone();
+        let req = shard.start_aggregate(Box::new(move |r| *d.borrow_mut() = Some(r.is_ok())));
+        shard.handle_inbound(ToShard::AckCount { req, count: 1 });
+        assert!(done.borrow().is_none(), "one reply still expected");
+        let reply = AckReply {
+            args: vec![Value::from(1)],
+            attachments: Vec::new(),
+        };
+        shard.handle_inbound(ToShard::AckReply { req, reply });
+        assert_eq!(*done.borrow(), Some(true));
+        Shard::uninstall();
+    }
+}

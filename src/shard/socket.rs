@@ -157,7 +157,7 @@ impl Shard {
 
     /// Tells the cluster bridge that `room` now exists (`created`) or no
     /// longer exists on this shard, when it subscribes per room (Redis
-    /// sharded pub/sub, `crate::cluster`).
+    /// sharded pub/sub).
     fn room_event(&self, nsp: u16, room: &str, created: bool) {
         self.report_room(nsp, room, created, |p| p.tracks_rooms());
     }
