@@ -5,14 +5,17 @@
 //! for queued events and, while something has a deadline, at least every
 //! [`TICK`] to expire it.
 //!
-//! Time comes in: [`Core::handle_event`] and [`Core::handle_timeout`] take
-//! `now`, and every deadline is computed from it (only [`Core::run`], the
-//! thread's loop, reads the clock), so the decisions are unit-tested with
-//! time advanced by hand (`tests` below).
+//! Sans-IO at its heart: [`Core::handle_event`] and [`Core::handle_timeout`]
+//! take `now` (every deadline is computed from it) and queue [`Action`]s
+//! (a message for a shard, a publish, a `NUMSUB`, a room (un)subscription)
+//! that [`Core::poll_action`] returns in order. Only [`Core::run`], the
+//! thread's loop, reads the clock and hands actions to the IO ([`Io`]: the
+//! shards' queues, the Redis threads), so the decisions are unit-tested
+//! with time advanced by hand (`tests`).
 //!
 //! Layout: this file holds the state, the loop and publishing;
 //! [`from_shards`] what the shards ask for, [`from_redis`] what other nodes
-//! published.
+//! published, [`io`] the actions and who performs them.
 //!
 //! Requester side (an operation started here): the local part is gathered
 //! from every shard, the request is published after `PUBSUB NUMSUB` on the
@@ -21,6 +24,8 @@
 //! Responder side: every request of another uid (or of the emitter) is
 //! applied or answered exactly once, also with an empty answer.
 
+use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,14 +42,16 @@ use serde_json::Value as Json;
 use super::convert::{first_arg, msg_to_packet, packet_to_msg};
 use super::redis_io::{random_id, Publisher};
 use super::{
-    bump, Apply, ClusterError, Counters, Event, Op, OpResult, Part, Query, ShardPort, Target,
-    ToCluster, ToShard, REQUESTS_TIMEOUT,
+    bump, Apply, ClusterError, Counters, Event, Op, OpResult, Part, Query, Target, ToCluster,
+    ToShard, REQUESTS_TIMEOUT,
 };
 use crate::shard::deliver::{AckOrigin, AckReply, Broadcast, BroadcastAck};
 use crate::shard::App;
+pub(crate) use io::{Action, Io};
 
 mod from_redis;
 mod from_shards;
+mod io;
 #[cfg(test)]
 mod tests;
 
@@ -103,8 +110,13 @@ struct RemoteAck {
 pub(crate) struct Core {
     uid: String,
     nsps: Vec<(String, Channels)>,
-    shards: Vec<ShardPort>,
-    publisher: Option<Publisher>,
+    /// Number of shards of this process.
+    nshards: usize,
+    /// Whether Redis is configured (requests are published and counted).
+    redis: bool,
+    /// Output for the IO, drained by [`Self::poll_action`]. A `RefCell`
+    /// so that methods which only produce output keep taking `&self`.
+    actions: RefCell<VecDeque<Action>>,
     counters: Arc<Counters>,
     next: u64,
     round_robin: usize,
@@ -133,8 +145,8 @@ impl Core {
     pub(crate) fn new(
         app: &dyn App,
         key: &str,
-        shards: Vec<ShardPort>,
-        publisher: Option<Publisher>,
+        nshards: usize,
+        publisher: Option<&Publisher>,
         counters: Arc<Counters>,
         node_name: Option<String>,
     ) -> Self {
@@ -145,14 +157,15 @@ impl Core {
                 (name, c)
             })
             .collect();
-        let uid = publisher.as_ref().map_or_else(random_id, |p| p.uid.clone());
-        let sharded = publisher.as_ref().is_some_and(|p| p.subs.is_some());
-        let mode = publisher.as_ref().map_or_else(Default::default, |p| p.mode);
+        let uid = publisher.map_or_else(random_id, |p| p.uid.clone());
+        let sharded = publisher.is_some_and(|p| p.subs.is_some());
+        let mode = publisher.map_or_else(Default::default, |p| p.mode);
         Self {
             uid,
             nsps,
-            shards,
-            publisher,
+            nshards,
+            redis: publisher.is_some(),
+            actions: RefCell::new(VecDeque::new()),
             counters,
             next: 0,
             round_robin: 0,
@@ -169,11 +182,12 @@ impl Core {
         }
     }
 
-    pub(crate) fn run(mut self, rx: Receiver<Event>) {
+    /// The thread's loop: events and ticks in, actions out to `io`.
+    pub(crate) fn run(mut self, rx: Receiver<Event>, io: &Io) {
         tracing::info!(
             uid = %self.uid,
             node = self.node_name.as_deref().unwrap_or(""),
-            redis = self.publisher.is_some(),
+            redis = self.redis,
             sharded = self.sharded,
             subscription_mode = %self.mode,
             "cluster bridge started"
@@ -185,7 +199,10 @@ impl Core {
                 // waking every tick.
                 match rx.recv() {
                     Ok(ev) => self.handle_event(ev, Instant::now()),
-                    Err(_) => return,
+                    Err(_) => {
+                        self.drain(io);
+                        return;
+                    }
                 }
             } else {
                 let wait = next_tick.saturating_duration_since(Instant::now());
@@ -200,7 +217,23 @@ impl Core {
                 self.handle_timeout(now);
                 next_tick = now + TICK;
             }
+            self.drain(io);
         }
+    }
+
+    fn drain(&mut self, io: &Io) {
+        while let Some(a) = self.poll_action() {
+            io.perform(a);
+        }
+    }
+
+    /// The next thing for the IO to do, in the order decided.
+    pub(crate) fn poll_action(&mut self) -> Option<Action> {
+        self.actions.get_mut().pop_front()
+    }
+
+    fn act(&self, action: Action) {
+        self.actions.borrow_mut().push_back(action);
     }
 
     /// Handles one event at `now` (the only clock the decisions see).
@@ -221,8 +254,8 @@ impl Core {
     }
 
     fn to_all(&self, make: impl Fn() -> ToShard) {
-        for s in &self.shards {
-            s.send(make());
+        for i in 0..self.nshards {
+            self.act(Action::ToShard(i, make()));
         }
     }
 
@@ -245,8 +278,8 @@ impl Core {
     // ----- publishing -----------------------------------------------------
 
     fn publish(&self, channel: String, payload: Bytes) {
-        if let Some(p) = &self.publisher {
-            p.publish(channel, payload);
+        if self.redis {
+            self.act(Action::Publish { channel, payload });
         }
     }
 
@@ -317,22 +350,22 @@ impl Core {
         let rid = random_id() + &random_id();
         let body = body(rid.clone());
         let token = self.id();
-        match &self.publisher {
-            Some(publ) => {
-                self.numsub.insert(token, rid.clone());
-                let c = &self.nsps[nsp as usize].1;
-                // Sharded: every node SSUBSCRIBEs the namespace channel once.
-                let channel = if self.sharded {
-                    c.broadcast()
-                } else {
-                    c.request()
-                };
-                publ.numsub(channel.to_owned(), token);
-            }
-            None => p.expected = Some(0),
+        if self.redis {
+            self.numsub.insert(token, rid.clone());
+            let c = &self.nsps[nsp as usize].1;
+            // Sharded: every node SSUBSCRIBEs the namespace channel once.
+            let channel = if self.sharded {
+                c.broadcast()
+            } else {
+                c.request()
+            };
+            let channel = channel.to_owned();
+            self.act(Action::Numsub { channel, token });
+        } else {
+            p.expected = Some(0);
         }
         self.requests.insert(rid.clone(), p);
-        if self.publisher.is_some() {
+        if self.redis {
             self.publish_request(nsp, body);
         }
         self.check(&rid);
@@ -360,7 +393,7 @@ impl Core {
         self.gathers.insert(
             g,
             Gather {
-                remaining: self.shards.len(),
+                remaining: self.nshards,
                 parts: Vec::new(),
                 then,
             },

@@ -264,14 +264,15 @@ pub fn start(config: &Config, app: Arc<dyn App>, nshards: usize) -> std::io::Res
     let core = core::Core::new(
         app.as_ref(),
         &config.cluster_key,
-        ports,
-        publisher,
+        nshards,
+        publisher.as_ref(),
         counters.clone(),
         config.node_name.clone(),
     );
+    let io = core::Io::new(ports, publisher);
     std::thread::Builder::new()
         .name("ringcast-cluster".into())
-        .spawn(move || core.run(rx))?;
+        .spawn(move || core.run(rx, &io))?;
     Ok(Started {
         link: Link {
             tx,

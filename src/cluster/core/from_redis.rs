@@ -77,9 +77,9 @@ impl Core {
     /// Sharded mode: a shard created / deleted `room`; the room channel is
     /// held while some shard has the room.
     pub(super) fn room_changed(&mut self, nsp: u16, room: Box<str>, created: bool) {
-        let Some(subs) = self.publisher.as_ref().and_then(|p| p.subs.as_ref()) else {
+        if !self.sharded {
             return;
-        };
+        }
         let Some((_, channels)) = self.nsps.get(nsp as usize) else {
             return;
         };
@@ -94,13 +94,13 @@ impl Core {
             let n = self.room_refs.entry(key).or_insert(0);
             *n += 1;
             if *n == 1 {
-                subs.subscribe(&channel);
+                self.act(Action::Subscribe(channel));
             }
         } else if let Some(n) = self.room_refs.get_mut(&key) {
             *n -= 1;
             if *n == 0 {
                 self.room_refs.remove(&key);
-                subs.unsubscribe(&channel);
+                self.act(Action::Unsubscribe(channel));
             }
         }
     }
@@ -251,16 +251,19 @@ impl Core {
                 self.to_all(|| ToShard::Apply(Apply::Disconnect(t.clone(), close)));
             }
             RequestBody::ServerSideEmit { request_id, data } => {
-                if self.shards.is_empty() {
+                if self.nshards == 0 {
                     return;
                 }
                 let args = data.iter().map(to_json).collect();
-                self.round_robin = (self.round_robin + 1) % self.shards.len();
-                self.shards[self.round_robin].send(ToShard::ServerSide {
-                    nsp,
-                    args,
-                    request_id,
-                });
+                self.round_robin = (self.round_robin + 1) % self.nshards;
+                self.act(Action::ToShard(
+                    self.round_robin,
+                    ToShard::ServerSide {
+                        nsp,
+                        args,
+                        request_id,
+                    },
+                ));
             }
             RequestBody::Broadcast {
                 request_id,
@@ -286,7 +289,7 @@ impl Core {
                         nsp,
                         to: req.uid.clone(),
                         request_id,
-                        remaining: self.shards.len(),
+                        remaining: self.nshards,
                         total: 0,
                         deadline: self.now + timeout + Duration::from_secs(1),
                     },

@@ -316,9 +316,7 @@ impl Core {
     }
 
     pub(super) fn send_to(&self, shard: usize, m: ToShard) {
-        if let Some(s) = self.shards.get(shard) {
-            s.send(m);
-        }
+        self.act(Action::ToShard(shard, m));
     }
 
     /// Whether no request, remote ack or requester is waiting on a deadline.
