@@ -1,6 +1,6 @@
 //! The cross-shard hop: a glommio `channel_mesh` between two executors (each
 //! pinned to its own core when the machine has two) carrying
-//! `ShardMsg::Broadcast(Arc<Broadcast>)`, one way, in batches of 10k messages.
+//! `ToShard::Broadcast(Arc<Broadcast>)`, one way, in batches of 10k messages.
 //!
 //! - `channel_mesh_send_to`: the sending executor awaits `Senders::send_to`
 //!   for each message (the bounded SPSC channel itself, capacity
@@ -30,8 +30,9 @@ use glommio::channels::channel_mesh::{Full, MeshBuilder};
 use glommio::channels::local_channel;
 use glommio::{LocalExecutorBuilder, Placement};
 use ringcast::shard::deliver::Broadcast;
-use ringcast::shard::mesh::{Mesh, ShardMsg};
+use ringcast::shard::mesh::Mesh;
 use ringcast::shard::msg::Msg;
+use ringcast::shard::port::ToShard;
 use ringcast::Config;
 
 const BATCH: u64 = 10_000;
@@ -84,7 +85,7 @@ fn placement(id: usize) -> Placement {
 
 impl Pair {
     fn start(path: Path) -> Self {
-        let mesh = MeshBuilder::<ShardMsg, Full>::full(2, Config::default().mesh_capacity);
+        let mesh = MeshBuilder::<ToShard, Full>::full(2, Config::default().mesh_capacity);
         let (to_sender, sender_cmds) = mpsc::channel::<u64>();
         let (to_receiver, receiver_cmds) = mpsc::channel::<u64>();
         let (done_tx, done) = mpsc::channel::<()>();
@@ -97,7 +98,7 @@ impl Pair {
                 let senders = Rc::new(senders);
                 let b = broadcast();
                 // The real path's pieces: a local queue per peer + forwarder.
-                let (tx, rx) = local_channel::new_unbounded::<ShardMsg>();
+                let (tx, rx) = local_channel::new_unbounded::<ToShard>();
                 let local = Mesh::new(vec![None, Some(tx)]);
                 // The forwarder counts what it moved and says when a batch is
                 // through (the sending task awaits that rather than spinning:
@@ -127,7 +128,7 @@ impl Pair {
                     match path {
                         Path::SendTo => {
                             for _ in 0..n {
-                                let msg = ShardMsg::Broadcast(b.clone());
+                                let msg = ToShard::Broadcast(b.clone());
                                 if senders.send_to(1, msg).await.is_err() {
                                     return;
                                 }
@@ -136,7 +137,7 @@ impl Pair {
                         Path::ViaForwarder => {
                             target.set(forwarded.get() + n);
                             for _ in 0..n {
-                                local.send(1, ShardMsg::Broadcast(b.clone()));
+                                local.send(1, ToShard::Broadcast(b.clone()));
                             }
                             if batch_through.recv().await.is_none() {
                                 return;
@@ -156,7 +157,7 @@ impl Pair {
                 while let Ok(n) = receiver_cmds.recv() {
                     for _ in 0..n {
                         match rx.recv().await {
-                            Some(ShardMsg::Broadcast(b)) => drop(b),
+                            Some(ToShard::Broadcast(b)) => drop(b),
                             Some(_) => unreachable!("only broadcasts are sent"),
                             None => return,
                         }

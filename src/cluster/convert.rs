@@ -13,7 +13,7 @@ use bytes::Bytes;
 use ringcast_cluster_wire::{Packet, Value};
 use ringcast_proto::socketio;
 
-use crate::server::Payload;
+use crate::shard::encode;
 use crate::shard::msg::Msg;
 
 /// The adapter packet of an encoded broadcast for namespace `nsp`, or None
@@ -46,7 +46,7 @@ pub(crate) fn packet_to_msg(nsp: &str, packet: &Packet, ack: Option<u64>) -> Opt
         serde_json::Value::Number(n) => n.to_string(),
         _ => return None,
     };
-    Some(Payload::from_parts(data, attachments).encode_event(nsp, ack, &event))
+    Some(encode::event(nsp, ack, &event, &data, &attachments))
 }
 
 /// The first argument of a client's ack, with binary as raw bytes.
@@ -60,12 +60,18 @@ pub(crate) fn first_arg(args: &[serde_json::Value], attachments: &[Bytes]) -> Va
 mod tests {
     use super::*;
 
+    use ringcast_proto::socketio::binary;
+    use serde_json::json;
+
     #[test]
     fn round_trip_keeps_binary() {
-        let payload = Payload::new()
-            .arg(serde_json::json!({"a": 1}))
-            .binary(&b"\x01\x02\x03"[..]);
-        let msg = payload.encode_event("/", None, "ev");
+        let msg = encode::event(
+            "/",
+            None,
+            "ev",
+            &[json!({"a": 1}), binary::placeholder(0)],
+            &[Bytes::from_static(b"\x01\x02\x03")],
+        );
         let p = msg_to_packet("/", &msg).unwrap();
         assert_eq!(p.data[0], Value::from("ev"));
         assert_eq!(
@@ -86,9 +92,7 @@ mod tests {
     #[test]
     fn published_broadcast_matches_golden_vector() {
         use ringcast_cluster_wire::{BroadcastMessage, BroadcastOpts};
-        let msg = Payload::new()
-            .arg(serde_json::json!({"a": 1}))
-            .encode_event("/", None, "hello");
+        let msg = encode::event("/", None, "hello", &[json!({"a": 1})], &[]);
         let m = BroadcastMessage {
             uid: Some("qNHq3X".into()),
             packet: msg_to_packet("/", &msg).unwrap(),
@@ -110,11 +114,13 @@ mod tests {
     #[test]
     fn published_binary_matches_golden_vector() {
         use ringcast_cluster_wire::{BroadcastMessage, BroadcastOpts};
-        let mut p = Payload::new();
-        p.args
-            .push(serde_json::json!({"b": {"_placeholder": true, "num": 0}}));
-        p.attachments.push(Bytes::from_static(&[1, 2, 3]));
-        let msg = p.encode_event("/", None, "bin");
+        let msg = encode::event(
+            "/",
+            None,
+            "bin",
+            &[json!({"b": {"_placeholder": true, "num": 0}})],
+            &[Bytes::from_static(&[1, 2, 3])],
+        );
         let m = BroadcastMessage {
             uid: Some("qNHq3X".into()),
             packet: msg_to_packet("/", &msg).unwrap(),

@@ -5,9 +5,17 @@
 //! for queued events and, while something has a deadline, at least every
 //! [`TICK`] to expire it.
 //!
+//! Sans-IO at its heart: [`Core::handle_event`] and [`Core::handle_timeout`]
+//! take `now` (every deadline is computed from it) and queue [`Action`]s
+//! (a message for a shard, a publish, a `NUMSUB`, a room (un)subscription)
+//! that [`Core::poll_action`] returns in order. Only [`Core::run`], the
+//! thread's loop, reads the clock and hands actions to the IO ([`Io`]: the
+//! shards' queues, the Redis threads), so the decisions are unit-tested
+//! with time advanced by hand (`tests`).
+//!
 //! Layout: this file holds the state, the loop and publishing;
 //! [`from_shards`] what the shards ask for, [`from_redis`] what other nodes
-//! published.
+//! published, [`io`] the actions and who performs them.
 //!
 //! Requester side (an operation started here): the local part is gathered
 //! from every shard, the request is published after `PUBSUB NUMSUB` on the
@@ -16,6 +24,8 @@
 //! Responder side: every request of another uid (or of the emitter) is
 //! applied or answered exactly once, also with an empty answer.
 
+use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,35 +42,23 @@ use serde_json::Value as Json;
 use super::convert::{first_arg, msg_to_packet, packet_to_msg};
 use super::redis_io::{random_id, Publisher};
 use super::{
-    bump, Apply, Counters, Event, Op, OpResult, Part, Query, ShardPort, Target, ToBridge, ToShard,
-    REQUESTS_TIMEOUT,
+    bump, Apply, ClusterError, Counters, Event, Op, OpResult, Part, Query, Target, ToCluster,
+    ToShard, REQUESTS_TIMEOUT,
 };
-use crate::shard::deliver::{AckReply, Broadcast, BRIDGE};
+use crate::shard::deliver::{AckOrigin, AckReply, Broadcast, BroadcastAck};
 use crate::shard::App;
+pub(crate) use io::{Action, Io};
 
 mod from_redis;
 mod from_shards;
+mod io;
+#[cfg(test)]
+mod tests;
 
 const TICK: Duration = Duration::from_millis(50);
 /// Ack ids of broadcasts other nodes requested start here (shards use
 /// `counter * nshards + shard`, far below).
 const BRIDGE_ACK_BASE: u64 = 1 << 40;
-
-/// Why a cluster operation failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ClusterError {
-    /// Not every node answered in time (Node's message).
-    #[error("timeout reached: only {received} responses received out of {expected}")]
-    Timeout {
-        /// Answers received.
-        received: usize,
-        /// Answers expected (other nodes).
-        expected: usize,
-    },
-    /// The bridge could not take the operation (queue full or stopped).
-    #[error("cluster bridge unavailable")]
-    Unavailable,
-}
 
 enum Then {
     /// The local part of a request this node started.
@@ -112,8 +110,13 @@ struct RemoteAck {
 pub(crate) struct Core {
     uid: String,
     nsps: Vec<(String, Channels)>,
-    shards: Vec<ShardPort>,
-    publisher: Option<Publisher>,
+    /// Number of shards of this process.
+    nshards: usize,
+    /// Whether Redis is configured (requests are published and counted).
+    redis: bool,
+    /// Output for the IO, drained by [`Self::poll_action`]. A `RefCell`
+    /// so that methods which only produce output keep taking `&self`.
+    actions: RefCell<VecDeque<Action>>,
     counters: Arc<Counters>,
     next: u64,
     round_robin: usize,
@@ -133,14 +136,17 @@ pub(crate) struct Core {
     /// Sharded mode: requester uid of serverSideEmit requests awaiting a
     /// local ack (responses go to the requester's channel).
     requesters: AHashMap<String, (String, Instant)>,
+    /// The time of the event being handled ([`Self::handle_event`],
+    /// [`Self::handle_timeout`]): decisions never read the clock.
+    now: Instant,
 }
 
 impl Core {
     pub(crate) fn new(
         app: &dyn App,
         key: &str,
-        shards: Vec<ShardPort>,
-        publisher: Option<Publisher>,
+        nshards: usize,
+        publisher: Option<&Publisher>,
         counters: Arc<Counters>,
         node_name: Option<String>,
     ) -> Self {
@@ -151,14 +157,15 @@ impl Core {
                 (name, c)
             })
             .collect();
-        let uid = publisher.as_ref().map_or_else(random_id, |p| p.uid.clone());
-        let sharded = publisher.as_ref().is_some_and(|p| p.subs.is_some());
-        let mode = publisher.as_ref().map_or_else(Default::default, |p| p.mode);
+        let uid = publisher.map_or_else(random_id, |p| p.uid.clone());
+        let sharded = publisher.is_some_and(|p| p.subs.is_some());
+        let mode = publisher.map_or_else(Default::default, |p| p.mode);
         Self {
             uid,
             nsps,
-            shards,
-            publisher,
+            nshards,
+            redis: publisher.is_some(),
+            actions: RefCell::new(VecDeque::new()),
             counters,
             next: 0,
             round_robin: 0,
@@ -171,41 +178,74 @@ impl Core {
             mode,
             room_refs: AHashMap::new(),
             requesters: AHashMap::new(),
+            now: Instant::now(),
         }
     }
 
-    pub(crate) fn run(mut self, rx: Receiver<Event>) {
+    /// The thread's loop: events and ticks in, actions out to `io`.
+    pub(crate) fn run(mut self, rx: Receiver<Event>, io: &Io) {
         tracing::info!(
             uid = %self.uid,
             node = self.node_name.as_deref().unwrap_or(""),
-            redis = self.publisher.is_some(),
+            redis = self.redis,
             sharded = self.sharded,
             subscription_mode = %self.mode,
             "cluster bridge started"
         );
-        let mut next_tick = Instant::now() + TICK;
+        let mut next_tick = self.now + TICK;
         loop {
             if self.idle() {
                 // Nothing can expire: sleep until the next event instead of
                 // waking every tick.
                 match rx.recv() {
-                    Ok(ev) => self.event(ev),
-                    Err(_) => return,
+                    Ok(ev) => self.handle_event(ev, Instant::now()),
+                    Err(_) => {
+                        self.drain(io);
+                        return;
+                    }
                 }
             } else {
                 let wait = next_tick.saturating_duration_since(Instant::now());
                 match rx.recv_timeout(wait) {
-                    Ok(ev) => self.event(ev),
+                    Ok(ev) => self.handle_event(ev, Instant::now()),
                     Err(RecvTimeoutError::Timeout) => {}
                     Err(RecvTimeoutError::Disconnected) => return,
                 }
             }
             let now = Instant::now();
             if now >= next_tick {
-                self.expire(now);
+                self.handle_timeout(now);
                 next_tick = now + TICK;
             }
+            self.drain(io);
         }
+    }
+
+    fn drain(&mut self, io: &Io) {
+        while let Some(a) = self.poll_action() {
+            io.perform(a);
+        }
+    }
+
+    /// The next thing for the IO to do, in the order decided.
+    pub(crate) fn poll_action(&mut self) -> Option<Action> {
+        self.actions.get_mut().pop_front()
+    }
+
+    fn act(&self, action: Action) {
+        self.actions.borrow_mut().push_back(action);
+    }
+
+    /// Handles one event at `now` (the only clock the decisions see).
+    pub(crate) fn handle_event(&mut self, ev: Event, now: Instant) {
+        self.now = now;
+        self.event(ev);
+    }
+
+    /// Expires every deadline at or before `now`.
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        self.expire(now);
     }
 
     fn id(&mut self) -> u64 {
@@ -214,8 +254,8 @@ impl Core {
     }
 
     fn to_all(&self, make: impl Fn() -> ToShard) {
-        for s in &self.shards {
-            s.send(make());
+        for i in 0..self.nshards {
+            self.act(Action::ToShard(i, make()));
         }
     }
 
@@ -238,8 +278,8 @@ impl Core {
     // ----- publishing -----------------------------------------------------
 
     fn publish(&self, channel: String, payload: Bytes) {
-        if let Some(p) = &self.publisher {
-            p.publish(channel, payload);
+        if self.redis {
+            self.act(Action::Publish { channel, payload });
         }
     }
 
@@ -310,28 +350,28 @@ impl Core {
         let rid = random_id() + &random_id();
         let body = body(rid.clone());
         let token = self.id();
-        match &self.publisher {
-            Some(publ) => {
-                self.numsub.insert(token, rid.clone());
-                let c = &self.nsps[nsp as usize].1;
-                // Sharded: every node SSUBSCRIBEs the namespace channel once.
-                let channel = if self.sharded {
-                    c.broadcast()
-                } else {
-                    c.request()
-                };
-                publ.numsub(channel.to_owned(), token);
-            }
-            None => p.expected = Some(0),
+        if self.redis {
+            self.numsub.insert(token, rid.clone());
+            let c = &self.nsps[nsp as usize].1;
+            // Sharded: every node SSUBSCRIBEs the namespace channel once.
+            let channel = if self.sharded {
+                c.broadcast()
+            } else {
+                c.request()
+            };
+            let channel = channel.to_owned();
+            self.act(Action::Numsub { channel, token });
+        } else {
+            p.expected = Some(0);
         }
         self.requests.insert(rid.clone(), p);
-        if self.publisher.is_some() {
+        if self.redis {
             self.publish_request(nsp, body);
         }
         self.check(&rid);
     }
 
-    fn pending(kind: RequestType, origin: usize, token: u64, timeout: Duration) -> Pending {
+    fn pending(&self, kind: RequestType, origin: usize, token: u64, timeout: Duration) -> Pending {
         Pending {
             kind,
             origin,
@@ -344,7 +384,7 @@ impl Core {
             acks: Vec::new(),
             remote_clients: 0,
             count_sent: false,
-            deadline: Instant::now() + timeout,
+            deadline: self.now + timeout,
         }
     }
 
@@ -353,7 +393,7 @@ impl Core {
         self.gathers.insert(
             g,
             Gather {
-                remaining: self.shards.len(),
+                remaining: self.nshards,
                 parts: Vec::new(),
                 then,
             },

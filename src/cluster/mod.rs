@@ -22,12 +22,11 @@
 //!
 //! In sharded mode (`Config::redis_sharded`, the adapter's
 //! `createShardedAdapter`) the publisher uses `SPUBLISH` and
-//! `PUBSUB SHARDNUMSUB`, and the subscriber is a small RESP2 client of its
-//! own ([`sharded_io`]; the `redis` crate's blocking pub/sub does not
-//! surface `smessage`) holding `SSUBSCRIBE`s: the namespace channel, the
+//! `PUBSUB SHARDNUMSUB`, and the subscriber ([`sharded_io`]) holds
+//! `SSUBSCRIBE`s: the namespace channel, the
 //! node's response channel, and (subscriptionMode `dynamic` /
 //! `dynamic-private`) one channel per room some local socket is in
-//! (shards report room creation / deletion, [`ToBridge::Room`]).
+//! (shards report room creation / deletion, [`ToCluster::Room`]).
 //!
 //! # Redis Cluster
 //! The URL may list several seeds. The publisher and the sharded
@@ -36,18 +35,24 @@
 //! connection per master, opened lazily; `MOVED` / `ASK` / slot migrations
 //! are followed ([`cluster_io`], [`sharded_io`]). Server counts are summed
 //! over the masters. The classic subscriber needs no routing (the cluster
-//! bus forwards `PUBLISH` everywhere). Our RESP2 client is [`resp`].
+//! bus forwards `PUBLISH` everywhere).
+//!
+//! Every Redis connection uses one client: the sans-IO RESP2 codec
+//! `ringcast_cluster_wire::resp` (two-phase reply decoding, pushes, URL
+//! parsing) driven by blocking sockets ([`resp`]) on the threads above.
 //!
 //! Without a Redis URL only the core runs: the cluster API (fetch_sockets,
 //! sockets_join, ...) then spans the shards of this process.
 //!
 //! # Channels
-//! Shards hand work to the core through a bounded lock-free channel
-//! ([`Link::send`]: `try_send`, never blocks; when full the message is
-//! dropped and counted). The core reaches each shard through a bounded
-//! channel plus a wake-up byte on a socketpair that the shard reads through
-//! glommio (a crossbeam channel alone does not wake a parked executor); see
-//! `docs/decisions.md`.
+//! The bridge sits above the shard and speaks the shard's own types
+//! (`crate::shard::port`): shards hand it [`ToCluster`] through [`Link`],
+//! their [`ClusterPort`] (a bounded lock-free channel, `try_send`, never
+//! blocks; when full the message is dropped and counted). The core reaches
+//! each shard with [`ToShard`], the same inbound type the mesh carries,
+//! through a bounded channel plus a wake-up byte on a socketpair that the
+//! shard reads through glommio (a crossbeam channel alone does not wake a
+//! parked executor); see `docs/decisions.md`.
 
 mod cluster_io;
 mod convert;
@@ -57,7 +62,6 @@ mod resp;
 pub(crate) mod shard_side;
 mod sharded_io;
 mod slots;
-mod time;
 mod topology;
 
 use std::io::Write;
@@ -68,14 +72,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
-use serde_json::Value;
 
 use crate::config::{Config, SubscriptionMode};
-use crate::shard::deliver::{AckReply, Broadcast};
+use crate::shard::port::{ClusterPort, ToCluster, ToShard};
 use crate::shard::App;
 
-pub use self::core::ClusterError;
-pub use ringcast_cluster_wire::FetchedSocket;
+use crate::shard::ops::{Apply, Op, OpResult, Part, Query, Target};
+pub use crate::shard::ops::{ClusterError, FetchedSocket};
 
 /// Node's `requestsTimeout`: how long a request waits for other nodes.
 pub const REQUESTS_TIMEOUT: Duration = Duration::from_secs(5);
@@ -102,195 +105,11 @@ fn bump(c: &AtomicU64) -> u64 {
     c.fetch_add(1, Ordering::Relaxed) + 1
 }
 
-/// What a shard hands to the bridge.
-#[derive(Debug)]
-pub enum ToBridge {
-    /// A non-local broadcast to publish (with `ack`: a type-7 request).
-    Broadcast(Arc<Broadcast>),
-    /// Receivers reached on one shard for a broadcast-with-ack another node
-    /// requested (`key` from [`crate::shard::deliver::BRIDGE`]-origin acks).
-    AckCount {
-        /// The bridge's key of that request.
-        key: u64,
-        /// Receivers on the reporting shard.
-        count: usize,
-    },
-    /// A client answered such a broadcast.
-    AckReply {
-        /// The bridge's key of that request.
-        key: u64,
-        /// The client's arguments.
-        reply: AckReply,
-    },
-    /// A cluster operation started by the API on shard `origin`.
-    Op {
-        /// The shard that waits for the result.
-        origin: usize,
-        /// Its token for the result.
-        token: u64,
-        /// The operation.
-        op: Op,
-    },
-    /// A shard's part of a gather.
-    Part {
-        /// The gather.
-        gather: u64,
-        /// The shard's answer.
-        part: Part,
-    },
-    /// A room was created (`created`) or deleted on the reporting shard
-    /// (sent only in sharded mode, see [`Link::tracks_rooms`]): the core
-    /// keeps a count per room over the shards and SSUBSCRIBEs to the
-    /// room's channel while some shard holds it.
-    Room {
-        /// Namespace.
-        nsp: u16,
-        /// The room.
-        room: Box<str>,
-        /// Created (true) or deleted.
-        created: bool,
-    },
-    /// A server-side handler answered a request with an ack.
-    ServerSideAck {
-        /// Namespace.
-        nsp: u16,
-        /// The request's id.
-        request_id: String,
-        /// The ack argument.
-        data: Value,
-    },
-}
-
-/// A cluster operation (the requester side).
-#[derive(Debug, Clone)]
-pub enum Op {
-    /// `fetchSockets()`.
-    Fetch(Target),
-    /// `allRooms()`.
-    AllRooms(u16),
-    /// `socketsJoin(rooms)`.
-    Join(Target, Vec<String>),
-    /// `socketsLeave(rooms)`.
-    Leave(Target, Vec<String>),
-    /// `disconnectSockets(close)`.
-    Disconnect(Target, bool),
-    /// `serverSideEmit([event, ...args])`, with acks when `ack`.
-    ServerSideEmit {
-        /// Namespace.
-        nsp: u16,
-        /// `[event, ...args]` (plain JSON).
-        data: Vec<Value>,
-        /// Whether the caller waits for acks.
-        ack: bool,
-    },
-}
-
-/// Which sockets of a namespace an operation targets.
-#[derive(Debug, Clone, Default)]
-pub struct Target {
-    /// Namespace index.
-    pub nsp: u16,
-    /// Sockets in any of these rooms (empty: all).
-    pub rooms: Vec<String>,
-    /// Minus the sockets in any of these rooms.
-    pub except: Vec<String>,
-}
-
-/// A shard's answer to a gather.
-#[derive(Debug)]
-pub enum Part {
-    /// Matching sockets.
-    Sockets(Vec<FetchedSocket>),
-    /// Room names (socket ids included).
-    Rooms(Vec<String>),
-    /// Matching socket ids.
-    Ids(Vec<String>),
-}
-
-/// What a shard gathers for the core.
-#[derive(Debug, Clone)]
-pub enum Query {
-    /// Describe matching sockets.
-    Fetch(Target),
-    /// All room names of a namespace.
-    Rooms(u16),
-    /// Ids of matching sockets.
-    Ids(Target),
-}
-
-/// A change applied to matching local sockets.
-#[derive(Debug, Clone)]
-pub enum Apply {
-    /// Join rooms.
-    Join(Target, Vec<String>),
-    /// Leave rooms.
-    Leave(Target, Vec<String>),
-    /// Disconnect (and close the connection with `true`).
-    Disconnect(Target, bool),
-}
-
-/// The result of an [`Op`] for the shard that started it.
-#[derive(Debug)]
-pub enum OpResult {
-    /// fetchSockets.
-    Sockets(Result<Vec<FetchedSocket>, ClusterError>),
-    /// allRooms.
-    Rooms(Result<Vec<String>, ClusterError>),
-    /// serverSideEmit with acks: every answer, or an error with the answers so far.
-    Acks(Result<Vec<Value>, (ClusterError, Vec<Value>)>),
-}
-
-/// What the core hands to a shard.
-#[derive(Debug)]
-pub enum ToShard {
-    /// Deliver a broadcast from another node (already encoded, shared).
-    Deliver(Arc<Broadcast>),
-    /// Answer a gather.
-    Gather {
-        /// The gather.
-        gather: u64,
-        /// What to gather.
-        query: Query,
-    },
-    /// Apply a join / leave / disconnect to the matching local sockets.
-    Apply(Apply),
-    /// Fire a server-side event (another node's serverSideEmit).
-    ServerSide {
-        /// Namespace.
-        nsp: u16,
-        /// `[event, ...args]`.
-        args: Vec<Value>,
-        /// Set when the sender waits for an ack.
-        request_id: Option<String>,
-    },
-    /// Remote receivers of a broadcast-with-ack started on this shard.
-    AckCount {
-        /// The aggregation.
-        req: u64,
-        /// Receivers on the other nodes.
-        count: usize,
-    },
-    /// A remote client's ack for an aggregation started on this shard.
-    AckReply {
-        /// The aggregation.
-        req: u64,
-        /// The ack.
-        reply: AckReply,
-    },
-    /// The result of an operation this shard started.
-    Done {
-        /// The token given with the operation.
-        token: u64,
-        /// The result.
-        result: OpResult,
-    },
-}
-
 /// Events of the core's one queue.
 #[derive(Debug)]
 pub(crate) enum Event {
     /// From a shard.
-    Shard(ToBridge),
+    Shard(ToCluster),
     /// A message from Redis.
     Incoming {
         /// The channel it was published on.
@@ -307,7 +126,8 @@ pub(crate) enum Event {
     },
 }
 
-/// A shard's handle on the bridge (inside [`crate::shard::mesh::Mesh`]).
+/// A shard's handle on the bridge: the bridge's side of the shard's
+/// [`ClusterPort`] (inside [`crate::shard::mesh::Mesh`]).
 #[derive(Debug, Clone)]
 pub struct Link {
     tx: Sender<Event>,
@@ -317,10 +137,8 @@ pub struct Link {
     counters: Arc<Counters>,
 }
 
-impl Link {
-    /// Hands `msg` to the bridge; never blocks. False (and counted) when
-    /// the queue is full.
-    pub fn send(&self, msg: ToBridge) -> bool {
+impl ClusterPort for Link {
+    fn send(&self, msg: ToCluster) -> bool {
         match self.tx.try_send(Event::Shard(msg)) {
             Ok(()) => true,
             Err(TrySendError::Full(_)) => {
@@ -334,21 +152,15 @@ impl Link {
         }
     }
 
-    /// Whether this node publishes its broadcasts (it has a Redis link).
-    pub fn publishes(&self) -> bool {
+    fn publishes(&self) -> bool {
         self.publish
     }
 
-    /// Whether shards report room creation / deletion
-    /// ([`ToBridge::Room`]): sharded mode subscribes per room.
-    pub fn tracks_rooms(&self) -> bool {
+    fn tracks_rooms(&self) -> bool {
         self.rooms
     }
 
-    /// Whether shards should also report each socket's own id room
-    /// ([`ToBridge::Room`] with the socket id, on connect / disconnect):
-    /// subscriptionMode `"dynamic-private"` SSUBSCRIBEs socket-id rooms.
-    pub fn tracks_socket_rooms(&self) -> bool {
+    fn tracks_socket_rooms(&self) -> bool {
         self.socket_rooms
     }
 }
@@ -452,14 +264,15 @@ pub fn start(config: &Config, app: Arc<dyn App>, nshards: usize) -> std::io::Res
     let core = core::Core::new(
         app.as_ref(),
         &config.cluster_key,
-        ports,
-        publisher,
+        nshards,
+        publisher.as_ref(),
         counters.clone(),
         config.node_name.clone(),
     );
+    let io = core::Io::new(ports, publisher);
     std::thread::Builder::new()
         .name("ringcast-cluster".into())
-        .spawn(move || core.run(rx))?;
+        .spawn(move || core.run(rx, &io))?;
     Ok(Started {
         link: Link {
             tx,

@@ -8,8 +8,8 @@
 //!   the masters. On a failure it reconnects with backoff (100 ms doubling
 //!   to 1 s) and sends what is unanswered again; meanwhile work piles up in
 //!   its bounded queue and what does not fit is dropped and counted.
-//! - Classic subscriber (the blocking `redis` client): `SUBSCRIBE` to each
-//!   request channel (exactly once: Node counts servers with
+//! - Classic subscriber (the bridge's own RESP2 client, [`super::resp`]):
+//!   `SUBSCRIBE` to each request channel (exactly once: Node counts servers with
 //!   `PUBSUB NUMSUB`) and the response channels, `PSUBSCRIBE` to each
 //!   broadcast pattern; forwards every message to the core. A Redis
 //!   Cluster forwards classic pub/sub to every node, so one connection to
@@ -23,17 +23,18 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
+use ringcast_cluster_wire::resp::Push;
 use ringcast_cluster_wire::{Channels, SubscriptionMode};
 
 use super::cluster_io::Router;
-use super::topology::{entries, parse_seeds, Seeds};
+use super::resp::{command, Auth, Conn, Reply};
+use super::slots::Addr;
+use super::topology::{parse_seeds, Seeds};
 use super::{bump, Counters, Event};
 use crate::shard::App;
 
 /// Most commands in one pipeline.
 const MAX_BATCH: usize = 1024;
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-const IO_TIMEOUT: Duration = Duration::from_secs(5);
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
@@ -113,11 +114,6 @@ pub(crate) fn start(
     mode: SubscriptionMode,
 ) -> std::io::Result<Publisher> {
     let seeds = parse_seeds(url)?;
-    let clients = entries(url)
-        .iter()
-        .map(|e| redis::Client::open(e.as_str()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| std::io::Error::other(format!("bad redis url {url:?}: {e}")))?;
     let uid = random_id();
     let mut channels = Vec::new();
     let mut patterns = Vec::new();
@@ -136,7 +132,7 @@ pub(crate) fn start(
             .spawn(move || publisher_loop(seeds, &rx, &events, &counters, sharded))?;
     }
     if sharded {
-        let subs = super::sharded_io::start(seeds, events.clone(), counters.clone())?;
+        let subs = super::sharded_io::start(seeds.clone(), events.clone(), counters.clone())?;
         for i in 0..app.namespace_count() {
             let c = Channels::new(key, app.namespace_name(i as u16));
             subs.subscribe(c.broadcast());
@@ -155,7 +151,7 @@ pub(crate) fn start(
         let (events, counters) = (events.clone(), counters.clone());
         std::thread::Builder::new()
             .name("ringcast-redis-sub".into())
-            .spawn(move || subscriber_loop(&clients, &channels, &patterns, &events, &counters))?;
+            .spawn(move || subscriber_loop(&seeds, &channels, &patterns, &events, &counters))?;
     }
     Ok(Publisher {
         tx,
@@ -165,12 +161,6 @@ pub(crate) fn start(
         subs: None,
         mode,
     })
-}
-
-fn connect(client: &redis::Client) -> redis::RedisResult<redis::Connection> {
-    let con = client.get_connection_with_timeout(CONNECT_TIMEOUT)?;
-    con.set_write_timeout(Some(IO_TIMEOUT))?;
-    Ok(con)
 }
 
 fn publisher_loop(
@@ -198,8 +188,66 @@ fn publisher_loop(
     }
 }
 
+/// Opens a subscribed connection to `addr`: SUBSCRIBE / PSUBSCRIBE in one
+/// write, then waits for every confirmation (messages that arrive meanwhile
+/// are forwarded). No read timeout afterwards: a subscribed connection is
+/// silent while nobody publishes. `Err(None)`: the core stopped.
+fn subscribe(
+    addr: &Addr,
+    auth: &Auth,
+    channels: &[String],
+    patterns: &[String],
+    events: &Sender<Event>,
+    counters: &Counters,
+) -> Result<Conn, Option<std::io::Error>> {
+    let mut conn = Conn::connect(addr, auth)?;
+    let mut cmds = Vec::new();
+    if !channels.is_empty() {
+        let mut c = vec!["SUBSCRIBE"];
+        c.extend(channels.iter().map(String::as_str));
+        cmds.extend(command(&c));
+    }
+    if !patterns.is_empty() {
+        let mut c = vec!["PSUBSCRIBE"];
+        c.extend(patterns.iter().map(String::as_str));
+        cmds.extend(command(&c));
+    }
+    conn.send(&cmds)?;
+    let mut pending = channels.len() + patterns.len();
+    while pending > 0 {
+        match conn.read_reply()? {
+            Reply::Error(e) => return Err(Some(std::io::Error::other(format!("redis: {e}")))),
+            reply => match Push::classify(reply) {
+                Push::Subscribed => pending -= 1,
+                Push::Message { channel, payload } => {
+                    forward(events, counters, channel, payload).map_err(|CoreGone| None)?;
+                }
+                Push::Unsubscribed(_) | Push::Other => {}
+            },
+        }
+    }
+    conn.stream().set_read_timeout(None)?;
+    Ok(conn)
+}
+
+/// The core stopped: its queue is closed, the subscriber thread ends.
+struct CoreGone;
+
+/// Hands a message to the core.
+fn forward(
+    events: &Sender<Event>,
+    counters: &Counters,
+    channel: String,
+    payload: Bytes,
+) -> Result<(), CoreGone> {
+    counters.received.fetch_add(1, Ordering::Relaxed);
+    events
+        .send(Event::Incoming { channel, payload })
+        .map_err(|_| CoreGone)
+}
+
 fn subscriber_loop(
-    clients: &[redis::Client],
+    seeds: &Seeds,
     channels: &[String],
     patterns: &[String],
     events: &Sender<Event>,
@@ -211,12 +259,15 @@ fn subscriber_loop(
     // answers, the next one after a failure.
     let mut next = 0usize;
     loop {
-        let Some(client) = clients.get(next % clients.len().max(1)) else {
+        let Some(addr) = seeds.nodes.get(next % seeds.nodes.len().max(1)) else {
             return;
         };
-        let mut con = match connect(client) {
+        let mut conn = match subscribe(addr, &seeds.auth, channels, patterns, events, counters) {
             Ok(c) => c,
             Err(e) => {
+                let Some(e) = e else {
+                    return; // the core stopped
+                };
                 next += 1;
                 if !std::mem::replace(&mut lost, true) {
                     tracing::warn!(error = %e, "redis subscriber link lost; reconnecting");
@@ -226,18 +277,6 @@ fn subscriber_loop(
                 continue;
             }
         };
-        let mut ps = con.as_pubsub();
-        if let Err(e) = ps
-            .subscribe(channels)
-            .and_then(|()| ps.psubscribe(patterns))
-        {
-            if !std::mem::replace(&mut lost, true) {
-                tracing::warn!(error = %e, "redis subscribe failed; reconnecting");
-            }
-            std::thread::sleep(backoff);
-            backoff = (backoff * 2).min(BACKOFF_MAX);
-            continue;
-        }
         backoff = BACKOFF_MIN;
         if std::mem::take(&mut lost) {
             tracing::warn!("redis subscriber link restored; subscriptions renewed");
@@ -249,19 +288,17 @@ fn subscriber_loop(
             );
         }
         loop {
-            match ps.get_message() {
-                Ok(m) => {
-                    counters.received.fetch_add(1, Ordering::Relaxed);
-                    let channel = m.get_channel_name().to_owned();
-                    let payload = Bytes::copy_from_slice(m.get_payload_bytes());
-                    if events.send(Event::Incoming { channel, payload }).is_err() {
-                        return;
-                    }
-                }
+            let reply = match conn.read_reply() {
+                Ok(r) => r,
                 Err(e) => {
                     tracing::warn!(error = %e, "redis subscriber link lost; reconnecting");
                     lost = true;
                     break;
+                }
+            };
+            if let Push::Message { channel, payload } = Push::classify(reply) {
+                if forward(events, counters, channel, payload).is_err() {
+                    return;
                 }
             }
         }

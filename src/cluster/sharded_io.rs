@@ -1,7 +1,5 @@
-//! The subscriber of sharded mode: `SSUBSCRIBE`s on RESP2 connections of
-//! its own (the `redis` crate's blocking pub/sub has no `ssubscribe` and,
-//! in RESP2, drops `smessage` pushes), one per Redis node serving a
-//! subscribed channel.
+//! The subscriber of sharded mode: `SSUBSCRIBE`s on the bridge's own RESP2
+//! connections, one per Redis node serving a subscribed channel.
 //!
 //! # Threads
 //! - The **manager** (`ringcast-redis-ssub`) owns the state: the channels
@@ -33,15 +31,16 @@
 //!   idempotent). Repeated failures back off (100 ms doubling to 1 s).
 
 use std::collections::BTreeMap;
-use std::io::{BufReader, Write};
+use std::io::Write;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
-use super::resp::{command, read_reply, Conn, Reply, Stream};
+use ringcast_cluster_wire::resp::Push;
+
+use super::resp::{command, Conn, Reply, Stream};
 use super::slots::{key_slot, Addr, Redirect};
 use super::topology::{discover, Layout, Seeds};
 use super::{Counters, Event};
@@ -291,10 +290,9 @@ impl Manager {
     }
 
     fn connect(&mut self, addr: &Addr) -> std::io::Result<u64> {
-        let conn = Conn::connect(addr, &self.seeds.auth)?;
-        let reader = conn.r;
-        let writer = reader.get_ref().try_clone()?;
-        reader.get_ref().set_read_timeout(None)?;
+        let reader = Conn::connect(addr, &self.seeds.auth)?;
+        let writer = reader.stream().try_clone()?;
+        reader.stream().set_read_timeout(None)?;
         self.next_gen += 1;
         let gen = self.next_gen;
         let (tx, events, counters, a) = (
@@ -381,43 +379,8 @@ impl Manager {
     }
 }
 
-/// A push on a subscribed connection.
-#[derive(Debug, PartialEq)]
-enum Push {
-    Message(String, Bytes),
-    Unsubscribed(String),
-    Other,
-}
-
-/// `["smessage", channel, payload]` / `["sunsubscribe", channel, n]`.
-fn classify(reply: Reply) -> Push {
-    let Reply::Array(items) = reply else {
-        return Push::Other;
-    };
-    let mut it = items.into_iter();
-    match (it.next(), it.next(), it.next()) {
-        (
-            Some(Reply::Bulk(Some(kind))),
-            Some(Reply::Bulk(Some(channel))),
-            Some(Reply::Bulk(Some(payload))),
-        ) if kind == b"smessage" => match String::from_utf8(channel) {
-            Ok(c) => Push::Message(c, Bytes::from(payload)),
-            Err(_) => Push::Other,
-        },
-        (Some(Reply::Bulk(Some(kind))), Some(Reply::Bulk(Some(channel))), _)
-            if kind == b"sunsubscribe" =>
-        {
-            match String::from_utf8(channel) {
-                Ok(c) => Push::Unsubscribed(c),
-                Err(_) => Push::Other,
-            }
-        }
-        _ => Push::Other,
-    }
-}
-
 fn read_loop(
-    mut r: BufReader<Stream>,
+    mut r: Conn,
     addr: &Addr,
     gen: u64,
     tx: &Sender<Cmd>,
@@ -425,10 +388,10 @@ fn read_loop(
     counters: &Counters,
 ) {
     loop {
-        let report = match read_reply(&mut r, 0) {
+        let report = match r.read_reply() {
             Ok(Reply::Error(e)) => Cmd::Failed(addr.clone(), gen, e),
-            Ok(reply) => match classify(reply) {
-                Push::Message(channel, payload) => {
+            Ok(reply) => match Push::classify(reply) {
+                Push::Message { channel, payload } => {
                     counters.received.fetch_add(1, Ordering::Relaxed);
                     if events.send(Event::Incoming { channel, payload }).is_err() {
                         return;
@@ -436,7 +399,7 @@ fn read_loop(
                     continue;
                 }
                 Push::Unsubscribed(ch) => Cmd::Pushed(addr.clone(), gen, ch),
-                Push::Other => continue,
+                Push::Subscribed | Push::Other => continue,
             },
             Err(e) => {
                 tracing::debug!(node = %addr, error = %e, "redis sharded subscriber connection closed");
@@ -447,28 +410,5 @@ fn read_loop(
         if tx.send(report).is_err() {
             return;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pushes() {
-        let wire = b"*3\r\n$10\r\nssubscribe\r\n$12\r\nsocket.io#/#\r\n:1\r\n*3\r\n$8\r\nsmessage\r\n$12\r\nsocket.io#/#\r\n$3\r\n\x93\r\n\r\n*3\r\n$12\r\nsunsubscribe\r\n$1\r\nb\r\n:0\r\n";
-        let mut r = BufReader::new(&wire[..]);
-        let mut next = || classify(read_reply(&mut r, 0).unwrap());
-        assert_eq!(next(), Push::Other);
-        assert_eq!(
-            next(),
-            Push::Message("socket.io#/#".into(), Bytes::from_static(b"\x93\r\n"))
-        );
-        assert_eq!(next(), Push::Unsubscribed("b".into()));
-        assert_eq!(classify(Reply::Int(1)), Push::Other);
-        assert_eq!(
-            classify(Reply::Array(vec![Reply::Bulk(Some(b"smessage".to_vec()))])),
-            Push::Other
-        );
     }
 }

@@ -3,8 +3,10 @@
 //!
 //! `Config::redis_url` holds one URL or several, comma-separated
 //! (`redis://10.0.0.1:7000,redis://10.0.0.2:7000`; an entry without a
-//! scheme is `redis://` + entry). Credentials and database come from the
-//! first entry. On connect the bridge sends `CLUSTER SLOTS` to a seed:
+//! scheme is `redis://` + entry), each parsed by
+//! `ringcast_cluster_wire::resp::RedisUrl` (host, port, username, password,
+//! db; `unix://` sockets). Credentials and database come from the first
+//! entry. On connect the bridge sends `CLUSTER SLOTS` to a seed:
 //! - an answer with slots: a cluster; commands are routed by the slot of
 //!   their channel ([`super::slots`]) to the master serving it;
 //! - an error (`ERR This instance has cluster support disabled`, an
@@ -18,6 +20,8 @@
 //! - Each connection owner (publisher, sharded subscriber) keeps its own
 //!   [`Layout`] and refreshes it on `MOVED`, a pushed `sunsubscribe` or a
 //!   lost connection; nothing is shared, so nothing is locked.
+
+use ringcast_cluster_wire::resp::{RedisAddr, RedisUrl};
 
 use super::resp::{command, Auth, Conn, Reply};
 use super::slots::{Addr, SlotMap};
@@ -64,19 +68,15 @@ pub(crate) fn parse_seeds(url: &str) -> Result<Seeds, UrlError> {
     let mut nodes = Vec::new();
     let mut auth = None;
     for e in entries(url) {
-        let info = redis::Client::open(e.as_str())
-            .map_err(|err| UrlError::Parse(e.clone(), err.to_string()))?
-            .get_connection_info()
-            .clone();
-        nodes.push(match info.addr {
-            redis::ConnectionAddr::Tcp(h, p) => Addr::Tcp(h, p),
-            redis::ConnectionAddr::Unix(path) => Addr::Unix(path),
-            other => return Err(UrlError::Parse(e, format!("unsupported address {other:?}"))),
+        let url = RedisUrl::parse(&e).map_err(|err| UrlError::Parse(e.clone(), err.to_string()))?;
+        nodes.push(match url.addr {
+            RedisAddr::Tcp { host, port } => Addr::Tcp(host, port),
+            RedisAddr::Unix(path) => Addr::Unix(path),
         });
         auth.get_or_insert(Auth {
-            username: info.redis.username,
-            password: info.redis.password,
-            db: info.redis.db,
+            username: url.username,
+            password: url.password,
+            db: url.db,
         });
     }
     match auth {

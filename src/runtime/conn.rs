@@ -4,7 +4,7 @@
 //! Routing across shards: a request naming a session owned by another shard
 //! (`sid::shard_for`) is not proxied; the connection itself moves. The task
 //! duplicates the descriptor, sends it with the unconsumed bytes to the
-//! owner ([`ShardMsg::Adopt`]) and ends; the owner serves the request (and
+//! owner ([`ToShard::Adopt`]) and ends; the owner serves the request (and
 //! the rest of the keep-alive connection, or the upgraded websocket).
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -17,7 +17,7 @@ use ringcast_proto::sid;
 
 use super::io::Conn;
 use super::{polling, websocket};
-use crate::shard::mesh::ShardMsg;
+use crate::shard::port::ToShard;
 use crate::shard::session::{SessionKind, Transport};
 use crate::shard::Shard;
 use crate::Cors;
@@ -118,7 +118,7 @@ fn handoff(shard: &Shard, conn: Conn, owner: usize) {
     shard.stats.handoffs.set(shard.stats.handoffs.get() + 1);
     let buffered = conn.rbuf.to_vec();
     drop(conn);
-    shard.mesh.send(owner, ShardMsg::Adopt { fd, buffered });
+    shard.mesh.send(owner, ToShard::Adopt { fd, buffered });
 }
 
 /// The endpoint a path maps to.

@@ -26,7 +26,8 @@ use glommio::{LocalExecutorBuilder, Placement};
 use thiserror::Error;
 
 use crate::config::{Config, ConfigError};
-use crate::shard::mesh::{Mesh, ShardMsg};
+use crate::shard::mesh::Mesh;
+use crate::shard::port::ToShard;
 use crate::shard::session::CloseReason;
 use crate::shard::{App, Shard};
 
@@ -117,7 +118,7 @@ pub fn start(config: Config, app: Arc<dyn App>) -> Result<Running, StartError> {
         listeners.push(fd);
     }
     let cpus = std::thread::available_parallelism().map_or(1, |c| c.get());
-    let mesh = MeshBuilder::<ShardMsg, Full>::full(n, config.mesh_capacity);
+    let mesh = MeshBuilder::<ToShard, Full>::full(n, config.mesh_capacity);
     let stop = Arc::new(AtomicBool::new(false));
     let mut handles = Vec::with_capacity(n);
     // One cluster bridge per process (Redis when configured; else it only
@@ -174,7 +175,7 @@ async fn shard_main(
     n: usize,
     config: Arc<Config>,
     app: Arc<dyn App>,
-    mesh: MeshBuilder<ShardMsg, Full>,
+    mesh: MeshBuilder<ToShard, Full>,
     listener: OwnedFd,
     stop: Arc<AtomicBool>,
     cluster: (crate::cluster::Link, Option<crate::cluster::ShardEnd>),
@@ -195,7 +196,13 @@ async fn shard_main(
         glommio::spawn_local(forward(senders.clone(), peer, rx)).detach();
     }
     let (link, end) = cluster;
-    let shard = Shard::install(id, n, config, app, Mesh::new(locals).with_bridge(link));
+    let shard = Shard::install(
+        id,
+        n,
+        config,
+        app,
+        Mesh::new(locals).with_cluster(Box::new(link)),
+    );
     if let Some(end) = end {
         glommio::spawn_local(crate::cluster::shard_side::pump(shard.clone(), end)).detach();
     }
@@ -252,7 +259,7 @@ fn release_free_memory() {
     }
 }
 
-async fn forward(senders: Rc<Senders<ShardMsg>>, peer: usize, rx: LocalReceiver<ShardMsg>) {
+async fn forward(senders: Rc<Senders<ToShard>>, peer: usize, rx: LocalReceiver<ToShard>) {
     while let Some(msg) = rx.recv().await {
         if senders.send_to(peer, msg).await.is_err() {
             return;
@@ -260,29 +267,13 @@ async fn forward(senders: Rc<Senders<ShardMsg>>, peer: usize, rx: LocalReceiver<
     }
 }
 
-fn handle_mesh(shard: &Rc<Shard>, msg: ShardMsg) {
-    match msg {
-        ShardMsg::Broadcast(b) => {
-            let count = shard.deliver_local(&b);
-            if let Some((origin, req, _)) = b.ack {
-                shard.mesh.send(origin, ShardMsg::AckCount { req, count });
-            }
-        }
-        ShardMsg::Adopt { fd, buffered } => {
-            // SAFETY: the descriptor is a connected TCP socket handed over by
-            // its previous shard, which no longer uses it.
-            let stream = unsafe { TcpStream::from_raw_fd(fd.into_raw_fd()) };
-            let conn = io::Conn::new(stream, BytesMut::from(&buffered[..]));
-            glommio::spawn_local(conn::serve(shard.clone(), conn)).detach();
-        }
-        ShardMsg::AckCount { req, count } => shard.handle_ack_count(req, count),
-        ShardMsg::AckReply { req, reply } => shard.handle_ack_reply(req, reply),
-        ShardMsg::Shutdown => {
-            let sessions: Vec<_> = shard.sessions.borrow().values().cloned().collect();
-            for s in sessions {
-                shard.close_session(&s, CloseReason::ServerShutdown);
-            }
-        }
+fn handle_mesh(shard: &Rc<Shard>, msg: ToShard) {
+    if let Some(adopt) = shard.handle_inbound(msg) {
+        // SAFETY: the descriptor is a connected TCP socket handed over by
+        // its previous shard, which no longer uses it.
+        let stream = unsafe { TcpStream::from_raw_fd(adopt.fd.into_raw_fd()) };
+        let conn = io::Conn::new(stream, BytesMut::from(&adopt.buffered[..]));
+        glommio::spawn_local(conn::serve(shard.clone(), conn)).detach();
     }
 }
 

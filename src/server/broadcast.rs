@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::error::{check_event, EmitError};
 use super::payload::Payload;
-use crate::shard::deliver::{AckReply, Broadcast};
+use crate::shard::deliver::{AckOrigin, AckReply, Broadcast, BroadcastAck};
 use crate::shard::socket::AckError;
 use crate::shard::Shard;
 
@@ -112,7 +112,13 @@ impl BroadcastOperator {
             except: self.except,
             volatile: self.volatile,
             msg,
-            ack: Some((shard.id, req, id)),
+            ack: Some(BroadcastAck {
+                origin: AckOrigin::Shard {
+                    shard: shard.id,
+                    req,
+                },
+                id,
+            }),
             local: self.local,
             timeout: Some(timeout),
         });

@@ -12,8 +12,7 @@ use serde_json::Value;
 use super::broadcast::BroadcastOperator;
 use super::error::{check_event, EmitError};
 use super::payload::Payload;
-use crate::cluster::shard_side::start_op;
-use crate::cluster::{ClusterError, FetchedSocket, Op, OpResult, Target};
+use crate::shard::ops::{start_op, ClusterError, FetchedSocket, Op, OpResult, Target};
 
 /// A server-side event from another node (`io.serverSideEmit`).
 pub struct ServerSideEvent {

@@ -8,10 +8,11 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use ringcast_proto::socketio::{self, binary};
+use ringcast_proto::socketio::binary;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::shard::encode;
 use crate::shard::msg::Msg;
 
 /// Arguments of an emit or an ack.
@@ -62,43 +63,12 @@ impl Payload {
 
     /// Encodes an EVENT for namespace `nsp` (once; the result is shared).
     pub(crate) fn encode_event(&self, nsp: &str, id: Option<u64>, event: &str) -> Arc<Msg> {
-        let (args, attachments) = self.normalized();
-        let mut out = String::with_capacity(64);
-        socketio::encode_event(&mut out, nsp, id, event, &args, attachments.len());
-        Msg::socketio(&out, &attachments)
+        encode::event(nsp, id, event, &self.args, &self.attachments)
     }
 
     /// Encodes an ACK for namespace `nsp`.
     pub(crate) fn encode_ack(&self, nsp: &str, id: u64) -> Arc<Msg> {
-        let (args, attachments) = self.normalized();
-        let mut out = String::with_capacity(32);
-        socketio::encode_ack(&mut out, nsp, id, &args, attachments.len());
-        Msg::socketio(&out, &attachments)
-    }
-
-    /// Placeholders renumbered in traversal order (the order clients expect
-    /// attachments in) and unreferenced attachments dropped. Borrowed when
-    /// already in that shape (the common case: echo, forward).
-    fn normalized(&self) -> (std::borrow::Cow<'_, [Value]>, std::borrow::Cow<'_, [Bytes]>) {
-        use std::borrow::Cow;
-        if self.attachments.is_empty() {
-            return (Cow::Borrowed(&self.args), Cow::Borrowed(&self.attachments));
-        }
-        let mut order = Vec::new();
-        for v in &self.args {
-            collect_placeholders(v, &mut order);
-        }
-        let in_order =
-            order.len() == self.attachments.len() && order.iter().enumerate().all(|(i, n)| *n == i);
-        if in_order {
-            return (Cow::Borrowed(&self.args), Cow::Borrowed(&self.attachments));
-        }
-        let mut args = self.args.clone();
-        let mut out = Vec::new();
-        for v in &mut args {
-            renumber(v, &self.attachments, &mut out);
-        }
-        (Cow::Owned(args), Cow::Owned(out))
+        encode::ack(nsp, id, &self.args, &self.attachments)
     }
 }
 
@@ -128,36 +98,6 @@ payload_from_scalar!(bool, i64, u64, f64, String);
 impl From<&str> for Payload {
     fn from(v: &str) -> Self {
         Self::new().arg(v)
-    }
-}
-
-fn collect_placeholders(v: &Value, out: &mut Vec<usize>) {
-    if let Some(n) = binary::is_placeholder(v) {
-        out.push(n);
-        return;
-    }
-    match v {
-        Value::Array(a) => a.iter().for_each(|x| collect_placeholders(x, out)),
-        Value::Object(o) => o.values().for_each(|x| collect_placeholders(x, out)),
-        _ => {}
-    }
-}
-
-fn renumber(v: &mut Value, attachments: &[Bytes], out: &mut Vec<Bytes>) {
-    if let Some(n) = binary::is_placeholder(v) {
-        match attachments.get(n) {
-            Some(b) => {
-                *v = binary::placeholder(out.len());
-                out.push(b.clone());
-            }
-            None => *v = Value::Null,
-        }
-        return;
-    }
-    match v {
-        Value::Array(a) => a.iter_mut().for_each(|x| renumber(x, attachments, out)),
-        Value::Object(o) => o.values_mut().for_each(|x| renumber(x, attachments, out)),
-        _ => {}
     }
 }
 

@@ -11,7 +11,7 @@ use super::broadcast::BroadcastOperator;
 use super::error::{check_event, EmitError};
 use super::payload::Payload;
 use crate::shard::deliver::AckReply;
-use crate::shard::session::{CloseReason, Handshake};
+use crate::shard::session::Handshake;
 use crate::shard::socket::{AckError, PendingAck, SocketState};
 use crate::shard::{Shard, SocketKey};
 
@@ -143,29 +143,8 @@ impl Socket {
     /// Disconnects the socket (the client gets DISCONNECT); with `close`,
     /// the whole Engine.IO session closes too.
     pub fn disconnect(&self, close: bool) {
-        if !self.connected() {
-            return;
-        }
-        let mut out = String::new();
-        ringcast_proto::socketio::Packet {
-            kind: ringcast_proto::socketio::PacketKind::Disconnect,
-            nsp: self.namespace().to_owned(),
-            id: None,
-            data: None,
-            attachments: 0,
-        }
-        .encode(&mut out);
-        self.shard.send_to_socket(
-            self.key,
-            &crate::shard::msg::Msg::socketio(&out, &[]),
-            false,
-        );
-        if close {
-            self.shard
-                .close_session(&self.state.session, CloseReason::ForcedServerClose);
-        } else {
-            self.shard
-                .remove_socket(self.key, CloseReason::ServerNamespaceDisconnect);
+        if self.connected() {
+            self.shard.disconnect_socket(self.key, close);
         }
     }
 }

@@ -19,8 +19,8 @@ use ahash::{AHashMap, AHashSet};
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::mesh::ShardMsg;
 use super::msg::Msg;
+use super::port::{ToCluster, ToShard};
 use super::socket::{AckError, PendingAck};
 use super::{Shard, SocketKey};
 
@@ -37,10 +37,9 @@ pub struct Broadcast {
     pub volatile: bool,
     /// The encoded packet.
     pub msg: Arc<Msg>,
-    /// For a broadcast with acks: (origin shard, aggregation id, packet id).
-    /// The origin is [`BRIDGE`] for a broadcast-with-ack requested by
-    /// another node (counts and replies go to the cluster bridge).
-    pub ack: Option<(usize, u64, u64)>,
+    /// For a broadcast with acks: where counts and replies go, and the
+    /// packet id every receiver answers with.
+    pub ack: Option<BroadcastAck>,
     /// This node only (Node's `io.local`): never handed to the cluster bridge.
     /// Also set on broadcasts that came from another node.
     pub local: bool,
@@ -48,9 +47,32 @@ pub struct Broadcast {
     pub timeout: Option<std::time::Duration>,
 }
 
-/// The "origin shard" of a broadcast-with-ack that another node requested:
-/// receiver counts and client replies go to the cluster bridge.
-pub const BRIDGE: usize = usize::MAX;
+/// The ack part of a broadcast with acks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BroadcastAck {
+    /// Where receiver counts and client replies go.
+    pub origin: AckOrigin,
+    /// The packet id (one namespace-wide id shared by every receiver).
+    pub id: u64,
+}
+
+/// Who aggregates the answers of a broadcast with acks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckOrigin {
+    /// An emit on shard `shard` of this process: its aggregation `req`.
+    Shard {
+        /// The shard that started the broadcast.
+        shard: usize,
+        /// Its aggregation id ([`Shard::start_aggregate`]).
+        req: u64,
+    },
+    /// Another node's broadcast with acks: the cluster bridge answers it,
+    /// under its own `key`.
+    Bridge {
+        /// The bridge's key of that request.
+        key: u64,
+    },
+}
 
 /// A client's acknowledgement arguments.
 #[derive(Debug, Clone)]
@@ -97,16 +119,16 @@ impl Shard {
             // Other nodes: the bridge publishes it (never blocks; a full
             // queue drops it and counts). With acks, the aggregation also
             // waits for the bridge's one count of the remote receivers.
-            let acked = b.ack.filter(|a| a.0 == self.id).map(|a| a.1);
+            let acked = match b.ack.map(|a| a.origin) {
+                Some(AckOrigin::Shard { shard, req }) if shard == self.id => Some(req),
+                _ => None,
+            };
             if let Some(req) = acked {
                 if let Some(a) = self.acks.borrow_mut().pending.get_mut(&req) {
                     a.shards_pending += 1;
                 }
             }
-            if !self
-                .mesh
-                .to_bridge(crate::cluster::ToBridge::Broadcast(b.clone()))
-            {
+            if !self.mesh.to_cluster(ToCluster::Broadcast(b.clone())) {
                 if let Some(req) = acked {
                     if let Some(a) = self.acks.borrow_mut().pending.get_mut(&req) {
                         a.shards_pending -= 1;
@@ -116,12 +138,28 @@ impl Shard {
         }
         for peer in 0..self.nshards {
             if peer != self.id {
-                self.mesh.send(peer, ShardMsg::Broadcast(b.clone()));
+                self.mesh.send(peer, ToShard::Broadcast(b.clone()));
             }
         }
-        let n = self.deliver_local(&b);
-        if let Some((_, req, _)) = b.ack {
-            self.handle_ack_count(req, n);
+        self.handle_broadcast(&b);
+    }
+
+    /// Delivers a broadcast to this shard's members and, with acks, reports
+    /// how many sockets it reached to the aggregation's origin (this shard,
+    /// another shard, or the cluster bridge).
+    pub fn handle_broadcast(self: &Rc<Self>, b: &Broadcast) {
+        let count = self.deliver_local(b);
+        match b.ack.map(|a| a.origin) {
+            None => {}
+            Some(AckOrigin::Shard { shard, req }) if shard == self.id => {
+                self.handle_ack_count(req, count);
+            }
+            Some(AckOrigin::Shard { shard, req }) => {
+                self.mesh.send(shard, ToShard::AckCount { req, count });
+            }
+            Some(AckOrigin::Bridge { key }) => {
+                self.mesh.to_cluster(ToCluster::AckCount { key, count });
+            }
         }
     }
 
@@ -142,17 +180,17 @@ impl Shard {
                 let Some(state) = sockets.get(key as usize) else {
                     continue;
                 };
-                if let Some((origin, req, id)) = b.ack {
+                if let Some(ack) = b.ack {
                     state
                         .acks
                         .borrow_mut()
-                        .insert(id, PendingAck::Aggregate { origin, req });
+                        .insert(ack.id, PendingAck::Aggregate(ack.origin));
                 }
                 match state.session.push(OutItem::Msg(b.msg.clone()), b.volatile) {
                     Push::Queued => n += 1,
                     r => {
-                        if let Some((_, _, id)) = b.ack {
-                            state.acks.borrow_mut().remove(&id);
+                        if let Some(ack) = b.ack {
+                            state.acks.borrow_mut().remove(&ack.id);
                         }
                         match r {
                             Push::Overflow => overflowed.push(state.session.clone()),
@@ -265,15 +303,18 @@ impl Shard {
         self.maybe_complete(req);
     }
 
-    /// Routes a reply to the aggregation's origin shard.
-    pub fn route_ack_reply(self: &Rc<Self>, origin: usize, req: u64, reply: AckReply) {
-        if origin == self.id {
-            self.handle_ack_reply(req, reply);
-        } else if origin == BRIDGE {
-            self.mesh
-                .to_bridge(crate::cluster::ToBridge::AckReply { key: req, reply });
-        } else {
-            self.mesh.send(origin, ShardMsg::AckReply { req, reply });
+    /// Routes a reply to the aggregation's origin.
+    pub fn route_ack_reply(self: &Rc<Self>, origin: AckOrigin, reply: AckReply) {
+        match origin {
+            AckOrigin::Shard { shard, req } if shard == self.id => {
+                self.handle_ack_reply(req, reply);
+            }
+            AckOrigin::Shard { shard, req } => {
+                self.mesh.send(shard, ToShard::AckReply { req, reply });
+            }
+            AckOrigin::Bridge { key } => {
+                self.mesh.to_cluster(ToCluster::AckReply { key, reply });
+            }
         }
     }
 

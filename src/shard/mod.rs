@@ -2,20 +2,29 @@
 //!
 //! Each executor owns one [`Shard`]: its Engine.IO sessions, its Socket.IO
 //! sockets, and one room table per namespace. Nothing here is shared with
-//! other threads; cross-core work arrives as [`mesh::ShardMsg`] values on
-//! bounded channels set up at start (see `runtime`). That is why the tables
-//! are `RefCell`s behind an `Rc`: borrows are short and never held across
-//! an `.await` or a call into user code.
+//! other threads; cross-core work and the cluster bridge's messages arrive
+//! as one type, [`port::ToShard`], handled in one place
+//! ([`Shard::handle_inbound`]). That is why the tables are `RefCell`s behind
+//! an `Rc`: borrows are short and never held across an `.await` or a call
+//! into user code.
 //!
-//! Layering: `shard` depends on `proto` (pure codecs) and is driven by the
-//! `runtime` shell (sockets, timers). User handlers are reached through the
-//! [`App`] trait, implemented by the `server` API module.
+//! Layering: `shard` depends only on the pure codec crates (`proto`,
+//! `cluster-wire`) and is the bottom of the server: the `runtime` shell
+//! (sockets, timers) and the `cluster` bridge drive it, and user handlers
+//! are reached through the [`App`] trait, implemented by the `server` API
+//! module. What the shard sends upwards goes through its own ports: the
+//! mesh carries [`port::ToShard`] to other shards, [`port::ClusterPort`]
+//! (implemented by the bridge) takes [`port::ToCluster`].
 
 pub mod app;
 pub mod deliver;
+pub mod encode;
 pub mod engine;
+mod inbound;
 pub mod mesh;
 pub mod msg;
+pub mod ops;
+pub mod port;
 pub mod rooms;
 pub mod session;
 pub mod sio;
@@ -75,6 +84,8 @@ pub struct Shard {
     pub stats: Stats,
     /// Pending broadcast-with-ack aggregations started here.
     pub acks: RefCell<deliver::AckAggregates>,
+    /// Cluster operations started here, waiting for their result.
+    pub ops: RefCell<ops::PendingOps>,
     /// Scratch buffer for socket reads (one per shard, not per connection).
     pub scratch: RefCell<Vec<u8>>,
     /// Flush buffer: small queued frames are copied here and sent as one slice.
@@ -117,6 +128,7 @@ impl Shard {
             mesh,
             stats: Stats::default(),
             acks: RefCell::new(deliver::AckAggregates::default()),
+            ops: RefCell::new(ops::PendingOps::default()),
             scratch: RefCell::new(vec![0; 64 * 1024]),
             wscratch: RefCell::new(Vec::new()),
             stopping: Cell::new(false),

@@ -11,8 +11,9 @@ use ahash::AHashMap;
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::deliver::AckReply;
+use super::deliver::{AckOrigin, AckReply};
 use super::msg::{Msg, OutItem};
+use super::port::{ClusterPort, ToCluster};
 use super::session::{CloseReason, Push, Session};
 use super::{Shard, SocketKey};
 
@@ -20,20 +21,16 @@ use super::{Shard, SocketKey};
 pub enum PendingAck {
     /// Call this closure (emit with ack to one socket).
     Local(Box<dyn FnOnce(Result<AckReply, AckError>)>),
-    /// Forward to a broadcast-with-ack aggregation on shard `origin`.
-    Aggregate {
-        /// Shard that started the broadcast.
-        origin: usize,
-        /// Its aggregation id.
-        req: u64,
-    },
+    /// Forward to a broadcast-with-ack aggregation (on a shard of this
+    /// process or, for another node's broadcast, the cluster bridge).
+    Aggregate(AckOrigin),
 }
 
 impl std::fmt::Debug for PendingAck {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Local(_) => f.write_str("Local"),
-            Self::Aggregate { origin, req } => write!(f, "Aggregate({origin}, {req})"),
+            Self::Aggregate(origin) => write!(f, "Aggregate({origin:?})"),
         }
     }
 }
@@ -98,7 +95,7 @@ impl Shard {
     /// away, when it subscribes to socket-id rooms too (Redis sharded
     /// pub/sub, subscriptionMode `"dynamic-private"`).
     fn socket_room_event(&self, nsp: u16, id: &str, created: bool) {
-        self.report_room(nsp, id, created, crate::cluster::Link::tracks_socket_rooms);
+        self.report_room(nsp, id, created, |p| p.tracks_socket_rooms());
     }
 
     /// Removes a socket from every table, fails its pending acks and runs the
@@ -115,11 +112,7 @@ impl Shard {
             let mut tables = self.rooms.borrow_mut();
             let table = &mut tables[state.nsp as usize];
             table.remove_socket(key, rooms.iter().map(|r| &**r));
-            if self
-                .mesh
-                .bridge()
-                .is_some_and(crate::cluster::Link::tracks_rooms)
-            {
+            if self.mesh.cluster().is_some_and(|p| p.tracks_rooms()) {
                 for room in rooms.iter().filter(|r| table.members(r).is_none()) {
                     self.room_event(state.nsp, room, false);
                 }
@@ -164,21 +157,21 @@ impl Shard {
 
     /// Tells the cluster bridge that `room` now exists (`created`) or no
     /// longer exists on this shard, when it subscribes per room (Redis
-    /// sharded pub/sub, `crate::cluster`).
+    /// sharded pub/sub).
     fn room_event(&self, nsp: u16, room: &str, created: bool) {
-        self.report_room(nsp, room, created, crate::cluster::Link::tracks_rooms);
+        self.report_room(nsp, room, created, |p| p.tracks_rooms());
     }
 
-    /// Sends `ToBridge::Room` when the bridge `wants` such room events.
+    /// Sends [`ToCluster::Room`] when the bridge `wants` such room events.
     fn report_room(
         &self,
         nsp: u16,
         room: &str,
         created: bool,
-        wants: fn(&crate::cluster::Link) -> bool,
+        wants: fn(&dyn ClusterPort) -> bool,
     ) {
-        if let Some(link) = self.mesh.bridge().filter(|l| wants(l)) {
-            link.send(crate::cluster::ToBridge::Room {
+        if let Some(port) = self.mesh.cluster().filter(|p| wants(*p)) {
+            port.send(ToCluster::Room {
                 nsp,
                 room: room.into(),
                 created,
@@ -255,7 +248,7 @@ impl Shard {
         let reply = AckReply { args, attachments };
         match pending {
             PendingAck::Local(cb) => cb(Ok(reply)),
-            PendingAck::Aggregate { origin, req } => self.route_ack_reply(origin, req, reply),
+            PendingAck::Aggregate(origin) => self.route_ack_reply(origin, reply),
         }
     }
 }

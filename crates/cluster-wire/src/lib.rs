@@ -12,10 +12,15 @@
 //!   [`encode`] / [`decode`] reproduce notepack.io 3.0.1 byte for byte.
 //! - [`to_placeholders`] / [`from_placeholders`]: conversion to / from
 //!   ringcast's JSON-with-placeholders + attachments representation.
+//! - [`js_date_string`]: JavaScript's `Date.prototype.toString` in UTC (the
+//!   `time` of a fetched socket's handshake).
 //! - [`Channels`]: channel names and classification of incoming channels.
 //! - [`BroadcastMessage`] (`[uid, packet, opts]`) with [`Packet`] and
 //!   [`BroadcastOpts`]; [`Request`] (types 0-7); [`Response`] (answers,
 //!   types 6, 8, 9).
+//! - [`resp`]: RESP2, the Redis protocol itself (commands, two-phase reply
+//!   decoding, pub/sub pushes, `redis://` URLs), for the bridge's own
+//!   Redis client.
 //!
 //! # Error policy
 //! Every decoder treats its input as hostile: no panic, bounded depth and
@@ -31,11 +36,13 @@ mod encode;
 mod error;
 mod fetch;
 mod fields;
+mod js_date;
 mod json;
 mod opts;
 mod packet;
 mod request;
 mod request_codec;
+pub mod resp;
 mod response;
 mod sharded;
 mod subscription;
@@ -48,6 +55,7 @@ pub use decode::{decode, decode_with};
 pub use encode::{encode, encode_into};
 pub use error::{DecodeError, DecodeErrorKind, EncodeError, Limits};
 pub use fetch::{FetchedSocket, Handshake};
+pub use js_date::js_date_string;
 pub use json::{from_json, from_placeholders, js_number, to_json, to_placeholders};
 pub use opts::{BroadcastOpts, Flags, OptsOrder, RoomFilter};
 pub use packet::{Packet, EVENT};

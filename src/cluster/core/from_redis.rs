@@ -47,7 +47,7 @@ impl Core {
                     Some(uid),
                 ) = (&body, &m.uid)
                 {
-                    let deadline = Instant::now() + REQUESTS_TIMEOUT + Duration::from_secs(1);
+                    let deadline = self.now + REQUESTS_TIMEOUT + Duration::from_secs(1);
                     self.requesters.insert(id.clone(), (uid.clone(), deadline));
                 }
                 self.handle_request(nsp, Request { uid: m.uid, body });
@@ -77,9 +77,9 @@ impl Core {
     /// Sharded mode: a shard created / deleted `room`; the room channel is
     /// held while some shard has the room.
     pub(super) fn room_changed(&mut self, nsp: u16, room: Box<str>, created: bool) {
-        let Some(subs) = self.publisher.as_ref().and_then(|p| p.subs.as_ref()) else {
+        if !self.sharded {
             return;
-        };
+        }
         let Some((_, channels)) = self.nsps.get(nsp as usize) else {
             return;
         };
@@ -94,13 +94,13 @@ impl Core {
             let n = self.room_refs.entry(key).or_insert(0);
             *n += 1;
             if *n == 1 {
-                subs.subscribe(&channel);
+                self.act(Action::Subscribe(channel));
             }
         } else if let Some(n) = self.room_refs.get_mut(&key) {
             *n -= 1;
             if *n == 0 {
                 self.room_refs.remove(&key);
-                subs.unsubscribe(&channel);
+                self.act(Action::Unsubscribe(channel));
             }
         }
     }
@@ -166,7 +166,7 @@ impl Core {
             local: true,
             timeout: None,
         });
-        self.to_all(|| ToShard::Deliver(b.clone()));
+        self.to_all(|| ToShard::Broadcast(b.clone()));
     }
 
     pub(super) fn request(&mut self, nsp: u16, payload: &Bytes) {
@@ -251,16 +251,19 @@ impl Core {
                 self.to_all(|| ToShard::Apply(Apply::Disconnect(t.clone(), close)));
             }
             RequestBody::ServerSideEmit { request_id, data } => {
-                if self.shards.is_empty() {
+                if self.nshards == 0 {
                     return;
                 }
                 let args = data.iter().map(to_json).collect();
-                self.round_robin = (self.round_robin + 1) % self.shards.len();
-                self.shards[self.round_robin].send(ToShard::ServerSide {
-                    nsp,
-                    args,
-                    request_id,
-                });
+                self.round_robin = (self.round_robin + 1) % self.nshards;
+                self.act(Action::ToShard(
+                    self.round_robin,
+                    ToShard::ServerSide {
+                        nsp,
+                        args,
+                        request_id,
+                    },
+                ));
             }
             RequestBody::Broadcast {
                 request_id,
@@ -286,9 +289,9 @@ impl Core {
                         nsp,
                         to: req.uid.clone(),
                         request_id,
-                        remaining: self.shards.len(),
+                        remaining: self.nshards,
                         total: 0,
-                        deadline: Instant::now() + timeout + Duration::from_secs(1),
+                        deadline: self.now + timeout + Duration::from_secs(1),
                     },
                 );
                 let b = Arc::new(Broadcast {
@@ -297,11 +300,14 @@ impl Core {
                     except: opts.except.iter().map(|r| r.as_str().into()).collect(),
                     volatile: opts.flags.volatile(),
                     msg,
-                    ack: Some((BRIDGE, key, ack_id)),
+                    ack: Some(BroadcastAck {
+                        origin: AckOrigin::Bridge { key },
+                        id: ack_id,
+                    }),
                     local: true,
                     timeout: None,
                 });
-                self.to_all(|| ToShard::Deliver(b.clone()));
+                self.to_all(|| ToShard::Broadcast(b.clone()));
             }
         }
     }

@@ -1,14 +1,14 @@
-//! The core's side facing the shards: their messages ([`ToBridge`]),
+//! The core's side facing the shards: their messages ([`ToCluster`]),
 //! broadcasts to publish, cluster operations started on this node, the
 //! gathers of local parts, and request deadlines.
 
 use super::*;
 
 impl Core {
-    pub(super) fn shard_msg(&mut self, m: ToBridge) {
+    pub(super) fn shard_msg(&mut self, m: ToCluster) {
         match m {
-            ToBridge::Broadcast(b) => self.publish_broadcast(&b),
-            ToBridge::AckCount { key, count } => {
+            ToCluster::Broadcast(b) => self.publish_broadcast(&b),
+            ToCluster::AckCount { key, count } => {
                 let done = self.remote_acks.get_mut(&key).and_then(|r| {
                     r.remaining = r.remaining.saturating_sub(1);
                     r.total += count;
@@ -25,7 +25,7 @@ impl Core {
                     );
                 }
             }
-            ToBridge::AckReply { key, reply } => {
+            ToCluster::AckReply { key, reply } => {
                 if let Some(r) = self.remote_acks.get(&key) {
                     let resp = Response::BroadcastAck {
                         request_id: r.request_id.clone(),
@@ -34,9 +34,9 @@ impl Core {
                     self.publish_response(r.nsp, r.to.as_deref(), &resp);
                 }
             }
-            ToBridge::Room { nsp, room, created } => self.room_changed(nsp, room, created),
-            ToBridge::Op { origin, token, op } => self.op(origin, token, op),
-            ToBridge::Part { gather, part } => {
+            ToCluster::Room { nsp, room, created } => self.room_changed(nsp, room, created),
+            ToCluster::Op { origin, token, op } => self.op(origin, token, op),
+            ToCluster::Part { gather, part } => {
                 let done = match self.gathers.get_mut(&gather) {
                     Some(g) => {
                         g.parts.push(part);
@@ -51,7 +51,7 @@ impl Core {
                     }
                 }
             }
-            ToBridge::ServerSideAck {
+            ToCluster::ServerSideAck {
                 nsp,
                 request_id,
                 data,
@@ -106,10 +106,13 @@ impl Core {
                     Err(e) => tracing::warn!(error = %e, "cannot encode broadcast"),
                 }
             }
-            Some((origin, req, _)) => {
-                let p = Self::pending(
+            Some(BroadcastAck {
+                origin: AckOrigin::Shard { shard, req },
+                ..
+            }) => {
+                let p = self.pending(
                     RequestType::Broadcast,
-                    origin,
+                    shard,
                     req,
                     timeout + Duration::from_secs(1),
                 );
@@ -119,6 +122,12 @@ impl Core {
                     opts,
                 });
             }
+            // Another node's broadcast is delivered locally only (`local`),
+            // never handed back to be published.
+            Some(BroadcastAck {
+                origin: AckOrigin::Bridge { .. },
+                ..
+            }) => {}
         }
     }
 
@@ -126,8 +135,7 @@ impl Core {
         match op {
             Op::Fetch(t) => {
                 let nsp = t.nsp;
-                let mut p =
-                    Self::pending(RequestType::RemoteFetch, origin, token, REQUESTS_TIMEOUT);
+                let mut p = self.pending(RequestType::RemoteFetch, origin, token, REQUESTS_TIMEOUT);
                 p.local_done = false;
                 let opts = RoomFilter {
                     rooms: t.rooms.clone(),
@@ -142,7 +150,7 @@ impl Core {
             Op::AllRooms(nsp) if self.sharded => {
                 // The sharded adapter has no allRooms request: local rooms.
                 let g = self.id();
-                let mut p = Self::pending(RequestType::AllRooms, origin, token, REQUESTS_TIMEOUT);
+                let mut p = self.pending(RequestType::AllRooms, origin, token, REQUESTS_TIMEOUT);
                 p.local_done = false;
                 p.expected = Some(0);
                 let rid = format!("local-{g}");
@@ -150,7 +158,7 @@ impl Core {
                 self.gather(Query::Rooms(nsp), Then::Request(rid));
             }
             Op::AllRooms(nsp) => {
-                let mut p = Self::pending(RequestType::AllRooms, origin, token, REQUESTS_TIMEOUT);
+                let mut p = self.pending(RequestType::AllRooms, origin, token, REQUESTS_TIMEOUT);
                 p.local_done = false;
                 let rid = self
                     .start_request_id(nsp, p, |request_id| RequestBody::AllRooms { request_id });
@@ -175,7 +183,7 @@ impl Core {
                 let data: Vec<Value> = data.iter().map(from_json).collect();
                 if ack {
                     let p =
-                        Self::pending(RequestType::ServerSideEmit, origin, token, REQUESTS_TIMEOUT);
+                        self.pending(RequestType::ServerSideEmit, origin, token, REQUESTS_TIMEOUT);
                     self.start_request(nsp, p, |request_id| RequestBody::ServerSideEmit {
                         request_id: Some(request_id),
                         data,
@@ -299,7 +307,7 @@ impl Core {
             };
             self.send_to(
                 p.origin,
-                ToShard::Done {
+                ToShard::OpDone {
                     token: p.token,
                     result,
                 },
@@ -308,9 +316,7 @@ impl Core {
     }
 
     pub(super) fn send_to(&self, shard: usize, m: ToShard) {
-        if let Some(s) = self.shards.get(shard) {
-            s.send(m);
-        }
+        self.act(Action::ToShard(shard, m));
     }
 
     /// Whether no request, remote ack or requester is waiting on a deadline.
@@ -341,7 +347,7 @@ impl Core {
             };
             self.send_to(
                 p.origin,
-                ToShard::Done {
+                ToShard::OpDone {
                     token: p.token,
                     result,
                 },

@@ -2,7 +2,7 @@
 //! socket's handshake (`Fri Nov 27 2026 13:01:28 GMT+0000 (Coordinated Universal Time)`).
 
 /// JavaScript's `Date.prototype.toString` of `ms` since the epoch, in UTC.
-pub(crate) fn js_date_string(ms: u64) -> String {
+pub fn js_date_string(ms: u64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
