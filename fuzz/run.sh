@@ -36,6 +36,11 @@ echo "=== built in $((SECONDS - start))s"
 failed=()
 for target in $(cargo fuzz list); do
   mkdir -p "work/$target"
+  if [ ! -d "corpus/$target" ]; then
+    echo "=== $target: FAILED, no seed corpus in fuzz/corpus/$target/ (commit a few valid inputs)" >&2
+    failed+=("$target")
+    continue
+  fi
   echo "=== fuzz $target for ${secs}s"
   t0=$SECONDS
   # The first corpus directory receives new inputs, so the committed seeds
