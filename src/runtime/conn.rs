@@ -241,7 +241,7 @@ async fn route(shard: &Rc<Shard>, conn: &mut Conn, head: RequestHead, head_len: 
         if head.upgrade_websocket && transport == Transport::WebSocket {
             return websocket::upgrade(shard, conn, &head, session).await;
         }
-        let current = session.st.borrow().transport;
+        let current = session.st.borrow().eio.transport();
         if current != transport || transport != Transport::Polling {
             return send_engine_error(shard, conn, &head, EngineError::BadRequest).await;
         }

@@ -4,14 +4,15 @@
 use std::future::poll_fn;
 use std::rc::Rc;
 use std::task::Poll;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
+use ringcast_proto::engineio::session::{GetAnswer, SessionConfig};
 use ringcast_proto::engineio::{payload, EngineError, OpenPacket};
 use ringcast_proto::http::{self, ChunkedDecoder, RequestHead};
 
 use super::conn::{cors_headers, send_engine_error, send_response, Next};
-use super::io::{drain_polling, Conn};
+use super::io::Conn;
 use super::tasks;
 use crate::shard::msg::Control;
 use crate::shard::session::{CloseReason, Handshake, Session, SessionKind, Transport};
@@ -47,15 +48,23 @@ pub(crate) fn new_session(
     kind: SessionKind,
     transport: Transport,
 ) -> Rc<Session> {
+    let config = &shard.config;
+    let timing = SessionConfig {
+        ping_interval: config.ping_interval,
+        ping_timeout: config.ping_timeout,
+        connect_timeout: (kind == SessionKind::SocketIo).then_some(config.connect_timeout),
+        max_buffered_bytes: config.max_buffered_bytes,
+    };
     let session = Session::new(
         shard.new_sid(),
         kind,
         transport,
         handshake_info(head, conn),
-        shard.config.max_buffered_bytes,
+        timing,
+        Instant::now(),
     );
     shard.insert_session(session.clone());
-    tasks::spawn_session_timers(shard, &session);
+    tasks::spawn_session_timer(shard, &session);
     session
 }
 
@@ -105,68 +114,44 @@ pub(crate) async fn handle_get(
     head: &RequestHead,
     session: Rc<Session>,
 ) -> Next {
-    let overlap = session.st.borrow().get_active;
-    if overlap {
+    let refused = session.st.borrow_mut().eio.handle_get();
+    if refused.is_err() {
         // Node: "data request overlap from client": 400, session closed,
         // and the pending GET is answered with a close packet.
         shard.close_session(&session, CloseReason::TransportError);
         return send_engine_error(shard, conn, head, EngineError::BadRequest).await;
     }
-    {
-        let mut st = session.st.borrow_mut();
-        st.get_active = true;
-        if st.upgrading && st.outbox.is_empty() {
-            st.outbox_bytes += 3;
-            st.outbox
-                .push_back(crate::shard::msg::OutItem::Control(Control::Noop));
-        }
-    }
-    enum Wake {
-        Data,
-        Closed,
-        Eof,
-        Upgraded,
-    }
-    let wake = poll_fn(|cx| {
+    let answer = poll_fn(|cx| {
         {
             let mut st = session.st.borrow_mut();
-            if !st.outbox.is_empty() {
-                return Poll::Ready(Wake::Data);
-            }
-            if st.closed.is_some() {
-                return Poll::Ready(Wake::Closed);
-            }
-            if st.transport != Transport::Polling {
-                // The websocket took over: release this poll, never steal its writer slot.
-                return Poll::Ready(Wake::Upgraded);
+            if let Some(answer) = st.eio.poll_get() {
+                return Poll::Ready(Some(answer));
             }
             st.writer = Some(cx.waker().clone());
         }
         // Watch the connection: a client that goes away ends the session.
         match conn.poll_fill(cx, shard) {
-            Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => Poll::Ready(Wake::Eof),
+            Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => Poll::Ready(None),
             Poll::Ready(Ok(_)) | Poll::Pending => Poll::Pending,
         }
     })
     .await;
-    session.st.borrow_mut().get_active = false;
-    match wake {
-        Wake::Eof => {
+    session.st.borrow_mut().eio.handle_get_done();
+    let body: &[u8] = match answer {
+        None => {
             shard.close_session(&session, CloseReason::TransportClose);
-            Next::Close
+            return Next::Close;
         }
-        Wake::Closed => respond(shard, conn, head, 200, "text/plain; charset=UTF-8", b"1").await,
-        Wake::Upgraded => respond(shard, conn, head, 200, "text/plain; charset=UTF-8", b"6").await,
-        Wake::Data => {
+        Some(GetAnswer::Closed) => Control::Close.text(),
+        // The websocket took over: release this poll, never touch its queue.
+        Some(GetAnswer::Upgraded) => Control::Noop.text(),
+        Some(GetAnswer::Data) => {
             let mut body = BytesMut::new();
-            drain_polling(&session, &mut body);
-            let closed = session.st.borrow().closed;
-            if closed.is_some_and(|r| r != CloseReason::TransportClose) {
-                body.extend_from_slice(b"\x1e1");
-            }
-            respond(shard, conn, head, 200, "text/plain; charset=UTF-8", &body).await
+            session.st.borrow_mut().eio.poll_payload(&mut body);
+            return respond(shard, conn, head, 200, "text/plain; charset=UTF-8", &body).await;
         }
-    }
+    };
+    respond(shard, conn, head, 200, "text/plain; charset=UTF-8", body).await
 }
 
 /// The POST: reads the body (bounded by `maxHttpBufferSize`), hands each
@@ -178,7 +163,7 @@ pub(crate) async fn handle_post(
     session: Rc<Session>,
 ) -> Next {
     let max = shard.config.max_http_buffer_size;
-    if session.st.borrow().post_active {
+    if session.st.borrow_mut().eio.handle_post().is_err() {
         shard.close_session(&session, CloseReason::TransportError);
         return send_engine_error(shard, conn, head, EngineError::BadRequest).await;
     }
@@ -188,21 +173,22 @@ pub(crate) async fn handle_post(
         .any(|(k, v)| k == "content-type" && v.starts_with("application/octet-stream"));
     if octet {
         // Engine.IO v4 polling carries binary as base64 text only (Node: 400).
+        session.st.borrow_mut().eio.handle_post_done();
         shard.close_session(&session, CloseReason::TransportError);
         return respond_close(shard, conn, head, 400, None, b"").await;
     }
     if head.content_length.is_some_and(|n| n > max as u64) {
+        session.st.borrow_mut().eio.handle_post_done();
         shard.close_session(&session, CloseReason::TransportError);
         return respond_close(shard, conn, head, 413, None, b"").await;
     }
-    session.st.borrow_mut().post_active = true;
     let deadline = shard.config.http_body_timeout;
     let body = glommio::timer::timeout(deadline, async {
         Ok(read_body(shard, conn, head, max).await)
     })
     .await
     .unwrap_or(Err(BodyError::Closed));
-    session.st.borrow_mut().post_active = false;
+    session.st.borrow_mut().eio.handle_post_done();
     let body = match body {
         Ok(b) => b,
         Err(BodyError::TooLarge) => {
@@ -220,8 +206,9 @@ pub(crate) async fn handle_post(
     };
     match payload::decode(&body, MAX_PACKETS_PER_POST) {
         Ok(packets) => {
+            let now = Instant::now();
             for p in packets {
-                shard.handle_engine_packet(&session, p);
+                shard.handle_engine_packet(&session, now, p);
             }
         }
         Err(e) => {

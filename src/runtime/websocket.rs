@@ -9,6 +9,7 @@
 use std::future::poll_fn;
 use std::rc::Rc;
 use std::task::Poll;
+use std::time::Instant;
 
 use bytes::BytesMut;
 use glommio::timer::Timer;
@@ -19,19 +20,19 @@ use ringcast_proto::ws::{self, FrameDecoder, Message};
 use super::conn::{cors_headers, send_engine_error, Next};
 use super::io::Conn;
 use super::polling::{new_session, open_packet};
-use crate::shard::msg::{Control, Frame, OutItem};
+use crate::shard::msg::{Frame, OutItem};
 use crate::shard::session::{CloseReason, Session, SessionKind, Transport};
 use crate::shard::Shard;
 
 /// Validates the websocket handshake headers and returns the 101 response
 /// (not yet written, so a caller can send its first frame in the same write).
-async fn accept(shard: &Shard, conn: &mut Conn, head: &RequestHead) -> Result<BytesMut, Next> {
+fn accept(shard: &Shard, head: &RequestHead) -> Result<BytesMut, EngineError> {
     let key = head
         .ws_key
         .as_deref()
         .filter(|k| ws::is_valid_key(k.as_bytes()));
     let (Some(key), Some("13")) = (key, head.ws_version.as_deref()) else {
-        return Err(send_engine_error(shard, conn, head, EngineError::BadRequest).await);
+        return Err(EngineError::BadRequest);
     };
     let mut out = BytesMut::new();
     http::write_switching_protocols(&ws::accept_key(key.as_bytes()), &mut out);
@@ -54,9 +55,9 @@ pub(crate) async fn open(
     head: &RequestHead,
     kind: SessionKind,
 ) -> Next {
-    let mut out = match accept(shard, conn, head).await {
+    let mut out = match accept(shard, head) {
         Ok(out) => out,
-        Err(next) => return next,
+        Err(e) => return send_engine_error(shard, conn, head, e).await,
     };
     let session = new_session(shard, head, conn, kind, Transport::WebSocket);
     let open = open_packet(shard, &session.sid, &[]);
@@ -77,22 +78,29 @@ pub(crate) async fn upgrade(
     head: &RequestHead,
     session: Rc<Session>,
 ) -> Next {
-    let busy = {
-        let st = session.st.borrow();
-        st.transport != Transport::Polling || st.upgrading
-    };
-    if busy {
+    if session.st.borrow().eio.transport() != Transport::Polling
+        || session.st.borrow().eio.is_upgrading()
+    {
         return send_engine_error(shard, conn, head, EngineError::BadRequest).await;
     }
-    match accept(shard, conn, head).await {
-        Ok(out) => {
-            if conn.write_all(&out).await.is_err() {
-                return Next::Close;
-            }
-        }
-        Err(next) => return next,
+    let out = match accept(shard, head) {
+        Ok(out) => out,
+        Err(e) => return send_engine_error(shard, conn, head, e).await,
+    };
+    if session
+        .st
+        .borrow_mut()
+        .eio
+        .handle_upgrade_request()
+        .is_err()
+    {
+        // Another upgrade started while the error above was written.
+        return send_engine_error(shard, conn, head, EngineError::BadRequest).await;
     }
-    session.st.borrow_mut().upgrading = true;
+    if conn.write_all(&out).await.is_err() {
+        session.st.borrow_mut().eio.handle_upgrade_failed();
+        return Next::Close;
+    }
     Next::Upgrade(session)
 }
 
@@ -102,7 +110,7 @@ pub(crate) async fn probe_then_run(shard: &Rc<Shard>, conn: &mut Conn, session: 
     if probe(shard, conn, &session, deadline).await {
         return run(shard, conn, &session).await;
     }
-    session.st.borrow_mut().upgrading = false;
+    session.st.borrow_mut().eio.handle_upgrade_failed();
     let mut out = BytesMut::new();
     ws::encode_close(1000, "", &mut out);
     let _ = conn.write_all(&out).await;
@@ -130,26 +138,20 @@ async fn probe(
             };
             match Packet::decode_text(text) {
                 Ok(Packet::Ping(data)) if &data[..] == b"probe" => {
-                    if conn.write_all(Control::PongProbe.ws_frame()).await.is_err() {
+                    // `3probe` here; a noop queued for a parked GET goes out
+                    // once it is written (the writer is woken after).
+                    let answer = session.st.borrow_mut().eio.handle_probe();
+                    if conn.write_all(answer.ws_frame()).await.is_err() {
                         return false;
                     }
-                    let st = session.st.borrow_mut();
-                    if st.get_active && st.outbox.is_empty() {
-                        drop(st);
-                        session.push_control(Control::Noop);
-                    }
+                    session.wake_writer();
                 }
                 Ok(Packet::Upgrade) => {
-                    let mut st = session.st.borrow_mut();
-                    if st.closed.is_some() {
+                    if !session.st.borrow_mut().eio.handle_upgrade() {
                         return false;
                     }
-                    st.transport = Transport::WebSocket;
-                    st.upgrading = false;
-                    // A GET still parked is released by the writer change.
-                    if let Some(w) = st.writer.take() {
-                        w.wake();
-                    }
+                    // A GET still parked is released by the transport change.
+                    session.wake_writer();
                     return true;
                 }
                 _ => return false,
@@ -195,10 +197,11 @@ pub(crate) async fn run(shard: &Rc<Shard>, conn: &mut Conn, session: &Rc<Session
     conn.write_offset = 0;
     loop {
         // Decode what has arrived.
+        let now = Instant::now();
         loop {
             match dec.decode(&mut conn.rbuf) {
                 Ok(Some(msg)) => {
-                    if !handle_message(shard, session, msg) {
+                    if !handle_message(shard, session, now, msg) {
                         break;
                     }
                 }
@@ -221,10 +224,10 @@ pub(crate) async fn run(shard: &Rc<Shard>, conn: &mut Conn, session: &Rc<Session
             }
             {
                 let mut st = session.st.borrow_mut();
-                if st.closed.is_some() {
+                if st.eio.is_closed() {
                     return Poll::Ready(Wake::Closed);
                 }
-                if st.outbox.is_empty() {
+                if st.eio.queued().is_empty() {
                     st.writer = Some(cx.waker().clone());
                 }
             }
@@ -255,13 +258,15 @@ pub(crate) async fn run(shard: &Rc<Shard>, conn: &mut Conn, session: &Rc<Session
 }
 
 /// Handles one websocket message; false when the session ended.
-fn handle_message(shard: &Rc<Shard>, session: &Rc<Session>, msg: Message) -> bool {
+fn handle_message(shard: &Rc<Shard>, session: &Rc<Session>, now: Instant, msg: Message) -> bool {
     match msg {
         Message::Text(text) => match Packet::decode_text(text) {
-            Ok(p) => shard.handle_engine_packet(session, p),
+            Ok(p) => shard.handle_engine_packet(session, now, p),
             Err(_) => shard.close_session(session, CloseReason::ParseError),
         },
-        Message::Binary(data) => shard.handle_engine_packet(session, Packet::decode_binary(data)),
+        Message::Binary(data) => {
+            shard.handle_engine_packet(session, now, Packet::decode_binary(data))
+        }
         Message::Ping(data) => {
             let mut out = BytesMut::new();
             ws::encode_frame(ws::opcode::PONG, &data, &mut out);
@@ -276,11 +281,7 @@ fn handle_message(shard: &Rc<Shard>, session: &Rc<Session>, msg: Message) -> boo
 /// Flushes what the server queued before closing (a DISCONNECT, say) and
 /// sends the close frame.
 async fn finish(shard: &Shard, conn: &mut Conn, session: &Rc<Session>) {
-    let reason = session.st.borrow().closed;
-    let flush = !matches!(
-        reason,
-        Some(CloseReason::SlowConsumer | CloseReason::TransportError | CloseReason::TransportClose)
-    );
+    let flush = session.st.borrow().eio.flushes_on_close();
     if flush {
         // Best effort, bounded: a peer that does not read is not waited for.
         let _ = glommio::timer::timeout(std::time::Duration::from_secs(1), async {
@@ -289,11 +290,7 @@ async fn finish(shard: &Shard, conn: &mut Conn, session: &Rc<Session>) {
         })
         .await;
     }
-    {
-        let mut st = session.st.borrow_mut();
-        st.outbox.clear();
-        st.outbox_bytes = 0;
-    }
+    session.st.borrow_mut().eio.clear_queue();
     let mut out = BytesMut::new();
     ws::encode_close(1000, "", &mut out);
     let _ = conn.write_all(&out).await;
