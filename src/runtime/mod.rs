@@ -13,8 +13,11 @@
 //! polls a flag.
 
 mod conn;
+mod handshake;
 mod io;
 mod polling;
+mod response;
+mod route;
 mod tasks;
 mod websocket;
 

@@ -1,6 +1,7 @@
-//! WebSocket transport: the handshake, a new websocket session, the
-//! polling → websocket upgrade (`2probe` / `3probe` / `5`), and the
-//! connection loop that reads frames and drains the session's queue.
+//! WebSocket transport: the polling → websocket upgrade (`2probe` /
+//! `3probe` / `5`, decided by the session's protocol state) and the
+//! connection loop that reads frames and drains the session's queue. The
+//! websocket handshake of a new session is in `handshake`.
 //!
 //! One task per connection does both directions: it polls the socket for
 //! input and, when this connection is the session's transport, writes the
@@ -14,62 +15,15 @@ use std::time::Instant;
 use bytes::BytesMut;
 use glommio::timer::Timer;
 use ringcast_proto::engineio::{EngineError, Packet};
-use ringcast_proto::http::{self, RequestHead};
+use ringcast_proto::http::RequestHead;
 use ringcast_proto::ws::{self, FrameDecoder, Message};
 
-use super::conn::{cors_headers, send_engine_error, Next};
+use super::conn::Next;
+use super::handshake::accept;
 use super::io::Conn;
-use super::polling::{new_session, open_packet};
-use crate::shard::msg::{Frame, OutItem};
-use crate::shard::session::{CloseReason, Session, SessionKind, Transport};
+use crate::shard::msg::OutItem;
+use crate::shard::session::{CloseReason, Session, Transport};
 use crate::shard::Shard;
-
-/// Validates the websocket handshake headers and returns the 101 response
-/// (not yet written, so a caller can send its first frame in the same write).
-fn accept(shard: &Shard, head: &RequestHead) -> Result<BytesMut, EngineError> {
-    let key = head
-        .ws_key
-        .as_deref()
-        .filter(|k| ws::is_valid_key(k.as_bytes()));
-    let (Some(key), Some("13")) = (key, head.ws_version.as_deref()) else {
-        return Err(EngineError::BadRequest);
-    };
-    let mut out = BytesMut::new();
-    http::write_switching_protocols(&ws::accept_key(key.as_bytes()), &mut out);
-    // Node's engine.io runs its CORS middleware on upgrades too.
-    let cors = cors_headers(shard, head);
-    if !cors.is_empty() && out.ends_with(b"\r\n\r\n") {
-        out.truncate(out.len() - 2);
-        for (k, v) in cors {
-            out.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
-        }
-        out.extend_from_slice(b"\r\n");
-    }
-    Ok(out)
-}
-
-/// A websocket without sid: a new session whose only transport is this one.
-pub(crate) async fn open(
-    shard: &Rc<Shard>,
-    conn: &mut Conn,
-    head: &RequestHead,
-    kind: SessionKind,
-) -> Next {
-    let mut out = match accept(shard, head) {
-        Ok(out) => out,
-        Err(e) => return send_engine_error(shard, conn, head, e).await,
-    };
-    let session = new_session(shard, head, conn, kind, Transport::WebSocket);
-    let open = open_packet(shard, &session.sid, &[]);
-    let frame = Frame::text(open.as_bytes()[0], &open.as_bytes()[1..]);
-    // The 101 and the open packet in one write.
-    out.extend_from_slice(&frame.bytes);
-    if conn.write_all(&out).await.is_err() {
-        shard.close_session(&session, CloseReason::TransportClose);
-        return Next::Close;
-    }
-    Next::WebSocket(session)
-}
 
 /// A websocket naming a polling session: the upgrade.
 pub(crate) async fn upgrade(
@@ -77,16 +31,17 @@ pub(crate) async fn upgrade(
     conn: &mut Conn,
     head: &RequestHead,
     session: Rc<Session>,
-) -> Next {
-    if session.st.borrow().eio.transport() != Transport::Polling
-        || session.st.borrow().eio.is_upgrading()
-    {
-        return send_engine_error(shard, conn, head, EngineError::BadRequest).await;
-    }
-    let out = match accept(shard, head) {
-        Ok(out) => out,
-        Err(e) => return send_engine_error(shard, conn, head, e).await,
+) -> Result<Next, EngineError> {
+    // Busy (already upgrading or upgraded) is refused before the headers
+    // are looked at, as before; both answer 400.
+    let busy = {
+        let st = session.st.borrow();
+        st.eio.transport() != Transport::Polling || st.eio.is_upgrading()
     };
+    if busy {
+        return Err(EngineError::BadRequest);
+    }
+    let out = accept(shard, head)?;
     if session
         .st
         .borrow_mut()
@@ -94,14 +49,13 @@ pub(crate) async fn upgrade(
         .handle_upgrade_request()
         .is_err()
     {
-        // Another upgrade started while the error above was written.
-        return send_engine_error(shard, conn, head, EngineError::BadRequest).await;
+        return Err(EngineError::BadRequest);
     }
     if conn.write_all(&out).await.is_err() {
         session.st.borrow_mut().eio.handle_upgrade_failed();
-        return Next::Close;
+        return Ok(Next::Close);
     }
-    Next::Upgrade(session)
+    Ok(Next::Upgrade(session))
 }
 
 /// Runs the probe; on success the connection becomes the session's transport.
