@@ -5,12 +5,10 @@
 //! kernel spreads connections, and a full mesh of bounded channels between
 //! shards, created before any executor runs and joined as each starts.
 //!
-//! Shutdown is a future: each shard's main task awaits
-//! [`StopSignal::wait`], which a [`Stopper`] (from [`Running::stop`], or
-//! the signal thread of [`run_until_signal`]) completes from any thread by
-//! waking the shards' wakers (glommio queues a foreign wake and kicks the
-//! executor). An idle shard therefore sleeps until there is work; nothing
-//! polls a flag.
+//! Shutdown is a future (`shutdown`): each shard's main task awaits it, and
+//! a [`Stopper`] (from [`Running::stop`], or the signal thread of
+//! [`run_until_signal`]) completes it from any thread. An idle shard
+//! therefore sleeps until there is work; nothing polls a flag.
 
 mod conn;
 mod handshake;
@@ -18,16 +16,14 @@ mod io;
 mod polling;
 mod response;
 mod route;
+mod shutdown;
 mod tasks;
 mod websocket;
 
-use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::task::{Poll, Waker};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -36,6 +32,9 @@ use glommio::channels::local_channel::{self, LocalReceiver};
 use glommio::net::{TcpListener, TcpStream};
 use glommio::{LocalExecutorBuilder, Placement};
 use thiserror::Error;
+
+use shutdown::StopSignal;
+pub use shutdown::Stopper;
 
 use crate::config::{Config, ConfigError};
 use crate::shard::mesh::{Mesh, ShardMsg};
@@ -59,64 +58,6 @@ pub enum StartError {
     /// An executor thread could not be started.
     #[error("cannot start shard executor: {0}")]
     Executor(String),
-}
-
-/// The stop request the shards await: set once, from any thread.
-#[derive(Debug)]
-struct StopSignal {
-    stopped: AtomicBool,
-    /// The waker of each shard's main task (index: shard id).
-    wakers: Mutex<Vec<Option<Waker>>>,
-}
-
-impl StopSignal {
-    fn new(shards: usize) -> Self {
-        Self {
-            stopped: AtomicBool::new(false),
-            wakers: Mutex::new(vec![None; shards]),
-        }
-    }
-
-    /// Sets the request and wakes every shard waiting on it.
-    fn stop(&self) {
-        self.stopped.store(true, Ordering::SeqCst);
-        let wakers = std::mem::take(&mut *self.wakers.lock().unwrap_or_else(|p| p.into_inner()));
-        for w in wakers.into_iter().flatten() {
-            w.wake();
-        }
-    }
-
-    /// Completes once [`StopSignal::stop`] was called.
-    async fn wait(&self, shard: usize) {
-        poll_fn(|cx| {
-            if self.stopped.load(Ordering::SeqCst) {
-                return Poll::Ready(());
-            }
-            let mut wakers = self.wakers.lock().unwrap_or_else(|p| p.into_inner());
-            // Checked again under the lock: `stop` takes the wakers after
-            // setting the flag, so a waker stored here is either woken or
-            // sees the flag.
-            if self.stopped.load(Ordering::SeqCst) {
-                return Poll::Ready(());
-            }
-            if let Some(slot) = wakers.get_mut(shard) {
-                *slot = Some(cx.waker().clone());
-            }
-            Poll::Pending
-        })
-        .await
-    }
-}
-
-/// Stops a running server from any thread (cheap to clone).
-#[derive(Debug, Clone)]
-pub struct Stopper(Arc<StopSignal>);
-
-impl Stopper {
-    /// Asks every shard to close its sessions and exit. Idempotent.
-    pub fn stop(&self) {
-        self.0.stop();
-    }
 }
 
 /// A running server: its address, and the means to stop it.
