@@ -34,6 +34,7 @@ use ringcast::shard::msg::{Msg, OutItem};
 use ringcast::shard::session::{Handshake, Push, Session, SessionKind, Transport};
 use ringcast::shard::Shard;
 use ringcast::Config;
+use ringcast_proto::engineio::session::SessionConfig;
 use ringcast_proto::socketio;
 use serde_json::{json, Value};
 use std::hint::black_box;
@@ -54,12 +55,19 @@ fn encode_chat() -> Arc<Msg> {
 }
 
 fn new_session(i: usize, max_buffered: usize) -> Rc<Session> {
+    let config = SessionConfig {
+        ping_interval: Duration::from_secs(25),
+        ping_timeout: Duration::from_secs(20),
+        connect_timeout: None,
+        max_buffered_bytes: max_buffered,
+    };
     Session::new(
         format!("s{i:019}").into_boxed_str(),
         SessionKind::SocketIo,
         Transport::WebSocket,
         Handshake::default(),
-        max_buffered,
+        config,
+        Instant::now(),
     )
 }
 
@@ -67,9 +75,8 @@ fn new_session(i: usize, max_buffered: usize) -> Rc<Session> {
 fn drain(sessions: &[Rc<Session>], waker: &Waker, expect: usize) {
     for s in sessions {
         let mut st = s.st.borrow_mut();
-        debug_assert_eq!(st.outbox.len(), expect);
-        st.outbox.clear();
-        st.outbox_bytes = 0;
+        debug_assert_eq!(st.eio.queued().len(), expect);
+        st.eio.clear_queue();
         st.writer = Some(waker.clone());
     }
 }

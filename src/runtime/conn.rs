@@ -11,16 +11,14 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::rc::Rc;
 
 use bytes::BytesMut;
-use ringcast_proto::engineio::EngineError;
-use ringcast_proto::http::{self, Method, RequestHead};
-use ringcast_proto::sid;
+use ringcast_proto::http::{self, RequestHead};
 
 use super::io::Conn;
-use super::{polling, websocket};
+use super::route::{route, Route};
+use super::{handshake, polling, response, websocket};
 use crate::shard::port::ToShard;
-use crate::shard::session::{SessionKind, Transport};
+use crate::shard::session::Transport;
 use crate::shard::Shard;
-use crate::Cors;
 
 /// What the connection does after a request.
 pub(crate) enum Next {
@@ -57,7 +55,7 @@ pub(crate) async fn serve(shard: Rc<Shard>, mut conn: Conn) {
             Err(_) => return,
         };
         let (head, head_len) = head;
-        match route(&shard, &mut conn, head, head_len).await {
+        match dispatch(&shard, &mut conn, head, head_len).await {
             Next::KeepAlive => continue,
             Next::Close => return,
             Next::Handoff(owner) => return handoff(&shard, conn, owner),
@@ -121,180 +119,39 @@ fn handoff(shard: &Shard, conn: Conn, owner: usize) {
     shard.mesh.send(owner, ToShard::Adopt { fd, buffered });
 }
 
-/// The endpoint a path maps to.
-fn endpoint(shard: &Shard, path: &str) -> Option<SessionKind> {
-    if path == shard.config.path || path.strip_suffix('/') == shard.config.path.strip_suffix('/') {
-        return Some(SessionKind::SocketIo);
-    }
-    shard
-        .config
-        .engine_paths
-        .iter()
-        .position(|p| path == p || path.strip_suffix('/') == p.strip_suffix('/'))
-        .map(|i| SessionKind::Engine(i as u16))
-}
-
-/// CORS headers for a response, per `Config::cors` (as the `cors` npm
-/// package sends them: `*` for any origin, the origin itself for a list).
-pub(crate) fn cors_headers<'a>(
-    shard: &Shard,
-    head: &'a RequestHead,
-) -> Vec<(&'static str, &'a str)> {
-    match &shard.config.cors {
-        Cors::Off => Vec::new(),
-        Cors::Any => vec![("Access-Control-Allow-Origin", "*")],
-        Cors::List(_) => match shard.config.cors.allow(head.origin.as_deref()) {
-            Some(origin) => vec![("Access-Control-Allow-Origin", origin), ("Vary", "Origin")],
-            None => vec![("Vary", "Origin")],
-        },
-    }
-}
-
-/// Answers an Engine.IO error like Node: status 400 (403 for Forbidden)
-/// with `{"code":N,"message":"…"}`; on a websocket upgrade request, Node's
-/// plain `text/html` message and the connection closes.
-pub(crate) async fn send_engine_error(
-    shard: &Shard,
-    conn: &mut Conn,
-    head: &RequestHead,
-    err: EngineError,
-) -> Next {
-    if head.upgrade_websocket {
-        let headers = [("Content-type", "text/html")];
-        let body = err.message().as_bytes();
-        return send_response(conn, err.http_status(), &headers, body, false).await;
-    }
-    let body = err.to_json();
-    let mut headers = vec![("Content-Type", "application/json")];
-    headers.extend(cors_headers(shard, head));
-    let keep_alive = head.keep_alive && !has_body(head);
-    send_response(
-        conn,
-        err.http_status(),
-        &headers,
-        body.as_bytes(),
-        keep_alive,
-    )
-    .await
-}
-
-/// Writes a complete response. The connection is kept (and its read buffer
-/// released) only when `keep_alive` and the write succeeded.
-pub(crate) async fn send_response(
-    conn: &mut Conn,
-    status: u16,
-    headers: &[(&str, &str)],
-    body: &[u8],
-    keep_alive: bool,
-) -> Next {
-    let mut out = BytesMut::with_capacity(256 + body.len());
-    http::Response {
-        status,
-        headers,
-        body,
-        keep_alive,
-    }
-    .write(&mut out);
-    if conn.write_all(&out).await.is_err() || !keep_alive {
-        return Next::Close;
-    }
-    conn.compact();
-    Next::KeepAlive
-}
-
-/// Whether the request announced a body (which an early answer leaves unread,
-/// so the connection cannot be reused).
-fn has_body(head: &RequestHead) -> bool {
-    head.chunked || head.content_length.is_some_and(|n| n > 0)
-}
-
-async fn route(shard: &Rc<Shard>, conn: &mut Conn, head: RequestHead, head_len: usize) -> Next {
-    let Some(kind) = endpoint(shard, &head.path) else {
-        let _ = conn.rbuf.split_to(head_len);
-        return send_plain(conn, &head, 404, "Not Found").await;
-    };
-    // Route by session owner before anything is consumed.
-    if let Some(id) = head.query.sid.as_deref() {
-        if shard.nshards > 1 && sid::is_well_formed(id) {
-            let owner = sid::shard_for(id, shard.nshards);
-            if owner != shard.id {
-                return Next::Handoff(owner);
-            }
-        }
+/// Serves one request where [`route`] sends it. Every handler that can
+/// refuse returns the [`EngineError`]; it becomes a response here, in one
+/// place ([`response::send_engine_error`]).
+async fn dispatch(shard: &Rc<Shard>, conn: &mut Conn, head: RequestHead, head_len: usize) -> Next {
+    let route = route(&head, &shard.config, shard.id, shard.nshards, |id| {
+        let session = shard.session(id)?;
+        let transport = session.st.borrow().eio.transport();
+        Some((session, transport))
+    });
+    if let Route::Handoff(owner) = route {
+        // The owner reads the request itself: nothing is consumed.
+        return Next::Handoff(owner);
     }
     let _ = conn.rbuf.split_to(head_len);
-    if head.method == Method::Options {
-        return preflight(shard, conn, &head).await;
-    }
-    let transport = match head.query.transport.as_deref() {
-        Some("polling") if shard.config.transports.polling => Transport::Polling,
-        Some("websocket") if shard.config.transports.websocket => Transport::WebSocket,
-        _ => return send_engine_error(shard, conn, &head, EngineError::UnknownTransport).await,
+    let served = match route {
+        Route::Handoff(owner) => Ok(Next::Handoff(owner)),
+        Route::NotFound => Ok(response::not_found(conn, &head).await),
+        Route::Preflight => Ok(response::preflight(shard, conn, &head).await),
+        Route::Error(e) => Err(e),
+        Route::Open {
+            kind,
+            transport: Transport::Polling,
+        } => Ok(handshake::open_polling(shard, conn, &head, kind).await),
+        Route::Open {
+            kind,
+            transport: Transport::WebSocket,
+        } => handshake::open_websocket(shard, conn, &head, kind).await,
+        Route::Get(session) => polling::handle_get(shard, conn, &head, session).await,
+        Route::Post(session) => polling::handle_post(shard, conn, &head, session).await,
+        Route::Upgrade(session) => websocket::upgrade(shard, conn, &head, session).await,
     };
-    if head.upgrade_websocket && transport != Transport::WebSocket {
-        return send_engine_error(shard, conn, &head, EngineError::BadRequest).await;
+    match served {
+        Ok(next) => next,
+        Err(e) => response::send_engine_error(shard, conn, &head, e).await,
     }
-    if let Some(id) = head.query.sid.clone() {
-        let Some(session) = shard.session(&id) else {
-            return send_engine_error(shard, conn, &head, EngineError::UnknownSid).await;
-        };
-        if head.upgrade_websocket && transport == Transport::WebSocket {
-            return websocket::upgrade(shard, conn, &head, session).await;
-        }
-        let current = session.st.borrow().transport;
-        if current != transport || transport != Transport::Polling {
-            return send_engine_error(shard, conn, &head, EngineError::BadRequest).await;
-        }
-        return match head.method {
-            Method::Get => polling::handle_get(shard, conn, &head, session).await,
-            Method::Post => polling::handle_post(shard, conn, &head, session).await,
-            _ => send_engine_error(shard, conn, &head, EngineError::BadRequest).await,
-        };
-    }
-    // Handshake.
-    if head.method != Method::Get {
-        return send_engine_error(shard, conn, &head, EngineError::BadHandshakeMethod).await;
-    }
-    if head.query.eio.as_deref() != Some("4") {
-        return send_engine_error(shard, conn, &head, EngineError::UnsupportedProtocolVersion)
-            .await;
-    }
-    match transport {
-        Transport::Polling => polling::handshake(shard, conn, &head, kind).await,
-        Transport::WebSocket if head.upgrade_websocket => {
-            websocket::open(shard, conn, &head, kind).await
-        }
-        Transport::WebSocket => {
-            send_engine_error(shard, conn, &head, EngineError::BadRequest).await
-        }
-    }
-}
-
-async fn preflight(shard: &Shard, conn: &mut Conn, head: &RequestHead) -> Next {
-    let mut headers = cors_headers(shard, head);
-    if shard.config.cors != Cors::Off {
-        headers.retain(|(k, _)| *k != "Vary");
-        headers.push((
-            "Access-Control-Allow-Methods",
-            "GET,HEAD,PUT,PATCH,POST,DELETE",
-        ));
-        if let Some(h) = head.access_control_request_headers.as_deref() {
-            headers.push(("Access-Control-Allow-Headers", h));
-        }
-        let vary = if matches!(shard.config.cors, Cors::List(_)) {
-            "Origin, Access-Control-Request-Headers"
-        } else {
-            "Access-Control-Request-Headers"
-        };
-        headers.push(("Vary", vary));
-    }
-    headers.push(("Content-Length", "0"));
-    let keep_alive = head.keep_alive && !has_body(head);
-    send_response(conn, 204, &headers, b"", keep_alive).await
-}
-
-async fn send_plain(conn: &mut Conn, head: &RequestHead, status: u16, body: &str) -> Next {
-    let keep_alive = head.keep_alive && !has_body(head);
-    let headers = [("Content-Type", "text/plain")];
-    send_response(conn, status, &headers, body.as_bytes(), keep_alive).await
 }

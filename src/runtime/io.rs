@@ -9,7 +9,7 @@ use std::os::fd::AsRawFd;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 use futures_lite::{AsyncRead, AsyncWrite};
 use glommio::net::TcpStream;
 
@@ -95,12 +95,13 @@ impl Conn {
     ) -> Poll<io::Result<()>> {
         loop {
             let mut st = session.st.borrow_mut();
-            if st.outbox.is_empty() {
+            let outbox = st.eio.queued();
+            if outbox.is_empty() {
                 return Poll::Ready(Ok(()));
             }
             let fd = self.stream.as_raw_fd();
             let mut flat = shard.wscratch.borrow_mut();
-            let res = if gather_flat(&st.outbox, self.write_offset, &mut flat) {
+            let res = if gather_flat(outbox, self.write_offset, &mut flat) {
                 // Small frames: one contiguous copy is cheaper than the kernel
                 // walking (and checking) one iovec per frame.
                 send_vectored(fd, &[IoSlice::new(&flat)])
@@ -110,7 +111,7 @@ impl Conn {
                 let mut n_iov = 0;
                 for (slot, chunk) in iov
                     .iter_mut()
-                    .zip(pending_chunks(&st.outbox, self.write_offset))
+                    .zip(pending_chunks(outbox, self.write_offset))
                 {
                     *slot = IoSlice::new(chunk);
                     n_iov += 1;
@@ -122,7 +123,7 @@ impl Conn {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     // Let glommio arm write readiness (it retries the send first).
-                    let first = pending_chunks(&st.outbox, self.write_offset)
+                    let first = pending_chunks(outbox, self.write_offset)
                         .next()
                         .unwrap_or_default();
                     match Pin::new(&mut self.stream).poll_write(cx, first) {
@@ -135,15 +136,16 @@ impl Conn {
             };
             // Retire fully written items.
             let mut left = self.write_offset + written;
-            while let Some(front) = st.outbox.front() {
-                let len = ws_len(front);
+            let mut done = 0;
+            for item in outbox {
+                let len = ws_len(item);
                 if left < len {
                     break;
                 }
                 left -= len;
-                st.outbox_bytes -= front.wire_len();
-                st.outbox.pop_front();
+                done += 1;
             }
+            st.eio.handle_sent(done);
             self.write_offset = left;
         }
     }
@@ -208,40 +210,4 @@ fn send_vectored(fd: i32, iov: &[IoSlice<'_>]) -> io::Result<usize> {
     } else {
         Ok(n as usize)
     }
-}
-
-/// Drains a session's whole queue into a long-polling payload
-/// (packets joined by `0x1e`, binary as `b` + base64).
-pub(crate) fn drain_polling(session: &Session, out: &mut BytesMut) -> usize {
-    use base64::Engine as _;
-    let mut st = session.st.borrow_mut();
-    let mut count = 0;
-    let mut push = |out: &mut BytesMut, bytes: &[u8], binary: bool| {
-        if count > 0 {
-            out.put_u8(0x1e);
-        }
-        count += 1;
-        if binary {
-            out.put_u8(b'b');
-            let start = out.len();
-            let enc = base64::engine::general_purpose::STANDARD.encode(bytes);
-            out.extend_from_slice(enc.as_bytes());
-            debug_assert!(out.len() >= start);
-        } else {
-            out.extend_from_slice(bytes);
-        }
-    };
-    while let Some(item) = st.outbox.pop_front() {
-        match &item {
-            OutItem::Msg(m) => {
-                for f in &m.frames {
-                    push(out, f.payload(), f.binary);
-                }
-            }
-            OutItem::Control(c) => push(out, c.text(), false),
-            OutItem::Raw(_) => {}
-        }
-    }
-    st.outbox_bytes = 0;
-    count
 }

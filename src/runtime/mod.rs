@@ -4,17 +4,25 @@
 //! there are enough cores), each with its own SO_REUSEPORT listener so the
 //! kernel spreads connections, and a full mesh of bounded channels between
 //! shards, created before any executor runs and joined as each starts.
+//!
+//! Shutdown is a future (`shutdown`): each shard's main task awaits it, and
+//! a [`Stopper`] (from [`Running::stop`], or the signal thread of
+//! [`run_until_signal`]) completes it from any thread. An idle shard
+//! therefore sleeps until there is work; nothing polls a flag.
 
 mod conn;
+mod handshake;
 mod io;
 mod polling;
+mod response;
+mod route;
+mod shutdown;
 mod tasks;
 mod websocket;
 
 use std::net::SocketAddr;
 use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +32,9 @@ use glommio::channels::local_channel::{self, LocalReceiver};
 use glommio::net::{TcpListener, TcpStream};
 use glommio::{LocalExecutorBuilder, Placement};
 use thiserror::Error;
+
+use shutdown::StopSignal;
+pub use shutdown::Stopper;
 
 use crate::config::{Config, ConfigError};
 use crate::shard::mesh::Mesh;
@@ -54,7 +65,7 @@ pub enum StartError {
 #[derive(Debug)]
 pub struct Running {
     addr: SocketAddr,
-    stop: Arc<AtomicBool>,
+    stop: Stopper,
     handles: Vec<glommio::ExecutorJoinHandle<()>>,
 }
 
@@ -65,13 +76,13 @@ impl Running {
     }
 
     /// A handle that stops the server from any thread.
-    pub fn stopper(&self) -> Arc<AtomicBool> {
+    pub fn stopper(&self) -> Stopper {
         self.stop.clone()
     }
 
     /// Asks every shard to close its sessions and exit.
     pub fn stop(&self) {
-        self.stop.store(true, Ordering::SeqCst);
+        self.stop.stop();
     }
 
     /// Waits until every shard has exited.
@@ -119,7 +130,7 @@ pub fn start(config: Config, app: Arc<dyn App>) -> Result<Running, StartError> {
     }
     let cpus = std::thread::available_parallelism().map_or(1, |c| c.get());
     let mesh = MeshBuilder::<ToShard, Full>::full(n, config.mesh_capacity);
-    let stop = Arc::new(AtomicBool::new(false));
+    let stop = Stopper(Arc::new(StopSignal::new(n)));
     let mut handles = Vec::with_capacity(n);
     // One cluster bridge per process (Redis when configured; else it only
     // coordinates the cluster API across this process's shards).
@@ -134,7 +145,8 @@ pub fn start(config: Config, app: Arc<dyn App>) -> Result<Running, StartError> {
         } else {
             Placement::Unbound
         };
-        let (config, app, mesh, stop) = (config.clone(), app.clone(), mesh.clone(), stop.clone());
+        let (config, app, mesh) = (config.clone(), app.clone(), mesh.clone());
+        let stop = stop.0.clone();
         let h = LocalExecutorBuilder::new(placement)
             .name(&format!("ringcast-{id}"))
             .ring_depth(RING_DEPTH)
@@ -177,7 +189,7 @@ async fn shard_main(
     app: Arc<dyn App>,
     mesh: MeshBuilder<ToShard, Full>,
     listener: OwnedFd,
-    stop: Arc<AtomicBool>,
+    stop: Arc<StopSignal>,
     cluster: (crate::cluster::Link, Option<crate::cluster::ShardEnd>),
 ) {
     let Ok((senders, mut receivers)) = mesh.join().await else {
@@ -218,13 +230,10 @@ async fn shard_main(
     // SAFETY: the descriptor is a listening socket we own.
     let listener = unsafe { TcpListener::from_raw_fd(listener.into_raw_fd()) };
     let accept = glommio::spawn_local(accept_loop(shard.clone(), listener));
-    let mut ticks: u32 = 0;
-    while !stop.load(Ordering::Relaxed) {
-        glommio::timer::sleep(STOP_POLL).await;
-        ticks = ticks.wrapping_add(1);
-        if id == 0 && ticks.is_multiple_of(TRIM_EVERY_TICKS) {
-            release_free_memory();
-        }
+    let trim = (id == 0).then(|| glommio::spawn_local(trim_loop()));
+    stop.wait(id).await;
+    if let Some(trim) = trim {
+        drop(trim.cancel());
     }
     // Graceful shutdown: stop accepting, close every session (clients get a
     // close), give writers a moment to flush.
@@ -240,13 +249,15 @@ async fn shard_main(
     Shard::uninstall();
 }
 
-/// How often a shard looks at the stop flag (set from a signal handler or
-/// [`Running::stop`]). Each look wakes an idle shard (a few `io_uring_enter`
-/// and a `membarrier`): every 50 ms that was 0.7 % of a core with no client.
-const STOP_POLL: Duration = Duration::from_millis(250);
+/// Shard 0 returns freed heap memory to the OS this often.
+const TRIM_EVERY: Duration = Duration::from_secs(10);
 
-/// Shard 0 returns freed heap memory to the OS every 10 s (40 ticks of 250 ms).
-const TRIM_EVERY_TICKS: u32 = 40;
+async fn trim_loop() {
+    loop {
+        glommio::timer::sleep(TRIM_EVERY).await;
+        release_free_memory();
+    }
+}
 
 /// Gives memory freed after a burst (deep queues drained) back to the OS.
 /// glibc keeps freed pages in its arenas otherwise: measured, a burst that
@@ -300,12 +311,23 @@ async fn accept_loop(shard: Rc<Shard>, listener: TcpListener) {
 /// Starts the server and runs it until SIGINT or SIGTERM, then shuts down
 /// gracefully (clients get a close; every shard exits).
 pub fn run_until_signal(config: Config, app: Arc<dyn App>) -> Result<(), StartError> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
     let running = start(config, app)?;
     let stop = running.stopper();
-    signal_hook::flag::register(signal_hook::consts::SIGINT, stop.clone())
-        .and_then(|_| signal_hook::flag::register(signal_hook::consts::SIGTERM, stop.clone()))
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
         .map_err(|e| StartError::Executor(format!("signal handler: {e}")))?;
+    let handle = signals.handle();
+    let waiter = std::thread::Builder::new()
+        .name("ringcast-signals".into())
+        .spawn(move || {
+            if signals.forever().next().is_some() {
+                stop.stop();
+            }
+        })
+        .map_err(|e| StartError::Executor(format!("signal thread: {e}")))?;
     running.join();
+    handle.close();
+    let _ = waiter.join();
     tracing::info!("ringcast stopped");
     Ok(())
 }

@@ -1,101 +1,27 @@
-//! HTTP long-polling: the handshake GET, the long-poll GET that drains a
-//! session's queue, and the POST that carries client packets.
+//! HTTP long-polling: the long-poll GET that drains a session's queue and
+//! the POST that carries client packets, driving the session's protocol
+//! state (`handle_get` / `poll_get` / `poll_payload`, `handle_post`). The
+//! handshake GET is in `handshake`.
 
 use std::future::poll_fn;
 use std::rc::Rc;
 use std::task::Poll;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use ringcast_proto::engineio::{payload, EngineError, OpenPacket};
+use ringcast_proto::engineio::session::GetAnswer;
+use ringcast_proto::engineio::{payload, EngineError};
 use ringcast_proto::http::{self, ChunkedDecoder, RequestHead};
 
-use super::conn::{cors_headers, send_engine_error, send_response, Next};
-use super::io::{drain_polling, Conn};
-use super::tasks;
+use super::conn::Next;
+use super::io::Conn;
+use super::response::{respond, respond_close};
 use crate::shard::msg::Control;
-use crate::shard::session::{CloseReason, Handshake, Session, SessionKind, Transport};
+use crate::shard::session::{CloseReason, Session};
 use crate::shard::Shard;
 
 /// Most packets accepted in one POST body.
 const MAX_PACKETS_PER_POST: usize = 4096;
-
-/// The handshake details a Socket.IO handler can read, from the first request.
-pub(crate) fn handshake_info(head: &RequestHead, conn: &Conn) -> Handshake {
-    Handshake {
-        raw_headers: Handshake::pack_headers(
-            head.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        ),
-        query: head.query.raw.clone(),
-        address: conn
-            .stream
-            .peer_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_default(),
-        issued: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64),
-        secure: false,
-    }
-}
-
-/// Creates and registers a session, with its heartbeat and connect timer.
-pub(crate) fn new_session(
-    shard: &Rc<Shard>,
-    head: &RequestHead,
-    conn: &Conn,
-    kind: SessionKind,
-    transport: Transport,
-) -> Rc<Session> {
-    let session = Session::new(
-        shard.new_sid(),
-        kind,
-        transport,
-        handshake_info(head, conn),
-        shard.config.max_buffered_bytes,
-    );
-    shard.insert_session(session.clone());
-    tasks::spawn_session_timers(shard, &session);
-    session
-}
-
-/// The open packet's text (`0{…}`).
-pub(crate) fn open_packet(shard: &Shard, sid: &str, upgrades: &[&str]) -> String {
-    let json = OpenPacket {
-        sid,
-        upgrades,
-        ping_interval: shard.config.ping_interval.as_millis() as u64,
-        ping_timeout: shard.config.ping_timeout.as_millis() as u64,
-        max_payload: shard.config.max_http_buffer_size as u64,
-    }
-    .to_json();
-    format!("0{json}")
-}
-
-/// GET without sid: opens a polling session.
-pub(crate) async fn handshake(
-    shard: &Rc<Shard>,
-    conn: &mut Conn,
-    head: &RequestHead,
-    kind: SessionKind,
-) -> Next {
-    let session = new_session(shard, head, conn, kind, Transport::Polling);
-    let upgrades: &[&str] = if shard.config.transports.websocket {
-        &["websocket"]
-    } else {
-        &[]
-    };
-    let body = open_packet(shard, &session.sid, upgrades);
-    respond(
-        shard,
-        conn,
-        head,
-        200,
-        "text/plain; charset=UTF-8",
-        body.as_bytes(),
-    )
-    .await
-}
 
 /// The long-poll GET: waits until packets are queued (or the session
 /// closes), then answers them all joined by `0x1e`.
@@ -104,69 +30,45 @@ pub(crate) async fn handle_get(
     conn: &mut Conn,
     head: &RequestHead,
     session: Rc<Session>,
-) -> Next {
-    let overlap = session.st.borrow().get_active;
-    if overlap {
+) -> Result<Next, EngineError> {
+    let refused = session.st.borrow_mut().eio.handle_get();
+    if refused.is_err() {
         // Node: "data request overlap from client": 400, session closed,
         // and the pending GET is answered with a close packet.
         shard.close_session(&session, CloseReason::TransportError);
-        return send_engine_error(shard, conn, head, EngineError::BadRequest).await;
+        return Err(EngineError::BadRequest);
     }
-    {
-        let mut st = session.st.borrow_mut();
-        st.get_active = true;
-        if st.upgrading && st.outbox.is_empty() {
-            st.outbox_bytes += 3;
-            st.outbox
-                .push_back(crate::shard::msg::OutItem::Control(Control::Noop));
-        }
-    }
-    enum Wake {
-        Data,
-        Closed,
-        Eof,
-        Upgraded,
-    }
-    let wake = poll_fn(|cx| {
+    let answer = poll_fn(|cx| {
         {
             let mut st = session.st.borrow_mut();
-            if !st.outbox.is_empty() {
-                return Poll::Ready(Wake::Data);
-            }
-            if st.closed.is_some() {
-                return Poll::Ready(Wake::Closed);
-            }
-            if st.transport != Transport::Polling {
-                // The websocket took over: release this poll, never steal its writer slot.
-                return Poll::Ready(Wake::Upgraded);
+            if let Some(answer) = st.eio.poll_get() {
+                return Poll::Ready(Some(answer));
             }
             st.writer = Some(cx.waker().clone());
         }
         // Watch the connection: a client that goes away ends the session.
         match conn.poll_fill(cx, shard) {
-            Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => Poll::Ready(Wake::Eof),
+            Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => Poll::Ready(None),
             Poll::Ready(Ok(_)) | Poll::Pending => Poll::Pending,
         }
     })
     .await;
-    session.st.borrow_mut().get_active = false;
-    match wake {
-        Wake::Eof => {
+    session.st.borrow_mut().eio.handle_get_done();
+    let body: &[u8] = match answer {
+        None => {
             shard.close_session(&session, CloseReason::TransportClose);
-            Next::Close
+            return Ok(Next::Close);
         }
-        Wake::Closed => respond(shard, conn, head, 200, "text/plain; charset=UTF-8", b"1").await,
-        Wake::Upgraded => respond(shard, conn, head, 200, "text/plain; charset=UTF-8", b"6").await,
-        Wake::Data => {
+        Some(GetAnswer::Closed) => Control::Close.text(),
+        // The websocket took over: release this poll, never touch its queue.
+        Some(GetAnswer::Upgraded) => Control::Noop.text(),
+        Some(GetAnswer::Data) => {
             let mut body = BytesMut::new();
-            drain_polling(&session, &mut body);
-            let closed = session.st.borrow().closed;
-            if closed.is_some_and(|r| r != CloseReason::TransportClose) {
-                body.extend_from_slice(b"\x1e1");
-            }
-            respond(shard, conn, head, 200, "text/plain; charset=UTF-8", &body).await
+            session.st.borrow_mut().eio.poll_payload(&mut body);
+            return Ok(respond(shard, conn, head, 200, "text/plain; charset=UTF-8", &body).await);
         }
-    }
+    };
+    Ok(respond(shard, conn, head, 200, "text/plain; charset=UTF-8", body).await)
 }
 
 /// The POST: reads the body (bounded by `maxHttpBufferSize`), hands each
@@ -176,11 +78,11 @@ pub(crate) async fn handle_post(
     conn: &mut Conn,
     head: &RequestHead,
     session: Rc<Session>,
-) -> Next {
+) -> Result<Next, EngineError> {
     let max = shard.config.max_http_buffer_size;
-    if session.st.borrow().post_active {
+    if session.st.borrow_mut().eio.handle_post().is_err() {
         shard.close_session(&session, CloseReason::TransportError);
-        return send_engine_error(shard, conn, head, EngineError::BadRequest).await;
+        return Err(EngineError::BadRequest);
     }
     let octet = head
         .headers
@@ -188,40 +90,42 @@ pub(crate) async fn handle_post(
         .any(|(k, v)| k == "content-type" && v.starts_with("application/octet-stream"));
     if octet {
         // Engine.IO v4 polling carries binary as base64 text only (Node: 400).
+        session.st.borrow_mut().eio.handle_post_done();
         shard.close_session(&session, CloseReason::TransportError);
-        return respond_close(shard, conn, head, 400, None, b"").await;
+        return Ok(respond_close(shard, conn, head, 400, None, b"").await);
     }
     if head.content_length.is_some_and(|n| n > max as u64) {
+        session.st.borrow_mut().eio.handle_post_done();
         shard.close_session(&session, CloseReason::TransportError);
-        return respond_close(shard, conn, head, 413, None, b"").await;
+        return Ok(respond_close(shard, conn, head, 413, None, b"").await);
     }
-    session.st.borrow_mut().post_active = true;
     let deadline = shard.config.http_body_timeout;
     let body = glommio::timer::timeout(deadline, async {
         Ok(read_body(shard, conn, head, max).await)
     })
     .await
     .unwrap_or(Err(BodyError::Closed));
-    session.st.borrow_mut().post_active = false;
+    session.st.borrow_mut().eio.handle_post_done();
     let body = match body {
         Ok(b) => b,
         Err(BodyError::TooLarge) => {
             shard.close_session(&session, CloseReason::TransportError);
-            return respond_close(shard, conn, head, 413, None, b"").await;
+            return Ok(respond_close(shard, conn, head, 413, None, b"").await);
         }
         Err(BodyError::Malformed) => {
             shard.close_session(&session, CloseReason::TransportError);
-            return respond_close(shard, conn, head, 400, None, b"").await;
+            return Ok(respond_close(shard, conn, head, 400, None, b"").await);
         }
         Err(BodyError::Closed) => {
             shard.close_session(&session, CloseReason::TransportClose);
-            return Next::Close;
+            return Ok(Next::Close);
         }
     };
     match payload::decode(&body, MAX_PACKETS_PER_POST) {
         Ok(packets) => {
+            let now = Instant::now();
             for p in packets {
-                shard.handle_engine_packet(&session, p);
+                shard.handle_engine_packet(&session, now, p);
             }
         }
         Err(e) => {
@@ -229,7 +133,7 @@ pub(crate) async fn handle_post(
             shard.close_session(&session, CloseReason::ParseError);
         }
     }
-    respond(shard, conn, head, 200, "text/html", b"ok").await
+    Ok(respond(shard, conn, head, 200, "text/html", b"ok").await)
 }
 
 enum BodyError {
@@ -270,36 +174,4 @@ async fn read_body(
     let body = conn.rbuf.split_to(len).freeze();
     conn.compact();
     Ok(body)
-}
-
-async fn respond(
-    shard: &Shard,
-    conn: &mut Conn,
-    head: &RequestHead,
-    status: u16,
-    content_type: &str,
-    body: &[u8],
-) -> Next {
-    let mut headers = vec![
-        ("Content-Type", content_type),
-        ("Cache-Control", "no-store"),
-    ];
-    headers.extend(cors_headers(shard, head));
-    send_response(conn, status, &headers, body, head.keep_alive).await
-}
-
-async fn respond_close(
-    shard: &Shard,
-    conn: &mut Conn,
-    head: &RequestHead,
-    status: u16,
-    content_type: Option<&str>,
-    body: &[u8],
-) -> Next {
-    let mut headers: Vec<(&str, &str)> = content_type
-        .map(|c| ("Content-Type", c))
-        .into_iter()
-        .collect();
-    headers.extend(cors_headers(shard, head));
-    send_response(conn, status, &headers, body, false).await
 }

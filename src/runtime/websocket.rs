@@ -1,6 +1,7 @@
-//! WebSocket transport: the handshake, a new websocket session, the
-//! polling → websocket upgrade (`2probe` / `3probe` / `5`), and the
-//! connection loop that reads frames and drains the session's queue.
+//! WebSocket transport: the polling → websocket upgrade (`2probe` /
+//! `3probe` / `5`, decided by the session's protocol state) and the
+//! connection loop that reads frames and drains the session's queue. The
+//! websocket handshake of a new session is in `handshake`.
 //!
 //! One task per connection does both directions: it polls the socket for
 //! input and, when this connection is the session's transport, writes the
@@ -9,66 +10,20 @@
 use std::future::poll_fn;
 use std::rc::Rc;
 use std::task::Poll;
+use std::time::Instant;
 
 use bytes::BytesMut;
 use glommio::timer::Timer;
 use ringcast_proto::engineio::{EngineError, Packet};
-use ringcast_proto::http::{self, RequestHead};
+use ringcast_proto::http::RequestHead;
 use ringcast_proto::ws::{self, FrameDecoder, Message};
 
-use super::conn::{cors_headers, send_engine_error, Next};
+use super::conn::Next;
+use super::handshake::accept;
 use super::io::Conn;
-use super::polling::{new_session, open_packet};
-use crate::shard::msg::{Control, Frame, OutItem};
-use crate::shard::session::{CloseReason, Session, SessionKind, Transport};
+use crate::shard::msg::OutItem;
+use crate::shard::session::{CloseReason, Session, Transport};
 use crate::shard::Shard;
-
-/// Validates the websocket handshake headers and returns the 101 response
-/// (not yet written, so a caller can send its first frame in the same write).
-async fn accept(shard: &Shard, conn: &mut Conn, head: &RequestHead) -> Result<BytesMut, Next> {
-    let key = head
-        .ws_key
-        .as_deref()
-        .filter(|k| ws::is_valid_key(k.as_bytes()));
-    let (Some(key), Some("13")) = (key, head.ws_version.as_deref()) else {
-        return Err(send_engine_error(shard, conn, head, EngineError::BadRequest).await);
-    };
-    let mut out = BytesMut::new();
-    http::write_switching_protocols(&ws::accept_key(key.as_bytes()), &mut out);
-    // Node's engine.io runs its CORS middleware on upgrades too.
-    let cors = cors_headers(shard, head);
-    if !cors.is_empty() && out.ends_with(b"\r\n\r\n") {
-        out.truncate(out.len() - 2);
-        for (k, v) in cors {
-            out.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
-        }
-        out.extend_from_slice(b"\r\n");
-    }
-    Ok(out)
-}
-
-/// A websocket without sid: a new session whose only transport is this one.
-pub(crate) async fn open(
-    shard: &Rc<Shard>,
-    conn: &mut Conn,
-    head: &RequestHead,
-    kind: SessionKind,
-) -> Next {
-    let mut out = match accept(shard, conn, head).await {
-        Ok(out) => out,
-        Err(next) => return next,
-    };
-    let session = new_session(shard, head, conn, kind, Transport::WebSocket);
-    let open = open_packet(shard, &session.sid, &[]);
-    let frame = Frame::text(open.as_bytes()[0], &open.as_bytes()[1..]);
-    // The 101 and the open packet in one write.
-    out.extend_from_slice(&frame.bytes);
-    if conn.write_all(&out).await.is_err() {
-        shard.close_session(&session, CloseReason::TransportClose);
-        return Next::Close;
-    }
-    Next::WebSocket(session)
-}
 
 /// A websocket naming a polling session: the upgrade.
 pub(crate) async fn upgrade(
@@ -76,24 +31,31 @@ pub(crate) async fn upgrade(
     conn: &mut Conn,
     head: &RequestHead,
     session: Rc<Session>,
-) -> Next {
+) -> Result<Next, EngineError> {
+    // Busy (already upgrading or upgraded) is refused before the headers
+    // are looked at, as before; both answer 400.
     let busy = {
         let st = session.st.borrow();
-        st.transport != Transport::Polling || st.upgrading
+        st.eio.transport() != Transport::Polling || st.eio.is_upgrading()
     };
     if busy {
-        return send_engine_error(shard, conn, head, EngineError::BadRequest).await;
+        return Err(EngineError::BadRequest);
     }
-    match accept(shard, conn, head).await {
-        Ok(out) => {
-            if conn.write_all(&out).await.is_err() {
-                return Next::Close;
-            }
-        }
-        Err(next) => return next,
+    let out = accept(shard, head)?;
+    if session
+        .st
+        .borrow_mut()
+        .eio
+        .handle_upgrade_request()
+        .is_err()
+    {
+        return Err(EngineError::BadRequest);
     }
-    session.st.borrow_mut().upgrading = true;
-    Next::Upgrade(session)
+    if conn.write_all(&out).await.is_err() {
+        session.st.borrow_mut().eio.handle_upgrade_failed();
+        return Ok(Next::Close);
+    }
+    Ok(Next::Upgrade(session))
 }
 
 /// Runs the probe; on success the connection becomes the session's transport.
@@ -102,7 +64,7 @@ pub(crate) async fn probe_then_run(shard: &Rc<Shard>, conn: &mut Conn, session: 
     if probe(shard, conn, &session, deadline).await {
         return run(shard, conn, &session).await;
     }
-    session.st.borrow_mut().upgrading = false;
+    session.st.borrow_mut().eio.handle_upgrade_failed();
     let mut out = BytesMut::new();
     ws::encode_close(1000, "", &mut out);
     let _ = conn.write_all(&out).await;
@@ -130,26 +92,20 @@ async fn probe(
             };
             match Packet::decode_text(text) {
                 Ok(Packet::Ping(data)) if &data[..] == b"probe" => {
-                    if conn.write_all(Control::PongProbe.ws_frame()).await.is_err() {
+                    // `3probe` here; a noop queued for a parked GET goes out
+                    // once it is written (the writer is woken after).
+                    let answer = session.st.borrow_mut().eio.handle_probe();
+                    if conn.write_all(answer.ws_frame()).await.is_err() {
                         return false;
                     }
-                    let st = session.st.borrow_mut();
-                    if st.get_active && st.outbox.is_empty() {
-                        drop(st);
-                        session.push_control(Control::Noop);
-                    }
+                    session.wake_writer();
                 }
                 Ok(Packet::Upgrade) => {
-                    let mut st = session.st.borrow_mut();
-                    if st.closed.is_some() {
+                    if !session.st.borrow_mut().eio.handle_upgrade() {
                         return false;
                     }
-                    st.transport = Transport::WebSocket;
-                    st.upgrading = false;
-                    // A GET still parked is released by the writer change.
-                    if let Some(w) = st.writer.take() {
-                        w.wake();
-                    }
+                    // A GET still parked is released by the transport change.
+                    session.wake_writer();
                     return true;
                 }
                 _ => return false,
@@ -195,10 +151,11 @@ pub(crate) async fn run(shard: &Rc<Shard>, conn: &mut Conn, session: &Rc<Session
     conn.write_offset = 0;
     loop {
         // Decode what has arrived.
+        let now = Instant::now();
         loop {
             match dec.decode(&mut conn.rbuf) {
                 Ok(Some(msg)) => {
-                    if !handle_message(shard, session, msg) {
+                    if !handle_message(shard, session, now, msg) {
                         break;
                     }
                 }
@@ -221,10 +178,10 @@ pub(crate) async fn run(shard: &Rc<Shard>, conn: &mut Conn, session: &Rc<Session
             }
             {
                 let mut st = session.st.borrow_mut();
-                if st.closed.is_some() {
+                if st.eio.is_closed() {
                     return Poll::Ready(Wake::Closed);
                 }
-                if st.outbox.is_empty() {
+                if st.eio.queued().is_empty() {
                     st.writer = Some(cx.waker().clone());
                 }
             }
@@ -255,13 +212,15 @@ pub(crate) async fn run(shard: &Rc<Shard>, conn: &mut Conn, session: &Rc<Session
 }
 
 /// Handles one websocket message; false when the session ended.
-fn handle_message(shard: &Rc<Shard>, session: &Rc<Session>, msg: Message) -> bool {
+fn handle_message(shard: &Rc<Shard>, session: &Rc<Session>, now: Instant, msg: Message) -> bool {
     match msg {
         Message::Text(text) => match Packet::decode_text(text) {
-            Ok(p) => shard.handle_engine_packet(session, p),
+            Ok(p) => shard.handle_engine_packet(session, now, p),
             Err(_) => shard.close_session(session, CloseReason::ParseError),
         },
-        Message::Binary(data) => shard.handle_engine_packet(session, Packet::decode_binary(data)),
+        Message::Binary(data) => {
+            shard.handle_engine_packet(session, now, Packet::decode_binary(data))
+        }
         Message::Ping(data) => {
             let mut out = BytesMut::new();
             ws::encode_frame(ws::opcode::PONG, &data, &mut out);
@@ -276,11 +235,7 @@ fn handle_message(shard: &Rc<Shard>, session: &Rc<Session>, msg: Message) -> boo
 /// Flushes what the server queued before closing (a DISCONNECT, say) and
 /// sends the close frame.
 async fn finish(shard: &Shard, conn: &mut Conn, session: &Rc<Session>) {
-    let reason = session.st.borrow().closed;
-    let flush = !matches!(
-        reason,
-        Some(CloseReason::SlowConsumer | CloseReason::TransportError | CloseReason::TransportClose)
-    );
+    let flush = session.st.borrow().eio.flushes_on_close();
     if flush {
         // Best effort, bounded: a peer that does not read is not waited for.
         let _ = glommio::timer::timeout(std::time::Duration::from_secs(1), async {
@@ -289,11 +244,7 @@ async fn finish(shard: &Shard, conn: &mut Conn, session: &Rc<Session>) {
         })
         .await;
     }
-    {
-        let mut st = session.st.borrow_mut();
-        st.outbox.clear();
-        st.outbox_bytes = 0;
-    }
+    session.st.borrow_mut().eio.clear_queue();
     let mut out = BytesMut::new();
     ws::encode_close(1000, "", &mut out);
     let _ = conn.write_all(&out).await;

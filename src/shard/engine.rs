@@ -1,7 +1,11 @@
-//! Engine.IO packets received on a session, whatever the transport.
+//! Engine.IO packets received on a session, whatever the transport, and
+//! the events of its protocol state (see `session`): the shard is where a
+//! session's close releases its Socket.IO sockets.
 
 use std::rc::Rc;
+use std::time::Instant;
 
+use ringcast_proto::engineio::session::Event;
 use ringcast_proto::engineio::Packet;
 use ringcast_proto::sid;
 
@@ -30,38 +34,60 @@ impl Shard {
         }
     }
 
-    /// Handles one Engine.IO packet from the client (polling or websocket).
-    pub fn handle_engine_packet(self: &Rc<Self>, session: &Rc<Session>, packet: Packet) {
-        if session.is_closed() {
-            return;
-        }
-        match packet {
-            Packet::Pong(_) => session.handle_pong(),
-            Packet::Message(text) => match session.kind {
-                SessionKind::SocketIo => self.handle_sio_text(session, text),
-                SessionKind::Engine(_) => {
-                    self.app
-                        .handle_engine_message(self, session, EngineMessage::Text(text))
+    /// Handles one Engine.IO packet from the client (polling or websocket),
+    /// received at `now`: the session's protocol state takes it, then its
+    /// events are acted on.
+    pub fn handle_engine_packet(
+        self: &Rc<Self>,
+        session: &Rc<Session>,
+        now: Instant,
+        packet: Packet,
+    ) {
+        session.handle_packet(now, packet);
+        self.handle_session_events(session);
+    }
+
+    /// Fires the session's deadlines due at `now` (heartbeat, connect
+    /// timeout) and acts on what they decided.
+    pub fn handle_session_timeout(self: &Rc<Self>, session: &Rc<Session>, now: Instant) {
+        session.handle_timeout(now);
+        self.handle_session_events(session);
+    }
+
+    /// Acts on every pending event of a session's protocol state: messages
+    /// go up to Socket.IO (or the raw Engine.IO handler), close requests
+    /// close the session here, where its sockets are released.
+    fn handle_session_events(self: &Rc<Self>, session: &Rc<Session>) {
+        while let Some(event) = session.poll_event() {
+            match event {
+                Event::Message(text) => match session.kind {
+                    SessionKind::SocketIo => self.handle_sio_text(session, text),
+                    SessionKind::Engine(_) => {
+                        self.app
+                            .handle_engine_message(self, session, EngineMessage::Text(text))
+                    }
+                },
+                Event::Binary(data) => match session.kind {
+                    SessionKind::SocketIo => self.handle_sio_binary(session, data),
+                    SessionKind::Engine(_) => {
+                        self.app
+                            .handle_engine_message(self, session, EngineMessage::Binary(data))
+                    }
+                },
+                Event::Close(CloseReason::SlowConsumer) => self.handle_overflow(session),
+                Event::Close(reason) => {
+                    if reason == CloseReason::PingTimeout {
+                        tracing::debug!(sid = %session.sid, "ping timeout");
+                    }
+                    self.close_session(session, reason)
                 }
-            },
-            Packet::Binary(data) => match session.kind {
-                SessionKind::SocketIo => self.handle_sio_binary(session, data),
-                SessionKind::Engine(_) => {
-                    self.app
-                        .handle_engine_message(self, session, EngineMessage::Binary(data))
+                Event::ConnectDeadline => {
+                    if session.st.borrow().sockets.is_empty() {
+                        tracing::debug!(sid = %session.sid, "no namespace joined within connectTimeout");
+                        self.close_session(session, CloseReason::ConnectTimeout);
+                    }
                 }
-            },
-            Packet::Close => {
-                // Node answers a parked long-poll with a noop before closing.
-                let parked = session.st.borrow().get_active;
-                if parked {
-                    session.push_control(super::msg::Control::Noop);
-                }
-                self.close_session(session, CloseReason::TransportClose)
             }
-            // Engine.IO v4 clients never ping (Node: "invalid heartbeat direction").
-            Packet::Ping(_) => self.close_session(session, CloseReason::TransportError),
-            Packet::Open(_) | Packet::Upgrade | Packet::Noop => {}
         }
     }
 }

@@ -179,10 +179,9 @@ impl Shard {
     pub fn close_session(self: &Rc<Self>, session: &Rc<Session>, reason: CloseReason) {
         let sockets = {
             let mut st = session.st.borrow_mut();
-            if st.closed.is_some() {
+            if !st.eio.handle_close(reason) {
                 return;
             }
-            st.closed = Some(reason);
             st.reassembly = None;
             std::mem::take(&mut st.sockets)
         };
@@ -191,7 +190,7 @@ impl Shard {
             self.remove_socket(key, reason);
         }
         session.wake_writer();
-        session.handle_pong();
+        session.wake_timer();
         tracing::debug!(sid = %session.sid, reason = reason.as_str(), "session closed");
     }
 

@@ -12,7 +12,12 @@
 use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
+use ringcast_proto::engineio::payload::PayloadWriter;
+use ringcast_proto::engineio::session::QueueItem;
+use ringcast_proto::engineio::Packet;
 use ringcast_proto::ws;
+
+pub use ringcast_proto::engineio::session::Control;
 
 /// One Engine.IO packet as a ready-to-send WebSocket frame.
 #[derive(Debug, Clone)]
@@ -94,41 +99,6 @@ impl Msg {
     }
 }
 
-/// An Engine.IO control packet queued for a session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Control {
-    /// `2`: heartbeat ping.
-    Ping,
-    /// `3probe`: answer to the upgrade probe (sent on the new websocket only).
-    PongProbe,
-    /// `6`: noop, flushes a pending long-poll during an upgrade.
-    Noop,
-    /// `1`: close.
-    Close,
-}
-
-impl Control {
-    /// The polling (and websocket payload) form.
-    pub fn text(self) -> &'static [u8] {
-        match self {
-            Self::Ping => b"2",
-            Self::PongProbe => b"3probe",
-            Self::Noop => b"6",
-            Self::Close => b"1",
-        }
-    }
-
-    /// The complete websocket text frame.
-    pub fn ws_frame(self) -> &'static [u8] {
-        match self {
-            Self::Ping => b"\x81\x012",
-            Self::PongProbe => b"\x81\x063probe",
-            Self::Noop => b"\x81\x016",
-            Self::Close => b"\x81\x011",
-        }
-    }
-}
-
 /// An item of a session's outgoing queue.
 #[derive(Debug, Clone)]
 pub enum OutItem {
@@ -145,13 +115,38 @@ pub enum OutItem {
 // A queue entry stays two words (see `OutItem::Raw`).
 const _: () = assert!(size_of::<OutItem>() == 16);
 
-impl OutItem {
+impl QueueItem for OutItem {
+    fn control(c: Control) -> Self {
+        Self::Control(c)
+    }
+
     /// Bytes this item takes on a websocket, for queue accounting.
-    pub fn wire_len(&self) -> usize {
+    #[inline]
+    fn wire_len(&self) -> usize {
         match self {
             Self::Msg(m) => m.wire_len,
             Self::Control(c) => c.ws_frame().len(),
             Self::Raw(b) => b.len(),
+        }
+    }
+
+    /// Text packets are the frame's payload (a zero-copy slice); binary
+    /// attachments become `b` + base64 (the codec's encoder); websocket-only
+    /// frames are skipped.
+    fn write_polling(&self, w: &mut PayloadWriter<'_>) {
+        match self {
+            Self::Msg(m) => {
+                for f in &m.frames {
+                    if f.binary {
+                        let data = f.bytes.slice(f.header_len as usize..);
+                        w.push(&Packet::Binary(data));
+                    } else {
+                        w.push_encoded(f.payload());
+                    }
+                }
+            }
+            Self::Control(c) => w.push_encoded(c.text()),
+            Self::Raw(_) => {}
         }
     }
 }

@@ -1,77 +1,35 @@
-//! One Engine.IO session: its transport, its bounded outgoing queue and the
-//! wake-up of whichever task drains that queue.
+//! One Engine.IO session on a shard: the sans-IO protocol state
+//! ([`ringcast_proto::engineio::session::Session`], which owns the
+//! transport, upgrade, heartbeat, connect deadline and the bounded queue),
+//! plus what only the shard knows: the Socket.IO sockets attached, a
+//! pending binary reassembly, and the wakers of the tasks that drive it.
 //!
 //! Invariants:
 //! - A session lives on exactly one shard (the one `sid::shard_for` names)
 //!   and is only touched from that shard's thread, hence `RefCell`, not locks.
-//! - `outbox_bytes` is the websocket wire size of everything queued; a push
-//!   that would exceed `max_buffered_bytes` closes the session as a slow
+//! - Every queue push goes through [`Session::push`] (the protocol state's
+//!   one push, which keeps the byte accounting and the bound); a push that
+//!   would exceed `max_buffered_bytes` closes the session as a slow
 //!   consumer instead of growing memory.
 //! - At most one task drains the queue: the websocket connection task, or
 //!   the pending long-poll GET. It parks its waker in `writer`.
+//! - The session's timer task parks its waker in `timer`; anything that can
+//!   move the next deadline earlier or end the session (a pong, a close)
+//!   wakes it, so it re-reads `poll_timeout`.
 
-use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::task::Waker;
+use std::time::Instant;
 
+use ringcast_proto::engineio::session::{self as eio, Event, SessionConfig};
+use ringcast_proto::engineio::Packet;
 use ringcast_proto::socketio::Reassembler;
+
+pub use ringcast_proto::engineio::session::{CloseReason, Push, Transport};
 
 use super::msg::{Control, OutItem};
 use super::SocketKey;
-
-/// Why a session (or a Socket.IO socket) ended; the strings are Node's
-/// disconnect reasons, as handlers see them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CloseReason {
-    /// The client closed the connection (or sent an Engine.IO close).
-    TransportClose,
-    /// The connection failed (IO error, reset).
-    TransportError,
-    /// No pong within `pingTimeout`.
-    PingTimeout,
-    /// The client sent a packet that does not parse.
-    ParseError,
-    /// The server closed it (`disconnect(true)`).
-    ForcedServerClose,
-    /// The server is shutting down.
-    ServerShutdown,
-    /// The connection could not keep up with its outgoing queue.
-    SlowConsumer,
-    /// No namespace was joined within `connectTimeout`.
-    ConnectTimeout,
-    /// The client closed the namespace (DISCONNECT packet).
-    ClientNamespaceDisconnect,
-    /// The server closed the namespace (`disconnect()`).
-    ServerNamespaceDisconnect,
-}
-
-impl CloseReason {
-    /// Node's reason string.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::TransportClose => "transport close",
-            Self::TransportError => "transport error",
-            Self::PingTimeout => "ping timeout",
-            Self::ParseError => "parse error",
-            Self::ForcedServerClose => "forced server close",
-            Self::ServerShutdown => "server shutting down",
-            Self::SlowConsumer => "transport error",
-            Self::ConnectTimeout => "forced close",
-            Self::ClientNamespaceDisconnect => "client namespace disconnect",
-            Self::ServerNamespaceDisconnect => "server namespace disconnect",
-        }
-    }
-}
-
-/// The transport a session currently writes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    /// HTTP long-polling: a GET drains the queue.
-    Polling,
-    /// WebSocket: the connection task drains the queue.
-    WebSocket,
-}
 
 /// What a session serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,19 +38,6 @@ pub enum SessionKind {
     SocketIo,
     /// A raw Engine.IO endpoint; the index is into `Config::engine_paths`.
     Engine(u16),
-}
-
-/// Result of queueing an item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Push {
-    /// Queued; the writer was woken.
-    Queued,
-    /// Volatile item dropped because the transport is busy.
-    Dropped,
-    /// The queue bound was exceeded: the caller closes the session.
-    Overflow,
-    /// The session is closed; nothing was queued.
-    Closed,
 }
 
 /// The handshake details Socket.IO handlers can read.
@@ -138,28 +83,17 @@ impl Handshake {
 /// Mutable state of a session.
 ///
 /// `repr(C)` with the fields a broadcast touches first (`Session::push`:
-/// queue, byte count, writer, flags): with thousands of sessions per shard
-/// every push is a cache miss on its session, so these share as few cache
-/// lines as possible (perf: `push` was the top symbol of deep fan-out).
+/// writer, then the protocol state whose queue, byte count and flags lead):
+/// with thousands of sessions per shard every push is a cache miss on its
+/// session, so these share as few cache lines as possible (perf: `push` was
+/// the top symbol of deep fan-out).
 #[derive(Debug)]
 #[repr(C)]
 pub struct State {
-    /// Packets waiting for the writer.
-    pub outbox: VecDeque<OutItem>,
-    /// Websocket wire bytes in `outbox`.
-    pub outbox_bytes: usize,
-    /// The task draining `outbox`.
+    /// The task draining the queue.
     pub writer: Option<Waker>,
-    /// Set once; the session is gone from the shard's table.
-    pub closed: Option<CloseReason>,
-    /// Current transport.
-    pub transport: Transport,
-    /// A websocket probe is in progress (between `2probe` and `5`).
-    pub upgrading: bool,
-    /// A long-poll GET is active.
-    pub get_active: bool,
-    /// A polling POST is being read.
-    pub post_active: bool,
+    /// The Engine.IO protocol state (transport, timers, queue).
+    pub eio: eio::Session<OutItem>,
     /// Socket.IO sockets of this session: (namespace index, socket key).
     pub sockets: Vec<(u16, SocketKey)>,
     /// A BINARY_EVENT/BINARY_ACK waiting for attachments.
@@ -173,14 +107,10 @@ pub struct State {
 pub struct Session {
     /// Everything that changes.
     pub st: RefCell<State>,
-    /// Queue bound (`Config::max_buffered_bytes`).
-    max_buffered: usize,
-    /// A pong arrived since the last ping.
-    pub pong_seen: Cell<bool>,
     /// Socket.IO or raw Engine.IO.
     pub kind: SessionKind,
-    /// Heartbeat task waiting for a pong.
-    pub pong_waker: RefCell<Option<Waker>>,
+    /// The session's timer task.
+    pub timer: RefCell<Option<Waker>>,
     /// The Engine.IO session id (20 chars, base64url).
     pub sid: Box<str>,
     /// Details of the opening request.
@@ -188,30 +118,23 @@ pub struct Session {
 }
 
 impl Session {
-    /// A new session on `transport`.
+    /// A new session opened at `now` on `transport`.
     pub fn new(
         sid: Box<str>,
         kind: SessionKind,
         transport: Transport,
         handshake: Handshake,
-        max_buffered: usize,
+        config: SessionConfig,
+        now: Instant,
     ) -> Rc<Self> {
         Rc::new(Self {
             sid,
             kind,
             handshake,
-            max_buffered,
-            pong_seen: Cell::new(false),
-            pong_waker: RefCell::new(None),
+            timer: RefCell::new(None),
             st: RefCell::new(State {
-                transport,
-                upgrading: false,
-                closed: None,
-                outbox: VecDeque::new(),
-                outbox_bytes: 0,
                 writer: None,
-                get_active: false,
-                post_active: false,
+                eio: eio::Session::new(config, transport, now),
                 sockets: Vec::new(),
                 reassembly: None,
             }),
@@ -220,47 +143,20 @@ impl Session {
 
     /// Whether the session has ended.
     pub fn is_closed(&self) -> bool {
-        self.st.borrow().closed.is_some()
+        self.st.borrow().eio.is_closed()
     }
 
-    /// Queues `item` and wakes the writer. A volatile item is dropped when
-    /// the transport cannot take it right now (something is still queued,
-    /// no long-poll is waiting, or an upgrade is in progress).
+    /// Queues `item` and wakes the writer (see [`eio::Session::push`]).
+    #[inline]
     pub fn push(&self, item: OutItem, volatile: bool) -> Push {
         let mut st = self.st.borrow_mut();
-        if st.closed.is_some() {
-            return Push::Closed;
-        }
-        if volatile {
-            let writable = match st.transport {
-                Transport::WebSocket => st.outbox.is_empty(),
-                Transport::Polling => st.get_active && st.outbox.is_empty(),
-            };
-            if !writable || st.upgrading {
-                return Push::Dropped;
+        let r = st.eio.push(item, volatile);
+        if r == Push::Queued {
+            if let Some(w) = st.writer.take() {
+                w.wake();
             }
         }
-        let len = item.wire_len();
-        if st.outbox_bytes + len > self.max_buffered {
-            return Push::Overflow;
-        }
-        st.outbox_bytes += len;
-        st.outbox.push_back(item);
-        if let Some(w) = st.writer.take() {
-            w.wake();
-        }
-        Push::Queued
-    }
-
-    /// Gives back the queue's memory if it is empty. Called on each
-    /// heartbeat rather than whenever the queue drains: a queue that cycles
-    /// between a burst and empty would otherwise reallocate (and fault in
-    /// fresh pages) on every burst.
-    pub fn release_idle_memory(&self) {
-        let mut st = self.st.borrow_mut();
-        if st.outbox.is_empty() && st.outbox.capacity() > 16 {
-            st.outbox.shrink_to_fit();
-        }
+        r
     }
 
     /// Queues a control packet (never volatile).
@@ -275,11 +171,50 @@ impl Session {
         }
     }
 
-    /// Records a pong and wakes the heartbeat task.
-    pub fn handle_pong(&self) {
-        self.pong_seen.set(true);
-        if let Some(w) = self.pong_waker.borrow_mut().take() {
+    /// Wakes the timer task (its next deadline may have moved).
+    pub fn wake_timer(&self) {
+        if let Some(w) = self.timer.borrow_mut().take() {
             w.wake();
         }
+    }
+
+    /// Feeds one client packet to the protocol state at `now`; wakes the
+    /// writer when it queued something (a noop) and the timer when a pong
+    /// moved the heartbeat.
+    pub fn handle_packet(&self, now: Instant, packet: Packet) {
+        let pong = matches!(packet, Packet::Pong(_));
+        let mut st = self.st.borrow_mut();
+        let queued = st.eio.queued().len();
+        st.eio.handle_packet(now, packet);
+        let grew = st.eio.queued().len() > queued;
+        drop(st);
+        if grew {
+            self.wake_writer();
+        }
+        if pong {
+            self.wake_timer();
+        }
+    }
+
+    /// Fires the deadlines due at `now`; wakes the writer for a ping.
+    pub fn handle_timeout(&self, now: Instant) {
+        let mut st = self.st.borrow_mut();
+        let queued = st.eio.queued().len();
+        st.eio.handle_timeout(now);
+        let grew = st.eio.queued().len() > queued;
+        drop(st);
+        if grew {
+            self.wake_writer();
+        }
+    }
+
+    /// The next protocol event (see [`eio::Event`]).
+    pub fn poll_event(&self) -> Option<Event> {
+        self.st.borrow_mut().eio.poll_event()
+    }
+
+    /// When the timer must next fire; `None` once closed.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.st.borrow().eio.poll_timeout()
     }
 }

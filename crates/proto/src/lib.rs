@@ -9,7 +9,9 @@
 //!
 //! # Layout
 //! - [`engineio`]: Engine.IO packets, the long-polling payload (`0x1e`
-//!   separated, `b`+base64 binary) and the handshake (open) packet.
+//!   separated, `b`+base64 binary), the handshake (open) packet, and the
+//!   sans-IO session state machine ([`engineio::session`]: transport and
+//!   upgrade, heartbeat and connect deadlines, the bounded outbox).
 //! - [`socketio`]: Socket.IO packets and binary attachment placeholders.
 //! - [`ws`]: WebSocket frame decoder/encoder and the handshake accept key.
 //! - [`http`]: HTTP/1.1 request head parsing and response writing.

@@ -1,5 +1,5 @@
 //! Engine.IO protocol v4 (`EIO=4`): packets, the long-polling payload and
-//! the handshake.
+//! the handshake, and the sans-IO [`session`] state machine.
 //!
 //! # Wire format
 //! A packet is a one-character type (`0` open, `1` close, `2` ping,
@@ -21,6 +21,7 @@
 mod open;
 mod packet;
 pub mod payload;
+pub mod session;
 
 pub use open::{EngineError, OpenPacket};
 pub use packet::{DecodeError, Packet};

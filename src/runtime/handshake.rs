@@ -1,0 +1,149 @@
+//! The Engine.IO handshake: a new session (its id, timing, handshake
+//! record and timer) and its open packet, answered on long-polling or as
+//! the first frame after a websocket's `101 Switching Protocols`.
+
+use std::rc::Rc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::BytesMut;
+use ringcast_proto::engineio::session::SessionConfig;
+use ringcast_proto::engineio::{EngineError, OpenPacket};
+use ringcast_proto::http::{self, RequestHead};
+use ringcast_proto::ws;
+
+use super::conn::Next;
+use super::io::Conn;
+use super::response::{cors_headers, respond};
+use super::tasks;
+use crate::shard::msg::Frame;
+use crate::shard::session::{CloseReason, Handshake, Session, SessionKind, Transport};
+use crate::shard::Shard;
+
+/// The handshake details a Socket.IO handler can read, from the first request.
+pub(crate) fn handshake_info(head: &RequestHead, conn: &Conn) -> Handshake {
+    Handshake {
+        raw_headers: Handshake::pack_headers(
+            head.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        ),
+        query: head.query.raw.clone(),
+        address: conn
+            .stream
+            .peer_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default(),
+        issued: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
+        secure: false,
+    }
+}
+
+/// Creates and registers a session, with its heartbeat and connect timer.
+pub(crate) fn new_session(
+    shard: &Rc<Shard>,
+    head: &RequestHead,
+    conn: &Conn,
+    kind: SessionKind,
+    transport: Transport,
+) -> Rc<Session> {
+    let config = &shard.config;
+    let timing = SessionConfig {
+        ping_interval: config.ping_interval,
+        ping_timeout: config.ping_timeout,
+        connect_timeout: (kind == SessionKind::SocketIo).then_some(config.connect_timeout),
+        max_buffered_bytes: config.max_buffered_bytes,
+    };
+    let session = Session::new(
+        shard.new_sid(),
+        kind,
+        transport,
+        handshake_info(head, conn),
+        timing,
+        Instant::now(),
+    );
+    shard.insert_session(session.clone());
+    tasks::spawn_session_timer(shard, &session);
+    session
+}
+
+/// The open packet's text (`0{…}`).
+pub(crate) fn open_packet(shard: &Shard, sid: &str, upgrades: &[&str]) -> String {
+    let json = OpenPacket {
+        sid,
+        upgrades,
+        ping_interval: shard.config.ping_interval.as_millis() as u64,
+        ping_timeout: shard.config.ping_timeout.as_millis() as u64,
+        max_payload: shard.config.max_http_buffer_size as u64,
+    }
+    .to_json();
+    format!("0{json}")
+}
+
+/// GET without sid: opens a polling session; the open packet is the answer.
+pub(crate) async fn open_polling(
+    shard: &Rc<Shard>,
+    conn: &mut Conn,
+    head: &RequestHead,
+    kind: SessionKind,
+) -> Next {
+    let session = new_session(shard, head, conn, kind, Transport::Polling);
+    let upgrades: &[&str] = if shard.config.transports.websocket {
+        &["websocket"]
+    } else {
+        &[]
+    };
+    let body = open_packet(shard, &session.sid, upgrades);
+    respond(
+        shard,
+        conn,
+        head,
+        200,
+        "text/plain; charset=UTF-8",
+        body.as_bytes(),
+    )
+    .await
+}
+
+/// Validates the websocket handshake headers and returns the 101 response
+/// (not yet written, so a caller can send its first frame in the same write).
+pub(crate) fn accept(shard: &Shard, head: &RequestHead) -> Result<BytesMut, EngineError> {
+    let key = head
+        .ws_key
+        .as_deref()
+        .filter(|k| ws::is_valid_key(k.as_bytes()));
+    let (Some(key), Some("13")) = (key, head.ws_version.as_deref()) else {
+        return Err(EngineError::BadRequest);
+    };
+    let mut out = BytesMut::new();
+    http::write_switching_protocols(&ws::accept_key(key.as_bytes()), &mut out);
+    // Node's engine.io runs its CORS middleware on upgrades too.
+    let cors = cors_headers(shard, head);
+    if !cors.is_empty() && out.ends_with(b"\r\n\r\n") {
+        out.truncate(out.len() - 2);
+        for (k, v) in cors {
+            out.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+    Ok(out)
+}
+
+/// A websocket without sid: a new session whose only transport is this one.
+pub(crate) async fn open_websocket(
+    shard: &Rc<Shard>,
+    conn: &mut Conn,
+    head: &RequestHead,
+    kind: SessionKind,
+) -> Result<Next, EngineError> {
+    let mut out = accept(shard, head)?;
+    let session = new_session(shard, head, conn, kind, Transport::WebSocket);
+    let open = open_packet(shard, &session.sid, &[]);
+    let frame = Frame::text(open.as_bytes()[0], &open.as_bytes()[1..]);
+    // The 101 and the open packet in one write.
+    out.extend_from_slice(&frame.bytes);
+    if conn.write_all(&out).await.is_err() {
+        shard.close_session(&session, CloseReason::TransportClose);
+        return Ok(Next::Close);
+    }
+    Ok(Next::WebSocket(session))
+}

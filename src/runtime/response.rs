@@ -1,0 +1,155 @@
+//! HTTP answers of the IO shell, in one place: status lines, CORS headers
+//! (as Node's `cors` middleware sends them), keep-alive (kept only when the
+//! request left no unread body) and the one conversion of an
+//! [`EngineError`] into a response.
+
+use bytes::BytesMut;
+use ringcast_proto::engineio::EngineError;
+use ringcast_proto::http::{self, RequestHead};
+
+use super::conn::Next;
+use super::io::Conn;
+use crate::shard::Shard;
+use crate::Cors;
+
+/// CORS headers for a response, per `Config::cors` (as the `cors` npm
+/// package sends them: `*` for any origin, the origin itself for a list).
+pub(crate) fn cors_headers<'a>(
+    shard: &Shard,
+    head: &'a RequestHead,
+) -> Vec<(&'static str, &'a str)> {
+    match &shard.config.cors {
+        Cors::Off => Vec::new(),
+        Cors::Any => vec![("Access-Control-Allow-Origin", "*")],
+        Cors::List(_) => match shard.config.cors.allow(head.origin.as_deref()) {
+            Some(origin) => vec![("Access-Control-Allow-Origin", origin), ("Vary", "Origin")],
+            None => vec![("Vary", "Origin")],
+        },
+    }
+}
+
+/// Answers an Engine.IO error like Node (the one place an engine error
+/// becomes a response): status 400 (403 for Forbidden)
+/// with `{"code":N,"message":"…"}`; on a websocket upgrade request, Node's
+/// plain `text/html` message and the connection closes.
+pub(crate) async fn send_engine_error(
+    shard: &Shard,
+    conn: &mut Conn,
+    head: &RequestHead,
+    err: EngineError,
+) -> Next {
+    if head.upgrade_websocket {
+        let headers = [("Content-type", "text/html")];
+        let body = err.message().as_bytes();
+        return send_response(conn, err.http_status(), &headers, body, false).await;
+    }
+    let body = err.to_json();
+    let mut headers = vec![("Content-Type", "application/json")];
+    headers.extend(cors_headers(shard, head));
+    let keep_alive = head.keep_alive && !has_body(head);
+    send_response(
+        conn,
+        err.http_status(),
+        &headers,
+        body.as_bytes(),
+        keep_alive,
+    )
+    .await
+}
+
+/// Writes a complete response. The connection is kept (and its read buffer
+/// released) only when `keep_alive` and the write succeeded.
+pub(crate) async fn send_response(
+    conn: &mut Conn,
+    status: u16,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    keep_alive: bool,
+) -> Next {
+    let mut out = BytesMut::with_capacity(256 + body.len());
+    http::Response {
+        status,
+        headers,
+        body,
+        keep_alive,
+    }
+    .write(&mut out);
+    if conn.write_all(&out).await.is_err() || !keep_alive {
+        return Next::Close;
+    }
+    conn.compact();
+    Next::KeepAlive
+}
+
+/// Whether the request announced a body (which an early answer leaves unread,
+/// so the connection cannot be reused).
+fn has_body(head: &RequestHead) -> bool {
+    head.chunked || head.content_length.is_some_and(|n| n > 0)
+}
+
+/// The CORS preflight (`OPTIONS`) answer: `204` with the allowed methods
+/// and headers, as the `cors` npm package sends them.
+pub(crate) async fn preflight(shard: &Shard, conn: &mut Conn, head: &RequestHead) -> Next {
+    let mut headers = cors_headers(shard, head);
+    if shard.config.cors != Cors::Off {
+        headers.retain(|(k, _)| *k != "Vary");
+        headers.push((
+            "Access-Control-Allow-Methods",
+            "GET,HEAD,PUT,PATCH,POST,DELETE",
+        ));
+        if let Some(h) = head.access_control_request_headers.as_deref() {
+            headers.push(("Access-Control-Allow-Headers", h));
+        }
+        let vary = if matches!(shard.config.cors, Cors::List(_)) {
+            "Origin, Access-Control-Request-Headers"
+        } else {
+            "Access-Control-Request-Headers"
+        };
+        headers.push(("Vary", vary));
+    }
+    headers.push(("Content-Length", "0"));
+    let keep_alive = head.keep_alive && !has_body(head);
+    send_response(conn, 204, &headers, b"", keep_alive).await
+}
+
+/// `404 Not Found` for a path that is no endpoint.
+pub(crate) async fn not_found(conn: &mut Conn, head: &RequestHead) -> Next {
+    let (status, body) = (404, "Not Found");
+    let keep_alive = head.keep_alive && !has_body(head);
+    let headers = [("Content-Type", "text/plain")];
+    send_response(conn, status, &headers, body.as_bytes(), keep_alive).await
+}
+
+/// A `200`-style answer of a session request, with CORS and keep-alive.
+pub(crate) async fn respond(
+    shard: &Shard,
+    conn: &mut Conn,
+    head: &RequestHead,
+    status: u16,
+    content_type: &str,
+    body: &[u8],
+) -> Next {
+    let mut headers = vec![
+        ("Content-Type", content_type),
+        ("Cache-Control", "no-store"),
+    ];
+    headers.extend(cors_headers(shard, head));
+    send_response(conn, status, &headers, body, head.keep_alive).await
+}
+
+/// An answer that closes the connection (a request body left unread).
+pub(crate) async fn respond_close(
+    shard: &Shard,
+    conn: &mut Conn,
+    head: &RequestHead,
+    status: u16,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Next {
+    let mut headers: Vec<(&str, &str)> = content_type
+        .map(|c| ("Content-Type", c))
+        .into_iter()
+        .collect();
+    headers.extend(cors_headers(shard, head));
+    send_response(conn, status, &headers, body, false).await
+}
