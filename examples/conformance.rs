@@ -264,7 +264,7 @@ fn main() {
         })
         .namespace("/admin", |ns| {
             ns.use_middleware(|req| {
-                if req.auth.get("token").and_then(Value::as_str) == Some("secret") {
+                if req.auth().get("token").and_then(Value::as_str) == Some("secret") {
                     Ok(())
                 } else {
                     Err(Refusal::new("unauthorized"))

@@ -198,7 +198,11 @@ fn fetch(shard: &Shard, t: &Target) -> Vec<FetchedSocket> {
                 id: s.id.to_string(),
                 handshake: handshake.to_json(),
                 rooms,
-                data: Value::Object(Map::new()),
+                data: s
+                    .data
+                    .borrow()
+                    .as_ref()
+                    .map_or_else(|| Value::Object(Map::new()), |d| d.to_json()),
             }
         })
         .collect()

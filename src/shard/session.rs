@@ -162,6 +162,8 @@ pub struct State {
     pub post_active: bool,
     /// Socket.IO sockets of this session: (namespace index, socket key).
     pub sockets: Vec<(u16, SocketKey)>,
+    /// Namespaces whose CONNECT waits for async middleware.
+    pub connecting: Vec<u16>,
     /// A BINARY_EVENT/BINARY_ACK waiting for attachments.
     pub reassembly: Option<Reassembler>,
 }
@@ -213,6 +215,7 @@ impl Session {
                 get_active: false,
                 post_active: false,
                 sockets: Vec::new(),
+                connecting: Vec::new(),
                 reassembly: None,
             }),
         })
