@@ -9,10 +9,12 @@
 //! `RINGCAST_E2E=0`.
 
 use std::collections::HashSet;
-use std::process::Command;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ringcast::server::{
     self, BroadcastOperator, Data, EventOrder, Payload, Refusal, Server, Socket,
@@ -341,4 +343,87 @@ fn library_features_with_real_client() {
     }
     running.stop();
     running.join();
+}
+
+/// A `redis-server` on a free port, killed when dropped.
+struct RedisServer {
+    child: Child,
+    port: u16,
+}
+
+impl RedisServer {
+    fn start() -> Self {
+        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server runs");
+        let server = Self { child, port };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !server.pong() {
+            assert!(Instant::now() < deadline, "redis-server did not come up");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
+    fn pong(&self) -> bool {
+        let Ok(mut s) = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)) else {
+            return false;
+        };
+        let mut buf = [0u8; 7];
+        s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Socket data crosses nodes: each node's `fetch_sockets` reports the
+/// other node's sockets with their data, through Redis
+/// (`@socket.io/redis-adapter`'s FETCH_SOCKETS response carries `data`).
+#[test]
+fn socket_data_across_nodes_through_redis() {
+    if std::env::var("RINGCAST_E2E").as_deref() == Ok("0") {
+        eprintln!("RINGCAST_E2E=0: skipping the client-driven library test");
+        return;
+    }
+    let js = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/js");
+    let redis = RedisServer::start();
+    let node = |shards| {
+        let config = Config {
+            listen: ([127, 0, 0, 1], 0).into(),
+            shards,
+            redis_url: Some(format!("redis://127.0.0.1:{}", redis.port)),
+            ..Config::default()
+        };
+        ringcast::runtime::start(config, app()).expect("server starts")
+    };
+    let (a, b) = (node(2), node(1));
+    let out = Command::new("node")
+        .args(["--test", "--test-timeout=30000", "library-redis/"])
+        .current_dir(js)
+        .env("RINGCAST_URL_A", format!("http://{}", a.local_addr()))
+        .env("RINGCAST_URL_B", format!("http://{}", b.local_addr()))
+        .output()
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "library-redis suite failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for n in [a, b] {
+        n.stop();
+        n.join();
+    }
 }
