@@ -258,6 +258,40 @@ fn root(ns: &mut server::NamespaceBuilder) {
             ack.send(Payload::new().arg(v));
         });
     });
+    // Server-side events from another node, answered after awaiting.
+    ns.on_server_side_async("slow_ping", |mut ev| async move {
+        glommio::timer::sleep(Duration::from_millis(5)).await;
+        let v = json!({"pong": ev.args});
+        ev.ack(v);
+    });
+    ns.on_async("ping_nodes", |socket, mut ev| async move {
+        let ack = ev.take_ack();
+        let v = match socket
+            .nsp()
+            .server_side_emit_with_ack_async("slow_ping", ev.payload)
+        {
+            Err(e) => json!({"emit_error": e.to_string()}),
+            Ok(f) => match f.await {
+                Ok(answers) => json!({"ok": true, "answers": answers}),
+                Err((e, answers)) => {
+                    json!({"ok": false, "error": e.to_string(), "answers": answers})
+                }
+            },
+        };
+        ack_value(ack, v);
+    });
+    ns.on_async("fetch_async", |socket, mut ev| async move {
+        let ack = ev.take_ack();
+        let v = match socket.nsp().fetch_sockets_async().await {
+            Ok(list) => Value::Array(
+                list.into_iter()
+                    .map(|s| json!({"id": s.id, "data": s.data}))
+                    .collect(),
+            ),
+            Err(e) => json!({"error": e.to_string()}),
+        };
+        ack_value(ack, v);
+    });
     ns.on_disconnect_async(|socket: Socket, reason| async move {
         glommio::timer::sleep(Duration::from_millis(1)).await;
         let name = socket.data::<User>().map(|u| u.name).unwrap_or_default();

@@ -51,3 +51,17 @@ test("fetch_sockets on each node reports the other node's socket data", async ()
     assert.equal(rb.data.seen[0], "whoami");
   }
 });
+
+test("server-side events: an async handler on the other node answers after awaiting", async () => {
+  const a = await connect(A, { name: "pinger" });
+  const r = await ack(a, "ping_nodes", { n: 7 });
+  assert.deepEqual(r, { ok: true, answers: [{ pong: [{ n: 7 }] }] });
+});
+
+test("fetch_sockets as a future spans both nodes", async () => {
+  const a = await connect(A, { name: "fa" });
+  const b = await connect(B, { name: "fb" });
+  const all = await ack(b, "fetch_async");
+  assert.equal(all.find((x) => x.id === a.id).data.name, "fa");
+  assert.equal(all.find((x) => x.id === b.id).data.name, "fb");
+});
