@@ -9,12 +9,10 @@
 //! `RINGCAST_E2E=0`.
 
 use std::collections::HashSet;
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ringcast::server::{
     self, BroadcastOperator, Data, EventOrder, Payload, Refusal, Server, Socket,
@@ -22,6 +20,10 @@ use ringcast::server::{
 use ringcast::Config;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+
+#[path = "common/redis_server.rs"]
+mod redis_server;
+use redis_server::RedisServer;
 
 /// Per-socket data (Node's `socket.data`): set by middleware, changed by
 /// handlers, reported by `fetch_sockets`.
@@ -377,49 +379,6 @@ fn library_features_with_real_client() {
     }
     running.stop();
     running.join();
-}
-
-/// A `redis-server` on a free port, killed when dropped.
-struct RedisServer {
-    child: Child,
-    port: u16,
-}
-
-impl RedisServer {
-    fn start() -> Self {
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server runs");
-        let server = Self { child, port };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !server.pong() {
-            assert!(Instant::now() < deadline, "redis-server did not come up");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        server
-    }
-
-    fn pong(&self) -> bool {
-        let Ok(mut s) = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)) else {
-            return false;
-        };
-        let mut buf = [0u8; 7];
-        s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Socket data crosses nodes: each node's `fetch_sockets` reports the
