@@ -19,6 +19,12 @@
 //!   application, since each shard is one thread and a handler always runs
 //!   on the shard of its socket.
 //!
+//! Tokio-based crates (sqlx, reqwest, redis-rs, tonic) need a tokio
+//! runtime: run one on its own threads, keep its `Handle` in application
+//! state, and await `handle.spawn(work)` from the handler
+//! (`examples/tokio_interop.rs`); the tokio worker wakes the shard's task
+//! when the work is done.
+//!
 //! ```no_run
 //! use std::sync::atomic::{AtomicU64, Ordering};
 //! use std::time::Duration;
