@@ -58,6 +58,9 @@ pub enum EventOrder {
     /// handler of the same socket (event, catch-all, connect or
     /// disconnect) is still running waits for it, then runs; order of
     /// arrival is kept. A socket that never awaits pays nothing more.
+    /// The waiting events are queued without a bound (as the tasks of
+    /// [`Self::Concurrent`] are): a client is held to the session's input
+    /// limits, not to the speed of its handlers.
     Serial,
 }
 
