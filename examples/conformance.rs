@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use ringcast::broker;
-use ringcast::server::{Event, NamespaceBuilder, Payload, Refusal, Server, Socket};
-use ringcast::shard::app::EngineMessage;
+use ringcast::server::{EngineMessage, Event, NamespaceBuilder, Payload, Refusal, Server, Socket};
 use ringcast::{Config, Cors};
 use serde_json::{json, Value};
 

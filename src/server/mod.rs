@@ -93,7 +93,7 @@ pub use self::namespace::{Data, EventOrder, NamespaceBuilder, INVALID_PAYLOAD};
 pub use self::payload::Payload;
 pub use self::socket::{AckSender, Event, Socket};
 pub use crate::cluster::{ClusterError, FetchedSocket};
-use crate::shard::app::EngineMessage;
+pub use crate::shard::app::EngineMessage;
 pub use crate::shard::app::SocketData;
 pub use crate::shard::deliver::AckReply;
 use crate::shard::msg::Msg;
