@@ -35,6 +35,8 @@ struct User {
     seen: Vec<String>,
     /// Outgoing events seen by `on_any_outgoing`.
     sent: Vec<String>,
+    /// Arguments of `mark`, in the order its async handlers started.
+    marks: Vec<u64>,
 }
 
 /// Application-wide state: named gates async code waits on, and what the
@@ -174,6 +176,13 @@ fn root(ns: &mut server::NamespaceBuilder) {
         glommio::timer::sleep(Duration::from_millis(ms)).await;
         // Every argument back, as one array.
         ack_value(ack, Value::Array(ev.payload.args));
+    });
+    // Starts in arrival order (the body before the first await runs in
+    // that order), then sleeps a decreasing time: finishing order differs.
+    ns.on_async("mark", |socket, ev| async move {
+        let n = ev.payload.args.first().and_then(Value::as_u64).unwrap_or(0);
+        socket.with_data(|u: &mut User| u.marks.push(n));
+        glommio::timer::sleep(Duration::from_millis(10_u64.saturating_sub(n))).await;
     });
     ns.on_async("wait_gate", |socket, mut ev| async move {
         let gate = ev.str_arg(0).unwrap_or_default().to_owned();

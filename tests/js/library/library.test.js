@@ -119,6 +119,15 @@ test("concurrent order: a waiting handler does not hold back the socket's next e
   assert.equal(await waiting, "opened");
 });
 
+test("concurrent order: async handlers of one socket start in arrival order", async () => {
+  const s = await connect("/", { name: "marks" });
+  for (let i = 0; i < 10; i++) s.emit("mark", i);
+  // A sync handler may run before the spawned tasks did: wait until all started.
+  let me;
+  await until(async () => (me = await ack(s, "whoami")).marks.length === 10);
+  assert.deepEqual(me.marks, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+});
+
 test("serial order: a slow handler holds back the next events, connect handler first", async () => {
   const s = await connect("/serial");
   s.emit("slow", 40);
