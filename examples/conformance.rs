@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use ringcast::broker;
-use ringcast::server::{Event, NamespaceBuilder, Payload, Refusal, Server, Socket};
-use ringcast::shard::app::EngineMessage;
+use ringcast::server::{EngineMessage, Event, NamespaceBuilder, Payload, Refusal, Server, Socket};
 use ringcast::{Config, Cors};
 use serde_json::{json, Value};
 
@@ -271,7 +270,7 @@ fn main() {
         })
         .namespace("/admin", |ns| {
             ns.use_middleware(|req| {
-                if req.auth.get("token").and_then(Value::as_str) == Some("secret") {
+                if req.auth().get("token").and_then(Value::as_str) == Some("secret") {
                     Ok(())
                 } else {
                     Err(Refusal::new("unauthorized"))

@@ -28,3 +28,8 @@ pub mod server;
 pub mod shard;
 
 pub use config::{Config, Cors, Transports};
+
+/// The README's code compiles (`cargo test --doc`).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

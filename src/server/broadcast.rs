@@ -1,8 +1,10 @@
 //! Broadcast operators: `to`/`in`, `except`, `volatile`, `local`, acks.
 
+use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
+use super::ack;
 use super::error::{check_event, EmitError};
 use super::payload::Payload;
 use crate::shard::deliver::{AckOrigin, AckReply, Broadcast, BroadcastAck};
@@ -92,7 +94,7 @@ impl BroadcastOperator {
         event: &str,
         payload: impl Into<Payload>,
         timeout: Duration,
-        callback: impl FnOnce(Result<Vec<AckReply>, (AckError, Vec<AckReply>)>) + 'static,
+        callback: impl FnOnce(BroadcastAcks) + 'static,
     ) -> Result<(), EmitError> {
         check_event(event)?;
         let shard = self.shard.clone();
@@ -124,4 +126,27 @@ impl BroadcastOperator {
         });
         Ok(())
     }
+
+    /// [`Self::emit_with_ack`] as a future (socket.io's
+    /// `io.timeout(ms).emitWithAck`): every receiver's reply, or after
+    /// `timeout` the error with the replies received so far. A broadcast
+    /// always has a timeout (a receiver on another node may vanish without
+    /// a word). The packet is sent now; a reserved event name is refused.
+    pub fn emit_with_ack_async(
+        self,
+        event: &str,
+        payload: impl Into<Payload>,
+        timeout: Duration,
+    ) -> Result<impl Future<Output = BroadcastAcks>, EmitError> {
+        let (tx, rx) = ack::channel();
+        self.emit_with_ack(event, payload, timeout, move |r| tx.send(r))?;
+        Ok(async move {
+            rx.await
+                .unwrap_or_else(|| Err((AckError::Disconnected, Vec::new())))
+        })
+    }
 }
+
+/// Replies of a broadcast with acks: all of them, or the error with those
+/// received before it.
+pub type BroadcastAcks = Result<Vec<AckReply>, (AckError, Vec<AckReply>)>;

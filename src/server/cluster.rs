@@ -7,8 +7,11 @@
 //! friends return at once (their effect on other nodes is asynchronous, as
 //! in Node).
 
+use std::future::Future;
+
 use serde_json::Value;
 
+use super::ack;
 use super::broadcast::BroadcastOperator;
 use super::error::{check_event, EmitError};
 use super::payload::Payload;
@@ -150,6 +153,35 @@ impl BroadcastOperator {
         });
         start_op(&self.shard, op, Some(cb));
         Ok(())
+    }
+}
+
+impl BroadcastOperator {
+    /// [`Self::fetch_sockets`] as a future (Node's `await fetchSockets()`);
+    /// [`ClusterError::Unavailable`] when the operation could not start.
+    pub fn fetch_sockets_async(
+        self,
+    ) -> impl Future<Output = Result<Vec<FetchedSocket>, ClusterError>> {
+        let (tx, rx) = ack::channel();
+        self.fetch_sockets(move |r| tx.send(r));
+        async move { rx.await.unwrap_or(Err(ClusterError::Unavailable)) }
+    }
+
+    /// [`Self::server_side_emit_with_ack`] as a future (Node's
+    /// `io.serverSideEmitWithAck`): one answer per other node, or the error
+    /// with the answers received before the timeout. Sent now; a reserved
+    /// event name is refused.
+    pub fn server_side_emit_with_ack_async(
+        self,
+        event: &str,
+        payload: impl Into<Payload>,
+    ) -> Result<impl Future<Output = ServerSideAcks>, EmitError> {
+        let (tx, rx) = ack::channel();
+        self.server_side_emit_with_ack(event, payload, move |r| tx.send(r))?;
+        Ok(async move {
+            rx.await
+                .unwrap_or_else(|| Err((ClusterError::Unavailable, Vec::new())))
+        })
     }
 }
 

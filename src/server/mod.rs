@@ -3,42 +3,97 @@
 //!
 //! Handlers are registered once per namespace (not per socket: a connected
 //! socket costs no handler table) and run on the shard that owns the
-//! socket. They must be `Send + Sync` because every shard calls the same
-//! handler; per-shard state belongs in a `thread_local!`.
+//! socket. Every registration point takes a synchronous closure or an
+//! async one (`on` / `on_async`, `use_middleware` / `use_middleware_async`,
+//! ...): synchronous handlers run inline, async ones as a task on the
+//! socket's shard ([`NamespaceBuilder`], [`EventOrder`]).
+//!
+//! State:
+//! - per socket: [`Socket::set_data`] / [`Socket::with_data`] (Node's
+//!   `socket.data`, also set by middleware with
+//!   [`ConnectRequest::set_data`]); it must be `Serialize`, as
+//!   `fetch_sockets` reports it as `data` (across nodes too);
+//! - application-wide: [`Builder::state`], read with [`Socket::state`] or
+//!   [`state`] (an `Arc`, shared by every shard: `Send + Sync`);
+//! - per shard (no synchronization at all): a `thread_local!` in the
+//!   application, since each shard is one thread and a handler always runs
+//!   on the shard of its socket.
+//!
+//! Tokio-based crates (sqlx, reqwest, redis-rs, tonic) need a tokio
+//! runtime: run one on its own threads, keep its `Handle` in application
+//! state, and await `handle.spawn(work)` from the handler
+//! (`examples/tokio_interop.rs`); the tokio worker wakes the shard's task
+//! when the work is done.
 //!
 //! ```no_run
-//! use ringcast::server::{Server, Payload};
-//! let server = Server::builder()
+//! use std::sync::atomic::{AtomicU64, Ordering};
+//! use std::time::Duration;
+//!
+//! use ringcast::server::{Data, Server};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Serialize, Clone)]
+//! struct User {
+//!     name: String,
+//! }
+//!
+//! #[derive(Deserialize)]
+//! struct Message {
+//!     room: String,
+//!     text: String,
+//! }
+//!
+//! let app = Server::builder()
+//!     .state(AtomicU64::new(0)) // messages seen, by every shard
 //!     .namespace("/", |ns| {
-//!         ns.on("echo", |_socket, mut ev| {
-//!             if let Some(ack) = ev.take_ack() {
-//!                 ack.send(ev.payload.clone());
-//!             }
+//!         ns.use_middleware_async(|req| async move {
+//!             // e.g. a token lookup; only this socket waits for it
+//!             glommio::timer::sleep(Duration::from_millis(5)).await;
+//!             let name = req.auth()["name"].as_str().unwrap_or("anon").to_owned();
+//!             req.set_data(User { name });
+//!             Ok(())
+//!         });
+//!         ns.on_typed("say", |socket, msg: Data<Message>| async move {
+//!             let user = socket.data::<User>().map(|u| u.name);
+//!             let count = socket.state::<AtomicU64>().map(|c| c.fetch_add(1, Ordering::Relaxed));
+//!             let _ = socket
+//!                 .to(&msg.args.room)
+//!                 .emit("said", serde_json::json!({"from": user, "text": msg.args.text}));
+//!             count // the ack, when the client asked for one
 //!         });
 //!     })
 //!     .build();
-//! let running = ringcast::runtime::start(ringcast::Config::default(), server.into_app()).unwrap();
+//! let running = ringcast::runtime::start(ringcast::Config::default(), app.into_app()).unwrap();
 //! running.join();
 //! ```
 
+mod ack;
 mod broadcast;
 mod cluster;
+mod connect;
+mod dispatch;
 mod error;
+mod namespace;
 mod payload;
 mod socket;
 
+use std::any::{Any, TypeId};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use ahash::AHashMap;
-use serde_json::Value;
 
-pub use self::broadcast::BroadcastOperator;
+pub use self::broadcast::{BroadcastAcks, BroadcastOperator};
 pub use self::cluster::{ServerSideAcks, ServerSideEvent};
+pub use self::connect::ConnectRequest;
+pub use self::dispatch::ServerApp;
 pub use self::error::{is_reserved_event, EmitError};
+pub use self::namespace::{Data, EventOrder, NamespaceBuilder, INVALID_PAYLOAD};
 pub use self::payload::Payload;
 pub use self::socket::{AckSender, Event, Socket};
-use crate::shard::app::{EngineMessage, Incoming};
+pub use crate::shard::app::EngineMessage;
+pub use crate::shard::app::SocketData;
 pub use crate::shard::deliver::AckReply;
 use crate::shard::msg::Msg;
 pub use crate::shard::ops::{ClusterError, FetchedSocket};
@@ -46,91 +101,21 @@ use crate::shard::session::Session;
 pub use crate::shard::session::{CloseReason, Handshake};
 pub use crate::shard::socket::AckError;
 pub use crate::shard::Refusal;
-use crate::shard::{App, Shard, SocketKey};
+use crate::shard::Shard;
 
-type Middleware = dyn Fn(&ConnectRequest<'_>) -> Result<(), Refusal> + Send + Sync;
-type ConnectHandler = dyn Fn(&Socket) + Send + Sync;
-type EventHandler = dyn Fn(&Socket, Event) + Send + Sync;
-type DisconnectHandler = dyn Fn(&Socket, CloseReason) + Send + Sync;
 type EngineHandler = dyn Fn(&EngineSocket, EngineMessage) + Send + Sync;
-type ServerSideHandler = dyn Fn(ServerSideEvent) + Send + Sync;
 
-/// What connect middleware sees.
-#[derive(Debug)]
-pub struct ConnectRequest<'a> {
-    /// The namespace name.
-    pub namespace: &'a str,
-    /// The CONNECT auth payload (`{}` when none).
-    pub auth: &'a Value,
-    /// The opening request.
-    pub handshake: &'a Handshake,
+/// Events dropped because their typed arguments did not parse and the
+/// client asked for no ack (see [`NamespaceBuilder::on_typed`]), since
+/// start, in this process.
+pub fn malformed_payloads() -> u64 {
+    MALFORMED.load(Ordering::Relaxed)
 }
 
-/// Handlers of one namespace.
-#[derive(Default)]
-pub struct NamespaceBuilder {
-    name: String,
-    middleware: Vec<Arc<Middleware>>,
-    on_connect: Vec<Arc<ConnectHandler>>,
-    on_disconnect: Vec<Arc<DisconnectHandler>>,
-    events: AHashMap<String, Arc<EventHandler>>,
-    fallback: Option<Arc<EventHandler>>,
-    server_side: AHashMap<String, Arc<ServerSideHandler>>,
-}
+static MALFORMED: AtomicU64 = AtomicU64::new(0);
 
-impl NamespaceBuilder {
-    /// Adds connect middleware (Node's `nsp.use`); an `Err` refuses the
-    /// connection with CONNECT_ERROR.
-    pub fn use_middleware(
-        &mut self,
-        f: impl Fn(&ConnectRequest<'_>) -> Result<(), Refusal> + Send + Sync + 'static,
-    ) -> &mut Self {
-        self.middleware.push(Arc::new(f));
-        self
-    }
-
-    /// Runs on every new connection (Node's `nsp.on("connection")`).
-    pub fn on_connect(&mut self, f: impl Fn(&Socket) + Send + Sync + 'static) -> &mut Self {
-        self.on_connect.push(Arc::new(f));
-        self
-    }
-
-    /// Runs when a socket disconnects, with Node's reason.
-    pub fn on_disconnect(
-        &mut self,
-        f: impl Fn(&Socket, CloseReason) + Send + Sync + 'static,
-    ) -> &mut Self {
-        self.on_disconnect.push(Arc::new(f));
-        self
-    }
-
-    /// Handles `event` for every socket of the namespace.
-    pub fn on(
-        &mut self,
-        event: &str,
-        f: impl Fn(&Socket, Event) + Send + Sync + 'static,
-    ) -> &mut Self {
-        self.events.insert(event.to_owned(), Arc::new(f));
-        self
-    }
-
-    /// Handles `event` sent by another node of the cluster with
-    /// `serverSideEmit` (Node's `io.on(event)` for server-side events).
-    /// Runs on one shard of this node.
-    pub fn on_server_side(
-        &mut self,
-        event: &str,
-        f: impl Fn(ServerSideEvent) + Send + Sync + 'static,
-    ) -> &mut Self {
-        self.server_side.insert(event.to_owned(), Arc::new(f));
-        self
-    }
-
-    /// Handles events that have no specific handler (Node's `onAny`).
-    pub fn on_any(&mut self, f: impl Fn(&Socket, Event) + Send + Sync + 'static) -> &mut Self {
-        self.fallback = Some(Arc::new(f));
-        self
-    }
+fn count_malformed() {
+    MALFORMED.fetch_add(1, Ordering::Relaxed);
 }
 
 /// A session on a raw Engine.IO endpoint.
@@ -164,6 +149,7 @@ impl EngineSocket {
 pub struct Builder {
     namespaces: Vec<NamespaceBuilder>,
     engine: Vec<Arc<EngineHandler>>,
+    states: AHashMap<TypeId, Arc<dyn Any + Send + Sync>>,
 }
 
 /// Entry point of the API.
@@ -199,140 +185,17 @@ impl Builder {
         self
     }
 
+    /// Registers application-wide state, one value per type, shared by
+    /// every shard and handler ([`Socket::state`], [`state`]); a second
+    /// value of the same type replaces the first.
+    pub fn state<T: Any + Send + Sync>(mut self, value: T) -> Self {
+        self.states.insert(TypeId::of::<T>(), Arc::new(value));
+        self
+    }
+
     /// Finishes the application.
     pub fn build(self) -> ServerApp {
-        let index = self
-            .namespaces
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.name.clone(), i as u16))
-            .collect();
-        ServerApp {
-            namespaces: self.namespaces,
-            index,
-            engine: self.engine,
-        }
-    }
-}
-
-/// A built application, ready for [`crate::runtime::start`].
-pub struct ServerApp {
-    namespaces: Vec<NamespaceBuilder>,
-    index: AHashMap<String, u16>,
-    engine: Vec<Arc<EngineHandler>>,
-}
-
-impl ServerApp {
-    /// As the trait object the runtime takes.
-    pub fn into_app(self) -> Arc<dyn App> {
-        Arc::new(self)
-    }
-}
-
-impl App for ServerApp {
-    fn namespace_count(&self) -> usize {
-        self.namespaces.len()
-    }
-
-    fn namespace_index(&self, name: &str) -> Option<u16> {
-        self.index.get(name).copied()
-    }
-
-    fn namespace_name(&self, idx: u16) -> &str {
-        self.namespaces
-            .get(idx as usize)
-            .map_or("/", |n| n.name.as_str())
-    }
-
-    fn authorize(&self, nsp: u16, session: &Rc<Session>, auth: &Value) -> Result<(), Refusal> {
-        let Some(ns) = self.namespaces.get(nsp as usize) else {
-            return Err(Refusal::new("Invalid namespace"));
-        };
-        let req = ConnectRequest {
-            namespace: &ns.name,
-            auth,
-            handshake: &session.handshake,
-        };
-        ns.middleware.iter().try_for_each(|m| m(&req))
-    }
-
-    fn handle_connect(&self, shard: &Rc<Shard>, key: SocketKey) {
-        let Some(socket) = Socket::new(shard, key) else {
-            return;
-        };
-        if let Some(ns) = self.namespaces.get(socket.state.nsp as usize) {
-            for h in &ns.on_connect {
-                h(&socket);
-            }
-        }
-    }
-
-    fn handle_event(&self, shard: &Rc<Shard>, key: SocketKey, ev: Incoming) {
-        let Some(socket) = Socket::new(shard, key) else {
-            return;
-        };
-        let Some(ns) = self.namespaces.get(socket.state.nsp as usize) else {
-            return;
-        };
-        let Some(handler) = ns.events.get(&ev.event).or(ns.fallback.as_ref()) else {
-            return;
-        };
-        let ack = ev.ack.map(|id| AckSender {
-            socket: socket.clone(),
-            id,
-        });
-        let event = Event {
-            name: ev.event,
-            payload: Payload::from_parts(ev.args, ev.attachments),
-            ack,
-        };
-        handler(&socket, event);
-    }
-
-    fn handle_disconnect(&self, shard: &Rc<Shard>, key: SocketKey, reason: CloseReason) {
-        let Some(socket) = Socket::new(shard, key) else {
-            return;
-        };
-        if let Some(ns) = self.namespaces.get(socket.state.nsp as usize) {
-            for h in &ns.on_disconnect {
-                h(&socket, reason);
-            }
-        }
-    }
-
-    fn handle_server_side(
-        &self,
-        _shard: &Rc<Shard>,
-        nsp: u16,
-        mut args: Vec<Value>,
-        ack: Option<Box<dyn FnOnce(Value)>>,
-    ) {
-        let Some(ns) = self.namespaces.get(nsp as usize) else {
-            return;
-        };
-        if args.is_empty() {
-            return;
-        }
-        let name = match args.remove(0) {
-            Value::String(s) => s,
-            other => other.to_string(),
-        };
-        if let Some(h) = ns.server_side.get(&name) {
-            h(ServerSideEvent { name, args, ack });
-        }
-    }
-
-    fn handle_engine_message(&self, shard: &Rc<Shard>, session: &Rc<Session>, msg: EngineMessage) {
-        let crate::shard::session::SessionKind::Engine(i) = session.kind else {
-            return;
-        };
-        if let Some(h) = self.engine.get(i as usize) {
-            let socket = EngineSocket {
-                shard: shard.clone(),
-                session: session.clone(),
-            };
-            h(&socket, msg);
-        }
+        ServerApp::new(self.namespaces, self.engine, self.states)
     }
 }
 
@@ -342,4 +205,11 @@ pub fn of(name: &str) -> Option<BroadcastOperator> {
     let shard = Shard::current();
     let idx = shard.app.namespace_index(name)?;
     Some(BroadcastOperator::new(&shard, idx))
+}
+
+/// Application-wide state of type `T` ([`Builder::state`]), from any
+/// handler or task on a shard. None when none was registered. Panics off
+/// a shard thread (as [`of`] does).
+pub fn state<T: Any + Send + Sync>() -> Option<Arc<T>> {
+    dispatch::state_of::<T>(&Shard::current())
 }

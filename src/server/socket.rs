@@ -1,13 +1,19 @@
 //! The handle a handler gets for one connected socket, and incoming events.
 
+use std::any::Any;
+use std::future::Future;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::Value;
 
+use super::ack;
 use super::broadcast::BroadcastOperator;
+use super::dispatch::{server_app, state_of};
 use super::error::{check_event, EmitError};
 use super::payload::Payload;
 use crate::shard::deliver::AckReply;
@@ -85,7 +91,9 @@ impl Socket {
     /// ([`EmitError::ReservedEvent`]) and nothing is sent.
     pub fn emit(&self, event: &str, payload: impl Into<Payload>) -> Result<(), EmitError> {
         check_event(event)?;
-        let msg = payload.into().encode_event(self.namespace(), None, event);
+        let payload = payload.into();
+        self.notify_outgoing(event, &payload);
+        let msg = payload.encode_event(self.namespace(), None, event);
         self.shard.send_to_socket(self.key, &msg, false);
         Ok(())
     }
@@ -100,16 +108,54 @@ impl Socket {
         timeout: Duration,
         callback: impl FnOnce(Result<AckReply, AckError>) + 'static,
     ) -> Result<(), EmitError> {
+        self.emit_acked(event, payload.into(), Some(timeout), Box::new(callback))
+    }
+
+    /// Emits `event` and returns a future of the client's acknowledgement
+    /// (socket.io's `socket.emitWithAck` / `socket.timeout(ms).emitWithAck`):
+    /// [`AckError::Timeout`] after `timeout` when one is given,
+    /// [`AckError::Disconnected`] when the socket goes first. The packet is
+    /// sent now, not when the future is first polled. A reserved event name
+    /// is refused and nothing is sent.
+    pub fn emit_with_ack_async(
+        &self,
+        event: &str,
+        payload: impl Into<Payload>,
+        timeout: Option<Duration>,
+    ) -> Result<impl Future<Output = Result<AckReply, AckError>>, EmitError> {
+        let (tx, rx) = ack::channel();
+        self.emit_acked(
+            event,
+            payload.into(),
+            timeout,
+            Box::new(move |r| tx.send(r)),
+        )?;
+        Ok(async move { rx.await.unwrap_or(Err(AckError::Disconnected)) })
+    }
+
+    fn emit_acked(
+        &self,
+        event: &str,
+        payload: Payload,
+        timeout: Option<Duration>,
+        callback: Box<dyn FnOnce(Result<AckReply, AckError>)>,
+    ) -> Result<(), EmitError> {
         check_event(event)?;
+        if !self.connected() {
+            callback(Err(AckError::Disconnected));
+            return Ok(());
+        }
+        self.notify_outgoing(event, &payload);
         let id = self.shard.next_ack_id(self.state.nsp);
         self.state
             .acks
             .borrow_mut()
-            .insert(id, PendingAck::Local(Box::new(callback)));
-        let msg = payload
-            .into()
-            .encode_event(self.namespace(), Some(id), event);
+            .insert(id, PendingAck::Local(callback));
+        let msg = payload.encode_event(self.namespace(), Some(id), event);
         self.shard.send_to_socket(self.key, &msg, false);
+        let Some(timeout) = timeout else {
+            return Ok(());
+        };
         let state = Rc::downgrade(&self.state);
         glommio::spawn_local(async move {
             glommio::timer::sleep(timeout).await;
@@ -121,6 +167,52 @@ impl Socket {
         })
         .detach();
         Ok(())
+    }
+
+    /// Runs the namespace's `on_any_outgoing` listeners.
+    fn notify_outgoing(&self, event: &str, payload: &Payload) {
+        let Some(ns) = server_app(&self.shard).and_then(|a| a.namespace(self.state.nsp)) else {
+            return;
+        };
+        for h in &ns.outgoing {
+            h(self, event, payload);
+        }
+    }
+
+    /// Attaches `value` to the socket (Node's `socket.data = value`),
+    /// replacing any earlier value (of any type). `fetch_sockets` reports
+    /// it, serialized, as `data`.
+    pub fn set_data<T: Serialize + 'static>(&self, value: T) {
+        *self.state.data.borrow_mut() = Some(Box::new(value));
+    }
+
+    /// Runs `f` on the socket's data, if it is a `T` (None otherwise, or
+    /// when called from inside another `with_data` of the same socket).
+    /// The borrow ends with `f`, so it never spans an `.await`.
+    pub fn with_data<T: 'static, R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        let mut data = self.state.data.try_borrow_mut().ok()?;
+        let value = data.as_mut()?.as_mut().as_any_mut().downcast_mut::<T>()?;
+        Some(f(value))
+    }
+
+    /// A copy of the socket's data, if it is a `T`.
+    pub fn data<T: Clone + 'static>(&self) -> Option<T> {
+        self.with_data(|d: &mut T| d.clone())
+    }
+
+    /// The socket's data as JSON (`{}` when none, as Node's default).
+    pub fn data_json(&self) -> Value {
+        self.state
+            .data
+            .try_borrow()
+            .ok()
+            .and_then(|d| d.as_ref().map(|d| d.to_json()))
+            .unwrap_or_else(|| Value::Object(Default::default()))
+    }
+
+    /// Application-wide state registered with [`super::Builder::state`].
+    pub fn state<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        state_of::<T>(&self.shard)
     }
 
     /// A broadcast to `room`, excluding this socket (Node's `socket.to`).

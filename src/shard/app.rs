@@ -3,10 +3,23 @@
 //! The shard calls these hooks; the `server` module implements them with the
 //! handlers a user registered. Hooks run on the shard thread, with no shard
 //! borrow held, so they may call back into the shard freely.
+//!
+//! Authorization may complete later ([`Authorization::Pending`]: an async
+//! connect middleware awaiting a token lookup). The shard then runs the
+//! future as a task on this shard and queues the CONNECT reply (or
+//! CONNECT_ERROR) when it resolves; only that socket waits. While pending,
+//! the namespace counts as joining for the session (a second CONNECT to it
+//! is a protocol error, as a duplicate CONNECT is), and when the session
+//! closes meanwhile the verdict is discarded: no socket is created and no
+//! connect handler runs.
 
+use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 
 use bytes::Bytes;
+use serde::Serialize;
 use serde_json::Value;
 
 use super::session::{CloseReason, Session};
@@ -28,6 +41,65 @@ impl Refusal {
         Self {
             message: message.into(),
             data: None,
+        }
+    }
+}
+
+/// A future run on the shard that created it (`!Send`).
+pub type LocalFuture<T> = Pin<Box<dyn Future<Output = T>>>;
+
+/// The application's value attached to one socket (Node's `socket.data`).
+/// The shard keeps it with the socket and serializes it for
+/// `fetchSockets` (locally, across shards and through the cluster
+/// adapter). Implemented for every `Serialize + 'static` type.
+pub trait SocketData: Any {
+    /// The value as JSON (`null` when it fails to serialize).
+    fn to_json(&self) -> Value;
+    /// For downcasting to the concrete type.
+    fn as_any(&self) -> &dyn Any;
+    /// For downcasting to the concrete type, mutably.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+impl<T: Serialize + 'static> SocketData for T {
+    fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+impl std::fmt::Debug for dyn SocketData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.to_json())
+    }
+}
+
+/// The outcome of connect middleware: accepted, with the socket's initial
+/// data (if the middleware set some), or refused.
+pub type Verdict = Result<Option<Box<dyn SocketData>>, Refusal>;
+
+/// What [`App::authorize`] answers.
+pub enum Authorization {
+    /// Decided now: the shard replies at once.
+    Ready(Verdict),
+    /// Decided later: the shard runs the future on this shard and replies
+    /// when it resolves (see the module docs for closing meanwhile).
+    Pending(LocalFuture<Verdict>),
+}
+
+impl std::fmt::Debug for Authorization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Ready(Ok(_)) => f.write_str("Ready(Ok)"),
+            Self::Ready(Err(r)) => write!(f, "Ready(Err({r:?}))"),
+            Self::Pending(_) => f.write_str("Pending"),
         }
     }
 }
@@ -57,15 +129,19 @@ pub enum EngineMessage {
 
 /// Application hooks called by the shard.
 pub trait App: Send + Sync + 'static {
+    /// The application as `Any`, so its own layer can reach its concrete
+    /// type from a shard (`shard.app`).
+    fn as_any(&self) -> &dyn Any;
     /// Number of namespaces; their indices are `0..count`.
     fn namespace_count(&self) -> usize;
     /// Index of namespace `name`, if it exists.
     fn namespace_index(&self, name: &str) -> Option<u16>;
     /// Name of namespace `idx`.
     fn namespace_name(&self, idx: u16) -> &str;
-    /// Connect middleware: may refuse the connection.
-    fn authorize(&self, nsp: u16, session: &Rc<Session>, auth: &Value) -> Result<(), Refusal>;
-    /// A socket connected (after the CONNECT reply was queued).
+    /// Connect middleware: may refuse the connection, now or later.
+    fn authorize(&self, nsp: u16, session: &Rc<Session>, auth: &Value) -> Authorization;
+    /// A socket connected (after the CONNECT reply was queued and the
+    /// verdict's data attached to it).
     fn handle_connect(&self, shard: &Rc<Shard>, key: SocketKey);
     /// A socket received an event.
     fn handle_event(&self, shard: &Rc<Shard>, key: SocketKey, event: Incoming);
@@ -84,4 +160,32 @@ pub trait App: Send + Sync + 'static {
         _ack: Option<Box<dyn FnOnce(Value)>>,
     ) {
     }
+}
+
+/// The smallest [`App`] for the shard's and the bridge's own unit tests:
+/// one namespace, `/`, every connection accepted, every input ignored.
+#[cfg(test)]
+pub(crate) struct OneNamespace;
+
+#[cfg(test)]
+impl App for OneNamespace {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn namespace_count(&self) -> usize {
+        1
+    }
+    fn namespace_index(&self, name: &str) -> Option<u16> {
+        (name == "/").then_some(0)
+    }
+    fn namespace_name(&self, _idx: u16) -> &str {
+        "/"
+    }
+    fn authorize(&self, _: u16, _: &Rc<Session>, _: &Value) -> Authorization {
+        Authorization::Ready(Ok(None))
+    }
+    fn handle_connect(&self, _: &Rc<Shard>, _: SocketKey) {}
+    fn handle_event(&self, _: &Rc<Shard>, _: SocketKey, _: Incoming) {}
+    fn handle_disconnect(&self, _: &Rc<Shard>, _: SocketKey, _: CloseReason) {}
+    fn handle_engine_message(&self, _: &Rc<Shard>, _: &Rc<Session>, _: EngineMessage) {}
 }

@@ -142,7 +142,11 @@ impl Shard {
                     id: s.id.to_string(),
                     handshake: handshake.to_json(),
                     rooms,
-                    data: Value::Object(Map::new()),
+                    data: s
+                        .data
+                        .borrow()
+                        .as_ref()
+                        .map_or_else(|| Value::Object(Map::new()), |d| d.to_json()),
                 }
             })
             .collect()
@@ -179,32 +183,10 @@ mod tests {
 
     use super::*;
     use crate::config::Config;
-    use crate::shard::app::{App, EngineMessage, Incoming, Refusal};
+    use crate::shard::app::OneNamespace;
     use crate::shard::deliver::{AckOrigin, AckReply, Broadcast, BroadcastAck};
     use crate::shard::mesh::Mesh;
     use crate::shard::port::ClusterPort;
-    use crate::shard::session::Session;
-
-    struct OneNamespace;
-
-    impl App for OneNamespace {
-        fn namespace_count(&self) -> usize {
-            1
-        }
-        fn namespace_index(&self, name: &str) -> Option<u16> {
-            (name == "/").then_some(0)
-        }
-        fn namespace_name(&self, _idx: u16) -> &str {
-            "/"
-        }
-        fn authorize(&self, _: u16, _: &Rc<Session>, _: &Value) -> Result<(), Refusal> {
-            Ok(())
-        }
-        fn handle_connect(&self, _: &Rc<Shard>, _: SocketKey) {}
-        fn handle_event(&self, _: &Rc<Shard>, _: SocketKey, _: Incoming) {}
-        fn handle_disconnect(&self, _: &Rc<Shard>, _: SocketKey, _: CloseReason) {}
-        fn handle_engine_message(&self, _: &Rc<Shard>, _: &Rc<Session>, _: EngineMessage) {}
-    }
 
     /// A cluster port that records what the shard hands it.
     #[derive(Default)]

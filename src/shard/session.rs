@@ -96,6 +96,8 @@ pub struct State {
     pub eio: eio::Session<OutItem>,
     /// Socket.IO sockets of this session: (namespace index, socket key).
     pub sockets: Vec<(u16, SocketKey)>,
+    /// Namespaces whose CONNECT waits for async middleware.
+    pub connecting: Vec<u16>,
     /// A BINARY_EVENT/BINARY_ACK waiting for attachments.
     pub reassembly: Option<Reassembler>,
 }
@@ -136,6 +138,7 @@ impl Session {
                 writer: None,
                 eio: eio::Session::new(config, transport, now),
                 sockets: Vec::new(),
+                connecting: Vec::new(),
                 reassembly: None,
             }),
         })

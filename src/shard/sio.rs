@@ -8,7 +8,7 @@ use bytes::Bytes;
 use ringcast_proto::socketio::{self, Limits, Packet, PacketKind, Reassembler};
 use serde_json::Value;
 
-use super::app::Incoming;
+use super::app::{Authorization, Incoming, Verdict};
 use super::msg::Msg;
 use super::session::{CloseReason, Session};
 use super::{Shard, SocketKey};
@@ -123,19 +123,21 @@ impl Shard {
         nsp_name: &str,
         data: Option<Value>,
     ) {
-        let refuse = |shard: &Rc<Self>, message: &str, data: Option<&Value>| {
-            let mut out = String::new();
-            socketio::encode_connect_error(&mut out, nsp_name, message, data);
-            shard.push_to_session(session, &Msg::socketio(&out, &[]), false);
-        };
         let Some(nsp) = self.app.namespace_index(nsp_name) else {
-            return refuse(self, "Invalid namespace", None);
+            return self.refuse_connect(session, nsp_name, "Invalid namespace", None);
         };
-        if self.socket_for(session, nsp).is_some() {
+        let (joined, joining) = {
+            let st = session.st.borrow();
+            (
+                st.sockets.len() + st.connecting.len(),
+                st.connecting.contains(&nsp),
+            )
+        };
+        if joining || self.socket_for(session, nsp).is_some() {
             tracing::debug!(sid = %session.sid, nsp = nsp_name, "duplicate CONNECT, closing");
             return self.close_session(session, CloseReason::ParseError);
         }
-        if session.st.borrow().sockets.len() >= self.config.max_namespaces_per_session {
+        if joined >= self.config.max_namespaces_per_session {
             tracing::debug!(sid = %session.sid, "too many namespaces on one session, closing");
             return self.close_session(session, CloseReason::ParseError);
         }
@@ -143,17 +145,62 @@ impl Shard {
             Some(v @ Value::Object(_)) => v,
             _ => Value::Object(Default::default()),
         };
-        if let Err(r) = self.app.authorize(nsp, session, &auth) {
-            return refuse(self, &r.message, r.data.as_ref());
+        match self.app.authorize(nsp, session, &auth) {
+            Authorization::Ready(verdict) => self.finish_connect(session, nsp, auth, verdict),
+            Authorization::Pending(verdict) => {
+                // Only this socket waits: the verdict resolves in its own
+                // task, the session keeps serving its other namespaces.
+                session.st.borrow_mut().connecting.push(nsp);
+                let shard = self.clone();
+                let session = session.clone();
+                glommio::spawn_local(async move {
+                    let verdict = verdict.await;
+                    session.st.borrow_mut().connecting.retain(|&n| n != nsp);
+                    shard.finish_connect(&session, nsp, auth, verdict);
+                })
+                .detach();
+            }
         }
+    }
+
+    /// Replies to a CONNECT once middleware decided; nothing when the
+    /// session closed meanwhile.
+    fn finish_connect(
+        self: &Rc<Self>,
+        session: &Rc<Session>,
+        nsp: u16,
+        auth: Value,
+        verdict: Verdict,
+    ) {
         if session.is_closed() {
             return;
         }
+        let nsp_name = self.app.namespace_name(nsp).to_owned();
+        let data = match verdict {
+            Ok(data) => data,
+            Err(r) => return self.refuse_connect(session, &nsp_name, &r.message, r.data.as_ref()),
+        };
         let id = super::engine::random_id();
         let mut out = String::new();
-        socketio::encode_connect(&mut out, nsp_name, &id);
+        socketio::encode_connect(&mut out, &nsp_name, &id);
         self.push_to_session(session, &Msg::socketio(&out, &[]), false);
         let key = self.insert_socket(session, nsp, id, auth);
+        if let (Some(data), Some(state)) = (data, self.socket(key)) {
+            *state.data.borrow_mut() = Some(data);
+        }
         self.app.handle_connect(self, key);
+    }
+
+    /// CONNECT_ERROR `{"message", "data"}` for namespace `nsp_name`.
+    fn refuse_connect(
+        self: &Rc<Self>,
+        session: &Rc<Session>,
+        nsp_name: &str,
+        message: &str,
+        data: Option<&Value>,
+    ) {
+        let mut out = String::new();
+        socketio::encode_connect_error(&mut out, nsp_name, message, data);
+        self.push_to_session(session, &Msg::socketio(&out, &[]), false);
     }
 }

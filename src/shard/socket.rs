@@ -11,6 +11,7 @@ use ahash::AHashMap;
 use bytes::Bytes;
 use serde_json::Value;
 
+use super::app::SocketData;
 use super::deliver::{AckOrigin, AckReply};
 use super::msg::{Msg, OutItem};
 use super::port::{ClusterPort, ToCluster};
@@ -63,6 +64,12 @@ pub struct SocketState {
     pub acks: RefCell<AHashMap<u64, PendingAck>>,
     /// False once disconnected.
     pub connected: Cell<bool>,
+    /// The application's value for this socket (Node's `socket.data`),
+    /// serialized by `fetchSockets`.
+    pub data: RefCell<Option<Box<dyn SocketData>>>,
+    /// The application layer's own per-socket bookkeeping (the server API
+    /// keeps its queue of serial async handlers here).
+    pub app_slot: RefCell<Option<Rc<dyn std::any::Any>>>,
 }
 
 impl Shard {
@@ -82,6 +89,8 @@ impl Shard {
             rooms: RefCell::new(Vec::new()),
             acks: RefCell::new(AHashMap::new()),
             connected: Cell::new(true),
+            data: RefCell::new(None),
+            app_slot: RefCell::new(None),
         });
         let key = self.sockets.borrow_mut().insert(state) as SocketKey;
         self.socket_room_event(nsp, &id, true);

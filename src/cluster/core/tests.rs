@@ -1,36 +1,10 @@
 //! The core's decisions without Redis and without threads: shards are
 //! plain channels, time is advanced by hand.
 
-use std::rc::Rc;
-
 use serde_json::Value as Json;
 
 use super::*;
-use crate::shard::app::{EngineMessage, Incoming, Refusal};
-use crate::shard::session::{CloseReason, Session};
-use crate::shard::{Shard, SocketKey};
-
-/// One namespace, `/`; the core only reads the namespace names.
-struct OneNamespace;
-
-impl App for OneNamespace {
-    fn namespace_count(&self) -> usize {
-        1
-    }
-    fn namespace_index(&self, name: &str) -> Option<u16> {
-        (name == "/").then_some(0)
-    }
-    fn namespace_name(&self, _idx: u16) -> &str {
-        "/"
-    }
-    fn authorize(&self, _: u16, _: &Rc<Session>, _: &Json) -> Result<(), Refusal> {
-        Ok(())
-    }
-    fn handle_connect(&self, _: &Rc<Shard>, _: SocketKey) {}
-    fn handle_event(&self, _: &Rc<Shard>, _: SocketKey, _: Incoming) {}
-    fn handle_disconnect(&self, _: &Rc<Shard>, _: SocketKey, _: CloseReason) {}
-    fn handle_engine_message(&self, _: &Rc<Shard>, _: &Rc<Session>, _: EngineMessage) {}
-}
+use crate::shard::app::OneNamespace;
 
 /// A core for `n` shards without Redis.
 fn core(n: usize) -> Core {
