@@ -259,6 +259,9 @@ async fn route(shard: &Rc<Shard>, conn: &mut Conn, head: RequestHead, head_len: 
         return send_engine_error(shard, conn, &head, EngineError::UnsupportedProtocolVersion)
             .await;
     }
+    if let Some(next) = super::ip_limit::refuse_over_cap(shard, conn, &head).await {
+        return next;
+    }
     match transport {
         Transport::Polling => polling::handshake(shard, conn, &head, kind).await,
         Transport::WebSocket if head.upgrade_websocket => {

@@ -7,6 +7,7 @@
 
 mod conn;
 mod io;
+mod ip_limit;
 mod polling;
 mod tasks;
 mod websocket;

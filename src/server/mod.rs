@@ -41,6 +41,7 @@ pub use self::socket::{AckSender, Event, Socket};
 pub use crate::cluster::{ClusterError, FetchedSocket};
 use crate::shard::app::{EngineMessage, Incoming};
 pub use crate::shard::deliver::AckReply;
+pub use crate::shard::quota::{JoinError, Quota};
 use crate::shard::msg::Msg;
 use crate::shard::session::Session;
 pub use crate::shard::session::{CloseReason, Handshake};

@@ -11,6 +11,7 @@ use super::broadcast::BroadcastOperator;
 use super::error::{check_event, EmitError};
 use super::payload::Payload;
 use crate::shard::deliver::AckReply;
+use crate::shard::quota::JoinError;
 use crate::shard::session::{CloseReason, Handshake};
 use crate::shard::socket::{AckError, PendingAck, SocketState};
 use crate::shard::{Shard, SocketKey};
@@ -64,9 +65,17 @@ impl Socket {
         self.state.connected.get()
     }
 
-    /// Joins `room`.
-    pub fn join(&self, room: &str) {
-        self.shard.join(self.key, room);
+    /// Joins `room`, within the room quotas (`Config::max_rooms_per_socket`,
+    /// `Config::max_room_name_bytes`): a refused join leaves the socket as
+    /// it was and says why.
+    pub fn join(&self, room: &str) -> Result<(), JoinError> {
+        self.shard.join(self.key, room)
+    }
+
+    /// Joins a room on the socket's behalf (such as `user:<sub>`) that does
+    /// not count against `max_rooms_per_socket`; the name length still does.
+    pub fn join_exempt(&self, room: &str) -> Result<(), JoinError> {
+        self.shard.join_exempt(self.key, room)
     }
 
     /// Leaves `room`.
