@@ -29,9 +29,11 @@ pub(crate) async fn refuse_over_cap(
     if shard.quota.admits_address(ip) {
         return None;
     }
-    shard
-        .quota
-        .refuse(Quota::ConnectionsPerIp, shard.id, &format!("{ip} at max_connections_per_ip"));
+    shard.quota.refuse(
+        Quota::ConnectionsPerIp,
+        shard.id,
+        &format!("{ip} at max_connections_per_ip"),
+    );
     let mut headers = vec![("Content-Type", "text/plain")];
     if !head.upgrade_websocket {
         headers.extend(cors_headers(shard, head));

@@ -132,7 +132,10 @@ impl Shard {
         let Some(state) = self.socket(key) else {
             return false;
         };
-        let refused = match self.quota.admit_event(&state.quota, super::quota::coarse_now()) {
+        let refused = match self
+            .quota
+            .admit_event(&state.quota, super::quota::coarse_now())
+        {
             Admission::Accept => {
                 let max = self.config.max_event_name_bytes;
                 let len = match name {
