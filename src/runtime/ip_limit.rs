@@ -41,6 +41,6 @@ pub(crate) async fn refuse_over_cap(
     let keep_alive = !head.upgrade_websocket
         && head.keep_alive
         && !head.chunked
-        && head.content_length.map_or(true, |n| n == 0);
+        && head.content_length.unwrap_or(0) == 0;
     Some(send_response(conn, 429, &headers, b"Too Many Requests", keep_alive).await)
 }

@@ -218,9 +218,10 @@ impl Quotas {
     /// Checked at the handshake; the session is counted when it is
     /// registered in the same turn (see [`Self::count_session`]).
     pub fn admits_address(&self, ip: IpAddr) -> bool {
-        self.ips
-            .as_ref()
-            .map_or(true, |t| t.count(ip) < self.max_per_ip)
+        match &self.ips {
+            Some(t) => t.count(ip) < self.max_per_ip,
+            None => true,
+        }
     }
 
     /// Counts a new session against its address (`Handshake::address`).
