@@ -134,7 +134,9 @@ fn fanout(c: &mut Criterion) {
             let s = new_session(i, config.max_buffered_bytes);
             shard.insert_session(s.clone());
             let key = shard.insert_socket(&s, 0, format!("k{i:019}").into(), Value::Null);
-            shard.join(key, "room");
+            shard
+                .join(key, "room")
+                .expect("one short room is within the quotas");
             sessions.push(s);
         }
         drain(&sessions, &waker, 0);

@@ -139,7 +139,10 @@ pub(crate) fn app() -> ServerApp {
                     socket.leave(old);
                     let _ = socket.to(old).emit("left", json!({"nick": me.nick}));
                 }
-                socket.join(&room);
+                if socket.join(&room).is_err() {
+                    // A room quota refused it (none is set here); stay put.
+                    return Vec::new();
+                }
                 socket.with_data(|m: &mut Member| m.room = Some(room.clone()));
                 let _ = socket.to(&room).emit("joined", json!({"nick": me.nick}));
                 match socket.state::<History>() {

@@ -27,13 +27,16 @@ impl Default for Permissions {
     }
 }
 
-/// `join`: joins the room named by the first argument, acks `true`.
+/// `join`: joins the room named by the first argument, acks `true`; a
+/// join refused by the room quotas acks `{"error":"too many rooms"}` or
+/// `{"error":"room name too long"}` (spec broker.md §8).
 pub fn handle_join(socket: &Socket, mut ev: Event) {
-    if let Some(room) = ev.str_arg(0) {
-        socket.join(room);
-    }
+    let reply = match ev.str_arg(0).map(|room| socket.join(room)) {
+        Some(Err(e)) => json!({ "error": e.to_string() }),
+        Some(Ok(())) | None => Value::Bool(true),
+    };
     if let Some(ack) = ev.take_ack() {
-        ack.send(true);
+        ack.send(Payload::new().arg(reply));
     }
 }
 
@@ -59,8 +62,10 @@ pub fn handle_broadcast_others(socket: &Socket, ev: Event) {
 
 /// Emits `data` to `room` as `event`. A reserved event name (which would
 /// make every socket.io-client in the room drop its connection) delivers
-/// nothing and acks `{"error":"reserved event"}`; a malformed request acks
-/// `{"error":"bad request"}`; otherwise the ack, when asked, is `true`.
+/// nothing and acks `{"error":"reserved event"}`; so does a room name over
+/// `max_room_name_bytes` (`{"error":"room name too long"}`); a malformed
+/// request acks `{"error":"bad request"}`; otherwise the ack, when asked,
+/// is `true`.
 fn relay(socket: &Socket, mut ev: Event, exclude_sender: bool) {
     let ack = ev.take_ack();
     let (Some(room), Some(event)) = (ev.str_arg(0), ev.str_arg(1)) else {
@@ -69,6 +74,12 @@ fn relay(socket: &Socket, mut ev: Event, exclude_sender: bool) {
         }
         return;
     };
+    if let Err(e) = socket.shard.check_room_name(room) {
+        if let Some(ack) = ack {
+            ack.send(Payload::new().arg(json!({ "error": e.to_string() })));
+        }
+        return;
+    }
     let op = if exclude_sender {
         socket.to(room)
     } else {

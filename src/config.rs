@@ -128,6 +128,25 @@ pub struct Config {
     /// Messages the cluster bridge holds (per queue) while Redis is slow
     /// or unreachable; beyond, messages are dropped and counted.
     pub cluster_buffer: usize,
+    /// Most rooms one socket may be in (its own id room and rooms the
+    /// server joins on its behalf, `user:<sub>`, not counted); a join past
+    /// it is refused with [`crate::shard::quota::JoinError::TooManyRooms`].
+    /// 0 = no limit.
+    pub max_rooms_per_socket: usize,
+    /// Longest room name in bytes for a join or a client's broadcast
+    /// ([`crate::shard::quota::JoinError::NameTooLong`]). 0 = no limit.
+    pub max_room_name_bytes: usize,
+    /// Longest event name in bytes a client may send; longer events are
+    /// dropped before any handler. 0 = no limit.
+    pub max_event_name_bytes: usize,
+    /// Sustained events per second one socket may send (token bucket
+    /// refill); over it, events are dropped. 0 = no limit.
+    pub client_events_per_second: u32,
+    /// Events one socket may send at once (token bucket depth). 0 = no limit.
+    pub client_events_burst: u32,
+    /// Most open Engine.IO sessions from one IP address, over all shards;
+    /// further handshakes get HTTP 429. 0 = no limit.
+    pub max_connections_per_ip: u32,
 }
 
 impl Default for Config {
@@ -158,6 +177,12 @@ impl Default for Config {
             node_name: None,
             cluster_key: "socket.io".into(),
             cluster_buffer: 65_536,
+            max_rooms_per_socket: 1000,
+            max_room_name_bytes: 256,
+            max_event_name_bytes: 256,
+            client_events_per_second: 1000,
+            client_events_burst: 2000,
+            max_connections_per_ip: 0,
         }
     }
 }

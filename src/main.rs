@@ -78,6 +78,25 @@ struct Args {
     /// Refuse `broadcast_others`.
     #[arg(long)]
     no_broadcast_others: bool,
+    // Quotas (README "Quotas"; spec broker.md §8): 0 turns one off.
+    /// Most rooms one socket may join (its own id room not counted).
+    #[arg(long, env = "MAX_ROOMS_PER_SOCKET", default_value_t = 1000)]
+    max_rooms_per_socket: usize,
+    /// Longest room name in bytes (join and broadcast).
+    #[arg(long, env = "MAX_ROOM_NAME_BYTES", default_value_t = 256)]
+    max_room_name_bytes: usize,
+    /// Longest event name in bytes a client may send.
+    #[arg(long, env = "MAX_EVENT_NAME_BYTES", default_value_t = 256)]
+    max_event_name_bytes: usize,
+    /// Sustained events per second per socket (token bucket refill).
+    #[arg(long, env = "CLIENT_EVENTS_PER_SECOND", default_value_t = 1000)]
+    client_events_per_second: u32,
+    /// Events per socket at once (token bucket depth).
+    #[arg(long, env = "CLIENT_EVENTS_BURST", default_value_t = 2000)]
+    client_events_burst: u32,
+    /// Most open connections from one IP address (HTTP 429 beyond).
+    #[arg(long, env = "MAX_CONNECTIONS_PER_IP", default_value_t = 0)]
+    max_connections_per_ip: u32,
 }
 
 fn main() {
@@ -113,6 +132,12 @@ fn main() {
         redis_sharded: a.redis_sharded,
         redis_subscription_mode: a.redis_subscription_mode,
         node_name: a.name,
+        max_rooms_per_socket: a.max_rooms_per_socket,
+        max_room_name_bytes: a.max_room_name_bytes,
+        max_event_name_bytes: a.max_event_name_bytes,
+        client_events_per_second: a.client_events_per_second,
+        client_events_burst: a.client_events_burst,
+        max_connections_per_ip: a.max_connections_per_ip,
         ..Config::default()
     };
     let perms = Permissions {

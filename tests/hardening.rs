@@ -51,6 +51,10 @@ fn server(max_buffered: usize) -> (Running, SocketAddr) {
         max_http_buffer_size: 100_000,
         max_buffered_bytes: max_buffered,
         http_head_timeout: Duration::from_secs(1),
+        // The slow-consumer test's publisher floods on purpose (5000
+        // broadcasts at once, far over the default event bucket): these
+        // tests are about sizes and queues; tests/quotas.rs covers the rate.
+        client_events_per_second: 0,
         ..Config::default()
     };
     let guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());

@@ -236,10 +236,8 @@ fn root(ns: &mut server::NamespaceBuilder) {
         ack_value(ack, v);
     });
     ns.on("join", |socket, mut ev| {
-        if let Some(room) = ev.str_arg(0) {
-            socket.join(room);
-        }
-        ack_value(ev.take_ack(), json!(true));
+        let joined = ev.str_arg(0).is_some_and(|room| socket.join(room).is_ok());
+        ack_value(ev.take_ack(), json!(joined));
     });
     // The future forms refuse a reserved name before sending anything.
     ns.on_async("emit_reserved_async", |socket, mut ev| async move {

@@ -13,6 +13,7 @@
 mod conn;
 mod handshake;
 mod io;
+mod ip_limit;
 mod polling;
 mod response;
 mod route;

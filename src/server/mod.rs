@@ -97,6 +97,7 @@ pub use crate::shard::app::SocketData;
 pub use crate::shard::deliver::AckReply;
 use crate::shard::msg::Msg;
 pub use crate::shard::ops::{ClusterError, FetchedSocket};
+pub use crate::shard::quota::{JoinError, Quota};
 use crate::shard::session::Session;
 pub use crate::shard::session::{CloseReason, Handshake};
 pub use crate::shard::socket::AckError;

@@ -17,6 +17,7 @@ use super::dispatch::{server_app, state_of};
 use super::error::{check_event, EmitError};
 use super::payload::Payload;
 use crate::shard::deliver::AckReply;
+use crate::shard::quota::JoinError;
 use crate::shard::session::Handshake;
 use crate::shard::socket::{AckError, PendingAck, SocketState};
 use crate::shard::{Shard, SocketKey};
@@ -70,9 +71,17 @@ impl Socket {
         self.state.connected.get()
     }
 
-    /// Joins `room`.
-    pub fn join(&self, room: &str) {
-        self.shard.join(self.key, room);
+    /// Joins `room`, within the room quotas (`Config::max_rooms_per_socket`,
+    /// `Config::max_room_name_bytes`): a refused join leaves the socket as
+    /// it was and says why.
+    pub fn join(&self, room: &str) -> Result<(), JoinError> {
+        self.shard.join(self.key, room)
+    }
+
+    /// Joins a room on the socket's behalf (such as `user:<sub>`) that does
+    /// not count against `max_rooms_per_socket`; the name length still does.
+    pub fn join_exempt(&self, room: &str) -> Result<(), JoinError> {
+        self.shard.join_exempt(self.key, room)
     }
 
     /// Leaves `room`.

@@ -70,7 +70,8 @@ impl Shard {
             Apply::Join(t, rooms) => {
                 for key in self.targets(&t) {
                     for r in &rooms {
-                        self.join(key, r);
+                        // A refusal (room quotas) is counted and logged by the shard.
+                        let _ = self.join(key, r);
                     }
                 }
             }

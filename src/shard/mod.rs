@@ -25,6 +25,7 @@ pub mod mesh;
 pub mod msg;
 pub mod ops;
 pub mod port;
+pub mod quota;
 pub mod rooms;
 pub mod session;
 pub mod sio;
@@ -82,6 +83,8 @@ pub struct Shard {
     pub mesh: Mesh,
     /// Counters.
     pub stats: Stats,
+    /// Quota limits and refusal counters (`quota` module).
+    pub quota: quota::Quotas,
     /// Pending broadcast-with-ack aggregations started here.
     pub acks: RefCell<deliver::AckAggregates>,
     /// Cluster operations started here, waiting for their result.
@@ -116,6 +119,7 @@ impl Shard {
         mesh: Mesh,
     ) -> Rc<Self> {
         let nsps = app.namespace_count();
+        let quota = quota::Quotas::new(&config);
         let shard = Rc::new(Self {
             id,
             nshards,
@@ -127,6 +131,7 @@ impl Shard {
             rooms: RefCell::new((0..nsps).map(|_| RoomTable::default()).collect()),
             mesh,
             stats: Stats::default(),
+            quota,
             acks: RefCell::new(deliver::AckAggregates::default()),
             ops: RefCell::new(ops::PendingOps::default()),
             scratch: RefCell::new(vec![0; 64 * 1024]),
@@ -169,6 +174,7 @@ impl Shard {
         self.stats
             .sessions_opened
             .set(self.stats.sessions_opened.get() + 1);
+        self.quota.count_session(&session.handshake.address);
         self.sessions
             .borrow_mut()
             .insert(session.sid.clone(), session);
@@ -186,6 +192,7 @@ impl Shard {
             std::mem::take(&mut st.sockets)
         };
         self.sessions.borrow_mut().remove(&session.sid);
+        self.quota.release_session(&session.handshake.address);
         for (_, key) in sockets {
             self.remove_socket(key, reason);
         }

@@ -90,7 +90,7 @@ impl Shard {
                 let Some(Value::Array(mut items)) = packet.data else {
                     return;
                 };
-                if items.is_empty() {
+                if items.is_empty() || !self.admit_event(session, key, &items[0], packet.id) {
                     return;
                 }
                 let event = match items.remove(0) {
@@ -115,6 +115,68 @@ impl Shard {
             }
             PacketKind::Connect | PacketKind::ConnectError => {}
         }
+    }
+
+    /// The event quotas, before any handler: the socket's rate bucket, then
+    /// the name length. A refused event is dropped and, when the client
+    /// asked for an ack, answered `[{"error": …}]`; a socket over its rate
+    /// for 10 s of dropping is disconnected.
+    fn admit_event(
+        self: &Rc<Self>,
+        session: &Rc<Session>,
+        key: SocketKey,
+        name: &Value,
+        ack: Option<u64>,
+    ) -> bool {
+        use super::quota::{Admission, Quota};
+        let Some(state) = self.socket(key) else {
+            return false;
+        };
+        let refused = match self
+            .quota
+            .admit_event(&state.quota, super::quota::coarse_now())
+        {
+            Admission::Accept => {
+                let max = self.config.max_event_name_bytes;
+                let len = match name {
+                    Value::String(s) => s.len(),
+                    _ => 0,
+                };
+                if max == 0 || len <= max {
+                    return true;
+                }
+                self.quota
+                    .refuse(Quota::EventNameBytes, self.id, "event name too long");
+                "event name too long"
+            }
+            Admission::Drop => {
+                self.quota.refuse(Quota::EventRate, self.id, "rate limited");
+                "rate limited"
+            }
+            Admission::Disconnect => {
+                self.quota.refuse(
+                    Quota::EventRateDisconnect,
+                    self.id,
+                    "over its event rate for 10 s, disconnecting",
+                );
+                tracing::warn!(
+                    sid = %session.sid,
+                    shard = self.id,
+                    total = self.quota.refusals(Quota::EventRateDisconnect),
+                    "socket disconnected: client_events_per_second exceeded for 10 s"
+                );
+                self.close_session(session, CloseReason::ForcedServerClose);
+                return false;
+            }
+        };
+        if let Some(id) = ack {
+            let mut out = String::new();
+            let nsp = self.app.namespace_name(state.nsp);
+            let args = [serde_json::json!({ "error": refused })];
+            socketio::encode_ack(&mut out, nsp, id, &args, 0);
+            self.push_to_session(session, &Msg::socketio(&out, &[]), false);
+        }
+        false
     }
 
     fn handle_sio_connect(

@@ -15,6 +15,7 @@ use super::app::SocketData;
 use super::deliver::{AckOrigin, AckReply};
 use super::msg::{Msg, OutItem};
 use super::port::{ClusterPort, ToCluster};
+use super::quota::{JoinError, Quota, SocketQuota};
 use super::session::{CloseReason, Push, Session};
 use super::{Shard, SocketKey};
 
@@ -70,6 +71,8 @@ pub struct SocketState {
     /// The application layer's own per-socket bookkeeping (the server API
     /// keeps its queue of serial async handlers here).
     pub app_slot: RefCell<Option<Rc<dyn std::any::Any>>>,
+    /// Event bucket and room-cap bookkeeping (`quota` module).
+    pub quota: SocketQuota,
 }
 
 impl Shard {
@@ -91,6 +94,7 @@ impl Shard {
             connected: Cell::new(true),
             data: RefCell::new(None),
             app_slot: RefCell::new(None),
+            quota: SocketQuota::default(),
         });
         let key = self.sockets.borrow_mut().insert(state) as SocketKey;
         self.socket_room_event(nsp, &id, true);
@@ -145,23 +149,69 @@ impl Shard {
         self.sockets.borrow_mut().try_remove(key as usize);
     }
 
-    /// Adds socket `key` to `room`.
-    pub fn join(&self, key: SocketKey, room: &str) {
+    /// Adds socket `key` to `room`, within the room quotas (checked before
+    /// anything is allocated; a refusal is counted and logged). A socket
+    /// already in `room` stays in it, at the cap too. Joining for a socket
+    /// that is gone is a no-op.
+    pub fn join(&self, key: SocketKey, room: &str) -> Result<(), JoinError> {
+        self.join_checked(key, room, false)
+    }
+
+    /// Adds socket `key` to a room the server joins on its behalf (such as
+    /// `user:<sub>`): the name length is checked, the room cap is not, and
+    /// the room does not use one of the socket's `max_rooms_per_socket`.
+    pub fn join_exempt(&self, key: SocketKey, room: &str) -> Result<(), JoinError> {
+        self.join_checked(key, room, true)
+    }
+
+    /// Refuses (counts and logs) a room name over `max_room_name_bytes`:
+    /// for joins, and for a client's broadcast before anything is encoded.
+    pub fn check_room_name(&self, room: &str) -> Result<(), JoinError> {
+        let max = self.config.max_room_name_bytes;
+        if max > 0 && room.len() > max {
+            self.quota
+                .refuse(Quota::RoomNameBytes, self.id, "room name too long");
+            return Err(JoinError::NameTooLong);
+        }
+        Ok(())
+    }
+
+    fn join_checked(&self, key: SocketKey, room: &str, exempt: bool) -> Result<(), JoinError> {
         let Some(state) = self.socket(key) else {
-            return;
+            return Ok(());
         };
         if !state.connected.get() {
-            return;
+            return Ok(());
         }
+        self.check_room_name(room)?;
         let mut tables = self.rooms.borrow_mut();
         let table = &mut tables[state.nsp as usize];
-        let created = table.members(room).is_none();
+        let members = table.members(room);
+        let max_rooms = self.config.max_rooms_per_socket;
+        if !exempt && max_rooms > 0 {
+            let counted = state.rooms.borrow().len() - state.quota.exempt_rooms.get() as usize;
+            if counted >= max_rooms && !members.is_some_and(|m| m.contains(&key)) {
+                self.quota
+                    .refuse(Quota::RoomsPerSocket, self.id, "too many rooms");
+                return Err(JoinError::TooManyRooms);
+            }
+        }
+        let created = members.is_none();
         if table.join(key, room) {
-            state.rooms.borrow_mut().push(room.into());
+            let mut rooms = state.rooms.borrow_mut();
+            if exempt {
+                // Exempt rooms stay at the front (see `SocketQuota::exempt_rooms`).
+                let n = state.quota.exempt_rooms.get();
+                rooms.insert(n as usize, room.into());
+                state.quota.exempt_rooms.set(n + 1);
+            } else {
+                rooms.push(room.into());
+            }
             if created {
                 self.room_event(state.nsp, room, true);
             }
         }
+        Ok(())
     }
 
     /// Tells the cluster bridge that `room` now exists (`created`) or no
@@ -196,7 +246,15 @@ impl Shard {
         let mut tables = self.rooms.borrow_mut();
         let table = &mut tables[state.nsp as usize];
         if table.leave(key, room) {
-            state.rooms.borrow_mut().retain(|r| &**r != room);
+            let mut rooms = state.rooms.borrow_mut();
+            if let Some(i) = rooms.iter().position(|r| &**r == room) {
+                rooms.remove(i);
+                let exempt = state.quota.exempt_rooms.get();
+                if (i as u32) < exempt {
+                    state.quota.exempt_rooms.set(exempt - 1);
+                }
+            }
+            drop(rooms);
             if table.members(room).is_none() {
                 self.room_event(state.nsp, room, false);
             }
