@@ -1,0 +1,84 @@
+//! The broker binary with a config file: JWT connection tokens (HS256,
+//! RS256, ES256; missing / invalid / expired; expiry while connected) and
+//! room permissions (exact, trailing `*`, `{sub}`, namespace-level,
+//! anonymous and unlisted namespaces, private socket-id rooms), driven by
+//! npm socket.io-client (tests/js/broker/access.test.js) and python-socketio
+//! (tests/python/test_broker_access.py) against one broker with two shards.
+//! Keys are generated for the run with Node's crypto; tokens are signed by
+//! the clients' side, independently of the broker's `jsonwebtoken`.
+//! Skipped when `RINGCAST_E2E=0`.
+
+mod broker_util;
+
+use std::process::Command;
+
+use broker_util::{assert_passed, js_dir, start, venv_python, TempDir};
+
+const SECRET: &str = "a-test-secret-of-some-length";
+
+const CONFIG: &str = r#"
+# The config tests/js/broker/access.test.js and tests/python/test_broker_access.py expect.
+ping_interval = 25000
+
+[auth]
+jwt_hs256_secret = "SECRET"
+jwt_rs256_public_key_file = "rs256.pub"   # relative to this file
+jwt_es256_public_key_file = "es256.pub"
+jwt_issuer = "ringcast-tests"
+jwt_audience = "ringcast"
+
+[[namespace]]
+name = "/"
+rooms = ["lobby", "public:*"]
+publish = ["lobby"]
+
+[[namespace]]
+name = "/open"
+anonymous = true
+rooms = ["public:*"]
+publish = ["public:*"]
+
+[[namespace]]
+name = "/wild"
+anonymous = true
+rooms = ["*"]
+publish = ["*"]
+"#;
+
+#[test]
+fn tokens_and_permissions_with_real_clients() {
+    let Some(js) = js_dir() else { return };
+    let dir = TempDir::new("access");
+    let keys = Command::new("node")
+        .args(["broker/jwt.js", "keys"])
+        .arg(dir.path())
+        .current_dir(js)
+        .output()
+        .expect("node runs");
+    assert_passed("key generation", &keys);
+    let config = dir.write("ringcast.toml", &CONFIG.replace("SECRET", SECRET));
+    let config = config.to_str().expect("temp paths are UTF-8");
+    let (_server, url) = start(&["--config", config]);
+
+    let out = Command::new("node")
+        .args(["--test", "--test-timeout=60000", "broker/access.test.js"])
+        .current_dir(js)
+        .env("RINGCAST_URL", &url)
+        .env("RINGCAST_JWT_SECRET", SECRET)
+        .env("RINGCAST_KEYS_DIR", dir.path())
+        .output()
+        .expect("node runs");
+    assert_passed("socket.io-client access suite", &out);
+
+    let out = Command::new(venv_python())
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/python/test_broker_access.py"
+        ))
+        .env("RINGCAST_URL", &url)
+        .env("RINGCAST_JWT_SECRET", SECRET)
+        .output()
+        .expect("pytest runs");
+    assert_passed("python-socketio access suite", &out);
+}
