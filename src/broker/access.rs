@@ -42,10 +42,11 @@ pub struct NamespaceRules {
     pub rooms: Vec<Pattern>,
     /// `publish`: patterns any socket of the namespace may broadcast to.
     pub publish: Vec<Pattern>,
-    /// `rooms` resolved for a socket without a subject (no token).
-    pub(super) anonymous_rooms: Vec<Resolved>,
-    /// `publish` resolved for a socket without a subject.
-    pub(super) anonymous_publish: Vec<Resolved>,
+    /// The `rooms` patterns without `{sub}`: the same for every socket
+    /// (those with `{sub}` are resolved per socket, in its grants).
+    pub(super) static_rooms: Vec<Resolved>,
+    /// The `publish` patterns without `{sub}`.
+    pub(super) static_publish: Vec<Resolved>,
 }
 
 impl NamespaceRules {
@@ -55,8 +56,8 @@ impl NamespaceRules {
         Self {
             name: name.to_owned(),
             anonymous,
-            anonymous_rooms: resolve(&rooms),
-            anonymous_publish: resolve(&publish),
+            static_rooms: resolve(&rooms),
+            static_publish: resolve(&publish),
             rooms,
             publish,
         }

@@ -1,11 +1,13 @@
 //! What each connected socket may do, kept on the shard that owns it.
 //!
-//! A socket that connected with a token has [`Grants`]: its namespace's
-//! patterns and its token's, with `{sub}` resolved, and the timer that
-//! disconnects it when the token expires. They live in a shard-local map
-//! keyed by socket id ([`GRANTS`]), inserted on connect and removed on
-//! disconnect (which drops, and so cancels, the expiry timer). A socket
-//! without a token has no entry: its namespace's anonymous patterns apply.
+//! A socket that connected with a token may have [`Grants`]: the patterns
+//! its token adds, and its namespace's patterns that name `{sub}`, resolved
+//! for its subject, and the timer that disconnects it when the token
+//! expires. They live in a shard-local map keyed by socket id ([`GRANTS`]),
+//! inserted on connect and removed on disconnect (which drops, and so
+//! cancels, the expiry timer). A socket with nothing of its own (no token,
+//! or a token without patterns or `exp`) has no entry. The namespace's
+//! patterns without `{sub}` are shared by all its sockets and never copied.
 //! The map is touched only by the shard's own thread, so it is a
 //! `RefCell`, never a lock.
 //!
@@ -25,7 +27,7 @@ use ahash::AHashMap;
 
 use super::access::NamespaceRules;
 use super::auth::Token;
-use super::pattern::{any_matches, Resolved};
+use super::pattern::{any_matches, Pattern, Resolved};
 use crate::server::Socket;
 
 /// The patterns of one socket with a token, `{sub}` resolved.
@@ -69,9 +71,11 @@ pub(super) fn admit(socket: &Socket, rules: &NamespaceRules, token: Token) {
     for room in &token.join {
         socket.join(room);
     }
-    let resolve = |a: &[super::pattern::Pattern], b: &[super::pattern::Pattern]| {
-        a.iter()
-            .chain(b)
+    // The namespace's own patterns without {sub} are checked from `rules`.
+    let resolve = |own: &[Pattern], theirs: &[Pattern]| {
+        own.iter()
+            .filter(|p| p.has_sub())
+            .chain(theirs)
             .filter_map(|p| p.resolve(sub))
             .collect::<Vec<_>>()
     };
@@ -80,7 +84,9 @@ pub(super) fn admit(socket: &Socket, rules: &NamespaceRules, token: Token) {
         publish: resolve(&rules.publish, &token.publish),
         expiry: token.expires_ms.map(|at| arm_expiry(socket, at)),
     };
-    GRANTS.with(|g| g.borrow_mut().insert(socket.id().into(), grants));
+    if !grants.rooms.is_empty() || !grants.publish.is_empty() || grants.expiry.is_some() {
+        GRANTS.with(|g| g.borrow_mut().insert(socket.id().into(), grants));
+    }
 }
 
 /// Forgets a disconnected socket (cancelling its expiry timer).
@@ -91,41 +97,53 @@ pub(super) fn forget(socket: &Socket) {
 
 /// Whether `socket` may join `room`.
 pub(super) fn may_join(rules: &NamespaceRules, socket: &Socket, room: &str) -> bool {
-    GRANTS.with(|g| match g.borrow().get(socket.id()) {
-        Some(grants) => any_matches(&grants.rooms, room),
-        None => any_matches(&rules.anonymous_rooms, room),
-    })
+    any_matches(&rules.static_rooms, room)
+        || GRANTS.with(|g| {
+            g.borrow()
+                .get(socket.id())
+                .is_some_and(|grants| any_matches(&grants.rooms, room))
+        })
 }
 
 /// Whether `socket` may broadcast to `room`.
 pub(super) fn may_publish(rules: &NamespaceRules, socket: &Socket, room: &str) -> bool {
-    GRANTS.with(|g| match g.borrow().get(socket.id()) {
-        Some(grants) => any_matches(&grants.publish, room),
-        None => any_matches(&rules.anonymous_publish, room),
-    })
+    any_matches(&rules.static_publish, room)
+        || GRANTS.with(|g| {
+            g.borrow()
+                .get(socket.id())
+                .is_some_and(|grants| any_matches(&grants.publish, room))
+        })
 }
 
 /// A timer on the socket's shard that disconnects it at `at_ms` (ms since
 /// the UNIX epoch): the client sees `disconnect` with "io server
 /// disconnect".
 fn arm_expiry(socket: &Socket, at_ms: u64) -> glommio::Task<()> {
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    let wait = Duration::from_millis(at_ms.saturating_sub(now_ms));
     let socket = socket.clone();
     glommio::spawn_local(async move {
-        glommio::timer::sleep(wait).await;
+        // One sleep until `exp`, re-armed at most once a day so that a far
+        // `exp` never overflows the timer (and a clock step is noticed).
+        loop {
+            let now_ms = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            let left = at_ms.saturating_sub(now_ms);
+            if left == 0 {
+                break;
+            }
+            glommio::timer::sleep(Duration::from_millis(left.min(MAX_SLEEP_MS))).await;
+        }
         // Take this socket's entry out first and detach its handle to this
         // very task, so the disconnect handler's `forget` does not cancel
         // the task while it runs.
         let entry = GRANTS.with(|g| g.borrow_mut().remove(socket.id()));
-        if let Some(mut grants) = entry {
-            if let Some(me) = grants.expiry.take() {
-                drop(me.detach());
-            }
+        if let Some(me) = entry.and_then(|mut grants| grants.expiry.take()) {
+            drop(me.detach());
         }
         tracing::debug!(sid = socket.id(), "token expired, disconnecting");
         socket.disconnect(false);
     })
 }
+
+/// The longest single sleep of an expiry timer (a day).
+const MAX_SLEEP_MS: u64 = 24 * 3600 * 1000;

@@ -74,6 +74,11 @@ impl Pattern {
         Ok(Self { parts, prefix })
     }
 
+    /// Whether the pattern names `{sub}` (so it differs per socket).
+    pub fn has_sub(&self) -> bool {
+        self.parts.contains(&Part::Sub)
+    }
+
     /// The pattern for a socket whose subject is `sub`; None when the
     /// pattern names `{sub}` and the socket has none (it matches nothing).
     pub fn resolve(&self, sub: Option<&str>) -> Option<Resolved> {
