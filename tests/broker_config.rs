@@ -268,3 +268,44 @@ fn precedence_flag_env_file_default() {
     assert_eq!(ping_interval(port), 25_000);
     drop(s);
 }
+
+/// The complete example config of README's "Deploying the broker" starts the
+/// broker (with its key files generated beside it).
+#[test]
+fn readme_example_config_starts() {
+    let readme = include_str!("../README.md");
+    let section = readme
+        .split("## Deploying the broker")
+        .nth(1)
+        .expect("README has the section");
+    let example = section
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the section has a toml example");
+    let dir = TempDir::new("config-readme");
+    std::fs::create_dir_all(dir.path().join("keys")).expect("keys folder");
+    let keys = Command::new("node")
+        .args([
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/js/broker/jwt.js"),
+            "keys",
+        ])
+        .arg(dir.path().join("keys"))
+        .output()
+        .expect("node runs");
+    assert!(keys.status.success(), "key generation: {keys:?}");
+    let file = dir.write("ringcast.toml", example);
+    let port = free_port();
+    let s = start_on(
+        port,
+        &[],
+        &[
+            "--config",
+            file.to_str().expect("temp paths are UTF-8"),
+            "--port",
+            &port.to_string(),
+        ],
+    );
+    assert_eq!(ping_interval(port), 25_000);
+    drop(s);
+}
