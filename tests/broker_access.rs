@@ -10,6 +10,9 @@
 
 mod broker_util;
 
+#[path = "common/raw.rs"]
+mod raw;
+
 use std::process::Command;
 
 use broker_util::{assert_passed, js_dir, start, venv_python, TempDir};
@@ -81,4 +84,68 @@ fn tokens_and_permissions_with_real_clients() {
         .output()
         .expect("pytest runs");
     assert_passed("python-socketio access suite", &out);
+}
+
+/// `[[namespace]]` without `[auth]`: no tokens (one sent is ignored), deny by
+/// default outside the namespace's patterns, unlisted namespaces refused,
+/// `/` present even when not listed. Raw frames: the exact acks on the wire.
+#[test]
+fn namespaces_without_auth_deny_by_default() {
+    let dir = TempDir::new("access-noauth");
+    let config = dir.write(
+        "ringcast.toml",
+        "[[namespace]]\nname = \"/chat\"\nrooms = [\"room:*\", \"user:{sub}\"]\npublish = [\"room:news\"]\n",
+    );
+    let (_server, url) = start(&["--config", config.to_str().expect("temp paths are UTF-8")]);
+    let addr = url
+        .trim_start_matches("http://")
+        .parse()
+        .expect("a socket address");
+    let (mut ws, _) = raw::Ws::open(addr);
+    ws.send_text("40/chat,{\"token\":\"ignored\"}");
+    let connected = ws.recv_text().expect("CONNECT answer");
+    assert!(connected.starts_with("40/chat,{\"sid\":"), "{connected}");
+    let exchange = |ws: &mut raw::Ws, send: &str| {
+        ws.send_text(send);
+        ws.recv_text().expect("an answer")
+    };
+    assert_eq!(
+        exchange(&mut ws, "42/chat,1[\"join\",\"room:a\"]"),
+        "43/chat,1[true]"
+    );
+    assert_eq!(
+        exchange(&mut ws, "42/chat,2[\"join\",\"lobby\"]"),
+        "43/chat,2[{\"error\":\"forbidden\"}]"
+    );
+    // {sub} never matches without a subject.
+    assert_eq!(
+        exchange(&mut ws, "42/chat,3[\"join\",\"user:\"]"),
+        "43/chat,3[{\"error\":\"forbidden\"}]"
+    );
+    assert_eq!(
+        exchange(&mut ws, "42/chat,4[\"broadcast\",\"room:a\",\"ev\",1]"),
+        "43/chat,4[{\"error\":\"forbidden\"}]"
+    );
+    assert_eq!(
+        exchange(&mut ws, "42/chat,5[\"join\",7]"),
+        "43/chat,5[{\"error\":\"bad request\"}]"
+    );
+    assert_eq!(
+        exchange(&mut ws, "42/chat,6[\"join\",\"room:news\"]"),
+        "43/chat,6[true]"
+    );
+    ws.send_text("42/chat,7[\"broadcast\",\"room:news\",\"ev\",1]");
+    let mut got = vec![ws.recv_text().expect("event"), ws.recv_text().expect("ack")];
+    got.sort();
+    assert_eq!(got, ["42/chat,[\"ev\",1]", "43/chat,7[true]"]);
+    // Not listed: refused. "/" exists, with no patterns.
+    assert_eq!(
+        exchange(&mut ws, "40/other,"),
+        "44/other,{\"message\":\"Invalid namespace\"}"
+    );
+    assert!(exchange(&mut ws, "40").starts_with("40{\"sid\":"));
+    assert_eq!(
+        exchange(&mut ws, "421[\"join\",\"room:a\"]"),
+        "431[{\"error\":\"forbidden\"}]"
+    );
 }
