@@ -149,3 +149,33 @@ fn namespaces_without_auth_deny_by_default() {
         "431[{\"error\":\"forbidden\"}]"
     );
 }
+
+/// The refusal's exact wire form, and a second namespace on the same
+/// Engine.IO session still connecting after it.
+#[test]
+fn refusal_wire_form() {
+    let dir = TempDir::new("access-wire");
+    let config = dir.write(
+        "ringcast.toml",
+        "[auth]\njwt_hs256_secret = \"k\"\n[[namespace]]\nname = \"/pub\"\nanonymous = true\n",
+    );
+    let (_server, url) = start(&["--config", config.to_str().expect("temp paths are UTF-8")]);
+    let addr = url
+        .trim_start_matches("http://")
+        .parse()
+        .expect("a socket address");
+    let (mut ws, _) = raw::Ws::open(addr);
+    let mut exchange = |send: &str| {
+        ws.send_text(send);
+        ws.recv_text().expect("an answer")
+    };
+    assert_eq!(
+        exchange("40"),
+        r#"44{"message":"unauthorized","data":{"reason":"missing"}}"#
+    );
+    assert_eq!(
+        exchange(r#"40{"token":"x.y.z"}"#),
+        r#"44{"message":"unauthorized","data":{"reason":"invalid"}}"#
+    );
+    assert!(exchange("40/pub,").starts_with(r#"40/pub,{"sid":"#));
+}
