@@ -15,7 +15,8 @@
 //!   (crate `crates/cluster-wire`, a pure codec).
 //! - [`server`]: the user API — namespaces, middleware, handlers, emit and
 //!   broadcast operators, cluster operations.
-//! - [`broker`]: the broker binary's default application.
+//! - [`broker`]: the broker binary's application (config file, tokens,
+//!   room permissions), built on [`server`].
 //! - [`config`]: the one typed configuration, with Node's option names.
 //!
 //! See `docs/architecture.md` for how a broadcast and a polling request travel.

@@ -1,19 +1,31 @@
-//! The ringcast broker: maps flags and environment into a [`Config`] and
-//! runs the default broker application. Nothing else lives here.
+//! The ringcast broker: maps flags, environment and the config file into a
+//! [`Config`] and runs the broker application. Nothing else lives here.
+//!
+//! Every flag below is also a config-file key (`--ping-interval` is
+//! `ping_interval`) with no code per flag: `broker::file::load` derives the
+//! keys, their types and their checks from this clap definition.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use ringcast::broker::{self, Permissions};
+use ringcast::broker::{self, file::ConfigError, Permissions};
+use ringcast::runtime::StartError;
 use ringcast::{Config, Cors};
 
 /// A Socket.IO v4 broker, thread-per-core on io_uring.
 ///
 /// Clients may `join`/`leave` rooms and `broadcast`/`broadcast_others`
-/// (room, event, data) to rooms on namespace `/`.
+/// (room, event, data) to rooms on namespace `/`. A config file adds
+/// token authentication and room permissions (README: "Deploying the
+/// broker").
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
+    /// TOML config file: every flag as a key (`-` written `_`), plus the
+    /// sections [auth] and [[namespace]]. Flags and environment win over it.
+    #[arg(long, env = "RINGCAST_CONFIG")]
+    config: Option<PathBuf>,
     /// Address to listen on.
     #[arg(long, env = "HOST", default_value = "0.0.0.0")]
     host: std::net::IpAddr,
@@ -105,7 +117,15 @@ fn main() {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let a = Args::parse();
+    let loaded = match broker::file::load::<Args>(std::env::args_os().collect()) {
+        Ok(loaded) => loaded,
+        Err(ConfigError::Usage(e)) => e.exit(),
+        Err(e) => {
+            eprintln!("ringcast: {e}");
+            std::process::exit(2);
+        }
+    };
+    let a = loaded.args;
     let transports = ringcast::Transports {
         polling: a.transports.split(',').any(|t| t.trim() == "polling"),
         websocket: a.transports.split(',').any(|t| t.trim() == "websocket"),
@@ -145,9 +165,19 @@ fn main() {
         broadcast: !a.no_broadcast,
         broadcast_others: !a.no_broadcast_others,
     };
-    let app = broker::app(perms).into_app();
-    if let Err(e) = ringcast::runtime::run_until_signal(config, app) {
-        eprintln!("ringcast: {e}");
-        std::process::exit(1);
+    let app = broker::app(perms, &loaded.access).into_app();
+    match ringcast::runtime::run_until_signal(config, app) {
+        Ok(()) => {}
+        // A value the flags or the file gave is out of range: a usage
+        // error like the file's own (exit code 2, nothing listened).
+        Err(e @ StartError::Config(_)) => {
+            let from = loaded.file.map(|f| format!("{}: ", f.display()));
+            eprintln!("ringcast: {}{e}", from.unwrap_or_default());
+            std::process::exit(2);
+        }
+        Err(e) => {
+            eprintln!("ringcast: {e}");
+            std::process::exit(1);
+        }
     }
 }

@@ -64,7 +64,7 @@ fn js_dir() -> Option<&'static str> {
 
 fn run_suite(js: &str, url: &str, mode: &str) {
     let out = Command::new("node")
-        .args(["--test", "broker/"])
+        .args(["--test", "broker/broker.test.js"])
         .current_dir(js)
         .env("RINGCAST_URL", url)
         .env("RINGCAST_BROKER_MODE", mode)
