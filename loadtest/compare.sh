@@ -194,14 +194,8 @@ jq -n -c \
 log "results -> $OUT"
 
 # ---------------------------------------------------------------------------------------------
-free_port() {
-  local p
-  while :; do
-    # below the ephemeral range (32768-60999), so no client socket can hold it
-    p=$((20000 + RANDOM % 12000))
-    if ! ss -Htan "( sport = :$p )" | grep -q .; then echo "$p"; return; fi
-  done
-}
+# shellcheck source=loadtest/lib.sh
+. "$ROOT/loadtest/lib.sh"
 
 # Command prefixes: `taskset -c CPUS cmd` execs cmd, so $! stays the server's own pid (a shell
 # function in the background would add a subshell in between).

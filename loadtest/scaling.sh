@@ -55,13 +55,8 @@ jq -n -c --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg nproc "$NPROC" \
            shards: ($shards | split(" ") | map(tonumber)), reps: ($reps|tonumber)}}' >"$OUT"
 log "results -> $OUT"
 
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 12000))
-    if ! ss -Htan "( sport = :$p )" | grep -q .; then echo "$p"; return; fi
-  done
-}
+# shellcheck source=loadtest/lib.sh
+. "$ROOT/loadtest/lib.sh"
 
 # case id | generator arguments; subscriber / client counts grow with the shards so every shard
 # has work (--processes: one generator event loop per generator CPU).

@@ -74,13 +74,8 @@ SUMMARY=$OUT_DIR/soak-$STAMP-summary.json
 WORK=$(mktemp -d /tmp/soak.XXXXXX)
 SLOG=$WORK/server.log
 
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 12000)) # below the ephemeral range
-    if ! ss -Htan "( sport = :$p )" | grep -q .; then echo "$p"; return; fi
-  done
-}
+# shellcheck source=loadtest/lib.sh
+. "$ROOT/loadtest/lib.sh"
 PORT=${PORT:-$(free_port)}
 # what the binaries were built from, as far as the tree tells at the start of the run
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
