@@ -35,7 +35,11 @@ use super::access::{Access, SECTIONS};
 
 /// Sections the broker's spec defines for later versions: refused by name
 /// rather than ignored, so an operator never believes they are active.
-const NOT_YET: [&str; 3] = ["proxy", "api", "admin_ui"];
+const NOT_YET: [&str; 2] = ["proxy", "admin_ui"];
+
+/// Sections whose keys are flags named `<section>_<key>` (`[api] listen`
+/// is `--api-listen`).
+const FLAG_SECTIONS: [&str; 1] = ["api"];
 
 /// Arguments that are not file keys.
 const NOT_KEYS: [&str; 3] = ["config", "help", "version"];
@@ -176,17 +180,31 @@ fn read_file(
     })?;
     let key_fail = |e: KeyError| fail(Some(e.key), e.what);
     let mut injected = Vec::new();
+    let mut flat: Vec<(String, &Value)> = Vec::new();
     for (key, value) in &top {
-        if SECTIONS.contains(&key.as_str()) {
+        match value {
+            Value::Table(t) if FLAG_SECTIONS.contains(&key.as_str()) => {
+                flat.extend(t.iter().map(|(k, v)| (format!("{key}.{k}"), v)));
+            }
+            _ if FLAG_SECTIONS.contains(&key.as_str()) => {
+                return Err(key_fail(KeyError::type_of(key, "a table", value)));
+            }
+            _ => flat.push((key.clone(), value)),
+        }
+    }
+    for (key, value) in &flat {
+        let key = key.as_str();
+        if SECTIONS.contains(&key) {
             continue;
         }
-        if NOT_YET.contains(&key.as_str()) {
+        if NOT_YET.contains(&key) {
             return Err(key_fail(KeyError::new(
                 key,
                 "section not supported by this version of ringcast",
             )));
         }
-        let Some(arg) = flag_args(cmd).find(|a| key_of(a).as_deref() == Some(key)) else {
+        let flag_key = key.replace('.', "_");
+        let Some(arg) = flag_args(cmd).find(|a| key_of(a).as_deref() == Some(&flag_key)) else {
             return Err(key_fail(KeyError::new(key, "unknown key")));
         };
         // Checked even when a flag or the environment overrides it: a broken
