@@ -28,10 +28,22 @@ struct Node {
     api: u16,
 }
 
+/// `[auth]` with anonymous access to everything on `/`: the API suite runs
+/// unchanged, and a client with a bad token is refused (counted).
+const AUTH: &str = r#"
+[auth]
+jwt_hs256_secret = "a-secret-nobody-signs-with"
+[[namespace]]
+name = "/"
+anonymous = true
+rooms = ["*"]
+publish = ["*"]
+"#;
+
 fn start_node(dir: &TempDir, name: &str, redis: Option<&str>) -> Node {
     let (port, api) = (free_port(), free_port());
     let mut cfg = format!(
-        "max_http_buffer_size = {MAX_BODY}\n[api]\nlisten = \"127.0.0.1:{api}\"\nkey = \"{KEY}\"\n"
+        "max_http_buffer_size = {MAX_BODY}\n[api]\nlisten = \"127.0.0.1:{api}\"\nkey = \"{KEY}\"\n{AUTH}"
     );
     if let Some(url) = redis {
         cfg = format!("redis_url = \"{url}\"\n{cfg}");
@@ -149,7 +161,10 @@ fn api_with_real_clients_and_metrics_follow() {
     let node = start_node(&dir, "one", None);
     let before = scrape(node.api);
     promtool_check(&before);
-    assert_eq!(sample(&before, "ringcast_build_info{version=\"0.1.0\"}"), Some(1));
+    assert_eq!(
+        sample(&before, "ringcast_build_info{version=\"0.1.0\"}"),
+        Some(1)
+    );
     assert_eq!(sample(&before, "ringcast_redis_connected"), Some(0));
     let Some(js) = js_dir() else { return };
     run_js(js, &node, None);
@@ -162,14 +177,17 @@ fn api_with_real_clients_and_metrics_follow() {
     moved("ringcast_connections_total");
     moved("ringcast_events_received_total");
     moved("ringcast_deliveries_total");
-    assert!(
-        sample(&after, "ringcast_api_requests_total{path=\"/api/emit\",code=\"200\"}")
-            .is_some_and(|n| n > 0)
-    );
-    assert!(
-        sample(&after, "ringcast_api_requests_total{path=\"/api/emit\",code=\"401\"}")
-            .is_some_and(|n| n > 0)
-    );
+    moved("ringcast_auth_failures_total{reason=\"invalid\"}");
+    assert!(sample(
+        &after,
+        "ringcast_api_requests_total{path=\"/api/emit\",code=\"200\"}"
+    )
+    .is_some_and(|n| n > 0));
+    assert!(sample(
+        &after,
+        "ringcast_api_requests_total{path=\"/api/emit\",code=\"401\"}"
+    )
+    .is_some_and(|n| n > 0));
 }
 
 #[test]
@@ -183,7 +201,16 @@ fn statuses_and_hostile_input() {
     assert_eq!(post(port, "/api/emit", "wrong", "{}").0, 401);
     assert_eq!(post(port, "/api/emit", KEY, "{").0, 400);
     assert_eq!(post(port, "/api/emit", KEY, r#"{"event":"x"}"#).0, 200);
-    assert_eq!(post(port, "/api/emit", KEY, r#"{"event":"x","args":[{"_placeholder":true,"num":0}]}"#).0, 400);
+    assert_eq!(
+        post(
+            port,
+            "/api/emit",
+            KEY,
+            r#"{"event":"x","args":[{"_placeholder":true,"num":0}]}"#
+        )
+        .0,
+        400
+    );
     assert_eq!(post(port, "/api/nope", KEY, "{}").0, 404);
     assert_eq!(get(port, "/nope").0, 404);
     assert_eq!(post(port, "/metrics", KEY, "").0, 405);
@@ -210,7 +237,10 @@ fn statuses_and_hostile_input() {
     // Malformed heads: a JSON error, never a crash.
     assert_eq!(http(port, b"\x00\x01garbage\r\n\r\n").0, 400);
     assert_eq!(http(port, b"GET / HTTP/1.1\r\n\r\n").0, 400, "no Host");
-    let huge = format!("GET /metrics HTTP/1.1\r\nHost: x\r\nX: {}\r\n\r\n", "a".repeat(20_000));
+    let huge = format!(
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nX: {}\r\n\r\n",
+        "a".repeat(20_000)
+    );
     assert_eq!(http(port, huge.as_bytes()).0, 431);
     // Keep-alive: two requests on one connection, both answered.
     let (_, both) = http(

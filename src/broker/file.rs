@@ -372,6 +372,10 @@ mod tests {
         no_pin: bool,
         #[arg(long, default_value = "dynamic")]
         mode: ringcast_cluster_wire::SubscriptionMode,
+        #[arg(long)]
+        api_listen: Option<std::net::SocketAddr>,
+        #[arg(long)]
+        api_key: Option<String>,
     }
 
     fn with_file(toml: &str, args: &[&str]) -> Result<Loaded<Args>, ConfigError> {
@@ -451,6 +455,27 @@ mod tests {
         // Reported even though the flag overrides it.
         let (key, _) = file_error(with_file("port = \"x\"", &["--port", "1"]));
         assert_eq!(key.as_deref(), Some("port"));
+    }
+
+    #[test]
+    fn api_section_keys_are_its_flags() {
+        let l = with_file(
+            "[api]\nlisten = \"127.0.0.1:3001\"\nkey = \"k\"",
+            &["--api-key", "flag"],
+        )
+        .expect("loads");
+        assert_eq!(l.args.api_listen, Some(([127, 0, 0, 1], 3001).into()));
+        assert_eq!(l.args.api_key.as_deref(), Some("flag"), "flag beats file");
+        let (key, what) = file_error(with_file("[api]\nlisten = \"nowhere\"", &[]));
+        assert_eq!(key.as_deref(), Some("api.listen"));
+        assert!(what.contains("nowhere"), "{what}");
+        let (key, what) = file_error(with_file("[api]\nport = 1", &[]));
+        assert_eq!(
+            (key.as_deref(), what.as_str()),
+            (Some("api.port"), "unknown key")
+        );
+        let (key, _) = file_error(with_file("api = 1", &[]));
+        assert_eq!(key.as_deref(), Some("api"));
     }
 
     #[test]

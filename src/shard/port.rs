@@ -81,8 +81,11 @@ pub enum ToShard {
     Run(ShardTask),
 }
 
+/// The closure of a [`ShardTask`].
+pub type ShardFn = dyn FnOnce(&Rc<Shard>) + Send;
+
 /// A closure sent to another shard ([`ToShard::Run`]).
-pub struct ShardTask(pub Box<dyn FnOnce(&Rc<Shard>) + Send>);
+pub struct ShardTask(pub Box<ShardFn>);
 
 impl std::fmt::Debug for ShardTask {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -156,6 +156,14 @@ test("errors are JSON with the documented status", async () => {
   assert.equal((await call("GET", "/nothing")).status, 404);
 });
 
+test("a bad token is refused (and counted by /metrics)", async () => {
+  const s = io(URL, { forceNew: true, reconnection: false, transports: ["websocket"], auth: { token: "not-a-jwt" } });
+  open.push(s);
+  const err = await new Promise((resolve) => s.once("connect_error", resolve));
+  assert.equal(err.message, "unauthorized");
+  assert.equal(err.data.reason, "invalid");
+});
+
 test("cluster-wide through Redis", { skip: !PEER }, async () => {
   const here = await connect();
   const there = await connect(PEER);
