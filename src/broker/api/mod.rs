@@ -184,6 +184,7 @@ async fn serve(state: &State, mut stream: TcpStream) {
             Ok(None) => return,
             Err(e) => (Err(e), false),
         };
+        let refused = req.is_err();
         let (path, reply) = match req {
             Ok(req) => routes::handle(state, &shard, &req).await,
             Err(e) => ("other", Reply::error(e.status(), e)),
@@ -201,12 +202,40 @@ async fn serve(state: &State, mut stream: TcpStream) {
             &mut out,
         );
         out.extend_from_slice(&reply.body);
-        if stream.write_all(&out).await.is_err() || !keep_alive {
+        if stream.write_all(&out).await.is_err() {
+            return;
+        }
+        if refused {
+            return linger(stream).await;
+        }
+        if !keep_alive {
             let _ = stream.close().await;
             return;
         }
     }
 }
+
+/// After refusing a request whose body may still be arriving (413, bad
+/// framing): closes our side, then reads and discards what the peer still
+/// sends (bounded in bytes and time), so the kernel does not answer
+/// unread data with a reset that would destroy the error reply in flight.
+async fn linger(mut stream: TcpStream) {
+    let _ = stream.shutdown(std::net::Shutdown::Write).await;
+    let _ = stream.set_read_timeout(Some(LINGER));
+    let mut chunk = [0u8; 8192];
+    let mut left = LINGER_BYTES;
+    while left > 0 {
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => left = left.saturating_sub(n),
+        }
+    }
+}
+
+/// How long [`linger`] waits for the peer between reads.
+const LINGER: Duration = Duration::from_secs(2);
+/// Most bytes [`linger`] discards.
+const LINGER_BYTES: usize = 4 << 20;
 
 /// Reads one request (head and body). `Ok(None)`: the peer closed or went
 /// silent between requests.
@@ -242,6 +271,14 @@ async fn read_request(
         }
         // Bounded by max_body just above.
         let n = n as usize;
+        let expects = head
+            .headers
+            .iter()
+            .any(|(k, v)| k == "expect" && v.eq_ignore_ascii_case("100-continue"));
+        if expects && buf.len() < n {
+            // curl waits for this before sending a large body.
+            let _ = stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await;
+        }
         while buf.len() < n {
             if !fill(stream, buf).await {
                 return Err(HttpError::Malformed);
