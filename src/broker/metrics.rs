@@ -55,18 +55,19 @@ pub fn count_auth_failure(f: AuthFailure) {
 
 thread_local! {
     /// Scrapes in flight on this shard: request id → where snapshots go.
-    static GATHERS: RefCell<AHashMap<u64, LocalSender<StatsSnapshot>>> =
+    static GATHERS: RefCell<AHashMap<u64, LocalSender<(usize, StatsSnapshot)>>> =
         RefCell::new(AHashMap::new());
     static NEXT_GATHER: Cell<u64> = const { Cell::new(0) };
 }
 
-/// Every shard's counters, summed; None when a shard did not answer in
-/// [`GATHER_TIMEOUT`].
-pub async fn gather(shard: &Rc<Shard>) -> Option<StatsSnapshot> {
-    let mut total = shard.stats_snapshot();
+/// Every shard's counters, indexed by shard; None when a shard did not
+/// answer in [`GATHER_TIMEOUT`].
+pub async fn gather(shard: &Rc<Shard>) -> Option<Vec<StatsSnapshot>> {
+    let mut all = vec![StatsSnapshot::default(); shard.nshards];
+    *all.get_mut(shard.id)? = shard.stats_snapshot();
     let others = shard.nshards.saturating_sub(1);
     if others == 0 {
-        return Some(total);
+        return Some(all);
     }
     let id = NEXT_GATHER.with(|n| {
         n.set(n.get() + 1);
@@ -77,7 +78,7 @@ pub async fn gather(shard: &Rc<Shard>) -> Option<StatsSnapshot> {
     let origin = shard.id;
     for peer in (0..shard.nshards).filter(|&p| p != origin) {
         let task = ShardTask(Box::new(move |peer_shard: &Rc<Shard>| {
-            let snap = peer_shard.stats_snapshot();
+            let snap = (peer_shard.id, peer_shard.stats_snapshot());
             let back = ShardTask(Box::new(move |_: &Rc<Shard>| deliver(id, snap)));
             peer_shard.mesh.send(origin, ToShard::Run(back));
         }));
@@ -85,9 +86,10 @@ pub async fn gather(shard: &Rc<Shard>) -> Option<StatsSnapshot> {
     }
     let collect = async {
         for _ in 0..others {
-            total.add(&rx.recv().await?);
+            let (from, snap) = rx.recv().await?;
+            *all.get_mut(from)? = snap;
         }
-        Some(total)
+        Some(all)
     };
     let timeout = async {
         glommio::timer::sleep(GATHER_TIMEOUT).await;
@@ -99,7 +101,7 @@ pub async fn gather(shard: &Rc<Shard>) -> Option<StatsSnapshot> {
 }
 
 /// A shard's snapshot for scrape `id` arrived (on the scraping shard).
-fn deliver(id: u64, snap: StatsSnapshot) {
+fn deliver(id: u64, snap: (usize, StatsSnapshot)) {
     GATHERS.with(|g| {
         if let Some(tx) = g.borrow().get(&id) {
             // Bounded by the number of shards, each answering once.
@@ -119,8 +121,22 @@ impl ApiCounts {
     }
 }
 
-/// The Prometheus text of the process: shard totals, bridge, API.
-pub fn render(total: &StatsSnapshot, bridge: &BridgeHealth, api: &ApiCounts) -> String {
+/// The Prometheus text of the process: shard totals (and a few series per
+/// shard), bridge, API.
+pub fn render(shards: &[StatsSnapshot], bridge: &BridgeHealth, api: &ApiCounts) -> String {
+    let mut total = StatsSnapshot::default();
+    for s in shards {
+        total.add(s);
+    }
+    let per_shard = |f: fn(&StatsSnapshot) -> u64| -> Vec<(String, u64)> {
+        shards
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (format!("{{shard=\"{i}\"}}"), f(s)))
+            .collect()
+    };
+    let shard_conns = per_shard(|s| s.websocket + s.polling);
+    let shard_queued = per_shard(|s| s.queued_bytes);
     let mut out = String::with_capacity(4096);
     let mut family = |name: &str, kind: &str, help: &str, samples: &[(&str, u64)]| {
         // Writing to a String cannot fail.
@@ -144,6 +160,21 @@ pub fn render(total: &StatsSnapshot, bridge: &BridgeHealth, api: &ApiCounts) -> 
             ("{transport=\"websocket\"}", total.websocket),
             ("{transport=\"polling\"}", total.polling),
         ],
+    );
+    let shard_conns: Vec<(&str, u64)> = shard_conns.iter().map(|(l, n)| (l.as_str(), *n)).collect();
+    family(
+        "ringcast_shard_connections",
+        "gauge",
+        "Open connections per shard.",
+        &shard_conns,
+    );
+    let shard_queued: Vec<(&str, u64)> =
+        shard_queued.iter().map(|(l, n)| (l.as_str(), *n)).collect();
+    family(
+        "ringcast_shard_queued_bytes",
+        "gauge",
+        "Bytes queued for clients and not yet written, per shard.",
+        &shard_queued,
     );
     family(
         "ringcast_sockets",
@@ -289,12 +320,13 @@ mod tests {
         let api = ApiCounts::default();
         api.count("/api/emit", 200);
         api.count("/api/emit", 401);
-        let total = StatsSnapshot {
-            websocket: 2,
-            deliveries: 7,
+        let shard = StatsSnapshot {
+            websocket: 1,
+            deliveries: 3,
+            queued_bytes: 10,
             ..Default::default()
         };
-        let text = render(&total, &BridgeHealth::default(), &api);
+        let text = render(&[shard, shard], &BridgeHealth::default(), &api);
         assert!(text.ends_with('\n'));
         let mut current = String::new();
         let mut families = std::collections::HashSet::new();
@@ -334,7 +366,9 @@ mod tests {
             }
         }
         assert!(text.contains("ringcast_connections{transport=\"websocket\"} 2\n"));
-        assert!(text.contains("ringcast_deliveries_total 7\n"));
+        assert!(text.contains("ringcast_deliveries_total 6\n"));
+        assert!(text.contains("ringcast_shard_connections{shard=\"1\"} 1\n"));
+        assert!(text.contains("ringcast_shard_queued_bytes{shard=\"0\"} 10\n"));
         assert!(text.contains("ringcast_api_requests_total{path=\"/api/emit\",code=\"401\"} 1\n"));
         assert!(text.contains("ringcast_redis_connected 0\n"));
     }

@@ -19,6 +19,8 @@ pub struct StatsSnapshot {
     pub polling: u64,
     /// Connected Socket.IO sockets (all namespaces).
     pub sockets: u64,
+    /// Bytes queued for clients, not yet written (all sessions).
+    pub queued_bytes: u64,
     /// Sessions opened since start.
     pub sessions_opened: u64,
     /// EVENT packets received from clients.
@@ -41,6 +43,7 @@ impl StatsSnapshot {
         self.websocket += other.websocket;
         self.polling += other.polling;
         self.sockets += other.sockets;
+        self.queued_bytes += other.queued_bytes;
         self.sessions_opened += other.sessions_opened;
         self.events_received += other.events_received;
         self.deliveries += other.deliveries;
@@ -55,14 +58,17 @@ impl StatsSnapshot {
 
 impl Shard {
     /// This shard's counters now; walks the sessions to split them by
-    /// transport (a scrape costs O(sessions), the hot path nothing).
+    /// transport and sum their queues (a scrape costs O(sessions), the hot
+    /// path nothing).
     pub fn stats_snapshot(&self) -> StatsSnapshot {
-        let (mut websocket, mut polling) = (0, 0);
+        let (mut websocket, mut polling, mut queued_bytes) = (0, 0, 0);
         for s in self.sessions.borrow().values() {
-            match s.st.borrow().eio.transport() {
+            let st = s.st.borrow();
+            match st.eio.transport() {
                 Transport::WebSocket => websocket += 1,
                 Transport::Polling => polling += 1,
             }
+            queued_bytes += st.eio.queued_bytes() as u64;
         }
         let mut refusals = [0; Quota::ALL.len()];
         for (slot, (_, n)) in refusals.iter_mut().zip(self.quota.refusal_counts()) {
@@ -73,6 +79,7 @@ impl Shard {
             websocket,
             polling,
             sockets: self.sockets.borrow().len() as u64,
+            queued_bytes,
             sessions_opened: st.sessions_opened.get(),
             events_received: st.events_received.get(),
             deliveries: st.deliveries.get(),

@@ -62,14 +62,14 @@ async fn only_get<F: std::future::Future<Output = Reply>>(
 }
 
 async fn metrics_reply(state: &State, shard: &Rc<Shard>) -> Reply {
-    let Some(total) = metrics::gather(shard).await else {
+    let Some(shards) = metrics::gather(shard).await else {
         return Reply::error(500, "a shard did not answer");
     };
     let bridge = shard.mesh.cluster().map(|c| c.health()).unwrap_or_default();
     Reply {
         status: 200,
         content_type: "text/plain; version=0.0.4; charset=utf-8",
-        body: metrics::render(&total, &bridge, &state.counts).into_bytes(),
+        body: metrics::render(&shards, &bridge, &state.counts).into_bytes(),
     }
 }
 
