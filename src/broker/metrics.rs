@@ -110,14 +110,66 @@ fn deliver(id: u64, snap: (usize, StatsSnapshot)) {
     });
 }
 
-/// API requests by (path, status), counted by the API's shard.
+/// Upper bounds (seconds) of the API latency histogram's buckets.
+const LATENCY_BUCKETS: [f64; 10] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 5.0,
+];
+
+/// One path's latency histogram (non-cumulative counts per bucket).
+#[derive(Debug, Default, Clone, Copy)]
+struct Latency {
+    buckets: [u64; LATENCY_BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+/// API requests by (path, status) and their latency by path, kept by the
+/// API's shard.
 #[derive(Debug, Default)]
-pub struct ApiCounts(RefCell<BTreeMap<(&'static str, u16), u64>>);
+pub struct ApiCounts {
+    requests: RefCell<BTreeMap<(&'static str, u16), u64>>,
+    latency: RefCell<BTreeMap<&'static str, Latency>>,
+}
 
 impl ApiCounts {
-    /// Counts one answered request.
-    pub fn count(&self, path: &'static str, code: u16) {
-        *self.0.borrow_mut().entry((path, code)).or_default() += 1;
+    /// Counts one answered request that took `took`.
+    pub fn count(&self, path: &'static str, code: u16, took: Duration) {
+        *self.requests.borrow_mut().entry((path, code)).or_default() += 1;
+        let secs = took.as_secs_f64();
+        let mut latency = self.latency.borrow_mut();
+        let h = latency.entry(path).or_default();
+        if let Some(i) = LATENCY_BUCKETS.iter().position(|&le| secs <= le) {
+            h.buckets[i] += 1;
+        }
+        h.count += 1;
+        h.sum += secs;
+    }
+
+    /// The histogram family, in text format.
+    fn render_latency(&self, out: &mut String) {
+        let name = "ringcast_api_request_duration_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Time to answer an [api] request, by path."
+        );
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        for (path, h) in self.latency.borrow().iter() {
+            let mut cumulative = 0;
+            for (le, n) in LATENCY_BUCKETS.iter().zip(h.buckets) {
+                cumulative += n;
+                let _ = writeln!(
+                    out,
+                    "{name}_bucket{{path=\"{path}\",le=\"{le}\"}} {cumulative}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{path=\"{path}\",le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(out, "{name}_sum{{path=\"{path}\"}} {}", h.sum);
+            let _ = writeln!(out, "{name}_count{{path=\"{path}\"}} {}", h.count);
+        }
     }
 }
 
@@ -248,7 +300,7 @@ pub fn render(shards: &[StatsSnapshot], bridge: &BridgeHealth, api: &ApiCounts) 
         &auth,
     );
     let api_counts: Vec<(String, u64)> = api
-        .0
+        .requests
         .borrow()
         .iter()
         .map(|((path, code), n)| (format!("{{path=\"{path}\",code=\"{code}\"}}"), *n))
@@ -306,6 +358,7 @@ pub fn render(shards: &[StatsSnapshot], bridge: &BridgeHealth, api: &ApiCounts) 
         "Messages from Redis that failed to decode.",
         &[("", bridge.decode_errors)],
     );
+    api.render_latency(&mut out);
     out
 }
 
@@ -318,8 +371,8 @@ mod tests {
     #[test]
     fn text_format_is_strict() {
         let api = ApiCounts::default();
-        api.count("/api/emit", 200);
-        api.count("/api/emit", 401);
+        api.count("/api/emit", 200, Duration::from_micros(700));
+        api.count("/api/emit", 401, Duration::from_secs(9));
         let shard = StatsSnapshot {
             websocket: 1,
             deliveries: 3,
@@ -340,16 +393,28 @@ mod tests {
             if let Some(rest) = line.strip_prefix("# TYPE ") {
                 let (name, kind) = rest.split_once(' ').unwrap_or_default();
                 assert_eq!(name, current);
-                assert!(kind == "gauge" || kind == "counter", "{line}");
+                assert!(
+                    kind == "gauge" || kind == "counter" || kind == "histogram",
+                    "{line}"
+                );
                 if kind == "counter" {
                     assert!(name.ends_with("_total"), "{name}");
                 }
                 continue;
             }
             let (series, value) = line.rsplit_once(' ').unwrap_or_default();
-            value.parse::<u64>().unwrap_or_else(|_| panic!("{line}"));
             let name = series.split('{').next().unwrap_or_default();
-            assert_eq!(name, current, "{line}");
+            if name.ends_with("_sum") {
+                value.parse::<f64>().unwrap_or_else(|_| panic!("{line}"));
+            } else {
+                value.parse::<u64>().unwrap_or_else(|_| panic!("{line}"));
+            }
+            let base = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s))
+                .filter(|b| *b == current)
+                .unwrap_or(name);
+            assert_eq!(base, current, "{line}");
             assert!(name
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit()));
@@ -362,6 +427,7 @@ mod tests {
                     let (k, v) = pair.split_once('=').unwrap_or_else(|| panic!("{line}"));
                     assert!(k.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
                     assert!(v.len() >= 2 && v.starts_with('"') && v.ends_with('"'));
+                    assert!(!v[1..v.len() - 1].contains(['"', '\\', '\n']), "{line}");
                 }
             }
         }
@@ -371,5 +437,15 @@ mod tests {
         assert!(text.contains("ringcast_shard_queued_bytes{shard=\"0\"} 10\n"));
         assert!(text.contains("ringcast_api_requests_total{path=\"/api/emit\",code=\"401\"} 1\n"));
         assert!(text.contains("ringcast_redis_connected 0\n"));
+        let h = "ringcast_api_request_duration_seconds";
+        assert!(text.contains(&format!(
+            "{h}_bucket{{path=\"/api/emit\",le=\"0.0005\"}} 0\n"
+        )));
+        assert!(text.contains(&format!(
+            "{h}_bucket{{path=\"/api/emit\",le=\"0.001\"}} 1\n"
+        )));
+        assert!(text.contains(&format!("{h}_bucket{{path=\"/api/emit\",le=\"5\"}} 1\n")));
+        assert!(text.contains(&format!("{h}_bucket{{path=\"/api/emit\",le=\"+Inf\"}} 2\n")));
+        assert!(text.contains(&format!("{h}_count{{path=\"/api/emit\"}} 2\n")));
     }
 }

@@ -185,11 +185,12 @@ async fn serve(state: &State, mut stream: TcpStream) {
             Err(e) => (Err(e), false),
         };
         let refused = req.is_err();
+        let began = std::time::Instant::now();
         let (path, reply) = match req {
             Ok(req) => routes::handle(state, &shard, &req).await,
             Err(e) => ("other", Reply::error(e.status(), e)),
         };
-        state.counts.count(path, reply.status);
+        state.counts.count(path, reply.status, began.elapsed());
         let mut out = BytesMut::new();
         ringcast_proto::http::write_head(
             reply.status,
