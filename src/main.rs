@@ -175,6 +175,9 @@ fn main() {
         broadcast_others: !a.no_broadcast_others,
     };
     let mut builder = broker::builder(perms, &loaded.access);
+    if a.api_listen.is_none() && a.api_key.is_some() {
+        tracing::warn!("api key given without an api listen address: no API is served");
+    }
     if let Some(listen) = a.api_listen {
         if a.api_key.as_deref().is_some_and(|k| k.trim().is_empty()) {
             eprintln!("ringcast: api key: must not be empty");

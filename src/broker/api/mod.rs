@@ -40,7 +40,8 @@ use super::metrics::ApiCounts;
 use crate::server::Builder;
 use crate::shard::Shard;
 
-/// How long a connection may take to send one complete request.
+/// How long a connection may take to send one complete request (head and
+/// body), and may stay idle between requests.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Connections served at once; more are closed as soon as accepted.
@@ -171,12 +172,21 @@ impl Reply {
 
 /// Serves requests on one connection until it closes, errs or asks to.
 async fn serve(state: &State, mut stream: TcpStream) {
-    let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
     let shard = Shard::current();
     let max_body = shard.config.max_http_buffer_size;
     let mut buf = BytesMut::new();
     loop {
-        let (req, keep_alive) = match read_request(&mut stream, &mut buf, max_body).await {
+        // One deadline for the whole request (a peer trickling bytes cannot
+        // hold a connection slot longer), and for idling between requests.
+        let read = async { Some(read_request(&mut stream, &mut buf, max_body).await) };
+        let deadline = async {
+            glommio::timer::sleep(READ_TIMEOUT).await;
+            None
+        };
+        let Some(read) = futures_lite::future::or(read, deadline).await else {
+            return;
+        };
+        let (req, keep_alive) = match read {
             Ok(Some(req)) => {
                 let keep = req.head.keep_alive;
                 (Ok(req), keep)
