@@ -6,7 +6,9 @@
 //! test starts; raw-socket checks of statuses the JS client cannot provoke
 //! (413, malformed heads, hostile input); `/metrics` (strict parse, and
 //! `promtool check metrics` when installed: Debian's `prometheus` package)
-//! moving with the traffic; `/healthz`; `/readyz` following a Redis outage.
+//! moving with the traffic, and a real Prometheus server scraping it and
+//! answering a query (skipped without `prometheus`); `/healthz`; `/readyz`
+//! following a Redis outage.
 //! The client suite is skipped when `RINGCAST_E2E=0`.
 
 mod broker_util;
@@ -323,4 +325,60 @@ fn cluster_wide_and_readiness_follow_redis() {
     promtool_check(&m);
     assert_eq!(sample(&m, "ringcast_redis_connected"), Some(0));
     assert!(sample(&m, "ringcast_redis_reconnects_total").is_some_and(|n| n >= 1));
+}
+
+/// A real Prometheus server (Debian's `prometheus`, when installed) scrapes
+/// the `[api]` listener and answers a query for `ringcast_connections`.
+#[test]
+fn prometheus_scrapes_and_answers_a_query() {
+    if Command::new("prometheus")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("prometheus not installed (apt-get install prometheus): test skipped");
+        return;
+    }
+    let dir = TempDir::new("api-prom");
+    let node = start_node(&dir, "scraped", None);
+    let web = free_port();
+    let cfg = dir.write(
+        "prometheus.yml",
+        &format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: ringcast\n    static_configs:\n      - targets: [\"127.0.0.1:{}\"]\n",
+            node.api
+        ),
+    );
+    let child = Command::new("prometheus")
+        .arg(format!("--config.file={}", cfg.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("tsdb").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{web}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("prometheus runs");
+    let mut prom = Server(child);
+    wait_listening(&mut prom, web);
+    // Waits on the condition: the first scrape stored a sample.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, body) = get(web, "/api/v1/query?query=ringcast_connections");
+        if status == 200 && body.contains("\"transport\":\"websocket\"") {
+            assert!(
+                body.contains("\"__name__\":\"ringcast_connections\""),
+                "{body}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no sample scraped: {status} {body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (_, up) = get(web, "/api/v1/query?query=up");
+    assert!(up.contains("\"value\":[") && up.contains("\"1\"]"), "{up}");
 }
