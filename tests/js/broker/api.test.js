@@ -62,6 +62,29 @@ async function untilMembers(room, ids) {
   }
 }
 
+/// Per-shard open connections from /metrics.
+async function shardConnections() {
+  const text = await (await fetch(API + "/metrics")).text();
+  return [...text.matchAll(/^ringcast_shard_connections\{shard="(\d+)"\} (\d+)$/gm)].map((m) => Number(m[2]));
+}
+
+test("whole-namespace emit reaches clients on every shard", async () => {
+  // The kernel spreads connections over the shards (SO_REUSEPORT): connect until every shard
+  // holds one of ours (no other client is connected yet), then publish once.
+  const clients = [];
+  for (;;) {
+    clients.push(await connect());
+    const per = await shardConnections();
+    assert.ok(per.length >= 2, "the broker runs with --shards 2");
+    if (per.every((n) => n > 0)) break;
+    assert.ok(clients.length < 64, `all clients on one shard: ${per}`);
+  }
+  const got = clients.map((s) => new Promise((resolve) => s.once("everyone", resolve)));
+  await post("/api/emit", { event: "everyone", args: ["hi"] });
+  assert.deepEqual(await Promise.all(got), clients.map(() => "hi"));
+  clients.forEach((s) => s.disconnect());
+});
+
 test("emit reaches rooms, minus except, or the whole namespace", async () => {
   const a = await connect();
   const b = await connect(URL, ["polling", "websocket"]);
