@@ -63,8 +63,24 @@ thread_local! {
 /// Every shard's counters, indexed by shard; None when a shard did not
 /// answer in [`GATHER_TIMEOUT`].
 pub async fn gather(shard: &Rc<Shard>) -> Option<Vec<StatsSnapshot>> {
+    round_trip(shard, Shard::stats_snapshot).await
+}
+
+/// Whether every shard answers a round trip through the mesh within
+/// [`GATHER_TIMEOUT`] (for `/readyz`: no session walk).
+pub async fn ping(shard: &Rc<Shard>) -> bool {
+    round_trip(shard, |_| StatsSnapshot::default())
+        .await
+        .is_some()
+}
+
+/// `take` run on every shard (on its own thread), results by shard.
+async fn round_trip(
+    shard: &Rc<Shard>,
+    take: fn(&Shard) -> StatsSnapshot,
+) -> Option<Vec<StatsSnapshot>> {
     let mut all = vec![StatsSnapshot::default(); shard.nshards];
-    *all.get_mut(shard.id)? = shard.stats_snapshot();
+    *all.get_mut(shard.id)? = take(shard);
     let others = shard.nshards.saturating_sub(1);
     if others == 0 {
         return Some(all);
@@ -78,7 +94,7 @@ pub async fn gather(shard: &Rc<Shard>) -> Option<Vec<StatsSnapshot>> {
     let origin = shard.id;
     for peer in (0..shard.nshards).filter(|&p| p != origin) {
         let task = ShardTask(Box::new(move |peer_shard: &Rc<Shard>| {
-            let snap = (peer_shard.id, peer_shard.stats_snapshot());
+            let snap = (peer_shard.id, take(peer_shard));
             let back = ShardTask(Box::new(move |_: &Rc<Shard>| deliver(id, snap)));
             peer_shard.mesh.send(origin, ToShard::Run(back));
         }));

@@ -84,7 +84,7 @@ async fn readyz(shard: &Rc<Shard>) -> Reply {
     }
     // Every shard answers a round trip: each executor runs (its listener
     // was bound before the shards started).
-    if metrics::gather(shard).await.is_none() {
+    if !metrics::ping(shard).await {
         return not_ready("a shard did not answer");
     }
     if shard.stopping.get() {
