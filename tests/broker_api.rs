@@ -7,11 +7,14 @@
 //! (413, malformed heads, hostile input); `/metrics` (strict parse, and
 //! `promtool check metrics` when installed: Debian's `prometheus` package)
 //! moving with the traffic, and a real Prometheus server scraping it and
-//! answering a query (skipped without `prometheus`); `/healthz`; `/readyz`
-//! following a Redis outage.
+//! answering a query (skipped without `prometheus`), a slow consumer
+//! counted; `/healthz`; `/readyz` following a Redis outage.
 //! The client suite is skipped when `RINGCAST_E2E=0`.
 
 mod broker_util;
+
+#[path = "common/raw.rs"]
+mod raw;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -43,9 +46,14 @@ publish = ["*"]
 "#;
 
 fn start_node(dir: &TempDir, name: &str, redis: Option<&str>) -> Node {
+    start_node_with(dir, name, redis, "")
+}
+
+/// [`start_node`] with more top-level config keys.
+fn start_node_with(dir: &TempDir, name: &str, redis: Option<&str>, extra: &str) -> Node {
     let (port, api) = (free_port(), free_port());
     let mut cfg = format!(
-        "max_http_buffer_size = {MAX_BODY}\n[api]\nlisten = \"127.0.0.1:{api}\"\nkey = \"{KEY}\"\n{AUTH}"
+        "{extra}\nmax_http_buffer_size = {MAX_BODY}\n[api]\nlisten = \"127.0.0.1:{api}\"\nkey = \"{KEY}\"\n{AUTH}"
     );
     if let Some(url) = redis {
         cfg = format!("redis_url = \"{url}\"\n{cfg}");
@@ -381,4 +389,31 @@ fn prometheus_scrapes_and_answers_a_query() {
     }
     let (_, up) = get(web, "/api/v1/query?query=up");
     assert!(up.contains("\"value\":[") && up.contains("\"1\"]"), "{up}");
+}
+
+/// A client that stops reading is closed as a slow consumer once its queue
+/// passes `max_buffered_bytes`, and `/metrics` counts it.
+#[test]
+fn slow_consumer_is_counted() {
+    let dir = TempDir::new("api-slow");
+    let node = start_node_with(&dir, "slow", None, "max_buffered_bytes = 65536");
+    let addr: std::net::SocketAddr = node.url["http://".len()..].parse().expect("address");
+    let (mut ws, open) = raw::Ws::open(addr);
+    assert!(open.starts_with('0'), "{open}");
+    ws.send_text("40");
+    let connected = ws.recv_text().expect("CONNECT reply");
+    assert!(connected.starts_with("40"), "{connected}");
+    // From now on the client reads nothing: the kernel buffers fill, then
+    // the server's queue, then the server closes it.
+    let chunk = "x".repeat(MAX_BODY - 100);
+    let body = format!(r#"{{"event":"big","args":["{chunk}"]}}"#);
+    let slow = "ringcast_slow_consumer_disconnects_total";
+    for sent in 0.. {
+        assert_eq!(post(node.api, "/api/emit", KEY, &body).0, 200);
+        if sample(&scrape(node.api), slow).is_some_and(|n| n >= 1) {
+            break;
+        }
+        assert!(sent < 2000, "never closed as a slow consumer");
+    }
+    drop(ws);
 }
