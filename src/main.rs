@@ -109,6 +109,15 @@ struct Args {
     /// Most open connections from one IP address (HTTP 429 beyond).
     #[arg(long, env = "MAX_CONNECTIONS_PER_IP", default_value_t = 0)]
     max_connections_per_ip: u32,
+    // The [api] listener (README "HTTP API and metrics"; broker.md §5, §6).
+    /// Address of the API listener (/api/*, /metrics, /healthz, /readyz),
+    /// e.g. 127.0.0.1:3001; off when unset. File: `[api] listen`.
+    #[arg(long, env = "RINGCAST_API_LISTEN")]
+    api_listen: Option<std::net::SocketAddr>,
+    /// Bearer key required by /api/* (without it they answer 401).
+    /// File: `[api] key`.
+    #[arg(long, env = "RINGCAST_API_KEY")]
+    api_key: Option<String>,
 }
 
 fn main() {
@@ -165,7 +174,24 @@ fn main() {
         broadcast: !a.no_broadcast,
         broadcast_others: !a.no_broadcast_others,
     };
-    let app = broker::app(perms, &loaded.access).into_app();
+    let mut builder = broker::builder(perms, &loaded.access);
+    if a.api_listen.is_none() && a.api_key.is_some() {
+        tracing::warn!("api key given without an api listen address: no API is served");
+    }
+    if let Some(listen) = a.api_listen {
+        if a.api_key.as_deref().is_some_and(|k| k.trim().is_empty()) {
+            eprintln!("ringcast: api key: must not be empty");
+            std::process::exit(2);
+        }
+        match broker::api::Api::bind(listen, a.api_key) {
+            Ok(api) => builder = api.attach(builder),
+            Err(e) => {
+                eprintln!("ringcast: cannot listen on {listen} (api): {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+    let app = builder.build().into_app();
     match ringcast::runtime::run_until_signal(config, app) {
         Ok(()) => {}
         // A value the flags or the file gave is out of range: a usage

@@ -35,7 +35,11 @@ use super::access::{Access, SECTIONS};
 
 /// Sections the broker's spec defines for later versions: refused by name
 /// rather than ignored, so an operator never believes they are active.
-const NOT_YET: [&str; 3] = ["proxy", "api", "admin_ui"];
+const NOT_YET: [&str; 2] = ["proxy", "admin_ui"];
+
+/// Sections whose keys are flags named `<section>_<key>` (`[api] listen`
+/// is `--api-listen`).
+const FLAG_SECTIONS: [&str; 1] = ["api"];
 
 /// Arguments that are not file keys.
 const NOT_KEYS: [&str; 3] = ["config", "help", "version"];
@@ -176,17 +180,31 @@ fn read_file(
     })?;
     let key_fail = |e: KeyError| fail(Some(e.key), e.what);
     let mut injected = Vec::new();
+    let mut flat: Vec<(String, &Value)> = Vec::new();
     for (key, value) in &top {
-        if SECTIONS.contains(&key.as_str()) {
+        match value {
+            Value::Table(t) if FLAG_SECTIONS.contains(&key.as_str()) => {
+                flat.extend(t.iter().map(|(k, v)| (format!("{key}.{k}"), v)));
+            }
+            _ if FLAG_SECTIONS.contains(&key.as_str()) => {
+                return Err(key_fail(KeyError::type_of(key, "a table", value)));
+            }
+            _ => flat.push((key.clone(), value)),
+        }
+    }
+    for (key, value) in &flat {
+        let key = key.as_str();
+        if SECTIONS.contains(&key) {
             continue;
         }
-        if NOT_YET.contains(&key.as_str()) {
+        if NOT_YET.contains(&key) {
             return Err(key_fail(KeyError::new(
                 key,
                 "section not supported by this version of ringcast",
             )));
         }
-        let Some(arg) = flag_args(cmd).find(|a| key_of(a).as_deref() == Some(key)) else {
+        let flag_key = key.replace('.', "_");
+        let Some(arg) = flag_args(cmd).find(|a| key_of(a).as_deref() == Some(&flag_key)) else {
             return Err(key_fail(KeyError::new(key, "unknown key")));
         };
         // Checked even when a flag or the environment overrides it: a broken
@@ -354,6 +372,10 @@ mod tests {
         no_pin: bool,
         #[arg(long, default_value = "dynamic")]
         mode: ringcast_cluster_wire::SubscriptionMode,
+        #[arg(long)]
+        api_listen: Option<std::net::SocketAddr>,
+        #[arg(long)]
+        api_key: Option<String>,
     }
 
     fn with_file(toml: &str, args: &[&str]) -> Result<Loaded<Args>, ConfigError> {
@@ -433,6 +455,27 @@ mod tests {
         // Reported even though the flag overrides it.
         let (key, _) = file_error(with_file("port = \"x\"", &["--port", "1"]));
         assert_eq!(key.as_deref(), Some("port"));
+    }
+
+    #[test]
+    fn api_section_keys_are_its_flags() {
+        let l = with_file(
+            "[api]\nlisten = \"127.0.0.1:3001\"\nkey = \"k\"",
+            &["--api-key", "flag"],
+        )
+        .expect("loads");
+        assert_eq!(l.args.api_listen, Some(([127, 0, 0, 1], 3001).into()));
+        assert_eq!(l.args.api_key.as_deref(), Some("flag"), "flag beats file");
+        let (key, what) = file_error(with_file("[api]\nlisten = \"nowhere\"", &[]));
+        assert_eq!(key.as_deref(), Some("api.listen"));
+        assert!(what.contains("nowhere"), "{what}");
+        let (key, what) = file_error(with_file("[api]\nport = 1", &[]));
+        assert_eq!(
+            (key.as_deref(), what.as_str()),
+            (Some("api.port"), "unknown key")
+        );
+        let (key, _) = file_error(with_file("api = 1", &[]));
+        assert_eq!(key.as_deref(), Some("api"));
     }
 
     #[test]

@@ -16,10 +16,12 @@
 //! read by [`file::load`].
 
 pub mod access;
+pub mod api;
 pub mod auth;
 pub mod file;
 mod grants;
 mod handlers;
+pub mod metrics;
 pub mod pattern;
 
 use std::sync::Arc;
@@ -27,7 +29,9 @@ use std::sync::Arc;
 pub use self::access::{Access, NamespaceRules};
 use self::auth::{AuthFailure, Verifier};
 pub use self::handlers::{handle_broadcast, handle_broadcast_others, handle_join, handle_leave};
-use crate::server::{ConnectRequest, NamespaceBuilder, Refusal, Server, ServerApp, Socket};
+use crate::server::{
+    Builder, ConnectRequest, NamespaceBuilder, Refusal, Server, ServerApp, Socket,
+};
 
 /// Which client events the broker handles at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,10 +56,14 @@ impl Default for Permissions {
 
 /// The broker application.
 pub fn app(perms: Permissions, access: &Access) -> ServerApp {
+    builder(perms, access).build()
+}
+
+/// The broker application, before [`Builder::build`] (to add the `[api]`
+/// listener: [`api::Api::attach`]).
+pub fn builder(perms: Permissions, access: &Access) -> Builder {
     if access.is_open() {
-        return Server::builder()
-            .namespace("/", |ns| open(ns, perms))
-            .build();
+        return Server::builder().namespace("/", |ns| open(ns, perms));
     }
     let mut builder = Server::builder();
     for rules in &access.namespaces {
@@ -63,7 +71,7 @@ pub fn app(perms: Permissions, access: &Access) -> ServerApp {
         let auth = access.auth.clone();
         builder = builder.namespace(&rules.name.clone(), |ns| guarded(ns, perms, rules, auth));
     }
-    builder.build()
+    builder
 }
 
 fn open(ns: &mut NamespaceBuilder, perms: Permissions) {
@@ -130,6 +138,7 @@ fn check_token(
             Err(f) => f,
         },
     };
+    metrics::count_auth_failure(failure);
     tracing::debug!(
         nsp = req.namespace(),
         address = %req.handshake().address,

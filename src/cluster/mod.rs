@@ -74,7 +74,7 @@ use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use crate::config::{Config, SubscriptionMode};
-use crate::shard::port::{ClusterPort, ToCluster, ToShard};
+use crate::shard::port::{BridgeHealth, ClusterPort, ToCluster, ToShard};
 use crate::shard::App;
 
 use crate::shard::ops::{Apply, Op, OpResult, Part, Query, Target};
@@ -99,6 +99,20 @@ pub struct Counters {
     pub published: AtomicU64,
     /// Messages received from Redis.
     pub received: AtomicU64,
+    /// The subscribed connection is up (all its subscriptions confirmed).
+    pub connected: AtomicBool,
+    /// Times the subscribed connection went from up to down.
+    pub reconnects: AtomicU64,
+}
+
+impl Counters {
+    /// Records the subscribed connection's state (read by `/readyz` and
+    /// `ringcast_redis_connected`).
+    pub(crate) fn set_connected(&self, up: bool) {
+        if self.connected.swap(up, Ordering::Relaxed) && !up {
+            self.reconnects.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 fn bump(c: &AtomicU64) -> u64 {
@@ -162,6 +176,22 @@ impl ClusterPort for Link {
 
     fn tracks_socket_rooms(&self) -> bool {
         self.socket_rooms
+    }
+
+    fn health(&self) -> BridgeHealth {
+        let c = &self.counters;
+        let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        BridgeHealth {
+            redis: self.publish,
+            connected: c.connected.load(Ordering::Relaxed),
+            published: n(&c.published),
+            received: n(&c.received),
+            dropped_from_shards: n(&c.dropped_from_shards),
+            dropped_to_shards: n(&c.dropped_to_shards),
+            dropped_publishes: n(&c.dropped_publishes),
+            decode_errors: n(&c.decode_errors),
+            reconnects: n(&c.reconnects),
+        }
     }
 }
 

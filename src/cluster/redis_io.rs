@@ -269,6 +269,7 @@ fn subscriber_loop(
                     return; // the core stopped
                 };
                 next += 1;
+                counters.set_connected(false);
                 if !std::mem::replace(&mut lost, true) {
                     tracing::warn!(error = %e, "redis subscriber link lost; reconnecting");
                 }
@@ -278,6 +279,7 @@ fn subscriber_loop(
             }
         };
         backoff = BACKOFF_MIN;
+        counters.set_connected(true);
         if std::mem::take(&mut lost) {
             tracing::warn!("redis subscriber link restored; subscriptions renewed");
         } else {
@@ -292,6 +294,7 @@ fn subscriber_loop(
                 Ok(r) => r,
                 Err(e) => {
                     tracing::warn!(error = %e, "redis subscriber link lost; reconnecting");
+                    counters.set_connected(false);
                     lost = true;
                     break;
                 }

@@ -184,6 +184,7 @@ impl Manager {
             Cmd::Lost(addr, gen) => {
                 if self.links.get(&addr).is_some_and(|l| l.gen == gen) {
                     self.drop_link(&addr);
+                    self.counters.set_connected(false);
                     if !std::mem::replace(&mut self.lost, true) {
                         tracing::warn!(node = %addr, "redis sharded subscriber link lost; reconnecting");
                     }
@@ -275,6 +276,7 @@ impl Manager {
             None => match self.connect(&target) {
                 Ok(gen) => gen,
                 Err(e) => {
+                    self.counters.set_connected(false);
                     if !std::mem::replace(&mut self.lost, true) {
                         tracing::warn!(node = %target, error = %e, "redis sharded subscriber link lost; reconnecting");
                     }
@@ -350,6 +352,7 @@ impl Manager {
             return self.failed(&"some channels could not be subscribed");
         }
         self.backoff = BACKOFF_MIN;
+        self.counters.set_connected(true);
         let cluster = self.layout.as_ref().is_some_and(Layout::is_cluster);
         let (channels, nodes) = (self.wanted.len(), self.links.len());
         if std::mem::take(&mut self.lost) {
@@ -370,6 +373,7 @@ impl Manager {
     }
 
     fn failed(&mut self, e: &dyn std::fmt::Display) {
+        self.counters.set_connected(false);
         if !std::mem::replace(&mut self.lost, true) {
             tracing::warn!(error = %e, "redis sharded subscriber link lost; reconnecting");
         }

@@ -219,6 +219,7 @@ async fn shard_main(
     if let Some(end) = end {
         glommio::spawn_local(crate::cluster::shard_side::pump(shard.clone(), end)).detach();
     }
+    shard.app.clone().handle_shard_start(&shard);
     for (_, rx) in receivers.streams() {
         let shard = shard.clone();
         glommio::spawn_local(async move {

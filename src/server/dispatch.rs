@@ -26,7 +26,7 @@ use super::connect::ConnectRequest;
 use super::namespace::{EventOrder, NamespaceBuilder, Spawned, Step};
 use super::payload::Payload;
 use super::socket::{AckSender, Event, Socket};
-use super::{EngineHandler, EngineSocket};
+use super::{EngineHandler, EngineSocket, StartHook};
 use crate::shard::app::{Authorization, EngineMessage, Incoming, LocalFuture};
 use crate::shard::session::{CloseReason, Session, SessionKind};
 use crate::shard::{App, Refusal, Shard, SocketKey};
@@ -37,6 +37,7 @@ pub struct ServerApp {
     index: AHashMap<String, u16>,
     engine: Vec<Arc<EngineHandler>>,
     states: AHashMap<TypeId, Arc<dyn Any + Send + Sync>>,
+    on_start: Vec<Arc<StartHook>>,
 }
 
 impl ServerApp {
@@ -44,6 +45,7 @@ impl ServerApp {
         namespaces: Vec<NamespaceBuilder>,
         engine: Vec<Arc<EngineHandler>>,
         states: AHashMap<TypeId, Arc<dyn Any + Send + Sync>>,
+        on_start: Vec<Arc<StartHook>>,
     ) -> Self {
         let index = namespaces
             .iter()
@@ -55,6 +57,7 @@ impl ServerApp {
             index,
             engine,
             states,
+            on_start,
         }
     }
 
@@ -281,6 +284,12 @@ impl App for ServerApp {
             if let Some(f) = h(ServerSideEvent { name, args, ack }) {
                 glommio::spawn_local(f).detach();
             }
+        }
+    }
+
+    fn handle_shard_start(&self, shard: &Rc<Shard>) {
+        for f in &self.on_start {
+            f(shard.id);
         }
     }
 

@@ -105,6 +105,7 @@ pub use crate::shard::Refusal;
 use crate::shard::Shard;
 
 type EngineHandler = dyn Fn(&EngineSocket, EngineMessage) + Send + Sync;
+type StartHook = dyn Fn(usize) + Send + Sync;
 
 /// Events dropped because their typed arguments did not parse and the
 /// client asked for no ack (see [`NamespaceBuilder::on_typed`]), since
@@ -151,6 +152,7 @@ pub struct Builder {
     namespaces: Vec<NamespaceBuilder>,
     engine: Vec<Arc<EngineHandler>>,
     states: AHashMap<TypeId, Arc<dyn Any + Send + Sync>>,
+    on_start: Vec<Arc<StartHook>>,
 }
 
 /// Entry point of the API.
@@ -194,9 +196,18 @@ impl Builder {
         self
     }
 
+    /// Runs `f(shard_id)` on every shard's thread once, when the shard
+    /// starts and before it accepts connections. The place to spawn an
+    /// application's own per-shard tasks (`glommio::spawn_local`), which
+    /// may use [`of`] and [`state`]; they end when the shard stops.
+    pub fn on_shard_start(mut self, f: impl Fn(usize) + Send + Sync + 'static) -> Self {
+        self.on_start.push(Arc::new(f));
+        self
+    }
+
     /// Finishes the application.
     pub fn build(self) -> ServerApp {
-        ServerApp::new(self.namespaces, self.engine, self.states)
+        ServerApp::new(self.namespaces, self.engine, self.states, self.on_start)
     }
 }
 

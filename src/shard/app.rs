@@ -160,6 +160,9 @@ pub trait App: Send + Sync + 'static {
         _ack: Option<Box<dyn FnOnce(Value)>>,
     ) {
     }
+    /// The shard started (on its own thread, before it accepts): the
+    /// application may spawn its own tasks on it.
+    fn handle_shard_start(&self, _shard: &Rc<Shard>) {}
 }
 
 /// The smallest [`App`] for the shard's and the bridge's own unit tests:

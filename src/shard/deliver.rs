@@ -204,6 +204,9 @@ impl Shard {
                 }
             }
         }
+        self.stats
+            .deliveries
+            .set(self.stats.deliveries.get() + n as u64);
         for session in overflowed {
             self.handle_overflow(&session);
         }

@@ -55,6 +55,7 @@ impl Shard {
                 app.handle_server_side(self, nsp, args, ack);
             }
             ToShard::OpDone { token, result } => self.handle_op_done(token, result),
+            ToShard::Run(task) => (task.0)(self),
         }
         None
     }

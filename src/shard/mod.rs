@@ -30,6 +30,7 @@ pub mod rooms;
 pub mod session;
 pub mod sio;
 pub mod socket;
+pub mod stats;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -59,6 +60,11 @@ pub struct Stats {
     pub handoffs: Cell<u64>,
     /// Sessions opened.
     pub sessions_opened: Cell<u64>,
+    /// EVENT packets received from clients (before quotas and handlers).
+    pub events_received: Cell<u64>,
+    /// Packets queued for clients (broadcast receivers, direct emits,
+    /// CONNECT replies and acks); added once per broadcast, not per receiver.
+    pub deliveries: Cell<u64>,
 }
 
 /// The state of one core.

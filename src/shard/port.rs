@@ -9,12 +9,14 @@
 //! [`ToShard`] is handled in one place, [`super::Shard::handle_inbound`].
 
 use std::os::fd::OwnedFd;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use serde_json::Value;
 
 use super::deliver::{AckReply, Broadcast};
 use super::ops::{Apply, Op, OpResult, Part, Query};
+use super::Shard;
 
 /// Every message into a shard, from another shard of this process (mesh)
 /// or from the cluster bridge.
@@ -74,6 +76,21 @@ pub enum ToShard {
         /// The result.
         result: OpResult,
     },
+    /// Run a closure on the receiving shard (mesh only): rare cross-shard
+    /// requests such as a metrics scrape, which answers the same way.
+    Run(ShardTask),
+}
+
+/// The closure of a [`ShardTask`].
+pub type ShardFn = dyn FnOnce(&Rc<Shard>) + Send;
+
+/// A closure sent to another shard ([`ToShard::Run`]).
+pub struct ShardTask(pub Box<ShardFn>);
+
+impl std::fmt::Debug for ShardTask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ShardTask")
+    }
 }
 
 /// A connection handed over by another shard ([`ToShard::Adopt`]): the
@@ -159,4 +176,32 @@ pub trait ClusterPort {
     /// Whether shards also report each socket's own id room (on connect /
     /// disconnect): subscriptionMode `"dynamic-private"`.
     fn tracks_socket_rooms(&self) -> bool;
+    /// The bridge's counters and link state, read when metrics are scraped.
+    fn health(&self) -> BridgeHealth {
+        BridgeHealth::default()
+    }
+}
+
+/// The cluster bridge's state as the metrics report it (a snapshot of its
+/// atomics; see `crate::cluster::Counters`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BridgeHealth {
+    /// A Redis URL is configured.
+    pub redis: bool,
+    /// The subscribed Redis connection is up (false without Redis).
+    pub connected: bool,
+    /// Messages published to Redis.
+    pub published: u64,
+    /// Messages received from Redis.
+    pub received: u64,
+    /// Messages from shards dropped (bridge queue full).
+    pub dropped_from_shards: u64,
+    /// Messages to shards dropped (shard queue full).
+    pub dropped_to_shards: u64,
+    /// Publishes dropped (Redis slow or unreachable).
+    pub dropped_publishes: u64,
+    /// Incoming messages that failed to decode.
+    pub decode_errors: u64,
+    /// Times the subscribed connection was lost.
+    pub reconnects: u64,
 }

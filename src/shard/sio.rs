@@ -87,6 +87,9 @@ impl Shard {
                 self.remove_socket(key, CloseReason::ClientNamespaceDisconnect)
             }
             PacketKind::Event | PacketKind::BinaryEvent => {
+                self.stats
+                    .events_received
+                    .set(self.stats.events_received.get() + 1);
                 let Some(Value::Array(mut items)) = packet.data else {
                     return;
                 };

@@ -283,7 +283,8 @@ impl Shard {
                 .stats
                 .volatile_dropped
                 .set(self.stats.volatile_dropped.get() + 1),
-            Push::Queued | Push::Closed => {}
+            Push::Queued => self.stats.deliveries.set(self.stats.deliveries.get() + 1),
+            Push::Closed => {}
         }
         r
     }
