@@ -166,7 +166,13 @@ fn sid_of(open: &str) -> String {
 
 #[test]
 fn connections_per_address_refused_with_429_on_both_transports() {
-    let b = start(&["--max-connections-per-ip", "5"]);
+    let api = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let b = start(&[
+        "--max-connections-per-ip",
+        "5",
+        "--api-listen",
+        &api.to_string(),
+    ]);
     let sids: Vec<String> = (0..5)
         .map(|_| {
             let (status, body) = polling_handshake(b.addr);
@@ -196,6 +202,14 @@ fn connections_per_address_refused_with_429_on_both_transports() {
     let (status, _) = polling_handshake(b.addr);
     assert_eq!(status, 429, "back at the cap with the websocket session");
     drop(ws);
+    // The three refusals are in /metrics, summed over both shards.
+    let (status, metrics) = request(
+        api,
+        "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 200, "{metrics}");
+    let line = "ringcast_quota_refusals_total{quota=\"max_connections_per_ip\"} 3";
+    assert!(metrics.lines().any(|l| l == line), "{line} in:\n{metrics}");
 
     // The same with the real client.
     let Some(js) = js_dir() else { return };
