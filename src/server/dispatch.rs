@@ -23,6 +23,7 @@ use serde_json::Value;
 
 use super::cluster::ServerSideEvent;
 use super::connect::ConnectRequest;
+use super::dynamic::{Children, Parent};
 use super::namespace::{EventOrder, NamespaceBuilder, Spawned, Step};
 use super::payload::Payload;
 use super::socket::{AckSender, Event, Socket};
@@ -35,6 +36,10 @@ use crate::shard::{App, Refusal, Shard, SocketKey};
 pub struct ServerApp {
     namespaces: Vec<Arc<NamespaceBuilder>>,
     index: AHashMap<String, u16>,
+    /// Parent (dynamic) namespaces, in registration order.
+    parents: Vec<Parent>,
+    /// Their children, indexed after the static namespaces.
+    pub(super) children: Children,
     engine: Vec<Arc<EngineHandler>>,
     states: AHashMap<TypeId, Arc<dyn Any + Send + Sync>>,
 }
@@ -42,6 +47,8 @@ pub struct ServerApp {
 impl ServerApp {
     pub(super) fn new(
         namespaces: Vec<NamespaceBuilder>,
+        parents: Vec<Parent>,
+        max_children: usize,
         engine: Vec<Arc<EngineHandler>>,
         states: AHashMap<TypeId, Arc<dyn Any + Send + Sync>>,
     ) -> Self {
@@ -50,9 +57,12 @@ impl ServerApp {
             .enumerate()
             .map(|(i, n)| (n.name.clone(), i as u16))
             .collect();
+        let base = u16::try_from(namespaces.len()).unwrap_or(u16::MAX);
         Self {
             namespaces: namespaces.into_iter().map(Arc::new).collect(),
             index,
+            parents,
+            children: Children::new(base, max_children),
             engine,
             states,
         }
@@ -63,8 +73,18 @@ impl ServerApp {
         Arc::new(self)
     }
 
+    /// The handlers of namespace `nsp`: its own, or its parent's for a child.
     pub(super) fn namespace(&self, nsp: u16) -> Option<&Arc<NamespaceBuilder>> {
-        self.namespaces.get(nsp as usize)
+        self.namespaces.get(nsp as usize).or_else(|| {
+            let parent = self.children.parent(nsp)?;
+            self.parents.get(parent).map(|p| &p.ns)
+        })
+    }
+
+    /// Position of the parent labelled `label` (its regex pattern or its
+    /// predicate's label).
+    pub(super) fn parent_position(&self, label: &str) -> Option<usize> {
+        self.parents.iter().position(|p| p.matcher.label() == label)
     }
 }
 
@@ -159,15 +179,29 @@ impl App for ServerApp {
     }
 
     fn namespace_count(&self) -> usize {
-        self.namespaces.len()
+        self.namespaces.len() + self.children.len()
     }
 
     fn namespace_index(&self, name: &str) -> Option<u16> {
-        self.index.get(name).copied()
+        match self.index.get(name) {
+            Some(&i) => Some(i),
+            None if self.parents.is_empty() => None,
+            None => self.children.index(name),
+        }
     }
 
     fn namespace_name(&self, idx: u16) -> &str {
-        self.namespace(idx).map_or("/", |n| n.name.as_str())
+        match self.namespaces.get(idx as usize) {
+            Some(n) => n.name.as_str(),
+            None => self.children.name(idx).unwrap_or("/"),
+        }
+    }
+
+    fn create_namespace(&self, name: &str, auth: &Value) -> Option<u16> {
+        if self.parents.is_empty() {
+            return None;
+        }
+        self.children.create(&self.parents, name, auth)
     }
 
     fn authorize(&self, nsp: u16, session: &Rc<Session>, auth: &Value) -> Authorization {
@@ -177,7 +211,7 @@ impl App for ServerApp {
         if ns.middleware.is_empty() {
             return Authorization::Ready(Ok(None));
         }
-        let req = ConnectRequest::new(&ns.name, auth, session);
+        let req = ConnectRequest::new(self.namespace_name(nsp), auth, session);
         for (i, m) in ns.middleware.iter().enumerate() {
             match m(&req) {
                 Step::Done(Ok(())) => {}

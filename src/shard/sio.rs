@@ -63,6 +63,18 @@ impl Shard {
         st.sockets.iter().find(|(n, _)| *n == nsp).map(|&(_, k)| k)
     }
 
+    /// The session's socket in the namespace named `name`: compared by
+    /// name among the session's few namespaces, so a packet costs no
+    /// lookup in the application's tables (nor the dynamic namespaces'
+    /// registry lock).
+    fn socket_named(&self, session: &Session, name: &str) -> Option<SocketKey> {
+        let st = session.st.borrow();
+        st.sockets
+            .iter()
+            .find(|(n, _)| self.app.namespace_name(*n) == name)
+            .map(|&(_, k)| k)
+    }
+
     fn handle_sio_packet(
         self: &Rc<Self>,
         session: &Rc<Session>,
@@ -74,10 +86,7 @@ impl Shard {
         }
         // A packet for a namespace this session has not joined (or a
         // CONNECT_ERROR from a client) is a protocol error: Node closes.
-        let key = self
-            .app
-            .namespace_index(&packet.nsp)
-            .and_then(|nsp| self.socket_for(session, nsp));
+        let key = self.socket_named(session, &packet.nsp);
         let Some(key) = key.filter(|_| packet.kind != PacketKind::ConnectError) else {
             tracing::debug!(sid = %session.sid, "packet for a namespace not joined, closing");
             return self.close_session(session, CloseReason::ParseError);
@@ -185,7 +194,15 @@ impl Shard {
         nsp_name: &str,
         data: Option<Value>,
     ) {
-        let Some(nsp) = self.app.namespace_index(nsp_name) else {
+        let auth = match data {
+            Some(v @ Value::Object(_)) => v,
+            _ => Value::Object(Default::default()),
+        };
+        let nsp = self
+            .app
+            .namespace_index(nsp_name)
+            .or_else(|| self.app.create_namespace(nsp_name, &auth));
+        let Some(nsp) = nsp else {
             return self.refuse_connect(session, nsp_name, "Invalid namespace", None);
         };
         let (joined, joining) = {
@@ -203,10 +220,6 @@ impl Shard {
             tracing::debug!(sid = %session.sid, "too many namespaces on one session, closing");
             return self.close_session(session, CloseReason::ParseError);
         }
-        let auth = match data {
-            Some(v @ Value::Object(_)) => v,
-            _ => Value::Object(Default::default()),
-        };
         match self.app.authorize(nsp, session, &auth) {
             Authorization::Ready(verdict) => self.finish_connect(session, nsp, auth, verdict),
             Authorization::Pending(verdict) => {
