@@ -71,6 +71,31 @@ pub(crate) async fn handle_get(
     Ok(respond(shard, conn, head, 200, "text/plain; charset=UTF-8", body).await)
 }
 
+/// A long-poll GET naming a session that is gone: when its client closed
+/// it over polling moments ago (`shard::closed`), the noop `6` a parked GET
+/// would have got (Node), else None (the caller answers 400 `Session ID
+/// unknown`).
+pub(crate) async fn handle_get_after_close(
+    shard: &Rc<Shard>,
+    conn: &mut Conn,
+    head: &RequestHead,
+) -> Option<Next> {
+    let sid = head.query.sid.as_deref()?;
+    let polling_get = head.method == http::Method::Get
+        && !head.upgrade_websocket
+        && head.query.transport.as_deref() == Some("polling");
+    if !polling_get
+        || !shard
+            .closed_by_client
+            .borrow_mut()
+            .contains(sid, Instant::now())
+    {
+        return None;
+    }
+    let body = Control::Noop.text();
+    Some(respond(shard, conn, head, 200, "text/plain; charset=UTF-8", body).await)
+}
+
 /// The POST: reads the body (bounded by `maxHttpBufferSize`), hands each
 /// packet to the shard and answers `ok`.
 pub(crate) async fn handle_post(
@@ -126,6 +151,14 @@ pub(crate) async fn handle_post(
             let now = Instant::now();
             for p in packets {
                 shard.handle_engine_packet(&session, now, p);
+            }
+            // Only the client's close packet ends a session with
+            // `TransportClose` while a POST is processed.
+            if session.st.borrow().eio.closed() == Some(CloseReason::TransportClose) {
+                shard
+                    .closed_by_client
+                    .borrow_mut()
+                    .handle_close(&session.sid, now);
             }
         }
         Err(e) => {

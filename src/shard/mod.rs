@@ -17,6 +17,7 @@
 //! (implemented by the bridge) takes [`port::ToCluster`].
 
 pub mod app;
+pub mod closed;
 pub mod deliver;
 pub mod encode;
 pub mod engine;
@@ -100,6 +101,9 @@ pub struct Shard {
     /// Namespace-wide ack id counters (Node's `nsp._ids`), one per
     /// namespace, grown with `rooms`.
     pub(crate) next_ack_ids: RefCell<Vec<u64>>,
+    /// Sessions their client closed over polling, for a late long-poll GET
+    /// (`closed` module).
+    pub closed_by_client: RefCell<closed::ClosedByClient>,
 }
 
 impl std::fmt::Debug for Shard {
@@ -141,6 +145,7 @@ impl Shard {
             wscratch: RefCell::new(Vec::new()),
             stopping: Cell::new(false),
             next_ack_ids: RefCell::new(vec![0; nsps]),
+            closed_by_client: RefCell::new(closed::ClosedByClient::default()),
         });
         CURRENT.with(|c| *c.borrow_mut() = Some(shard.clone()));
         shard
