@@ -10,7 +10,8 @@
 //!   packet `1` is processed gets `200` with the noop `6`, whichever shard
 //!   each request lands on (connections are spread over the shards by the
 //!   kernel; a request for a session of the other shard moves there, so a
-//!   GET sent first may reach the owner after the POST).
+//!   GET sent first may reach the owner after the POST); a GET sent after
+//!   that one was answered gets 400 `Session ID unknown`, as from Node.
 
 #[path = "common/raw.rs"]
 mod raw;
@@ -221,16 +222,24 @@ fn long_poll_get_during_client_close_gets_noop() {
         let (status, body) = request(addr, "POST", &target, "1");
         assert_eq!((status, body.as_str()), (200, "ok"));
         assert_eq!(get.join().expect("GET thread"), (200, "6".to_owned()));
-        // A GET arriving after the close was processed: the noop too.
-        assert_eq!(request(addr, "GET", &target, ""), (200, "6".to_owned()));
+        // A GET sent after both were answered: the session is gone (Node).
+        assert_eq!(request(addr, "GET", &target, ""), unknown_sid());
     }
+    // The client closes with no GET in flight: the first GET after it
+    // takes the noop (it cannot be told from a late one), the next is 400.
+    let sid = open_polling(addr);
+    let target = format!("{POLLING}&sid={sid}");
+    assert_eq!(request(addr, "POST", &target, "1"), (200, "ok".to_owned()));
+    assert_eq!(request(addr, "GET", &target, ""), (200, "6".to_owned()));
+    assert_eq!(request(addr, "GET", &target, ""), unknown_sid());
     // Sessions nobody closed are still unknown.
-    let (status, body) = request(
-        addr,
-        "GET",
-        &format!("{POLLING}&sid=AAAAAAAAAAAAAAAAAAAA"),
-        "",
-    );
-    assert_eq!(status, 400);
-    assert_eq!(body, r#"{"code":1,"message":"Session ID unknown"}"#);
+    let target = format!("{POLLING}&sid=AAAAAAAAAAAAAAAAAAAA");
+    assert_eq!(request(addr, "GET", &target, ""), unknown_sid());
+}
+
+fn unknown_sid() -> (u16, String) {
+    (
+        400,
+        r#"{"code":1,"message":"Session ID unknown"}"#.to_owned(),
+    )
 }

@@ -72,9 +72,9 @@ pub(crate) async fn handle_get(
 }
 
 /// A long-poll GET naming a session that is gone: when its client closed
-/// it over polling moments ago (`shard::closed`), the noop `6` a parked GET
-/// would have got (Node), else None (the caller answers 400 `Session ID
-/// unknown`).
+/// it over polling moments ago with no GET parked (`shard::closed`), the
+/// noop `6` the parked GET would have got from Node, for the first such
+/// GET only; else None (the caller answers 400 `Session ID unknown`).
 pub(crate) async fn handle_get_after_close(
     shard: &Rc<Shard>,
     conn: &mut Conn,
@@ -88,7 +88,7 @@ pub(crate) async fn handle_get_after_close(
         || !shard
             .closed_by_client
             .borrow_mut()
-            .contains(sid, Instant::now())
+            .take(sid, Instant::now())
     {
         return None;
     }
@@ -149,12 +149,15 @@ pub(crate) async fn handle_post(
     match payload::decode(&body, MAX_PACKETS_PER_POST) {
         Ok(packets) => {
             let now = Instant::now();
+            let get_parked = session.st.borrow().eio.is_get_active();
             for p in packets {
                 shard.handle_engine_packet(&session, now, p);
             }
             // Only the client's close packet ends a session with
-            // `TransportClose` while a POST is processed.
-            if session.st.borrow().eio.closed() == Some(CloseReason::TransportClose) {
+            // `TransportClose` while a POST is processed. A parked GET got
+            // the noop; else the client's GET may still be on its way.
+            let closed = session.st.borrow().eio.closed();
+            if closed == Some(CloseReason::TransportClose) && !get_parked {
                 shard
                     .closed_by_client
                     .borrow_mut()
