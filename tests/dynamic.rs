@@ -104,6 +104,14 @@ fn app(max_children: usize) -> std::sync::Arc<dyn ringcast::shard::App> {
             }),
             child,
         )
+        // Node's `(name, auth, next)` calling `next` later: an async lookup.
+        .dynamic_namespace(
+            NamespaceMatcher::predicate_async("lookup", |name, auth| async move {
+                glommio::timer::sleep(std::time::Duration::from_millis(2)).await;
+                name.starts_with("/async-") && auth.get("ok") == Some(&Value::Bool(true))
+            }),
+            child,
+        )
         .max_dynamic_namespaces(max_children)
         .build()
         .into_app()
@@ -178,6 +186,13 @@ fn children_are_created_matched_and_bounded() {
     assert!(reply.starts_with("40/t-acme,{\"sid\""), "{reply}");
     assert_eq!(next(&mut ws), r#"42/t-acme,["hello","/t-acme"]"#);
 
+    // An async predicate: the CONNECT waits for its answer.
+    ws.send_text(r#"40/async-1,{"ok":false}"#);
+    assert_eq!(
+        next(&mut ws),
+        r#"44/async-1,{"message":"Invalid namespace"}"#
+    );
+
     // The limit (3 here: /dyn-1, /dyn-5 created before its middleware
     // refused, as in Node, and /t-acme) is reached: a new child is
     // refused, the existing ones still accept (also from another session).
@@ -197,6 +212,37 @@ fn children_are_created_matched_and_bounded() {
     assert_eq!(next(&mut ws), r#"42/dyn-1,["news","hi"]"#);
     ws.send_text(r#"42/t-acme,2["echo","after"]"#);
     assert_eq!(next(&mut ws), r#"43/t-acme,2["after"]"#);
+}
+
+#[test]
+fn async_predicate_creates_children_later() {
+    let (_server, addr) = start(8);
+    let (mut ws, _) = Ws::open(addr);
+    ws.send_text(r#"40/async-1,{"ok":true}"#);
+    // `/` meanwhile: served whatever the predicate does (in any order).
+    ws.send_text("40");
+    let mut got = [next(&mut ws), next(&mut ws), next(&mut ws)];
+    got.sort();
+    assert!(got[0].starts_with("40/async-1,{\"sid\""), "{got:?}");
+    assert!(got[1].starts_with("40{\"sid\""), "{got:?}");
+    assert_eq!(got[2], r#"42/async-1,["hello","/async-1"]"#);
+    ws.send_text(r#"40/async-2,{"ok":false}"#);
+    assert_eq!(
+        next(&mut ws),
+        r#"44/async-2,{"message":"Invalid namespace"}"#
+    );
+    // Once created, a child is found without asking the predicate again.
+    let (mut other, _) = Ws::open(addr);
+    other.send_text(r#"40/async-1,{"ok":false}"#);
+    let reply = next(&mut other);
+    assert!(reply.starts_with("40/async-1,{\"sid\""), "{reply}");
+    // A session closing while the predicate runs gets no socket, and the
+    // server goes on.
+    let (mut gone, _) = Ws::open(addr);
+    gone.send_text(r#"40/async-3,{"ok":true}"#);
+    drop(gone);
+    ws.send_text(r#"42/async-1,4["echo","alive"]"#);
+    assert_eq!(next(&mut ws), r#"43/async-1,4["alive"]"#);
 }
 
 #[test]

@@ -28,7 +28,7 @@ use super::namespace::{EventOrder, NamespaceBuilder, Spawned, Step};
 use super::payload::Payload;
 use super::socket::{AckSender, Event, Socket};
 use super::{EngineHandler, EngineSocket};
-use crate::shard::app::{Authorization, EngineMessage, Incoming, LocalFuture};
+use crate::shard::app::{Authorization, Creation, EngineMessage, Incoming, LocalFuture};
 use crate::shard::session::{CloseReason, Session, SessionKind};
 use crate::shard::{App, Refusal, Shard, SocketKey};
 
@@ -197,11 +197,35 @@ impl App for ServerApp {
         }
     }
 
-    fn create_namespace(&self, name: &str, auth: &Value) -> Option<u16> {
+    fn create_namespace(&self, name: &str, auth: &Value) -> Creation {
         if self.parents.is_empty() {
-            return None;
+            return Creation::Ready(None);
         }
-        self.children.create(&self.parents, name, auth)
+        if let Some(idx) = self.children.index(name) {
+            return Creation::Ready(Some(idx));
+        }
+        for (i, p) in self.parents.iter().enumerate() {
+            match p.matcher.matches_now(name, auth) {
+                Some(true) => return Creation::Ready(self.children.register(i, name)),
+                Some(false) => {}
+                None => {
+                    // An async predicate: it and the parents after it are
+                    // asked in order once it answers, on this shard.
+                    let (name, auth) = (name.to_owned(), auth.clone());
+                    return Creation::Pending(Box::pin(async move {
+                        let shard = Shard::current();
+                        let app = server_app(&shard)?;
+                        for (j, p) in app.parents.iter().enumerate().skip(i) {
+                            if p.matcher.matches_later(&name, &auth).await {
+                                return app.children.register(j, &name);
+                            }
+                        }
+                        None
+                    }));
+                }
+            }
+        }
+        Creation::Ready(None)
     }
 
     fn authorize(&self, nsp: u16, session: &Rc<Session>, auth: &Value) -> Authorization {

@@ -1,8 +1,11 @@
 //! Dynamic namespaces (Node's parent namespaces, `io.of(/regex/)` and
 //! `io.of((name, auth, next) => ...)`).
 //!
-//! A parent is a matcher (a regex or a predicate over the name and the
-//! CONNECT's `auth`) with the handlers of an ordinary [`NamespaceBuilder`].
+//! A parent is a matcher (a regex, or a predicate over the name and the
+//! CONNECT's `auth`, synchronous or async as Node's `(name, auth, next)`)
+//! with the handlers of an ordinary [`NamespaceBuilder`]. An async
+//! predicate delays only that CONNECT (the shard runs it as a task, see
+//! `shard::sio`); parents after it are tried once it answered, in order.
 //! A CONNECT to a name that is no static namespace and no existing child is
 //! offered to the parents in registration order; the first that matches
 //! creates the child, which then is a namespace of its own: its name is
@@ -24,6 +27,7 @@
 //! bounded ([`super::Builder::max_dynamic_namespaces`]); past it a CONNECT
 //! matching a parent is refused as `Invalid namespace`, as an unknown name.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -31,10 +35,16 @@ use ahash::AHashMap;
 use serde_json::Value;
 
 use super::namespace::NamespaceBuilder;
+use crate::shard::app::LocalFuture;
 
 /// Predicate of a parent namespace: the namespace name and the CONNECT's
 /// `auth` (an object, `{}` when the client sent none).
 pub type NamespacePredicate = dyn Fn(&str, &Value) -> bool + Send + Sync;
+
+/// Async predicate of a parent namespace (Node's `(name, auth, next)` that
+/// calls `next` later): the name and `auth`, answered by a future run on
+/// the shard of the connecting session.
+pub type AsyncNamespacePredicate = dyn Fn(String, Value) -> LocalFuture<bool> + Send + Sync;
 
 /// What names a parent namespace accepts.
 #[derive(Clone)]
@@ -44,6 +54,8 @@ pub enum NamespaceMatcher {
     /// Names the predicate accepts, with a label naming the parent
     /// ([`super::of_parent`]).
     Predicate(String, Arc<NamespacePredicate>),
+    /// Names the async predicate accepts, with a label naming the parent.
+    AsyncPredicate(String, Arc<AsyncNamespacePredicate>),
 }
 
 impl std::fmt::Debug for NamespaceMatcher {
@@ -51,6 +63,7 @@ impl std::fmt::Debug for NamespaceMatcher {
         match self {
             Self::Regex(r) => write!(f, "Regex({})", r.as_str()),
             Self::Predicate(label, _) => write!(f, "Predicate({label})"),
+            Self::AsyncPredicate(label, _) => write!(f, "AsyncPredicate({label})"),
         }
     }
 }
@@ -70,18 +83,41 @@ impl NamespaceMatcher {
         Self::Predicate(label.to_owned(), Arc::new(f))
     }
 
+    /// A matcher from an async predicate (a lookup): the CONNECT waits for
+    /// its answer, other sockets do not. `label` names the parent.
+    pub fn predicate_async<F>(
+        label: &str,
+        f: impl Fn(String, Value) -> F + Send + Sync + 'static,
+    ) -> Self
+    where
+        F: Future<Output = bool> + 'static,
+    {
+        Self::AsyncPredicate(label.to_owned(), Arc::new(move |n, a| Box::pin(f(n, a))))
+    }
+
     /// The parent's label: the regex's pattern, or the predicate's label.
     pub fn label(&self) -> &str {
         match self {
             Self::Regex(r) => r.as_str(),
-            Self::Predicate(label, _) => label,
+            Self::Predicate(label, _) | Self::AsyncPredicate(label, _) => label,
         }
     }
 
-    fn matches(&self, name: &str, auth: &Value) -> bool {
+    /// Whether `name` matches now; None for an async predicate (its future
+    /// decides, [`Self::matches_later`]).
+    pub(super) fn matches_now(&self, name: &str, auth: &Value) -> Option<bool> {
         match self {
-            Self::Regex(r) => r.is_match(name),
-            Self::Predicate(_, f) => f(name, auth),
+            Self::Regex(r) => Some(r.is_match(name)),
+            Self::Predicate(_, f) => Some(f(name, auth)),
+            Self::AsyncPredicate(..) => None,
+        }
+    }
+
+    /// Whether `name` matches, awaiting an async predicate.
+    pub(super) async fn matches_later(&self, name: &str, auth: &Value) -> bool {
+        match self {
+            Self::AsyncPredicate(_, f) => f(name.to_owned(), auth.clone()).await,
+            other => other.matches_now(name, auth).unwrap_or(false),
         }
     }
 }
@@ -158,17 +194,12 @@ impl Children {
         map.get(name).copied()
     }
 
-    /// The child `name` of the first parent whose matcher accepts it,
-    /// created when new; None when no parent matches or the limit is
-    /// reached.
-    pub(super) fn create(&self, parents: &[Parent], name: &str, auth: &Value) -> Option<u16> {
-        if let Some(idx) = self.index(name) {
-            return Some(idx);
-        }
-        let parent = parents.iter().position(|p| p.matcher.matches(name, auth))?;
+    /// Registers child `name` of parent `parent` (its index if it already
+    /// exists); None when the limit is reached.
+    pub(super) fn register(&self, parent: usize, name: &str) -> Option<u16> {
         let mut map = self.by_name.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(&idx) = map.get(name) {
-            // Created by another shard meanwhile.
+            // Created meanwhile (by another shard, or while a predicate ran).
             return Some(idx);
         }
         let i = self.len.load(Ordering::Acquire);
@@ -190,7 +221,7 @@ impl Children {
             return None;
         }
         self.len.store(i + 1, Ordering::Release);
-        // `i < slots.len() <= u16::MAX - base`: the sum fits.
+        // `i < slots.len() <= u16::MAX - base`: the sum fits, below u16::MAX.
         let idx = self.base + i as u16;
         map.insert(name.into(), idx);
         tracing::debug!(nsp = name, idx, "dynamic namespace created");
@@ -209,6 +240,19 @@ impl Children {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Children {
+        /// The synchronous part of `ServerApp::create_namespace`.
+        fn create(&self, parents: &[Parent], name: &str, auth: &Value) -> Option<u16> {
+            if let Some(idx) = self.index(name) {
+                return Some(idx);
+            }
+            let p = parents
+                .iter()
+                .position(|p| p.matcher.matches_now(name, auth) == Some(true))?;
+            self.register(p, name)
+        }
+    }
 
     fn parents() -> Vec<Parent> {
         vec![

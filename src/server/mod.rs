@@ -89,7 +89,7 @@ pub use self::broadcast::{BroadcastAcks, BroadcastOperator};
 pub use self::cluster::{ServerSideAcks, ServerSideEvent};
 pub use self::connect::ConnectRequest;
 pub use self::dispatch::ServerApp;
-pub use self::dynamic::{NamespaceMatcher, NamespacePredicate};
+pub use self::dynamic::{AsyncNamespacePredicate, NamespaceMatcher, NamespacePredicate};
 pub use self::error::{is_reserved_event, EmitError};
 pub use self::namespace::{Data, EventOrder, NamespaceBuilder, INVALID_PAYLOAD};
 pub use self::payload::Payload;

@@ -104,6 +104,30 @@ impl std::fmt::Debug for Authorization {
     }
 }
 
+/// What [`App::create_namespace`] answers.
+pub enum Creation {
+    /// Decided now.
+    Ready(Option<u16>),
+    /// Decided when the future resolves (an async predicate); the shard
+    /// runs it on this shard, and the CONNECT counts against the session's
+    /// namespaces meanwhile.
+    Pending(LocalFuture<Option<u16>>),
+}
+
+impl std::fmt::Debug for Creation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Ready(n) => write!(f, "Ready({n:?})"),
+            Self::Pending(_) => f.write_str("Pending"),
+        }
+    }
+}
+
+/// An index no namespace has (an app has fewer than `u16::MAX`
+/// namespaces): marks a CONNECT whose namespace is being created in
+/// `State::connecting`.
+pub const NO_NAMESPACE: u16 = u16::MAX;
+
 /// An incoming EVENT (or its binary form), ready for a handler.
 #[derive(Debug)]
 pub struct Incoming {
@@ -147,11 +171,12 @@ pub trait App: Send + Sync + 'static {
     /// Name of namespace `idx`.
     fn namespace_name(&self, idx: u16) -> &str;
     /// A CONNECT to `name`, which [`Self::namespace_index`] does not know:
-    /// the index of a namespace created for it now (a dynamic namespace's
-    /// child, Node's parent namespaces), or None to refuse it as
-    /// `Invalid namespace`. `auth` is the CONNECT's payload (`{}` if none).
-    fn create_namespace(&self, _name: &str, _auth: &Value) -> Option<u16> {
-        None
+    /// the index of a namespace created for it (a dynamic namespace's
+    /// child, Node's parent namespaces), now or later, or None to refuse it
+    /// as `Invalid namespace`. `auth` is the CONNECT's payload (`{}` if
+    /// none). Never [`NO_NAMESPACE`].
+    fn create_namespace(&self, _name: &str, _auth: &Value) -> Creation {
+        Creation::Ready(None)
     }
     /// Connect middleware: may refuse the connection, now or later.
     fn authorize(&self, nsp: u16, session: &Rc<Session>, auth: &Value) -> Authorization;

@@ -145,3 +145,15 @@ test("a predicate parent decides from the name and auth", async () => {
   assert.deepEqual(await hello, [`/t-${tenant}`]);
   assert.equal(await ack(s, "echo", "t"), "t");
 });
+
+test("an async predicate parent answers later", async () => {
+  const name = `/async-${Math.floor(Math.random() * 1e12)}`;
+  const err = await refused(client(name, { ok: false }));
+  assert.equal(err.message, "Invalid namespace");
+  const s = client(name, { ok: true });
+  const hello = next(s, "hello");
+  await connected(s);
+  assert.equal(s.nsp, name);
+  assert.deepEqual(await hello, [name]);
+  assert.equal(await ack(s, "whoami"), name);
+});
