@@ -261,7 +261,8 @@ impl Builder {
 }
 
 /// The namespace `name` of the current shard, for broadcasts from outside
-/// a socket handler (Node's `io.of(name)`). None when unknown.
+/// a socket handler (Node's `io.of(name)`). None when unknown (a dynamic
+/// namespace's child is known once a CONNECT created it).
 pub fn of(name: &str) -> Option<BroadcastOperator> {
     let shard = Shard::current();
     let idx = shard.app.namespace_index(name)?;
