@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use clap::Parser;
 use ringcast::broker;
-use ringcast::server::{EngineMessage, Event, NamespaceBuilder, Payload, Refusal, Server, Socket};
+use ringcast::server::{
+    EngineMessage, Event, NamespaceBuilder, NamespaceMatcher, Payload, Refusal, Server, Socket,
+};
 use ringcast::{Config, Cors};
 use serde_json::{json, Value};
 
@@ -284,6 +286,14 @@ fn main() {
                 }
             });
         })
+        // Section 10: children `/dyn-<digits>` accept every connection
+        // and handle `echo` as `/` does (no `auth` emission).
+        .dynamic_namespace(
+            NamespaceMatcher::regex(r"^/dyn-\d+$").expect("a valid literal regex"),
+            |ns| {
+                ns.on("echo", echo);
+            },
+        )
         .engine(|socket, msg| match msg {
             EngineMessage::Text(t) => socket.send_text(&t),
             EngineMessage::Binary(b) => socket.send_binary(&b),

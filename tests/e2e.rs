@@ -7,7 +7,10 @@
 //! * `clients_shards_{1,2}`: `tests/run-clients.sh URL` (node, python and browser clients),
 //!   server in the default `bench` profile;
 //! * `protocol_shards_{1,2}`: `tests/protocol/run.sh URL` (raw wire tests), server with
-//!   `PROFILE=suite`.
+//!   `PROFILE=suite`;
+//! * `dynamic_namespaces_section_10`: raw websocket checks of conformance-app-2.md section 10
+//!   (parent `^/dyn-\d+$`), server with `--shards 2` (no suite script: the Node peer the
+//!   suites also run against has no such parent).
 //!
 //! The tests are serialized (a static mutex): the suites are timing sensitive and would starve
 //! each other on a small machine. `RINGCAST_E2E=0` skips them (quick `cargo test`).
@@ -26,6 +29,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
+
+#[path = "common/raw.rs"]
+mod raw;
 
 /// One suite at a time (across the tests of this binary).
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -86,6 +92,52 @@ fn protocol_shards_1() {
 #[test]
 fn protocol_shards_2() {
     run_suite(Suite::Protocol, 2);
+}
+
+/// conformance-app-2.md section 10 on 2 shards: children of `^/dyn-\d+$` accept every
+/// connection under their own name, handle `echo` like `/` (no `auth` emission), multiplex
+/// with `/` on one connection; other names are refused as invalid namespaces.
+#[test]
+fn dynamic_namespaces_section_10() {
+    if std::env::var_os("RINGCAST_E2E").is_some_and(|v| v == "0") {
+        println!("RINGCAST_E2E=0: skipping the end-to-end suite (unset it to run)");
+        return;
+    }
+    let _serial: MutexGuard<'_, ()> = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let server = Server::start(&conformance_bin(), 2, "bench");
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, server.port));
+    for _ in 0..4 {
+        let (mut ws, open) = raw::Ws::open(addr);
+        assert!(open.starts_with("0{\"sid\""), "{open}");
+        ws.send_text("40");
+        let root = ws.recv_text().expect("CONNECT /");
+        assert!(root.starts_with("40{\"sid\""), "{root}");
+        assert_eq!(ws.recv_text().as_deref(), Some(r#"42["auth",{}]"#));
+        for name in ["/dyn-0", "/dyn-42"] {
+            ws.send_text(&format!(r#"40{name},{{"token":"x"}}"#));
+            let reply = ws.recv_text().expect("CONNECT reply");
+            assert!(reply.starts_with(&format!("40{name},{{\"sid\"")), "{reply}");
+            // No `auth` emission: the next packet is the echo's ack.
+            ws.send_text(&format!(r#"42{name},5["echo",{{"n":1}},"two"]"#));
+            assert_eq!(
+                ws.recv_text().as_deref(),
+                Some(format!(r#"43{name},5[{{"n":1}},"two"]"#).as_str())
+            );
+        }
+        for name in ["/dyn-x", "/dyn-7a", "/xdyn-7", "/dyn-"] {
+            ws.send_text(&format!("40{name},"));
+            assert_eq!(
+                ws.recv_text().as_deref(),
+                Some(format!(r#"44{name},{{"message":"Invalid namespace"}}"#).as_str())
+            );
+        }
+        // `/` still answers on the same connection.
+        ws.send_text(r#"427["echo","root"]"#);
+        assert_eq!(ws.recv_text().as_deref(), Some(r#"437["root"]"#));
+    }
+    server.stop();
 }
 
 fn run_suite(suite: Suite, shards: usize) {

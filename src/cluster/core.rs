@@ -109,7 +109,12 @@ struct RemoteAck {
 
 pub(crate) struct Core {
     uid: String,
+    /// Namespaces by index (the application's process-wide indices),
+    /// grown when dynamic namespaces' children appear
+    /// ([`Self::sync_namespaces`]).
     nsps: Vec<(String, Channels)>,
+    app: Arc<dyn App>,
+    key: String,
     /// Number of shards of this process.
     nshards: usize,
     /// Whether Redis is configured (requests are published and counted).
@@ -143,7 +148,7 @@ pub(crate) struct Core {
 
 impl Core {
     pub(crate) fn new(
-        app: &dyn App,
+        app: Arc<dyn App>,
         key: &str,
         nshards: usize,
         publisher: Option<&Publisher>,
@@ -163,6 +168,8 @@ impl Core {
         Self {
             uid,
             nsps,
+            app,
+            key: key.to_owned(),
             nshards,
             redis: publisher.is_some(),
             actions: RefCell::new(VecDeque::new()),
@@ -259,9 +266,25 @@ impl Core {
         }
     }
 
+    /// Adds the namespaces created since (dynamic namespaces' children):
+    /// a shard registers a child before it sends any message naming its
+    /// index, so after this every index in a shard's message is known.
+    /// Their channels are not subscribed: a child's broadcasts are
+    /// published, but other nodes' are not received (docs/architecture.md).
+    fn sync_namespaces(&mut self) {
+        for i in self.nsps.len()..self.app.namespace_count() {
+            let name = self.app.namespace_name(i as u16).to_owned();
+            let c = Channels::new(&self.key, &name);
+            self.nsps.push((name, c));
+        }
+    }
+
     fn event(&mut self, ev: Event) {
         match ev {
-            Event::Shard(m) => self.shard_msg(m),
+            Event::Shard(m) => {
+                self.sync_namespaces();
+                self.shard_msg(m)
+            }
             Event::Incoming { channel, payload } => self.incoming(&channel, &payload),
             Event::Numsub { token, count } => {
                 if let Some(rid) = self.numsub.remove(&token) {

@@ -292,7 +292,7 @@ pub fn start(config: &Config, app: Arc<dyn App>, nshards: usize) -> std::io::Res
     };
     let publish = publisher.is_some();
     let core = core::Core::new(
-        app.as_ref(),
+        app.clone(),
         &config.cluster_key,
         nshards,
         publisher.as_ref(),

@@ -11,6 +11,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::rc::Rc;
 
 use bytes::BytesMut;
+use ringcast_proto::engineio::EngineError;
 use ringcast_proto::http::{self, RequestHead};
 
 use super::io::Conn;
@@ -142,6 +143,12 @@ async fn dispatch(shard: &Rc<Shard>, conn: &mut Conn, head: RequestHead, head_le
         Route::Handoff(owner) => Ok(Next::Handoff(owner)),
         Route::NotFound => Ok(response::not_found(conn, &head).await),
         Route::Preflight => Ok(response::preflight(shard, conn, &head).await),
+        Route::Error(EngineError::UnknownSid) => {
+            match polling::handle_get_after_close(shard, conn, &head).await {
+                Some(next) => Ok(next),
+                None => Err(EngineError::UnknownSid),
+            }
+        }
         Route::Error(e) => Err(e),
         Route::Open {
             kind,

@@ -71,6 +71,31 @@ pub(crate) async fn handle_get(
     Ok(respond(shard, conn, head, 200, "text/plain; charset=UTF-8", body).await)
 }
 
+/// A long-poll GET naming a session that is gone: when its client closed
+/// it over polling moments ago with no GET parked (`shard::closed`), the
+/// noop `6` the parked GET would have got from Node, for the first such
+/// GET only; else None (the caller answers 400 `Session ID unknown`).
+pub(crate) async fn handle_get_after_close(
+    shard: &Rc<Shard>,
+    conn: &mut Conn,
+    head: &RequestHead,
+) -> Option<Next> {
+    let sid = head.query.sid.as_deref()?;
+    let polling_get = head.method == http::Method::Get
+        && !head.upgrade_websocket
+        && head.query.transport.as_deref() == Some("polling");
+    if !polling_get
+        || !shard
+            .closed_by_client
+            .borrow_mut()
+            .take(sid, Instant::now())
+    {
+        return None;
+    }
+    let body = Control::Noop.text();
+    Some(respond(shard, conn, head, 200, "text/plain; charset=UTF-8", body).await)
+}
+
 /// The POST: reads the body (bounded by `maxHttpBufferSize`), hands each
 /// packet to the shard and answers `ok`.
 pub(crate) async fn handle_post(
@@ -124,8 +149,19 @@ pub(crate) async fn handle_post(
     match payload::decode(&body, MAX_PACKETS_PER_POST) {
         Ok(packets) => {
             let now = Instant::now();
+            let get_parked = session.st.borrow().eio.is_get_active();
             for p in packets {
                 shard.handle_engine_packet(&session, now, p);
+            }
+            // Only the client's close packet ends a session with
+            // `TransportClose` while a POST is processed. A parked GET got
+            // the noop; else the client's GET may still be on its way.
+            let closed = session.st.borrow().eio.closed();
+            if closed == Some(CloseReason::TransportClose) && !get_parked {
+                shard
+                    .closed_by_client
+                    .borrow_mut()
+                    .handle_close(&session.sid, now);
             }
         }
         Err(e) => {

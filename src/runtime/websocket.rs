@@ -32,16 +32,24 @@ pub(crate) async fn upgrade(
     head: &RequestHead,
     session: Rc<Session>,
 ) -> Result<Next, EngineError> {
-    // Busy (already upgrading or upgraded) is refused before the headers
-    // are looked at, as before; both answer 400.
+    // A bad websocket handshake is refused (400) first, as the `ws`
+    // library does before engine.io sees the socket.
+    let mut out = accept(shard, head)?;
+    // Busy (already upgrading or upgraded): Node's engine.io accepts the
+    // websocket (101), then closes it at once (`onWebSocket`: "transport
+    // had already been upgraded" / "has already been trying to upgrade",
+    // `websocket.close()`: a close frame without a status code). The
+    // session and its current transport are untouched.
     let busy = {
         let st = session.st.borrow();
         st.eio.transport() != Transport::Polling || st.eio.is_upgrading()
     };
     if busy {
-        return Err(EngineError::BadRequest);
+        tracing::debug!(sid = %session.sid, "second websocket upgrade: 101, then closed");
+        out.extend_from_slice(&[0x88, 0x00]);
+        let _ = conn.write_all(&out).await;
+        return Ok(Next::Close);
     }
-    let out = accept(shard, head)?;
     if session
         .st
         .borrow_mut()

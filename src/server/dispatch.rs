@@ -23,11 +23,12 @@ use serde_json::Value;
 
 use super::cluster::ServerSideEvent;
 use super::connect::ConnectRequest;
+use super::dynamic::{Children, Parent};
 use super::namespace::{EventOrder, NamespaceBuilder, Spawned, Step};
 use super::payload::Payload;
 use super::socket::{AckSender, Event, Socket};
 use super::{EngineHandler, EngineSocket, StartHook};
-use crate::shard::app::{Authorization, EngineMessage, Incoming, LocalFuture};
+use crate::shard::app::{Authorization, Creation, EngineMessage, Incoming, LocalFuture};
 use crate::shard::session::{CloseReason, Session, SessionKind};
 use crate::shard::{App, Refusal, Shard, SocketKey};
 
@@ -35,6 +36,10 @@ use crate::shard::{App, Refusal, Shard, SocketKey};
 pub struct ServerApp {
     namespaces: Vec<Arc<NamespaceBuilder>>,
     index: AHashMap<String, u16>,
+    /// Parent (dynamic) namespaces, in registration order.
+    parents: Vec<Parent>,
+    /// Their children, indexed after the static namespaces.
+    pub(super) children: Children,
     engine: Vec<Arc<EngineHandler>>,
     states: AHashMap<TypeId, Arc<dyn Any + Send + Sync>>,
     on_start: Vec<Arc<StartHook>>,
@@ -43,6 +48,8 @@ pub struct ServerApp {
 impl ServerApp {
     pub(super) fn new(
         namespaces: Vec<NamespaceBuilder>,
+        parents: Vec<Parent>,
+        max_children: usize,
         engine: Vec<Arc<EngineHandler>>,
         states: AHashMap<TypeId, Arc<dyn Any + Send + Sync>>,
         on_start: Vec<Arc<StartHook>>,
@@ -52,9 +59,12 @@ impl ServerApp {
             .enumerate()
             .map(|(i, n)| (n.name.clone(), i as u16))
             .collect();
+        let base = u16::try_from(namespaces.len()).unwrap_or(u16::MAX);
         Self {
             namespaces: namespaces.into_iter().map(Arc::new).collect(),
             index,
+            parents,
+            children: Children::new(base, max_children),
             engine,
             states,
             on_start,
@@ -66,8 +76,18 @@ impl ServerApp {
         Arc::new(self)
     }
 
+    /// The handlers of namespace `nsp`: its own, or its parent's for a child.
     pub(super) fn namespace(&self, nsp: u16) -> Option<&Arc<NamespaceBuilder>> {
-        self.namespaces.get(nsp as usize)
+        self.namespaces.get(nsp as usize).or_else(|| {
+            let parent = self.children.parent(nsp)?;
+            self.parents.get(parent).map(|p| &p.ns)
+        })
+    }
+
+    /// Position of the parent labelled `label` (its regex pattern or its
+    /// predicate's label).
+    pub(super) fn parent_position(&self, label: &str) -> Option<usize> {
+        self.parents.iter().position(|p| p.matcher.label() == label)
     }
 }
 
@@ -162,15 +182,53 @@ impl App for ServerApp {
     }
 
     fn namespace_count(&self) -> usize {
-        self.namespaces.len()
+        self.namespaces.len() + self.children.len()
     }
 
     fn namespace_index(&self, name: &str) -> Option<u16> {
-        self.index.get(name).copied()
+        match self.index.get(name) {
+            Some(&i) => Some(i),
+            None if self.parents.is_empty() => None,
+            None => self.children.index(name),
+        }
     }
 
     fn namespace_name(&self, idx: u16) -> &str {
-        self.namespace(idx).map_or("/", |n| n.name.as_str())
+        match self.namespaces.get(idx as usize) {
+            Some(n) => n.name.as_str(),
+            None => self.children.name(idx).unwrap_or("/"),
+        }
+    }
+
+    fn create_namespace(&self, name: &str, auth: &Value) -> Creation {
+        if self.parents.is_empty() {
+            return Creation::Ready(None);
+        }
+        if let Some(idx) = self.children.index(name) {
+            return Creation::Ready(Some(idx));
+        }
+        for (i, p) in self.parents.iter().enumerate() {
+            match p.matcher.matches_now(name, auth) {
+                Some(true) => return Creation::Ready(self.children.register(i, name)),
+                Some(false) => {}
+                None => {
+                    // An async predicate: it and the parents after it are
+                    // asked in order once it answers, on this shard.
+                    let (name, auth) = (name.to_owned(), auth.clone());
+                    return Creation::Pending(Box::pin(async move {
+                        let shard = Shard::current();
+                        let app = server_app(&shard)?;
+                        for (j, p) in app.parents.iter().enumerate().skip(i) {
+                            if p.matcher.matches_later(&name, &auth).await {
+                                return app.children.register(j, &name);
+                            }
+                        }
+                        None
+                    }));
+                }
+            }
+        }
+        Creation::Ready(None)
     }
 
     fn authorize(&self, nsp: u16, session: &Rc<Session>, auth: &Value) -> Authorization {
@@ -180,7 +238,7 @@ impl App for ServerApp {
         if ns.middleware.is_empty() {
             return Authorization::Ready(Ok(None));
         }
-        let req = ConnectRequest::new(&ns.name, auth, session);
+        let req = ConnectRequest::new(self.namespace_name(nsp), auth, session);
         for (i, m) in ns.middleware.iter().enumerate() {
             match m(&req) {
                 Step::Done(Ok(())) => {}

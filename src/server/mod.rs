@@ -72,6 +72,7 @@ mod broadcast;
 mod cluster;
 mod connect;
 mod dispatch;
+mod dynamic;
 mod error;
 mod namespace;
 mod payload;
@@ -88,6 +89,7 @@ pub use self::broadcast::{BroadcastAcks, BroadcastOperator};
 pub use self::cluster::{ServerSideAcks, ServerSideEvent};
 pub use self::connect::ConnectRequest;
 pub use self::dispatch::ServerApp;
+pub use self::dynamic::{AsyncNamespacePredicate, NamespaceMatcher, NamespacePredicate};
 pub use self::error::{is_reserved_event, EmitError};
 pub use self::namespace::{Data, EventOrder, NamespaceBuilder, INVALID_PAYLOAD};
 pub use self::payload::Payload;
@@ -146,10 +148,14 @@ impl EngineSocket {
     }
 }
 
+/// Default of [`Builder::max_dynamic_namespaces`].
+pub const DEFAULT_MAX_DYNAMIC_NAMESPACES: usize = 1024;
+
 /// Builds the application: namespaces and raw Engine.IO endpoints.
-#[derive(Default)]
 pub struct Builder {
     namespaces: Vec<NamespaceBuilder>,
+    parents: Vec<dynamic::Parent>,
+    max_dynamic: usize,
     engine: Vec<Arc<EngineHandler>>,
     states: AHashMap<TypeId, Arc<dyn Any + Send + Sync>>,
     on_start: Vec<Arc<StartHook>>,
@@ -166,6 +172,19 @@ impl Server {
     }
 }
 
+impl Default for Builder {
+    fn default() -> Self {
+        Self {
+            namespaces: Vec::new(),
+            parents: Vec::new(),
+            max_dynamic: DEFAULT_MAX_DYNAMIC_NAMESPACES,
+            engine: Vec::new(),
+            states: AHashMap::new(),
+            on_start: Vec::new(),
+        }
+    }
+}
+
 impl Builder {
     /// Defines namespace `name` (e.g. `"/"`, `"/admin"`).
     pub fn namespace(mut self, name: &str, f: impl FnOnce(&mut NamespaceBuilder)) -> Self {
@@ -175,6 +194,42 @@ impl Builder {
         };
         f(&mut ns);
         self.namespaces.push(ns);
+        self
+    }
+
+    /// Defines a parent (dynamic) namespace, Node's `io.of(/regex/)` or
+    /// `io.of((name, auth, next) => ...)`: a CONNECT to a name that no
+    /// static namespace has and that `matcher` accepts creates that
+    /// namespace (a child) on its first connection, with the middleware
+    /// and handlers registered here. Each child is its own namespace
+    /// (`socket.nsp()` is its name, broadcasts stay in it); parents are
+    /// tried in the order defined, static namespaces first. See
+    /// [`of_parent`] to broadcast to every child, and
+    /// [`Self::max_dynamic_namespaces`] for the bound on children.
+    pub fn dynamic_namespace(
+        mut self,
+        matcher: NamespaceMatcher,
+        f: impl FnOnce(&mut NamespaceBuilder),
+    ) -> Self {
+        let mut ns = NamespaceBuilder {
+            name: matcher.label().to_owned(),
+            ..Default::default()
+        };
+        f(&mut ns);
+        self.parents.push(dynamic::Parent {
+            matcher,
+            ns: Arc::new(ns),
+        });
+        self
+    }
+
+    /// The most children all parent namespaces may create together in this
+    /// process (default [`DEFAULT_MAX_DYNAMIC_NAMESPACES`]). Names come from
+    /// the network and a child is never removed (Node's default,
+    /// `cleanupEmptyChildNamespaces: false`), so this bounds their memory:
+    /// past it a new name is refused as `Invalid namespace`.
+    pub fn max_dynamic_namespaces(mut self, n: usize) -> Self {
+        self.max_dynamic = n;
         self
     }
 
@@ -207,16 +262,86 @@ impl Builder {
 
     /// Finishes the application.
     pub fn build(self) -> ServerApp {
-        ServerApp::new(self.namespaces, self.engine, self.states, self.on_start)
+        ServerApp::new(
+            self.namespaces,
+            self.parents,
+            self.max_dynamic,
+            self.engine,
+            self.states,
+            self.on_start,
+        )
     }
 }
 
 /// The namespace `name` of the current shard, for broadcasts from outside
-/// a socket handler (Node's `io.of(name)`). None when unknown.
+/// a socket handler (Node's `io.of(name)`). None when unknown (a dynamic
+/// namespace's child is known once a CONNECT created it).
 pub fn of(name: &str) -> Option<BroadcastOperator> {
     let shard = Shard::current();
     let idx = shard.app.namespace_index(name)?;
     Some(BroadcastOperator::new(&shard, idx))
+}
+
+/// Every child of the parent namespace labelled `label` (its regex pattern
+/// or its predicate's label), created so far in this process: Node's
+/// `parentNamespace.emit(...)`, which emits to each child. None when no
+/// such parent exists (or off a [`ServerApp`]).
+pub fn of_parent(label: &str) -> Option<ParentOperator> {
+    let shard = Shard::current();
+    let app = dispatch::server_app(&shard)?;
+    let parent = app.parent_position(label)?;
+    let children = app.children.of_parent(parent);
+    Some(ParentOperator {
+        children: children
+            .into_iter()
+            .map(|i| BroadcastOperator::new(&shard, i))
+            .collect(),
+    })
+}
+
+/// A broadcast to every child of a parent namespace ([`of_parent`]).
+#[derive(Debug, Clone)]
+pub struct ParentOperator {
+    children: Vec<BroadcastOperator>,
+}
+
+impl ParentOperator {
+    /// Restricts each child's broadcast to `room`.
+    pub fn to(self, room: &str) -> Self {
+        self.map(|b| b.to(room))
+    }
+
+    /// Excludes the members of `room` in each child.
+    pub fn except(self, room: &str) -> Self {
+        self.map(|b| b.except(room))
+    }
+
+    /// Only this node (no cluster adapter).
+    pub fn local(self) -> Self {
+        self.map(BroadcastOperator::local)
+    }
+
+    /// Number of children the broadcast goes to.
+    pub fn children(&self) -> usize {
+        self.children.len()
+    }
+
+    fn map(self, f: impl Fn(BroadcastOperator) -> BroadcastOperator) -> Self {
+        Self {
+            children: self.children.into_iter().map(f).collect(),
+        }
+    }
+
+    /// Emits `event` in every child (encoded once per child, as its
+    /// namespace name is in the packet); a reserved name is refused.
+    pub fn emit(self, event: &str, payload: impl Into<Payload>) -> Result<(), EmitError> {
+        error::check_event(event)?;
+        let payload = payload.into();
+        for b in self.children {
+            b.emit(event, payload.clone())?;
+        }
+        Ok(())
+    }
 }
 
 /// Application-wide state of type `T` ([`Builder::state`]), from any

@@ -104,6 +104,30 @@ impl std::fmt::Debug for Authorization {
     }
 }
 
+/// What [`App::create_namespace`] answers.
+pub enum Creation {
+    /// Decided now.
+    Ready(Option<u16>),
+    /// Decided when the future resolves (an async predicate); the shard
+    /// runs it on this shard, and the CONNECT counts against the session's
+    /// namespaces meanwhile.
+    Pending(LocalFuture<Option<u16>>),
+}
+
+impl std::fmt::Debug for Creation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Ready(n) => write!(f, "Ready({n:?})"),
+            Self::Pending(_) => f.write_str("Pending"),
+        }
+    }
+}
+
+/// An index no namespace has (an app has fewer than `u16::MAX`
+/// namespaces): marks a CONNECT whose namespace is being created in
+/// `State::connecting`.
+pub const NO_NAMESPACE: u16 = u16::MAX;
+
 /// An incoming EVENT (or its binary form), ready for a handler.
 #[derive(Debug)]
 pub struct Incoming {
@@ -132,12 +156,28 @@ pub trait App: Send + Sync + 'static {
     /// The application as `Any`, so its own layer can reach its concrete
     /// type from a shard (`shard.app`).
     fn as_any(&self) -> &dyn Any;
-    /// Number of namespaces; their indices are `0..count`.
+    /// Number of namespaces known now; their indices are `0..count`.
+    ///
+    /// Invariant: indices are process-wide and stable. The count only
+    /// grows (a dynamic namespace's child is appended when
+    /// [`Self::create_namespace`] creates it, for every shard and the
+    /// cluster bridge at once), and an index never changes its name, so an
+    /// index in a message between shards or to the bridge names the same
+    /// namespace everywhere. Per-namespace tables of a shard grow on
+    /// demand (`Shard::ensure_namespace`).
     fn namespace_count(&self) -> usize;
-    /// Index of namespace `name`, if it exists.
+    /// Index of namespace `name`, if it exists (created children included).
     fn namespace_index(&self, name: &str) -> Option<u16>;
     /// Name of namespace `idx`.
     fn namespace_name(&self, idx: u16) -> &str;
+    /// A CONNECT to `name`, which [`Self::namespace_index`] does not know:
+    /// the index of a namespace created for it (a dynamic namespace's
+    /// child, Node's parent namespaces), now or later, or None to refuse it
+    /// as `Invalid namespace`. `auth` is the CONNECT's payload (`{}` if
+    /// none). Never [`NO_NAMESPACE`].
+    fn create_namespace(&self, _name: &str, _auth: &Value) -> Creation {
+        Creation::Ready(None)
+    }
     /// Connect middleware: may refuse the connection, now or later.
     fn authorize(&self, nsp: u16, session: &Rc<Session>, auth: &Value) -> Authorization;
     /// A socket connected (after the CONNECT reply was queued and the

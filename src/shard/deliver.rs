@@ -217,7 +217,10 @@ impl Shard {
     /// when empty) and in none of `except`, each once.
     pub fn resolve(&self, nsp: u16, rooms: &[Box<str>], except: &[Box<str>]) -> Vec<SocketKey> {
         let tables = self.rooms.borrow();
-        let table = &tables[nsp as usize];
+        // No table: a dynamic namespace's child with no socket here yet.
+        let Some(table) = tables.get(nsp as usize) else {
+            return Vec::new();
+        };
         let ids = self.socket_ids.borrow();
         let sockets = self.sockets.borrow();
         // A socket id names a room holding that socket, if it is in `nsp`.

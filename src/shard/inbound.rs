@@ -93,10 +93,12 @@ impl Shard {
 
     /// Every room name of namespace `nsp` on this shard, socket ids included.
     fn room_names(&self, nsp: u16) -> Vec<String> {
-        let mut out: Vec<String> = self.rooms.borrow()[nsp as usize]
-            .names()
-            .map(str::to_owned)
-            .collect();
+        let mut out: Vec<String> = self
+            .rooms
+            .borrow()
+            .get(nsp as usize)
+            .map(|t| t.names().map(str::to_owned).collect())
+            .unwrap_or_default();
         out.extend(
             self.sockets
                 .borrow()

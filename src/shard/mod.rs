@@ -17,6 +17,7 @@
 //! (implemented by the bridge) takes [`port::ToCluster`].
 
 pub mod app;
+pub mod closed;
 pub mod deliver;
 pub mod encode;
 pub mod engine;
@@ -83,7 +84,9 @@ pub struct Shard {
     pub sockets: RefCell<slab::Slab<Rc<SocketState>>>,
     /// Socket id → key: the room named by each socket's id.
     pub socket_ids: RefCell<AHashMap<Box<str>, SocketKey>>,
-    /// One room table per namespace.
+    /// One room table per namespace, by index; tables of dynamic
+    /// namespaces' children are added on demand ([`Self::ensure_namespace`]),
+    /// so an index past the end is a namespace with no socket here.
     pub rooms: RefCell<Vec<RoomTable>>,
     /// Outgoing channels to the other shards.
     pub mesh: Mesh,
@@ -101,8 +104,12 @@ pub struct Shard {
     pub wscratch: RefCell<Vec<u8>>,
     /// Set when the server is shutting down.
     pub stopping: Cell<bool>,
-    /// Namespace-wide ack id counters (Node's `nsp._ids`), one per namespace.
+    /// Namespace-wide ack id counters (Node's `nsp._ids`), one per
+    /// namespace, grown with `rooms`.
     pub(crate) next_ack_ids: RefCell<Vec<u64>>,
+    /// Sessions their client closed over polling, for a late long-poll GET
+    /// (`closed` module).
+    pub closed_by_client: RefCell<closed::ClosedByClient>,
 }
 
 impl std::fmt::Debug for Shard {
@@ -144,6 +151,7 @@ impl Shard {
             wscratch: RefCell::new(Vec::new()),
             stopping: Cell::new(false),
             next_ack_ids: RefCell::new(vec![0; nsps]),
+            closed_by_client: RefCell::new(closed::ClosedByClient::default()),
         });
         CURRENT.with(|c| *c.borrow_mut() = Some(shard.clone()));
         shard
@@ -163,6 +171,20 @@ impl Shard {
     /// Drops the thread-local reference (at shutdown).
     pub fn uninstall() {
         CURRENT.with(|c| c.borrow_mut().take());
+    }
+
+    /// Grows the per-namespace tables to hold namespace `nsp` (a dynamic
+    /// namespace's child first used on this shard).
+    pub fn ensure_namespace(&self, nsp: u16) {
+        let len = nsp as usize + 1;
+        let mut rooms = self.rooms.borrow_mut();
+        if rooms.len() < len {
+            rooms.resize_with(len, RoomTable::default);
+        }
+        let mut ids = self.next_ack_ids.borrow_mut();
+        if ids.len() < len {
+            ids.resize(len, 0);
+        }
     }
 
     /// The session `sid` if this shard owns it and it is open.

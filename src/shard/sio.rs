@@ -8,7 +8,7 @@ use bytes::Bytes;
 use ringcast_proto::socketio::{self, Limits, Packet, PacketKind, Reassembler};
 use serde_json::Value;
 
-use super::app::{Authorization, Incoming, Verdict};
+use super::app::{Authorization, Creation, Incoming, LocalFuture, Verdict, NO_NAMESPACE};
 use super::msg::Msg;
 use super::session::{CloseReason, Session};
 use super::{Shard, SocketKey};
@@ -63,6 +63,18 @@ impl Shard {
         st.sockets.iter().find(|(n, _)| *n == nsp).map(|&(_, k)| k)
     }
 
+    /// The session's socket in the namespace named `name`: compared by
+    /// name among the session's few namespaces, so a packet costs no
+    /// lookup in the application's tables (nor the dynamic namespaces'
+    /// registry lock).
+    fn socket_named(&self, session: &Session, name: &str) -> Option<SocketKey> {
+        let st = session.st.borrow();
+        st.sockets
+            .iter()
+            .find(|(n, _)| self.app.namespace_name(*n) == name)
+            .map(|&(_, k)| k)
+    }
+
     fn handle_sio_packet(
         self: &Rc<Self>,
         session: &Rc<Session>,
@@ -74,10 +86,7 @@ impl Shard {
         }
         // A packet for a namespace this session has not joined (or a
         // CONNECT_ERROR from a client) is a protocol error: Node closes.
-        let key = self
-            .app
-            .namespace_index(&packet.nsp)
-            .and_then(|nsp| self.socket_for(session, nsp));
+        let key = self.socket_named(session, &packet.nsp);
         let Some(key) = key.filter(|_| packet.kind != PacketKind::ConnectError) else {
             tracing::debug!(sid = %session.sid, "packet for a namespace not joined, closing");
             return self.close_session(session, CloseReason::ParseError);
@@ -188,28 +197,90 @@ impl Shard {
         nsp_name: &str,
         data: Option<Value>,
     ) {
-        let Some(nsp) = self.app.namespace_index(nsp_name) else {
-            return self.refuse_connect(session, nsp_name, "Invalid namespace", None);
-        };
-        let (joined, joining) = {
-            let st = session.st.borrow();
-            (
-                st.sockets.len() + st.connecting.len(),
-                st.connecting.contains(&nsp),
-            )
-        };
-        if joining || self.socket_for(session, nsp).is_some() {
-            tracing::debug!(sid = %session.sid, nsp = nsp_name, "duplicate CONNECT, closing");
-            return self.close_session(session, CloseReason::ParseError);
-        }
-        if joined >= self.config.max_namespaces_per_session {
-            tracing::debug!(sid = %session.sid, "too many namespaces on one session, closing");
-            return self.close_session(session, CloseReason::ParseError);
-        }
         let auth = match data {
             Some(v @ Value::Object(_)) => v,
             _ => Value::Object(Default::default()),
         };
+        let nsp = match self.app.namespace_index(nsp_name) {
+            Some(nsp) => nsp,
+            None => match self.app.create_namespace(nsp_name, &auth) {
+                Creation::Ready(Some(nsp)) => nsp,
+                Creation::Ready(None) => {
+                    return self.refuse_connect(session, nsp_name, "Invalid namespace", None)
+                }
+                Creation::Pending(created) => {
+                    return self.create_then_connect(session, nsp_name, auth, created)
+                }
+            },
+        };
+        self.connect_to(session, nsp, nsp_name, auth);
+    }
+
+    /// Whether `session` may join one more namespace; closes it when not
+    /// (Node closes on a duplicate CONNECT; the cap is ours).
+    fn may_join(self: &Rc<Self>, session: &Rc<Session>, nsp: Option<u16>, nsp_name: &str) -> bool {
+        let (joined, joining) = {
+            let st = session.st.borrow();
+            (
+                st.sockets.len() + st.connecting.len(),
+                nsp.is_some_and(|n| st.connecting.contains(&n)),
+            )
+        };
+        if joining || nsp.is_some_and(|n| self.socket_for(session, n).is_some()) {
+            tracing::debug!(sid = %session.sid, nsp = nsp_name, "duplicate CONNECT, closing");
+            self.close_session(session, CloseReason::ParseError);
+            return false;
+        }
+        if joined >= self.config.max_namespaces_per_session {
+            tracing::debug!(sid = %session.sid, "too many namespaces on one session, closing");
+            self.close_session(session, CloseReason::ParseError);
+            return false;
+        }
+        true
+    }
+
+    /// A namespace being created by an async predicate: the CONNECT counts
+    /// against the session's namespaces (as [`NO_NAMESPACE`] in
+    /// `connecting`) until it answers, then proceeds as any CONNECT; when
+    /// the session closed meanwhile, nothing happens.
+    fn create_then_connect(
+        self: &Rc<Self>,
+        session: &Rc<Session>,
+        nsp_name: &str,
+        auth: Value,
+        created: LocalFuture<Option<u16>>,
+    ) {
+        if !self.may_join(session, None, nsp_name) {
+            return;
+        }
+        session.st.borrow_mut().connecting.push(NO_NAMESPACE);
+        let shard = self.clone();
+        let session = session.clone();
+        let name = nsp_name.to_owned();
+        glommio::spawn_local(async move {
+            let nsp = created.await;
+            {
+                let mut st = session.st.borrow_mut();
+                if let Some(i) = st.connecting.iter().position(|&n| n == NO_NAMESPACE) {
+                    st.connecting.remove(i);
+                }
+            }
+            if session.is_closed() {
+                return;
+            }
+            match nsp {
+                Some(nsp) => shard.connect_to(&session, nsp, &name, auth),
+                None => shard.refuse_connect(&session, &name, "Invalid namespace", None),
+            }
+        })
+        .detach();
+    }
+
+    /// A CONNECT to existing namespace `nsp`: middleware, then the reply.
+    fn connect_to(self: &Rc<Self>, session: &Rc<Session>, nsp: u16, nsp_name: &str, auth: Value) {
+        if !self.may_join(session, Some(nsp), nsp_name) {
+            return;
+        }
         match self.app.authorize(nsp, session, &auth) {
             Authorization::Ready(verdict) => self.finish_connect(session, nsp, auth, verdict),
             Authorization::Pending(verdict) => {

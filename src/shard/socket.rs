@@ -96,6 +96,7 @@ impl Shard {
             app_slot: RefCell::new(None),
             quota: SocketQuota::default(),
         });
+        self.ensure_namespace(nsp);
         let key = self.sockets.borrow_mut().insert(state) as SocketKey;
         self.socket_room_event(nsp, &id, true);
         self.socket_ids.borrow_mut().insert(id, key);
@@ -291,6 +292,7 @@ impl Shard {
 
     /// A namespace-wide ack id, unique across shards (`counter * n + shard`).
     pub fn next_ack_id(&self, nsp: u16) -> u64 {
+        self.ensure_namespace(nsp);
         let mut ids = self.next_ack_ids.borrow_mut();
         let c = &mut ids[nsp as usize];
         let id = *c * self.nshards as u64 + self.id as u64;

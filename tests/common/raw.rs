@@ -104,6 +104,11 @@ impl Ws {
         (ws, open)
     }
 
+    /// A websocket over `s` whose 101 was read, with the bytes read past it.
+    pub fn from_parts(s: TcpStream, buf: Vec<u8>) -> Self {
+        Self { s, buf }
+    }
+
     /// Sends one frame; `mask` false sends an (invalid) unmasked client frame.
     pub fn frame(&mut self, first_byte: u8, payload: &[u8], mask: bool) {
         let mut out = vec![first_byte];

@@ -9,7 +9,7 @@ use crate::shard::app::OneNamespace;
 /// A core for `n` shards without Redis.
 fn core(n: usize) -> Core {
     Core::new(
-        &OneNamespace,
+        Arc::new(OneNamespace),
         "socket.io",
         n,
         None,
