@@ -109,14 +109,13 @@ struct Args {
     /// Most open connections from one IP address (HTTP 429 beyond).
     #[arg(long, env = "MAX_CONNECTIONS_PER_IP", default_value_t = 0)]
     max_connections_per_ip: u32,
+    /// Log format on stderr: `text`, or `json` (one object a line).
+    /// Colour codes only when stderr is a terminal. Level: `RUST_LOG`.
+    #[arg(long, env = "LOG_FORMAT", default_value = "text")]
+    log_format: broker::logs::LogFormat,
 }
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
     let loaded = match broker::file::load::<Args>(std::env::args_os().collect()) {
         Ok(loaded) => loaded,
         Err(ConfigError::Usage(e)) => e.exit(),
@@ -126,6 +125,7 @@ fn main() {
         }
     };
     let a = loaded.args;
+    broker::logs::init(a.log_format);
     let transports = ringcast::Transports {
         polling: a.transports.split(',').any(|t| t.trim() == "polling"),
         websocket: a.transports.split(',').any(|t| t.trim() == "websocket"),

@@ -20,6 +20,7 @@ pub mod auth;
 pub mod file;
 mod grants;
 mod handlers;
+pub mod logs;
 pub mod pattern;
 
 use std::sync::Arc;
@@ -28,6 +29,7 @@ pub use self::access::{Access, NamespaceRules};
 use self::auth::{AuthFailure, Verifier};
 pub use self::handlers::{handle_broadcast, handle_broadcast_others, handle_join, handle_leave};
 use crate::server::{ConnectRequest, NamespaceBuilder, Refusal, Server, ServerApp, Socket};
+use crate::shard::quota::LogLimiter;
 
 /// Which client events the broker handles at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,13 +132,29 @@ fn check_token(
             Err(f) => f,
         },
     };
-    tracing::debug!(
+    log_refusal(req, failure.reason());
+    Err(failure.refusal())
+}
+
+thread_local! {
+    /// Connect refusals for failed authentication, logged at most once a
+    /// second per shard (an attack must not flood the log).
+    static AUTH_LOG: LogLimiter = const { LogLimiter::new() };
+}
+
+/// Logs a CONNECT refused for failed authentication (`reason`: the
+/// `reason` label of `ringcast_auth_failures_total`), rate limited.
+pub(crate) fn log_refusal(req: &ConnectRequest, reason: &str) {
+    let Some(suppressed) = AUTH_LOG.with(LogLimiter::admit) else {
+        return;
+    };
+    tracing::warn!(
         nsp = req.namespace(),
         address = %req.handshake().address,
-        reason = failure.reason(),
-        "connect refused"
+        reason,
+        suppressed,
+        "connect refused: authentication failed"
     );
-    Err(failure.refusal())
 }
 
 /// Connect handler: applies the token the middleware accepted (rooms to
