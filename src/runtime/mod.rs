@@ -228,6 +228,7 @@ async fn shard_main(
         })
         .detach();
     }
+    shard.app.handle_start(&shard);
     // SAFETY: the descriptor is a listening socket we own.
     let listener = unsafe { TcpListener::from_raw_fd(listener.into_raw_fd()) };
     let accept = glommio::spawn_local(accept_loop(shard.clone(), listener));

@@ -24,9 +24,10 @@ use serde_json::Value;
 use super::cluster::ServerSideEvent;
 use super::connect::ConnectRequest;
 use super::namespace::{EventOrder, NamespaceBuilder, Spawned, Step};
+use super::observe::Lifecycle;
 use super::payload::Payload;
 use super::socket::{AckSender, Event, Socket};
-use super::{EngineHandler, EngineSocket};
+use super::{EngineHandler, EngineSocket, Hooks};
 use crate::shard::app::{Authorization, EngineMessage, Incoming, LocalFuture};
 use crate::shard::session::{CloseReason, Session, SessionKind};
 use crate::shard::{App, Refusal, Shard, SocketKey};
@@ -37,6 +38,7 @@ pub struct ServerApp {
     index: AHashMap<String, u16>,
     engine: Vec<Arc<EngineHandler>>,
     states: AHashMap<TypeId, Arc<dyn Any + Send + Sync>>,
+    hooks: Hooks,
 }
 
 impl ServerApp {
@@ -44,6 +46,7 @@ impl ServerApp {
         namespaces: Vec<NamespaceBuilder>,
         engine: Vec<Arc<EngineHandler>>,
         states: AHashMap<TypeId, Arc<dyn Any + Send + Sync>>,
+        hooks: Hooks,
     ) -> Self {
         let index = namespaces
             .iter()
@@ -55,6 +58,14 @@ impl ServerApp {
             index,
             engine,
             states,
+            hooks,
+        }
+    }
+
+    /// Runs the server-wide observers.
+    fn observe(&self, socket: &Socket, what: Lifecycle<'_>) {
+        for o in &self.hooks.observers {
+            o(socket, what);
         }
     }
 
@@ -208,6 +219,7 @@ impl App for ServerApp {
         let Some(ns) = self.namespace(socket.state.nsp) else {
             return;
         };
+        self.observe(&socket, Lifecycle::Connected);
         let handlers = ns.clone();
         run(ns, &socket, move |s| {
             chain(handlers.on_connect.iter().filter_map(|h| h(s)).collect())
@@ -248,6 +260,7 @@ impl App for ServerApp {
         let Some(ns) = self.namespace(socket.state.nsp) else {
             return;
         };
+        self.observe(&socket, Lifecycle::Disconnected(reason));
         let handlers = ns.clone();
         run(ns, &socket, move |s| {
             chain(
@@ -258,6 +271,27 @@ impl App for ServerApp {
                     .collect(),
             )
         });
+    }
+
+    fn handle_room(&self, shard: &Rc<Shard>, key: SocketKey, room: &str, joined: bool) {
+        if self.hooks.observers.is_empty() {
+            return;
+        }
+        let Some(socket) = Socket::new(shard, key) else {
+            return;
+        };
+        let what = if joined {
+            Lifecycle::RoomJoined(room)
+        } else {
+            Lifecycle::RoomLeft(room)
+        };
+        self.observe(&socket, what);
+    }
+
+    fn handle_start(&self, shard: &Rc<Shard>) {
+        for h in &self.hooks.on_start {
+            h(shard.id);
+        }
     }
 
     fn handle_server_side(

@@ -74,6 +74,7 @@ mod connect;
 mod dispatch;
 mod error;
 mod namespace;
+mod observe;
 mod payload;
 mod socket;
 
@@ -90,6 +91,8 @@ pub use self::connect::ConnectRequest;
 pub use self::dispatch::ServerApp;
 pub use self::error::{is_reserved_event, EmitError};
 pub use self::namespace::{Data, EventOrder, NamespaceBuilder, INVALID_PAYLOAD};
+pub use self::observe::{shard_counts, Lifecycle, ShardCounts};
+use self::observe::{Observer, StartHook};
 pub use self::payload::Payload;
 pub use self::socket::{AckSender, Event, Socket};
 pub use crate::shard::app::EngineMessage;
@@ -151,6 +154,14 @@ pub struct Builder {
     namespaces: Vec<NamespaceBuilder>,
     engine: Vec<Arc<EngineHandler>>,
     states: AHashMap<TypeId, Arc<dyn Any + Send + Sync>>,
+    hooks: Hooks,
+}
+
+/// The server-wide hooks ([`Builder::observe`], [`Builder::on_shard_start`]).
+#[derive(Default, Clone)]
+pub(crate) struct Hooks {
+    pub(crate) observers: Vec<Arc<Observer>>,
+    pub(crate) on_start: Vec<Arc<StartHook>>,
 }
 
 /// Entry point of the API.
@@ -194,9 +205,26 @@ impl Builder {
         self
     }
 
+    /// Observes every socket of every namespace: connected, disconnected,
+    /// rooms joined and left, on whichever shard or node caused it
+    /// ([`Lifecycle`]; the `observe` module doc says when it runs). Runs on
+    /// the socket's shard, synchronously.
+    pub fn observe(mut self, f: impl Fn(&Socket, Lifecycle<'_>) + Send + Sync + 'static) -> Self {
+        self.hooks.observers.push(Arc::new(f));
+        self
+    }
+
+    /// Runs `f(shard index)` on each shard's thread when it starts, before
+    /// it accepts connections: spawn a shard's own periodic task there
+    /// (`glommio::spawn_local(..).detach()`), read [`shard_counts`] in it.
+    pub fn on_shard_start(mut self, f: impl Fn(usize) + Send + Sync + 'static) -> Self {
+        self.hooks.on_start.push(Arc::new(f));
+        self
+    }
+
     /// Finishes the application.
     pub fn build(self) -> ServerApp {
-        ServerApp::new(self.namespaces, self.engine, self.states)
+        ServerApp::new(self.namespaces, self.engine, self.states, self.hooks)
     }
 }
 

@@ -150,6 +150,14 @@ pub trait App: Send + Sync + 'static {
     fn handle_disconnect(&self, shard: &Rc<Shard>, key: SocketKey, reason: CloseReason);
     /// A message arrived on a raw Engine.IO endpoint.
     fn handle_engine_message(&self, shard: &Rc<Shard>, session: &Rc<Session>, msg: EngineMessage);
+    /// Socket `key` joined (`joined`) or left `room`: only real changes
+    /// (not a join of a room it is in), its own id room never, the rooms
+    /// it leaves by disconnecting neither. Called after the room tables
+    /// are updated and released (the hook may broadcast).
+    fn handle_room(&self, _shard: &Rc<Shard>, _key: SocketKey, _room: &str, _joined: bool) {}
+    /// The shard started (once per shard, on its thread, before it
+    /// accepts connections): the place to spawn a shard's own tasks.
+    fn handle_start(&self, _shard: &Rc<Shard>) {}
     /// Another node's `serverSideEmit` (cluster mode): `args[0]` is the
     /// event name; `ack`, when the sender expects one, takes the answer.
     fn handle_server_side(
