@@ -165,7 +165,11 @@ fn main() {
         broadcast: !a.no_broadcast,
         broadcast_others: !a.no_broadcast_others,
     };
-    let app = broker::app(perms, &loaded.access).into_app();
+    let mut app = broker::builder(perms, &loaded.access);
+    if let Some(ui) = loaded.admin_ui {
+        app = ui.install(app, config.node_name.clone());
+    }
+    let app = app.build().into_app();
     match ringcast::runtime::run_until_signal(config, app) {
         Ok(()) => {}
         // A value the flags or the file gave is out of range: a usage

@@ -16,6 +16,8 @@
 //! read by [`file::load`].
 
 pub mod access;
+pub mod admin;
+mod admin_events;
 pub mod auth;
 pub mod file;
 mod grants;
@@ -28,7 +30,7 @@ use std::sync::Arc;
 pub use self::access::{Access, NamespaceRules};
 use self::auth::{AuthFailure, Verifier};
 pub use self::handlers::{handle_broadcast, handle_broadcast_others, handle_join, handle_leave};
-use crate::server::{ConnectRequest, NamespaceBuilder, Refusal, Server, ServerApp, Socket};
+use crate::server::{Builder, ConnectRequest, NamespaceBuilder, Refusal, Server, ServerApp, Socket};
 use crate::shard::quota::LogLimiter;
 
 /// Which client events the broker handles at all.
@@ -54,10 +56,14 @@ impl Default for Permissions {
 
 /// The broker application.
 pub fn app(perms: Permissions, access: &Access) -> ServerApp {
+    builder(perms, access).build()
+}
+
+/// The broker application before [`Builder::build`], for more namespaces
+/// (such as [`admin::AdminUi::install`]).
+pub fn builder(perms: Permissions, access: &Access) -> Builder {
     if access.is_open() {
-        return Server::builder()
-            .namespace("/", |ns| open(ns, perms))
-            .build();
+        return Server::builder().namespace("/", |ns| open(ns, perms));
     }
     let mut builder = Server::builder();
     for rules in &access.namespaces {
@@ -65,7 +71,7 @@ pub fn app(perms: Permissions, access: &Access) -> ServerApp {
         let auth = access.auth.clone();
         builder = builder.namespace(&rules.name.clone(), |ns| guarded(ns, perms, rules, auth));
     }
-    builder.build()
+    builder
 }
 
 fn open(ns: &mut NamespaceBuilder, perms: Permissions) {

@@ -1,0 +1,51 @@
+//! `@socket.io/admin-ui` 0.5 against the broker (spec broker.md §7): the
+//! dashboard's protocol spoken by the npm socket.io-client
+//! (tests/js/admin/), with a plain password and with a bcrypt hash as the
+//! Node server takes it. Skipped when `RINGCAST_E2E=0`.
+
+mod broker_util;
+
+use std::process::Command;
+
+use broker_util::{assert_passed, js_dir, start, TempDir};
+
+fn run_suite(url: &str, namespace: &str, password: &str) {
+    let Some(js) = js_dir() else { return };
+    let out = Command::new("node")
+        .args(["--test", "admin/"])
+        .current_dir(js)
+        .env("RINGCAST_URL", url)
+        .env("ADMIN_NAMESPACE", namespace)
+        .env("ADMIN_USER", "ops")
+        .env("ADMIN_PASSWORD", password)
+        .output()
+        .expect("node runs");
+    assert_passed("admin-ui suite", &out);
+}
+
+#[test]
+fn admin_ui_with_a_plain_password() {
+    let dir = TempDir::new("admin-plain");
+    let config = dir.write(
+        "ringcast.toml",
+        "[admin_ui]\nusername = \"ops\"\npassword = \"correct horse\"\n",
+    );
+    let (_server, url) = start(&["--config", &config.to_string_lossy()]);
+    run_suite(&url, "/admin", "correct horse");
+}
+
+#[test]
+fn admin_ui_with_a_bcrypt_hash_and_guarded_namespaces() {
+    // Invariant: hashing with a valid cost succeeds.
+    let hash = bcrypt::hash("battery staple", 4).expect("bcrypt hashes");
+    let dir = TempDir::new("admin-bcrypt");
+    let config = dir.write(
+        "ringcast.toml",
+        &format!(
+            "[auth]\njwt_hs256_secret = \"k\"\n[[namespace]]\nname = \"/\"\nanonymous = true\nrooms = [\"*\"]\n\
+             [admin_ui]\nnamespace = \"/dash\"\nusername = \"ops\"\npassword_bcrypt = \"{hash}\"\n"
+        ),
+    );
+    let (_server, url) = start(&["--config", &config.to_string_lossy()]);
+    run_suite(&url, "/dash", "battery staple");
+}
