@@ -91,10 +91,7 @@ impl AdminUi {
         }
         let namespace = text("namespace")?.unwrap_or_else(|| "/admin".to_owned());
         if !namespace.starts_with('/') {
-            return Err(KeyError::new(
-                "admin_ui.namespace",
-                "must start with \"/\"",
-            ));
+            return Err(KeyError::new("admin_ui.namespace", "must start with \"/\""));
         }
         let taken = namespace == "/" || access.namespaces.iter().any(|n| n.name == namespace);
         if taken {
@@ -110,7 +107,10 @@ impl AdminUi {
             (Some(p), None) if !p.is_empty() => Password::Plain(p),
             (None, Some(h)) => {
                 bcrypt::HashParts::from_str(&h).map_err(|e| {
-                    KeyError::new("admin_ui.password_bcrypt", format!("not a bcrypt hash: {e}"))
+                    KeyError::new(
+                        "admin_ui.password_bcrypt",
+                        format!("not a bcrypt hash: {e}"),
+                    )
                 })?;
                 Password::Bcrypt(h)
             }

@@ -30,8 +30,8 @@ use ahash::AHashMap;
 use serde_json::{json, Map, Value};
 
 use crate::server::{
-    self, shard_counts, Builder, FetchedSocket, Lifecycle, NamespaceBuilder, Payload,
-    ShardCounts, Socket,
+    self, shard_counts, Builder, FetchedSocket, Lifecycle, NamespaceBuilder, Payload, ShardCounts,
+    Socket,
 };
 
 /// `supportedFeatures` of `config`.
@@ -191,7 +191,13 @@ fn fetched(s: &FetchedSocket, nsp: &str) -> Value {
     handshake.remove("auth");
     let forwarded = ["cf-connecting-ip", "x-forwarded-for"]
         .iter()
-        .find_map(|h| handshake.get("headers")?.get(h)?.as_str().map(str::to_owned));
+        .find_map(|h| {
+            handshake
+                .get("headers")?
+                .get(h)?
+                .as_str()
+                .map(str::to_owned)
+        });
     if let Some(address) = forwarded {
         handshake.insert("address".into(), Value::from(address));
     }

@@ -30,7 +30,9 @@ use std::sync::Arc;
 pub use self::access::{Access, NamespaceRules};
 use self::auth::{AuthFailure, Verifier};
 pub use self::handlers::{handle_broadcast, handle_broadcast_others, handle_join, handle_leave};
-use crate::server::{Builder, ConnectRequest, NamespaceBuilder, Refusal, Server, ServerApp, Socket};
+use crate::server::{
+    Builder, ConnectRequest, NamespaceBuilder, Refusal, Server, ServerApp, Socket,
+};
 use crate::shard::quota::LogLimiter;
 
 /// Which client events the broker handles at all.
