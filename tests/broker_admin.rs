@@ -1,7 +1,8 @@
 //! `@socket.io/admin-ui` 0.5 against the broker (spec broker.md §7): the
 //! dashboard's protocol spoken by the npm socket.io-client
 //! (tests/js/admin/), with a plain password and with a bcrypt hash as the
-//! Node server takes it, and two nodes sharing Redis. Skipped when
+//! Node server takes it, two nodes sharing Redis, and the official
+//! dashboard page (`ui/dist`) in headless Chromium. Skipped when
 //! `RINGCAST_E2E=0`.
 
 mod broker_util;
@@ -78,4 +79,25 @@ fn admin_ui_with_two_nodes_on_redis() {
         .output()
         .expect("node runs");
     assert_passed("admin-ui cluster suite", &out);
+}
+
+#[test]
+fn official_dashboard_in_chromium_lists_sockets() {
+    let Some(js) = js_dir() else { return };
+    let dir = TempDir::new("admin-chromium");
+    let config = dir.write(
+        "ringcast.toml",
+        "[admin_ui]\nusername = \"ops\"\npassword = \"pw\"\n",
+    );
+    let (_server, url) = start(&["--config", &config.to_string_lossy(), "--name", "ui-node"]);
+    let out = Command::new("node")
+        .arg("admin/dashboard-ui.js")
+        .current_dir(js)
+        .env("RINGCAST_URL", &url)
+        .env("ADMIN_USER", "ops")
+        .env("ADMIN_PASSWORD", "pw")
+        .env("ADMIN_SERVER_ID", "ui-node")
+        .output()
+        .expect("node runs");
+    assert_passed("admin-ui dashboard in Chromium", &out);
 }
