@@ -18,8 +18,9 @@
 //!   cluster operations of the library on every node: `to(filter)` then
 //!   `emit` / `sockets_join` / `sockets_leave` / `disconnect_sockets`.
 //!
-//! Not sent: `event_received` / `event_sent` (feature `ALL_EVENTS`),
-//! `socket_updated` (socket data changes and transport upgrades), and
+//! `socket_updated` is sent for transport upgrades (not for changes of a
+//! socket's data: `set_data` has no hook). Not sent: `event_received` /
+//! `event_sent` (feature `ALL_EVENTS`) and
 //! `aggregatedEvents` in `server_stats` (feature `AGGREGATED_EVENTS`);
 //! the dashboard hides what a server does not list in `supportedFeatures`.
 
@@ -154,6 +155,14 @@ fn observe(admin: &str, socket: &Socket, what: Lifecycle<'_>) {
                 .arg(socket.id())
                 .arg(reason.as_str())
                 .arg(now),
+        ),
+        Lifecycle::Upgraded => (
+            "socket_updated",
+            Payload::new().arg(json!({
+                "id": socket.id(),
+                "nsp": socket.namespace(),
+                "transport": socket.transport(),
+            })),
         ),
         Lifecycle::RoomJoined(room) | Lifecycle::RoomLeft(room) => (
             if matches!(what, Lifecycle::RoomJoined(_)) {

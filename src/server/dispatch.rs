@@ -288,6 +288,24 @@ impl App for ServerApp {
         self.observe(&socket, what);
     }
 
+    fn handle_upgrade(&self, shard: &Rc<Shard>, session: &Rc<Session>) {
+        if self.hooks.observers.is_empty() {
+            return;
+        }
+        let keys: Vec<SocketKey> = session
+            .st
+            .borrow()
+            .sockets
+            .iter()
+            .map(|&(_, k)| k)
+            .collect();
+        for key in keys {
+            if let Some(socket) = Socket::new(shard, key) {
+                self.observe(&socket, Lifecycle::Upgraded);
+            }
+        }
+    }
+
     fn handle_start(&self, shard: &Rc<Shard>) {
         for h in &self.hooks.on_start {
             h(shard.id);

@@ -9,7 +9,7 @@
 //! An observer runs inline on the socket's shard, synchronously: on
 //! connect before the namespace's connect handlers, on disconnect before
 //! its disconnect handlers, on a room change after the room tables are
-//! updated. It may emit and broadcast. Room changes are only real ones (a
+//! updated, on a transport upgrade once per socket of the session. It may emit and broadcast. Room changes are only real ones (a
 //! join of a room the socket is in is none); the socket's own id room and
 //! the rooms left by disconnecting are not reported (Node's adapter reports
 //! those as `join-room`/`leave-room`; the socket's connect and disconnect
@@ -33,6 +33,9 @@ pub enum Lifecycle<'a> {
     RoomJoined(&'a str),
     /// It left this room.
     RoomLeft(&'a str),
+    /// Its Engine.IO session moved from HTTP long-polling to a websocket
+    /// ([`Socket::transport`] is now `"websocket"`).
+    Upgraded,
 }
 
 pub(crate) type Observer = dyn Fn(&Socket, Lifecycle<'_>) + Send + Sync;

@@ -155,6 +155,9 @@ pub trait App: Send + Sync + 'static {
     /// it leaves by disconnecting neither. Called after the room tables
     /// are updated and released (the hook may broadcast).
     fn handle_room(&self, _shard: &Rc<Shard>, _key: SocketKey, _room: &str, _joined: bool) {}
+    /// A session's transport was upgraded from polling to websocket (its
+    /// sockets are `session.st.sockets`).
+    fn handle_upgrade(&self, _shard: &Rc<Shard>, _session: &Rc<Session>) {}
     /// The shard started (once per shard, on its thread, before it
     /// accepts connections): the place to spawn a shard's own tasks.
     fn handle_start(&self, _shard: &Rc<Shard>) {}

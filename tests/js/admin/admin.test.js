@@ -135,4 +135,25 @@ test("the dashboard sees sockets and rooms, and its commands act on them", async
   const again = socket(NSP, { auth: { sessionId } });
   await connected(again);
   assert.equal(await refused(socket(NSP, { auth: { sessionId: "0123456789abcdef" } })).then((e) => e.message), "invalid credentials");
+
+  // A client on polling that upgrades: socket_connected says polling, socket_updated websocket.
+  // (Every socket_updated is kept from the start: the upgrade may finish before anything here.)
+  const updates = [];
+  let onUpdate = () => {};
+  admin.on("socket_updated", (u) => {
+    updates.push(u);
+    onUpdate();
+  });
+  const upgrader = socket("/", { transports: ["polling", "websocket"] });
+  const seen = next(admin, "socket_connected", (s) => s.nsp === "/");
+  await connected(upgrader);
+  const [polled] = await seen;
+  assert.equal(polled.id, upgrader.id);
+  assert.equal(polled.transport, "polling");
+  const find = () => updates.find((u) => u.id === polled.id);
+  await new Promise((resolve) => {
+    onUpdate = () => find() && resolve();
+    onUpdate();
+  });
+  assert.deepEqual(find(), { id: polled.id, nsp: "/", transport: "websocket" });
 });
