@@ -22,8 +22,10 @@ use crate::shard::Shard;
 
 use super::socket::Socket;
 
-/// What happened to a socket ([`super::Builder::observe`]).
+/// What happened to a socket ([`super::Builder::observe`]). More kinds may
+/// come: match with a wildcard arm.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub enum Lifecycle<'a> {
     /// It connected (its CONNECT reply is queued).
     Connected,
