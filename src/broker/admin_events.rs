@@ -8,7 +8,10 @@
 //! - `server_stats`: shard 0 of each node every 2 s, its own `serverId`;
 //!   every shard publishes its [`ShardCounts`] on the same beat and shard 0
 //!   sums the latest of each (the other shards' figures are at most 2 s
-//!   old).
+//!   old). `aggregatedEvents` holds `rawConnection` and `rawDisconnection`
+//!   (Engine.IO sessions opened and closed since the previous report,
+//!   without the close reason); `packetsIn/Out` and `bytesIn/Out` are not
+//!   counted by the shards, so the dashboard's bytes chart stays empty.
 //! - Socket and room events come from a server-wide observer: one
 //!   broadcast to the admin namespace per connect, disconnect, join and
 //!   leave in any namespace (what Node's admin-ui costs in its default
@@ -20,9 +23,7 @@
 //!
 //! `socket_updated` is sent for transport upgrades (not for changes of a
 //! socket's data: `set_data` has no hook). Not sent: `event_received` /
-//! `event_sent` (feature `ALL_EVENTS`) and
-//! `aggregatedEvents` in `server_stats` (feature `AGGREGATED_EVENTS`);
-//! the dashboard hides what a server does not list in `supportedFeatures`.
+//! `event_sent` (feature `ALL_EVENTS`, which the dashboard then hides).
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -36,7 +37,7 @@ use crate::server::{
 };
 
 /// `supportedFeatures` of `config`.
-const FEATURES: [&str; 7] = [
+const FEATURES: [&str; 8] = [
     "EMIT",
     "JOIN",
     "LEAVE",
@@ -44,6 +45,7 @@ const FEATURES: [&str; 7] = [
     "MJOIN",
     "MLEAVE",
     "MDISCONNECT",
+    "AGGREGATED_EVENTS",
 ];
 
 /// How often `server_stats` is sent (Node: 2 s).
@@ -227,6 +229,8 @@ struct Stats {
     started: Instant,
     /// The latest counts of each shard.
     shards: Mutex<AHashMap<usize, ShardCounts>>,
+    /// Sessions opened and open at the previous report (shard 0 only).
+    previous: Mutex<(u64, u64)>,
 }
 
 impl Stats {
@@ -238,6 +242,7 @@ impl Stats {
             admin,
             started: Instant::now(),
             shards: Mutex::new(AHashMap::new()),
+            previous: Mutex::new((0, 0)),
         }
     }
 
@@ -251,11 +256,12 @@ impl Stats {
 
     /// Sums the shards' counts and sends `server_stats`.
     fn emit(&self) {
-        let (mut clients, mut polling) = (0, 0);
+        let (mut clients, mut polling, mut opened) = (0, 0, 0);
         let mut namespaces: Vec<(String, usize)> = Vec::new();
         for c in self.lock().values() {
             clients += c.clients;
             polling += c.polling_clients;
+            opened += c.sessions_opened;
             for (name, n) in &c.namespaces {
                 match namespaces.iter_mut().find(|(m, _)| m == name) {
                     Some((_, total)) => *total += n,
@@ -267,6 +273,7 @@ impl Stats {
             .into_iter()
             .map(|(name, n)| json!({ "name": name, "socketsCount": n }))
             .collect();
+        let aggregated = self.aggregated(opened, clients as u64);
         let stats = json!({
             "serverId": self.server_id,
             "hostname": self.hostname,
@@ -274,11 +281,36 @@ impl Stats {
             "uptime": self.started.elapsed().as_secs_f64(),
             "clientsCount": clients,
             "pollingClientsCount": polling,
+            "aggregatedEvents": aggregated,
             "namespaces": namespaces,
         });
         if let Some(to) = server::of(&self.admin) {
             let _ = to.emit("server_stats", stats);
         }
+    }
+}
+
+impl Stats {
+    /// `rawConnection` / `rawDisconnection` since the previous report, from
+    /// the sessions opened in total and open now (each shard's pair comes
+    /// from one snapshot, so closed = opened - growth is never negative).
+    fn aggregated(&self, opened: u64, open: u64) -> Vec<Value> {
+        let mut previous = self.previous.lock().unwrap_or_else(PoisonError::into_inner);
+        let (was_opened, was_open) = std::mem::replace(&mut *previous, (opened, open));
+        let connections = opened.saturating_sub(was_opened);
+        let disconnections = (was_open + connections).saturating_sub(open);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let second = now - now % 1000;
+        [
+            ("rawConnection", connections),
+            ("rawDisconnection", disconnections),
+        ]
+        .into_iter()
+        .filter(|&(_, count)| count > 0)
+        .map(|(kind, count)| json!({ "timestamp": second, "type": kind, "count": count }))
+        .collect()
     }
 }
 

@@ -52,6 +52,8 @@ pub struct ShardCounts {
     pub polling_clients: usize,
     /// Every namespace with its connected sockets on this shard.
     pub namespaces: Vec<(String, usize)>,
+    /// Engine.IO sessions opened on this shard since it started.
+    pub sessions_opened: u64,
 }
 
 /// The counts of the calling shard. Walks the shard's sessions (for their
@@ -82,5 +84,6 @@ fn counts(shard: &Rc<Shard>) -> ShardCounts {
         clients: sessions.len(),
         polling_clients,
         namespaces,
+        sessions_opened: shard.stats.sessions_opened.get(),
     }
 }

@@ -73,7 +73,7 @@ test("the dashboard sees sockets and rooms, and its commands act on them", async
   await connected(admin);
 
   const [{ supportedFeatures }] = await config;
-  for (const f of ["EMIT", "JOIN", "LEAVE", "DISCONNECT", "MJOIN", "MLEAVE", "MDISCONNECT"]) {
+  for (const f of ["EMIT", "JOIN", "LEAVE", "DISCONNECT", "MJOIN", "MLEAVE", "MDISCONNECT", "AGGREGATED_EVENTS"]) {
     assert.ok(supportedFeatures.includes(f), `${f} in ${supportedFeatures}`);
   }
   const [sockets] = await all;
@@ -90,6 +90,10 @@ test("the dashboard sees sockets and rooms, and its commands act on them", async
   const [sessionId] = await session;
   assert.match(sessionId, /^[0-9a-f]{16}$/);
 
+  // A report from now on has a rawConnection in aggregatedEvents (at least the client's).
+  const aggregated = next(admin, "server_stats", (s) =>
+    (s.aggregatedEvents || []).some((e) => e.type === "rawConnection" && e.count >= 1 && typeof e.timestamp === "number"),
+  );
   // A client connects: socket_connected, with its transport and no auth.
   const client = socket("/", { auth: { secret: "not for the dashboard" } });
   const hello = next(admin, "socket_connected", (s) => s.nsp === "/");
@@ -105,6 +109,7 @@ test("the dashboard sees sockets and rooms, and its commands act on them", async
 
   // server_stats counts it (stats are sent every 2 s; wait for one that does).
   await next(admin, "server_stats", (s) => s.namespaces.some((n) => n.name === "/" && n.socketsCount >= 1));
+  await aggregated;
 
   // The client joins a room: room_joined.
   const joined = next(admin, "room_joined", (nsp, room, id) => nsp === "/" && room === "r1" && id === client.id);
