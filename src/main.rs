@@ -118,14 +118,13 @@ struct Args {
     /// File: `[api] key`.
     #[arg(long, env = "RINGCAST_API_KEY")]
     api_key: Option<String>,
+    /// Log format on stderr: `text`, or `json` (one object a line).
+    /// Colour codes only when stderr is a terminal. Level: `RUST_LOG`.
+    #[arg(long, env = "LOG_FORMAT", default_value = "text")]
+    log_format: broker::logs::LogFormat,
 }
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
     let loaded = match broker::file::load::<Args>(std::env::args_os().collect()) {
         Ok(loaded) => loaded,
         Err(ConfigError::Usage(e)) => e.exit(),
@@ -135,6 +134,7 @@ fn main() {
         }
     };
     let a = loaded.args;
+    broker::logs::init(a.log_format);
     let transports = ringcast::Transports {
         polling: a.transports.split(',').any(|t| t.trim() == "polling"),
         websocket: a.transports.split(',').any(|t| t.trim() == "websocket"),
@@ -175,6 +175,9 @@ fn main() {
         broadcast_others: !a.no_broadcast_others,
     };
     let mut builder = broker::builder(perms, &loaded.access);
+    if let Some(ui) = loaded.admin_ui {
+        builder = ui.install(builder, config.node_name.clone());
+    }
     if a.api_listen.is_none() && a.api_key.is_some() {
         tracing::warn!("api key given without an api listen address: no API is served");
     }

@@ -32,10 +32,11 @@ use clap::{Arg, ArgAction, ArgMatches, Command};
 use toml::{Table, Value};
 
 use super::access::{Access, SECTIONS};
+use super::admin::AdminUi;
 
 /// Sections the broker's spec defines for later versions: refused by name
 /// rather than ignored, so an operator never believes they are active.
-const NOT_YET: [&str; 2] = ["proxy", "admin_ui"];
+const NOT_YET: [&str; 1] = ["proxy"];
 
 /// Sections whose keys are flags named `<section>_<key>` (`[api] listen`
 /// is `--api-listen`).
@@ -117,6 +118,8 @@ pub struct Loaded<A> {
     pub access: Access,
     /// The config file read, if any.
     pub file: Option<PathBuf>,
+    /// `[admin_ui]`, when present.
+    pub admin_ui: Option<AdminUi>,
 }
 
 /// Parses `argv` with `A`'s clap command, reads the config file named by
@@ -137,9 +140,10 @@ pub fn load<A: clap::Parser>(argv: Vec<OsString>) -> Result<Loaded<A>, ConfigErr
             args,
             access: Access::open(),
             file: None,
+            admin_ui: None,
         });
     };
-    let (injected, access) = read_file(&cmd, &matches, &file)?;
+    let (injected, access, admin_ui) = read_file(&cmd, &matches, &file)?;
     let mut merged = argv;
     let rest = merged.split_off(merged.len().min(1));
     merged.extend(injected);
@@ -152,16 +156,17 @@ pub fn load<A: clap::Parser>(argv: Vec<OsString>) -> Result<Loaded<A>, ConfigErr
         args,
         access,
         file: Some(file),
+        admin_ui,
     })
 }
 
-/// The arguments the file contributes (as `--name=value`) and its access
-/// rules.
+/// The arguments the file contributes (as `--name=value`), its access
+/// rules and its `[admin_ui]`.
 fn read_file(
     cmd: &Command,
     matches: &ArgMatches,
     file: &Path,
-) -> Result<(Vec<OsString>, Access), ConfigError> {
+) -> Result<(Vec<OsString>, Access, Option<AdminUi>), ConfigError> {
     let fail = |key: Option<String>, what: String| ConfigError::File {
         file: file.to_owned(),
         key,
@@ -194,7 +199,7 @@ fn read_file(
     }
     for (key, value) in &flat {
         let key = key.as_str();
-        if SECTIONS.contains(&key) {
+        if SECTIONS.contains(&key) || key == "admin_ui" {
             continue;
         }
         if NOT_YET.contains(&key) {
@@ -220,7 +225,12 @@ fn read_file(
     }
     let dir = file.parent().unwrap_or_else(|| Path::new("."));
     let access = Access::from_sections(&top, dir).map_err(key_fail)?;
-    Ok((injected, access))
+    let admin_ui = top
+        .get("admin_ui")
+        .map(|s| AdminUi::from_section(s, &access))
+        .transpose()
+        .map_err(key_fail)?;
+    Ok((injected, access, admin_ui))
 }
 
 /// The arguments that have a file key.

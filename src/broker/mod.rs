@@ -16,11 +16,14 @@
 //! read by [`file::load`].
 
 pub mod access;
+pub mod admin;
+mod admin_events;
 pub mod api;
 pub mod auth;
 pub mod file;
 mod grants;
 mod handlers;
+pub mod logs;
 pub mod metrics;
 pub mod pattern;
 
@@ -32,6 +35,7 @@ pub use self::handlers::{handle_broadcast, handle_broadcast_others, handle_join,
 use crate::server::{
     Builder, ConnectRequest, NamespaceBuilder, Refusal, Server, ServerApp, Socket,
 };
+use crate::shard::quota::LogLimiter;
 
 /// Which client events the broker handles at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,8 +63,9 @@ pub fn app(perms: Permissions, access: &Access) -> ServerApp {
     builder(perms, access).build()
 }
 
-/// The broker application, before [`Builder::build`] (to add the `[api]`
-/// listener: [`api::Api::attach`]).
+/// The broker application before [`Builder::build`], for more namespaces
+/// (such as [`admin::AdminUi::install`]) and the `[api]` listener
+/// ([`api::Api::attach`]).
 pub fn builder(perms: Permissions, access: &Access) -> Builder {
     if access.is_open() {
         return Server::builder().namespace("/", |ns| open(ns, perms));
@@ -139,13 +144,29 @@ fn check_token(
         },
     };
     metrics::count_auth_failure(failure);
-    tracing::debug!(
+    log_refusal(req, failure.reason());
+    Err(failure.refusal())
+}
+
+thread_local! {
+    /// Connect refusals for failed authentication, logged at most once a
+    /// second per shard (an attack must not flood the log).
+    static AUTH_LOG: LogLimiter = const { LogLimiter::new() };
+}
+
+/// Logs a CONNECT refused for failed authentication (`reason`: the
+/// `reason` label of `ringcast_auth_failures_total`), rate limited.
+pub(crate) fn log_refusal(req: &ConnectRequest, reason: &str) {
+    let Some(suppressed) = AUTH_LOG.with(LogLimiter::admit) else {
+        return;
+    };
+    tracing::warn!(
         nsp = req.namespace(),
         address = %req.handshake().address,
-        reason = failure.reason(),
-        "connect refused"
+        reason,
+        suppressed,
+        "connect refused: authentication failed"
     );
-    Err(failure.refusal())
 }
 
 /// Connect handler: applies the token the middleware accepted (rooms to

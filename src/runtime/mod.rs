@@ -219,7 +219,6 @@ async fn shard_main(
     if let Some(end) = end {
         glommio::spawn_local(crate::cluster::shard_side::pump(shard.clone(), end)).detach();
     }
-    shard.app.clone().handle_shard_start(&shard);
     for (_, rx) in receivers.streams() {
         let shard = shard.clone();
         glommio::spawn_local(async move {
@@ -229,6 +228,7 @@ async fn shard_main(
         })
         .detach();
     }
+    shard.app.handle_start(&shard);
     // SAFETY: the descriptor is a listening socket we own.
     let listener = unsafe { TcpListener::from_raw_fd(listener.into_raw_fd()) };
     let accept = glommio::spawn_local(accept_loop(shard.clone(), listener));

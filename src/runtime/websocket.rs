@@ -114,6 +114,7 @@ async fn probe(
                     }
                     // A GET still parked is released by the transport change.
                     session.wake_writer();
+                    shard.app.handle_upgrade(shard, session);
                     return true;
                 }
                 _ => return false,

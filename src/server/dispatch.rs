@@ -25,9 +25,10 @@ use super::cluster::ServerSideEvent;
 use super::connect::ConnectRequest;
 use super::dynamic::{Children, Parent};
 use super::namespace::{EventOrder, NamespaceBuilder, Spawned, Step};
+use super::observe::Lifecycle;
 use super::payload::Payload;
 use super::socket::{AckSender, Event, Socket};
-use super::{EngineHandler, EngineSocket, StartHook};
+use super::{EngineHandler, EngineSocket, Hooks};
 use crate::shard::app::{Authorization, Creation, EngineMessage, Incoming, LocalFuture};
 use crate::shard::session::{CloseReason, Session, SessionKind};
 use crate::shard::{App, Refusal, Shard, SocketKey};
@@ -42,7 +43,7 @@ pub struct ServerApp {
     pub(super) children: Children,
     engine: Vec<Arc<EngineHandler>>,
     states: AHashMap<TypeId, Arc<dyn Any + Send + Sync>>,
-    on_start: Vec<Arc<StartHook>>,
+    hooks: Hooks,
 }
 
 impl ServerApp {
@@ -52,7 +53,7 @@ impl ServerApp {
         max_children: usize,
         engine: Vec<Arc<EngineHandler>>,
         states: AHashMap<TypeId, Arc<dyn Any + Send + Sync>>,
-        on_start: Vec<Arc<StartHook>>,
+        hooks: Hooks,
     ) -> Self {
         let index = namespaces
             .iter()
@@ -67,7 +68,14 @@ impl ServerApp {
             children: Children::new(base, max_children),
             engine,
             states,
-            on_start,
+            hooks,
+        }
+    }
+
+    /// Runs the server-wide observers.
+    fn observe(&self, socket: &Socket, what: Lifecycle<'_>) {
+        for o in &self.hooks.observers {
+            o(socket, what);
         }
     }
 
@@ -269,6 +277,7 @@ impl App for ServerApp {
         let Some(ns) = self.namespace(socket.state.nsp) else {
             return;
         };
+        self.observe(&socket, Lifecycle::Connected);
         let handlers = ns.clone();
         run(ns, &socket, move |s| {
             chain(handlers.on_connect.iter().filter_map(|h| h(s)).collect())
@@ -309,6 +318,7 @@ impl App for ServerApp {
         let Some(ns) = self.namespace(socket.state.nsp) else {
             return;
         };
+        self.observe(&socket, Lifecycle::Disconnected(reason));
         let handlers = ns.clone();
         run(ns, &socket, move |s| {
             chain(
@@ -319,6 +329,45 @@ impl App for ServerApp {
                     .collect(),
             )
         });
+    }
+
+    fn handle_room(&self, shard: &Rc<Shard>, key: SocketKey, room: &str, joined: bool) {
+        if self.hooks.observers.is_empty() {
+            return;
+        }
+        let Some(socket) = Socket::new(shard, key) else {
+            return;
+        };
+        let what = if joined {
+            Lifecycle::RoomJoined(room)
+        } else {
+            Lifecycle::RoomLeft(room)
+        };
+        self.observe(&socket, what);
+    }
+
+    fn handle_upgrade(&self, shard: &Rc<Shard>, session: &Rc<Session>) {
+        if self.hooks.observers.is_empty() {
+            return;
+        }
+        let keys: Vec<SocketKey> = session
+            .st
+            .borrow()
+            .sockets
+            .iter()
+            .map(|&(_, k)| k)
+            .collect();
+        for key in keys {
+            if let Some(socket) = Socket::new(shard, key) {
+                self.observe(&socket, Lifecycle::Upgraded);
+            }
+        }
+    }
+
+    fn handle_start(&self, shard: &Rc<Shard>) {
+        for h in &self.hooks.on_start {
+            h(shard.id);
+        }
     }
 
     fn handle_server_side(
@@ -342,12 +391,6 @@ impl App for ServerApp {
             if let Some(f) = h(ServerSideEvent { name, args, ack }) {
                 glommio::spawn_local(f).detach();
             }
-        }
-    }
-
-    fn handle_shard_start(&self, shard: &Rc<Shard>) {
-        for f in &self.on_start {
-            f(shard.id);
         }
     }
 

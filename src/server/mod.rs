@@ -75,6 +75,7 @@ mod dispatch;
 mod dynamic;
 mod error;
 mod namespace;
+mod observe;
 mod payload;
 mod socket;
 
@@ -92,6 +93,8 @@ pub use self::dispatch::ServerApp;
 pub use self::dynamic::{AsyncNamespacePredicate, NamespaceMatcher, NamespacePredicate};
 pub use self::error::{is_reserved_event, EmitError};
 pub use self::namespace::{Data, EventOrder, NamespaceBuilder, INVALID_PAYLOAD};
+pub use self::observe::{shard_counts, Lifecycle, ShardCounts};
+use self::observe::{Observer, StartHook};
 pub use self::payload::Payload;
 pub use self::socket::{AckSender, Event, Socket};
 pub use crate::shard::app::EngineMessage;
@@ -107,7 +110,6 @@ pub use crate::shard::Refusal;
 use crate::shard::Shard;
 
 type EngineHandler = dyn Fn(&EngineSocket, EngineMessage) + Send + Sync;
-type StartHook = dyn Fn(usize) + Send + Sync;
 
 /// Events dropped because their typed arguments did not parse and the
 /// client asked for no ack (see [`NamespaceBuilder::on_typed`]), since
@@ -158,7 +160,14 @@ pub struct Builder {
     max_dynamic: usize,
     engine: Vec<Arc<EngineHandler>>,
     states: AHashMap<TypeId, Arc<dyn Any + Send + Sync>>,
-    on_start: Vec<Arc<StartHook>>,
+    hooks: Hooks,
+}
+
+/// The server-wide hooks ([`Builder::observe`], [`Builder::on_shard_start`]).
+#[derive(Default, Clone)]
+pub(crate) struct Hooks {
+    pub(crate) observers: Vec<Arc<Observer>>,
+    pub(crate) on_start: Vec<Arc<StartHook>>,
 }
 
 /// Entry point of the API.
@@ -180,7 +189,7 @@ impl Default for Builder {
             max_dynamic: DEFAULT_MAX_DYNAMIC_NAMESPACES,
             engine: Vec::new(),
             states: AHashMap::new(),
-            on_start: Vec::new(),
+            hooks: Hooks::default(),
         }
     }
 }
@@ -251,12 +260,20 @@ impl Builder {
         self
     }
 
-    /// Runs `f(shard_id)` on every shard's thread once, when the shard
-    /// starts and before it accepts connections. The place to spawn an
-    /// application's own per-shard tasks (`glommio::spawn_local`), which
-    /// may use [`of`] and [`state`]; they end when the shard stops.
+    /// Observes every socket of every namespace: connected, disconnected,
+    /// rooms joined and left, on whichever shard or node caused it
+    /// ([`Lifecycle`]; the `observe` module doc says when it runs). Runs on
+    /// the socket's shard, synchronously.
+    pub fn observe(mut self, f: impl Fn(&Socket, Lifecycle<'_>) + Send + Sync + 'static) -> Self {
+        self.hooks.observers.push(Arc::new(f));
+        self
+    }
+
+    /// Runs `f(shard index)` on each shard's thread when it starts, before
+    /// it accepts connections: spawn a shard's own periodic task there
+    /// (`glommio::spawn_local(..).detach()`), read [`shard_counts`] in it.
     pub fn on_shard_start(mut self, f: impl Fn(usize) + Send + Sync + 'static) -> Self {
-        self.on_start.push(Arc::new(f));
+        self.hooks.on_start.push(Arc::new(f));
         self
     }
 
@@ -268,7 +285,7 @@ impl Builder {
             self.max_dynamic,
             self.engine,
             self.states,
-            self.on_start,
+            self.hooks,
         )
     }
 }

@@ -17,8 +17,9 @@ use super::dispatch::{server_app, state_of};
 use super::error::{check_event, EmitError};
 use super::payload::Payload;
 use crate::shard::deliver::AckReply;
+use crate::shard::ops::FetchedSocket;
 use crate::shard::quota::JoinError;
-use crate::shard::session::Handshake;
+use crate::shard::session::{Handshake, Transport};
 use crate::shard::socket::{AckError, PendingAck, SocketState};
 use crate::shard::{Shard, SocketKey};
 
@@ -64,6 +65,27 @@ impl Socket {
     /// The Engine.IO session id.
     pub fn engine_sid(&self) -> &str {
         &self.state.session.sid
+    }
+
+    /// The transport its Engine.IO session uses now: `"polling"` or
+    /// `"websocket"` (after an upgrade).
+    pub fn transport(&self) -> &'static str {
+        match self
+            .state
+            .session
+            .st
+            .try_borrow()
+            .map(|st| st.eio.transport())
+        {
+            Ok(Transport::WebSocket) => "websocket",
+            _ => "polling",
+        }
+    }
+
+    /// The socket as `fetch_sockets` describes it (id, handshake, rooms,
+    /// data).
+    pub fn describe(&self) -> FetchedSocket {
+        self.shard.describe(&self.state)
     }
 
     /// Whether the socket is still connected.

@@ -190,6 +190,17 @@ pub trait App: Send + Sync + 'static {
     fn handle_disconnect(&self, shard: &Rc<Shard>, key: SocketKey, reason: CloseReason);
     /// A message arrived on a raw Engine.IO endpoint.
     fn handle_engine_message(&self, shard: &Rc<Shard>, session: &Rc<Session>, msg: EngineMessage);
+    /// Socket `key` joined (`joined`) or left `room`: only real changes
+    /// (not a join of a room it is in), its own id room never, the rooms
+    /// it leaves by disconnecting neither. Called after the room tables
+    /// are updated and released (the hook may broadcast).
+    fn handle_room(&self, _shard: &Rc<Shard>, _key: SocketKey, _room: &str, _joined: bool) {}
+    /// A session's transport was upgraded from polling to websocket (its
+    /// sockets are `session.st.sockets`).
+    fn handle_upgrade(&self, _shard: &Rc<Shard>, _session: &Rc<Session>) {}
+    /// The shard started (once per shard, on its thread, before it
+    /// accepts connections): the place to spawn a shard's own tasks.
+    fn handle_start(&self, _shard: &Rc<Shard>) {}
     /// Another node's `serverSideEmit` (cluster mode): `args[0]` is the
     /// event name; `ack`, when the sender expects one, takes the answer.
     fn handle_server_side(
@@ -200,9 +211,6 @@ pub trait App: Send + Sync + 'static {
         _ack: Option<Box<dyn FnOnce(Value)>>,
     ) {
     }
-    /// The shard started (on its own thread, before it accepts): the
-    /// application may spawn its own tasks on it.
-    fn handle_shard_start(&self, _shard: &Rc<Shard>) {}
 }
 
 /// The smallest [`App`] for the shard's and the bridge's own unit tests:

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use super::ops::{Apply, Part, Query, Target};
 use super::port::{Adoption, ToCluster, ToShard};
 use super::session::CloseReason;
+use super::socket::SocketState;
 use super::{Shard, SocketKey};
 
 impl Shard {
@@ -114,46 +115,50 @@ impl Shard {
         self.targets(t)
             .into_iter()
             .filter_map(|key| self.socket(key))
-            .map(|s| {
-                let h = &s.session.handshake;
-                let mut headers = Map::new();
-                for (k, v) in h.headers() {
-                    headers.insert(k.to_owned(), Value::from(v));
-                }
-                let xdomain = headers.contains_key("origin");
-                let mut query = Map::new();
-                for pair in h.query.split('&').filter(|p| !p.is_empty()) {
-                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                    let k = ringcast_proto::http::percent_decode(k);
-                    query
-                        .entry(k)
-                        .or_insert_with(|| Value::from(ringcast_proto::http::percent_decode(v)));
-                }
-                let handshake = ringcast_cluster_wire::Handshake {
-                    headers,
-                    time: ringcast_cluster_wire::js_date_string(h.issued),
-                    address: h.address.clone(),
-                    xdomain,
-                    secure: h.secure,
-                    issued: h.issued,
-                    url: format!("{}?{}", self.config.path, h.query),
-                    query,
-                    auth: s.auth.clone(),
-                };
-                let mut rooms = vec![s.id.to_string()];
-                rooms.extend(s.rooms.borrow().iter().map(|r| r.to_string()));
-                FetchedSocket {
-                    id: s.id.to_string(),
-                    handshake: handshake.to_json(),
-                    rooms,
-                    data: s
-                        .data
-                        .borrow()
-                        .as_ref()
-                        .map_or_else(|| Value::Object(Map::new()), |d| d.to_json()),
-                }
-            })
+            .map(|s| self.describe(&s))
             .collect()
+    }
+
+    /// One socket as `fetchSockets()` describes it (id, handshake, rooms
+    /// with its own id first, data).
+    pub fn describe(&self, s: &SocketState) -> FetchedSocket {
+        let h = &s.session.handshake;
+        let mut headers = Map::new();
+        for (k, v) in h.headers() {
+            headers.insert(k.to_owned(), Value::from(v));
+        }
+        let xdomain = headers.contains_key("origin");
+        let mut query = Map::new();
+        for pair in h.query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let k = ringcast_proto::http::percent_decode(k);
+            query
+                .entry(k)
+                .or_insert_with(|| Value::from(ringcast_proto::http::percent_decode(v)));
+        }
+        let handshake = ringcast_cluster_wire::Handshake {
+            headers,
+            time: ringcast_cluster_wire::js_date_string(h.issued),
+            address: h.address.clone(),
+            xdomain,
+            secure: h.secure,
+            issued: h.issued,
+            url: format!("{}?{}", self.config.path, h.query),
+            query,
+            auth: s.auth.clone(),
+        };
+        let mut rooms = vec![s.id.to_string()];
+        rooms.extend(s.rooms.borrow().iter().map(|r| r.to_string()));
+        FetchedSocket {
+            id: s.id.to_string(),
+            handshake: handshake.to_json(),
+            rooms,
+            data: s
+                .data
+                .borrow()
+                .as_ref()
+                .map_or_else(|| Value::Object(Map::new()), |d| d.to_json()),
+        }
     }
 
     /// Disconnects socket `key` (the client gets DISCONNECT); with `close`,

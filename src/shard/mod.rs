@@ -66,6 +66,8 @@ pub struct Stats {
     /// Packets queued for clients (broadcast receivers, direct emits,
     /// CONNECT replies and acks); added once per broadcast, not per receiver.
     pub deliveries: Cell<u64>,
+    /// Limits the slow-consumer log line to one a second.
+    pub slow_consumer_log: quota::LogLimiter,
 }
 
 /// The state of one core.
@@ -234,11 +236,17 @@ impl Shard {
         self.stats
             .slow_consumers
             .set(self.stats.slow_consumers.get() + 1);
-        tracing::warn!(
-            sid = %session.sid,
-            limit = self.config.max_buffered_bytes,
-            "slow consumer: outgoing queue over its bound, closing the connection"
-        );
+        if let Some(suppressed) = self.stats.slow_consumer_log.admit() {
+            tracing::warn!(
+                sid = %session.sid,
+                address = %session.handshake.address,
+                limit = self.config.max_buffered_bytes,
+                shard = self.id,
+                suppressed,
+                total = self.stats.slow_consumers.get(),
+                "slow consumer: outgoing queue over its bound, closing the connection"
+            );
+        }
         self.close_session(session, CloseReason::SlowConsumer);
     }
 }

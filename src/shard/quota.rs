@@ -18,7 +18,9 @@
 //!
 //! Each refusal increments a per-shard counter ([`Quotas::refusals`]) and is
 //! logged at most once per second per quota and shard, with the number of
-//! refusals suppressed since the previous line.
+//! refusals suppressed since the previous line ([`LogLimiter`], also used
+//! for the other refusals an operator must see: slow consumers, failed
+//! connection authentication), so that an attack cannot flood the log.
 
 use std::cell::Cell;
 use std::net::IpAddr;
@@ -131,8 +133,42 @@ pub struct Quotas {
     /// The process-wide per-address table (None when the cap is off).
     ips: Option<Arc<IpTable>>,
     refusals: [Cell<u64>; Quota::ALL.len()],
-    last_log: [Cell<u64>; Quota::ALL.len()],
-    suppressed: [Cell<u64>; Quota::ALL.len()],
+    logs: [LogLimiter; Quota::ALL.len()],
+}
+
+/// One kind of log line limited to one line per second (per limiter: keep
+/// one per kind and shard, or a `thread_local!` one, since shards are
+/// threads). Not `Sync`: it is two cells read and written by one thread.
+#[derive(Debug, Default)]
+pub struct LogLimiter {
+    /// Coarse-clock time of the last line written; 0 = none yet.
+    last: Cell<u64>,
+    /// Lines suppressed since then.
+    suppressed: Cell<u64>,
+}
+
+impl LogLimiter {
+    /// A limiter that has written nothing yet.
+    pub const fn new() -> Self {
+        Self {
+            last: Cell::new(0),
+            suppressed: Cell::new(0),
+        }
+    }
+
+    /// Whether a line may be written now: `Some(n)` with the number of
+    /// lines suppressed since the previous one (write it, with `n`), `None`
+    /// within a second of the previous line (counted as suppressed).
+    pub fn admit(&self) -> Option<u64> {
+        let now = coarse_now();
+        let last = self.last.get();
+        if last != 0 && now.saturating_sub(last) < SECOND {
+            self.suppressed.set(self.suppressed.get() + 1);
+            return None;
+        }
+        self.last.set(now.max(1));
+        Some(self.suppressed.replace(0))
+    }
 }
 
 impl Quotas {
@@ -152,8 +188,7 @@ impl Quotas {
             max_per_ip,
             ips: (max_per_ip > 0).then(|| IpTable::for_server(config)),
             refusals: Default::default(),
-            last_log: Default::default(),
-            suppressed: Default::default(),
+            logs: Default::default(),
         }
     }
 
@@ -171,14 +206,9 @@ impl Quotas {
     pub fn refuse(&self, quota: Quota, shard: usize, detail: &str) {
         let i = quota as usize;
         self.refusals[i].set(self.refusals[i].get() + 1);
-        let now = coarse_now();
-        let last = self.last_log[i].get();
-        if last != 0 && now.saturating_sub(last) < SECOND {
-            self.suppressed[i].set(self.suppressed[i].get() + 1);
+        let Some(suppressed) = self.logs[i].admit() else {
             return;
-        }
-        self.last_log[i].set(now);
-        let suppressed = self.suppressed[i].replace(0);
+        };
         tracing::warn!(
             quota = quota.as_str(),
             shard,

@@ -171,7 +171,8 @@ impl Shard {
                     self.id,
                     "over its event rate for 10 s, disconnecting",
                 );
-                tracing::warn!(
+                // The operator's line is the rate-limited one of `refuse`.
+                tracing::debug!(
                     sid = %session.sid,
                     shard = self.id,
                     total = self.quota.refusals(Quota::EventRateDisconnect),

@@ -154,14 +154,14 @@ impl Shard {
     /// anything is allocated; a refusal is counted and logged). A socket
     /// already in `room` stays in it, at the cap too. Joining for a socket
     /// that is gone is a no-op.
-    pub fn join(&self, key: SocketKey, room: &str) -> Result<(), JoinError> {
+    pub fn join(self: &Rc<Self>, key: SocketKey, room: &str) -> Result<(), JoinError> {
         self.join_checked(key, room, false)
     }
 
     /// Adds socket `key` to a room the server joins on its behalf (such as
     /// `user:<sub>`): the name length is checked, the room cap is not, and
     /// the room does not use one of the socket's `max_rooms_per_socket`.
-    pub fn join_exempt(&self, key: SocketKey, room: &str) -> Result<(), JoinError> {
+    pub fn join_exempt(self: &Rc<Self>, key: SocketKey, room: &str) -> Result<(), JoinError> {
         self.join_checked(key, room, true)
     }
 
@@ -177,7 +177,12 @@ impl Shard {
         Ok(())
     }
 
-    fn join_checked(&self, key: SocketKey, room: &str, exempt: bool) -> Result<(), JoinError> {
+    fn join_checked(
+        self: &Rc<Self>,
+        key: SocketKey,
+        room: &str,
+        exempt: bool,
+    ) -> Result<(), JoinError> {
         let Some(state) = self.socket(key) else {
             return Ok(());
         };
@@ -198,7 +203,8 @@ impl Shard {
             }
         }
         let created = members.is_none();
-        if table.join(key, room) {
+        let joined = table.join(key, room);
+        if joined {
             let mut rooms = state.rooms.borrow_mut();
             if exempt {
                 // Exempt rooms stay at the front (see `SocketQuota::exempt_rooms`).
@@ -211,6 +217,10 @@ impl Shard {
             if created {
                 self.room_event(state.nsp, room, true);
             }
+        }
+        drop(tables);
+        if joined {
+            self.app.handle_room(self, key, room, true);
         }
         Ok(())
     }
@@ -240,7 +250,7 @@ impl Shard {
     }
 
     /// Removes socket `key` from `room`.
-    pub fn leave(&self, key: SocketKey, room: &str) {
+    pub fn leave(self: &Rc<Self>, key: SocketKey, room: &str) {
         let Some(state) = self.socket(key) else {
             return;
         };
@@ -259,6 +269,8 @@ impl Shard {
             if table.members(room).is_none() {
                 self.room_event(state.nsp, room, false);
             }
+            drop(tables);
+            self.app.handle_room(self, key, room, false);
         }
     }
 

@@ -1,0 +1,89 @@
+//! Server-wide hooks: an observer of every socket's lifecycle in every
+//! namespace, a hook run when each shard starts, and this shard's counts.
+//!
+//! They exist for tools that watch the whole server rather than one
+//! namespace (the broker's `@socket.io/admin-ui` support): per-namespace
+//! handlers would have to be added to every namespace, and room changes
+//! made by `socketsJoin` from another shard or node reach no handler.
+//!
+//! An observer runs inline on the socket's shard, synchronously: on
+//! connect before the namespace's connect handlers, on disconnect before
+//! its disconnect handlers, on a room change after the room tables are
+//! updated, on a transport upgrade once per socket of the session. It may emit and broadcast. Room changes are only real ones (a
+//! join of a room the socket is in is none); the socket's own id room and
+//! the rooms left by disconnecting are not reported (Node's adapter reports
+//! those as `join-room`/`leave-room`; the socket's connect and disconnect
+//! say the same). Without an observer, a join or leave costs one branch.
+
+use std::rc::Rc;
+
+use crate::shard::session::{CloseReason, Transport};
+use crate::shard::Shard;
+
+use super::socket::Socket;
+
+/// What happened to a socket ([`super::Builder::observe`]). More kinds may
+/// come: match with a wildcard arm.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum Lifecycle<'a> {
+    /// It connected (its CONNECT reply is queued).
+    Connected,
+    /// It disconnected, for this reason; it is in no room any more.
+    Disconnected(CloseReason),
+    /// It joined this room.
+    RoomJoined(&'a str),
+    /// It left this room.
+    RoomLeft(&'a str),
+    /// Its Engine.IO session moved from HTTP long-polling to a websocket
+    /// ([`Socket::transport`] is now `"websocket"`).
+    Upgraded,
+}
+
+pub(crate) type Observer = dyn Fn(&Socket, Lifecycle<'_>) + Send + Sync;
+pub(crate) type StartHook = dyn Fn(usize) + Send + Sync;
+
+/// Connections and sockets of the calling shard ([`shard_counts`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShardCounts {
+    /// Open Engine.IO sessions (Node's `engine.clientsCount`).
+    pub clients: usize,
+    /// Sessions on HTTP long-polling (not upgraded to a websocket).
+    pub polling_clients: usize,
+    /// Every namespace with its connected sockets on this shard.
+    pub namespaces: Vec<(String, usize)>,
+    /// Engine.IO sessions opened on this shard since it started.
+    pub sessions_opened: u64,
+}
+
+/// The counts of the calling shard. Walks the shard's sessions (for their
+/// transport): meant for a periodic report, not for every event. Panics
+/// off a shard thread (as [`super::of`] does).
+pub fn shard_counts() -> ShardCounts {
+    let shard = Shard::current();
+    counts(&shard)
+}
+
+fn counts(shard: &Rc<Shard>) -> ShardCounts {
+    let sessions = shard.sessions.borrow();
+    let polling_clients = sessions
+        .values()
+        .filter(|s| {
+            s.st.try_borrow()
+                .is_ok_and(|st| st.eio.transport() == Transport::Polling)
+        })
+        .count();
+    let rooms = shard.rooms.borrow();
+    let namespaces = (0..shard.app.namespace_count())
+        .map(|i| {
+            let sockets = rooms.get(i).map_or(0, |t| t.all().len());
+            (shard.app.namespace_name(i as u16).to_owned(), sockets)
+        })
+        .collect();
+    ShardCounts {
+        clients: sessions.len(),
+        polling_clients,
+        namespaces,
+        sessions_opened: shard.stats.sessions_opened.get(),
+    }
+}
