@@ -27,6 +27,8 @@ pub mod config;
 pub mod runtime;
 pub mod server;
 pub mod shard;
+#[cfg(test)]
+mod sim;
 
 pub use config::{Config, Cors, Transports};
 

@@ -54,21 +54,29 @@ pub(crate) async fn handle_get(
     })
     .await;
     session.st.borrow_mut().eio.handle_get_done();
-    let body: &[u8] = match answer {
-        None => {
-            shard.close_session(&session, CloseReason::TransportClose);
-            return Ok(Next::Close);
-        }
-        Some(GetAnswer::Closed) => Control::Close.text(),
+    let Some(answer) = answer else {
+        shard.close_session(&session, CloseReason::TransportClose);
+        return Ok(Next::Close);
+    };
+    let body = get_body(&session, answer);
+    Ok(respond(shard, conn, head, 200, "text/plain; charset=UTF-8", &body).await)
+}
+
+/// The body answering a parked GET, as `poll_get` decided: the queue
+/// drained through the codec's payload writer (`Session::poll_payload`,
+/// text packets copied once from their shared frames), or a lone `1` /
+/// `6` (static, no allocation).
+pub(crate) fn get_body(session: &Session, answer: GetAnswer) -> Bytes {
+    match answer {
+        GetAnswer::Closed => Bytes::from_static(Control::Close.text()),
         // The websocket took over: release this poll, never touch its queue.
-        Some(GetAnswer::Upgraded) => Control::Noop.text(),
-        Some(GetAnswer::Data) => {
+        GetAnswer::Upgraded => Bytes::from_static(Control::Noop.text()),
+        GetAnswer::Data => {
             let mut body = BytesMut::new();
             session.st.borrow_mut().eio.poll_payload(&mut body);
-            return Ok(respond(shard, conn, head, 200, "text/plain; charset=UTF-8", &body).await);
+            body.freeze()
         }
-    };
-    Ok(respond(shard, conn, head, 200, "text/plain; charset=UTF-8", body).await)
+    }
 }
 
 /// The POST: reads the body (bounded by `maxHttpBufferSize`), hands each
@@ -121,19 +129,30 @@ pub(crate) async fn handle_post(
             return Ok(Next::Close);
         }
     };
-    match payload::decode(&body, MAX_PACKETS_PER_POST) {
+    handle_post_body(shard, &session, &body, Instant::now());
+    Ok(respond(shard, conn, head, 200, "text/html", b"ok").await)
+}
+
+/// A polling POST body read at `now`: each packet goes to the shard; a
+/// body that does not decode closes the session ("parse error"). The
+/// answer is `ok` either way (Node's).
+pub(crate) fn handle_post_body(
+    shard: &Rc<Shard>,
+    session: &Rc<Session>,
+    body: &Bytes,
+    now: Instant,
+) {
+    match payload::decode(body, MAX_PACKETS_PER_POST) {
         Ok(packets) => {
-            let now = Instant::now();
             for p in packets {
-                shard.handle_engine_packet(&session, now, p);
+                shard.handle_engine_packet(session, now, p);
             }
         }
         Err(e) => {
             tracing::debug!(sid = %session.sid, error = %e, "invalid polling payload");
-            shard.close_session(&session, CloseReason::ParseError);
+            shard.close_session(session, CloseReason::ParseError);
         }
     }
-    Ok(respond(shard, conn, head, 200, "text/html", b"ok").await)
 }
 
 enum BodyError {

@@ -21,7 +21,7 @@ use ringcast_proto::ws::{self, FrameDecoder, Message};
 use super::conn::Next;
 use super::handshake::accept;
 use super::io::Conn;
-use crate::shard::msg::OutItem;
+use crate::shard::msg::{Control, OutItem};
 use crate::shard::session::{CloseReason, Session, Transport};
 use crate::shard::Shard;
 
@@ -32,8 +32,23 @@ pub(crate) async fn upgrade(
     head: &RequestHead,
     session: Rc<Session>,
 ) -> Result<Next, EngineError> {
-    // Busy (already upgrading or upgraded) is refused before the headers
-    // are looked at, as before; both answer 400.
+    let out = begin_upgrade(shard, head, &session)?;
+    if conn.write_all(&out).await.is_err() {
+        session.st.borrow_mut().eio.handle_upgrade_failed();
+        return Ok(Next::Close);
+    }
+    Ok(Next::Upgrade(session))
+}
+
+/// The IO-free part of [`upgrade`]: refuses a busy session (already
+/// upgrading or upgraded; before the headers are looked at, both 400),
+/// validates the websocket headers and marks the session upgrading.
+/// Returns the `101` to write.
+pub(crate) fn begin_upgrade(
+    shard: &Shard,
+    head: &RequestHead,
+    session: &Session,
+) -> Result<BytesMut, EngineError> {
     let busy = {
         let st = session.st.borrow();
         st.eio.transport() != Transport::Polling || st.eio.is_upgrading()
@@ -51,11 +66,41 @@ pub(crate) async fn upgrade(
     {
         return Err(EngineError::BadRequest);
     }
-    if conn.write_all(&out).await.is_err() {
-        session.st.borrow_mut().eio.handle_upgrade_failed();
-        return Ok(Next::Close);
+    Ok(out)
+}
+
+/// What one websocket message does during the probe ([`probe_message`]).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ProbeStep {
+    /// `2probe`: write this answer (`3probe`) on the new websocket, then
+    /// wake the session's writer (a noop may be queued for a parked GET).
+    Answer(Control),
+    /// `5`: the websocket is the transport from now on (the writer, maybe a
+    /// parked GET, was woken).
+    Upgraded,
+    /// Anything else (or the session closed meanwhile): the upgrade fails.
+    Failed,
+}
+
+/// One message of the probe phase, decided by the session's protocol state.
+pub(crate) fn probe_message(session: &Session, msg: Message) -> ProbeStep {
+    let Message::Text(text) = msg else {
+        return ProbeStep::Failed;
+    };
+    match Packet::decode_text(text) {
+        Ok(Packet::Ping(data)) if &data[..] == b"probe" => {
+            ProbeStep::Answer(session.st.borrow_mut().eio.handle_probe())
+        }
+        Ok(Packet::Upgrade) => {
+            if !session.st.borrow_mut().eio.handle_upgrade() {
+                return ProbeStep::Failed;
+            }
+            // A GET still parked is released by the transport change.
+            session.wake_writer();
+            ProbeStep::Upgraded
+        }
+        _ => ProbeStep::Failed,
     }
-    Ok(Next::Upgrade(session))
 }
 
 /// Runs the probe; on success the connection becomes the session's transport.
@@ -87,28 +132,17 @@ async fn probe(
                 Ok(None) => break,
                 Err(_) => return false,
             };
-            let Message::Text(text) = msg else {
-                return false;
-            };
-            match Packet::decode_text(text) {
-                Ok(Packet::Ping(data)) if &data[..] == b"probe" => {
+            match probe_message(session, msg) {
+                ProbeStep::Answer(answer) => {
                     // `3probe` here; a noop queued for a parked GET goes out
                     // once it is written (the writer is woken after).
-                    let answer = session.st.borrow_mut().eio.handle_probe();
                     if conn.write_all(answer.ws_frame()).await.is_err() {
                         return false;
                     }
                     session.wake_writer();
                 }
-                Ok(Packet::Upgrade) => {
-                    if !session.st.borrow_mut().eio.handle_upgrade() {
-                        return false;
-                    }
-                    // A GET still parked is released by the transport change.
-                    session.wake_writer();
-                    return true;
-                }
-                _ => return false,
+                ProbeStep::Upgraded => return true,
+                ProbeStep::Failed => return false,
             }
         }
         conn.compact();
@@ -212,7 +246,12 @@ pub(crate) async fn run(shard: &Rc<Shard>, conn: &mut Conn, session: &Rc<Session
 }
 
 /// Handles one websocket message; false when the session ended.
-fn handle_message(shard: &Rc<Shard>, session: &Rc<Session>, now: Instant, msg: Message) -> bool {
+pub(crate) fn handle_message(
+    shard: &Rc<Shard>,
+    session: &Rc<Session>,
+    now: Instant,
+    msg: Message,
+) -> bool {
     match msg {
         Message::Text(text) => match Packet::decode_text(text) {
             Ok(p) => shard.handle_engine_packet(session, now, p),
