@@ -158,6 +158,14 @@ impl Sim {
                 .collect();
             for (shard, session) in due {
                 self.shards[shard].handle_session_timeout(&session, at);
+                // The runtime's timer task would spin on a deadline that
+                // fires without moving: a bug, reported instead of looping.
+                assert_ne!(
+                    session.poll_timeout(),
+                    Some(at),
+                    "session {}: the deadline was due but did not fire",
+                    session.sid
+                );
             }
             self.run_until_idle();
         }
