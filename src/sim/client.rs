@@ -189,7 +189,7 @@ impl Sim {
             };
             if head.upgrade_websocket {
                 return match begin_upgrade(&shard, &head, &session) {
-                    Ok(_101) => Reply::Switched(Ws {
+                    Ok(_switching_protocols) => Reply::Switched(Ws {
                         shard: at,
                         session,
                         probing: true,

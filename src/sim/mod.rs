@@ -60,7 +60,7 @@ impl ClusterPort for BridgePort {
     }
     /// A single node: nothing is published, so local broadcasts never
     /// reach the bridge (another node's messages are injected with
-    /// [`Sim::from_bridge`]).
+    /// [`Sim::bridge_delivers`]).
     fn publishes(&self) -> bool {
         false
     }
@@ -131,7 +131,7 @@ impl Sim {
     }
 
     /// The bridge hands `msg` to `shard` (another node's message).
-    pub(crate) fn from_bridge(&self, shard: usize, msg: ToShard) {
+    pub(crate) fn bridge_delivers(&self, shard: usize, msg: ToShard) {
         self.bridge_in[shard].borrow_mut().push_back(msg);
     }
 

@@ -92,7 +92,7 @@ fn another_nodes_broadcast_with_acks_reports_to_the_bridge_from_every_shard() {
         timeout: None,
     });
     for shard in 0..3 {
-        sim.from_bridge(shard, ToShard::Broadcast(b.clone()));
+        sim.bridge_delivers(shard, ToShard::Broadcast(b.clone()));
     }
     sim.run_until_idle();
     for (i, c) in clients.iter_mut().enumerate() {
