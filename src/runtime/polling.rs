@@ -31,13 +31,7 @@ pub(crate) async fn handle_get(
     head: &RequestHead,
     session: Rc<Session>,
 ) -> Result<Next, EngineError> {
-    let refused = session.st.borrow_mut().eio.handle_get();
-    if refused.is_err() {
-        // Node: "data request overlap from client": 400, session closed,
-        // and the pending GET is answered with a close packet.
-        shard.close_session(&session, CloseReason::TransportError);
-        return Err(EngineError::BadRequest);
-    }
+    begin_get(shard, &session)?;
     let answer = poll_fn(|cx| {
         {
             let mut st = session.st.borrow_mut();
@@ -60,6 +54,27 @@ pub(crate) async fn handle_get(
     };
     let body = get_body(&session, answer);
     Ok(respond(shard, conn, head, 200, "text/plain; charset=UTF-8", &body).await)
+}
+
+/// A long-poll GET starts on the session. Node: "data request overlap
+/// from client": a second GET is refused (400) and closes the session, so
+/// the pending one is answered with a close packet.
+pub(crate) fn begin_get(shard: &Rc<Shard>, session: &Rc<Session>) -> Result<(), EngineError> {
+    if session.st.borrow_mut().eio.handle_get().is_err() {
+        shard.close_session(session, CloseReason::TransportError);
+        return Err(EngineError::BadRequest);
+    }
+    Ok(())
+}
+
+/// A POST starts being read on the session; an overlapping POST is
+/// refused (400) and closes the session, as Node does.
+pub(crate) fn begin_post(shard: &Rc<Shard>, session: &Rc<Session>) -> Result<(), EngineError> {
+    if session.st.borrow_mut().eio.handle_post().is_err() {
+        shard.close_session(session, CloseReason::TransportError);
+        return Err(EngineError::BadRequest);
+    }
+    Ok(())
 }
 
 /// The body answering a parked GET, as `poll_get` decided: the queue
@@ -88,10 +103,7 @@ pub(crate) async fn handle_post(
     session: Rc<Session>,
 ) -> Result<Next, EngineError> {
     let max = shard.config.max_http_buffer_size;
-    if session.st.borrow_mut().eio.handle_post().is_err() {
-        shard.close_session(&session, CloseReason::TransportError);
-        return Err(EngineError::BadRequest);
-    }
+    begin_post(shard, &session)?;
     let octet = head
         .headers
         .iter()

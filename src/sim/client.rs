@@ -13,8 +13,8 @@ use ringcast_proto::ws::{self, Message};
 use super::Sim;
 use crate::runtime::handshake::{create_session, open_packet, polling_open_body};
 use crate::runtime::io::ws_chunks;
-use crate::runtime::polling::{get_body, handle_post_body};
-use crate::runtime::route::{route, Route};
+use crate::runtime::polling::{begin_get, begin_post, get_body, handle_post_body};
+use crate::runtime::route::{route_on, Route};
 use crate::runtime::websocket::{begin_upgrade, handle_message, probe_message, ProbeStep};
 use crate::shard::msg::Frame;
 use crate::shard::port::ToShard;
@@ -129,12 +129,7 @@ impl Sim {
         loop {
             let (head, head_len) = parse(&bytes);
             let shard = self.shards[at].clone();
-            let routed = route(&head, &shard.config, shard.id, shard.nshards, |id| {
-                let s = shard.session(id)?;
-                let t = s.st.borrow().eio.transport();
-                Some((s, t))
-            });
-            let session = match routed {
+            let session = match route_on(&shard, &head) {
                 Route::Handoff(owner) => {
                     // As `conn::handoff`: the connection (any descriptor
                     // will do here) and the unconsumed bytes move.
@@ -200,21 +195,16 @@ impl Sim {
                 };
             }
             if head.method == http::Method::Post {
-                if session.st.borrow_mut().eio.handle_post().is_err() {
-                    shard.close_session(
-                        &session,
-                        crate::shard::session::CloseReason::TransportError,
-                    );
-                    return done(400, "");
+                if let Err(e) = begin_post(&shard, &session) {
+                    return done(e.http_status(), "");
                 }
                 let body = Bytes::copy_from_slice(&bytes[head_len..]);
                 session.st.borrow_mut().eio.handle_post_done();
                 handle_post_body(&shard, &session, &body, self.now);
                 return done(200, "ok");
             }
-            if session.st.borrow_mut().eio.handle_get().is_err() {
-                shard.close_session(&session, crate::shard::session::CloseReason::TransportError);
-                return done(400, "");
+            if let Err(e) = begin_get(&shard, &session) {
+                return done(e.http_status(), "");
             }
             return self
                 .resume(&session)
