@@ -147,6 +147,24 @@ fn polling_requests_on_another_shard_are_served_by_the_owner() {
 }
 
 #[test]
+fn a_handed_off_get_travels_behind_what_its_shard_sent_before() {
+    // Per pair of shards the mesh keeps order, so a connection moved from
+    // shard 1 to the owner arrives after shard 1's earlier broadcast: the
+    // GET answers at once with it instead of parking.
+    for seed in 0..8 {
+        let mut sim = Sim::new(2, Config::default(), seed);
+        let mut sender = open_ws(&mut sim, 1);
+        let sid = open_polling(&mut sim, 0);
+        let q = polling(&sid);
+        assert_eq!(sim.http(0, &post(&q, "40")).ok(), "ok");
+        assert!(sim.http(0, &get(&q, false)).ok().starts_with("40{"));
+        sim.ws_send(&mut sender, "42[\"say\",1]");
+        assert_eq!(sim.http(1, &get(&q, false)).ok(), "42[\"said\",1]");
+        assert_eq!(sim.last_path, [1, 0]);
+    }
+}
+
+#[test]
 fn polling_to_websocket_upgrade_with_requests_on_different_shards() {
     let mut sim = Sim::new(3, Config::default(), 3);
     let sid = open_polling(&mut sim, 0);
@@ -170,6 +188,8 @@ fn polling_to_websocket_upgrade_with_requests_on_different_shards() {
     assert_eq!(sim.ws_send(&mut ws, "2probe"), ["3probe"]);
     // The parked GET is released with a noop so the client pauses polling.
     assert_eq!(sim.resume(&parked).as_deref(), Some("6"));
+    // A GET arriving during the probe (on yet another shard) gets one too.
+    assert_eq!(sim.http(1, &get(&q, false)).ok(), "6");
     assert_eq!(sim.ws_send(&mut ws, "5"), Vec::<String>::new());
     sim.ws_send(&mut ws, "42[\"echo\",1]");
     assert_eq!(sim.ws_recv(&mut ws), ["42[\"echo\",1]"]);
