@@ -199,6 +199,22 @@ fn polling_to_websocket_upgrade_with_requests_on_different_shards() {
 }
 
 #[test]
+fn a_failed_probe_keeps_the_session_on_polling() {
+    let mut sim = Sim::new(2, Config::default(), 8);
+    let sid = open_polling(&mut sim, 1);
+    let q = polling(&sid);
+    assert_eq!(sim.http(0, &post(&q, "40")).ok(), "ok");
+    assert!(sim.http(0, &get(&q, false)).ok().starts_with("40{"));
+    let Reply::Switched(mut ws) = sim.http(0, &get(&format!("{WS_OPEN}&sid={sid}"), true)) else {
+        panic!("the upgrade switches protocols");
+    };
+    // Anything but `2probe` / `5` ends the probe with a close frame.
+    assert_eq!(sim.ws_send(&mut ws, "4hello"), ["<close>"]);
+    assert_eq!(sim.http(0, &post(&q, "42[\"echo\",1]")).ok(), "ok");
+    assert_eq!(sim.http(0, &get(&q, false)).ok(), "42[\"echo\",1]");
+}
+
+#[test]
 fn heartbeat_pings_and_pong_timeout_fire_at_their_exact_instants() {
     // Defaults: pingInterval 25 s, pingTimeout 20 s.
     let mut sim = Sim::new(2, Config::default(), 4);
