@@ -3,7 +3,10 @@
 //! - Socket.IO: encode / decode a text EVENT carrying a small JSON object, and
 //!   a BINARY_EVENT with one attachment (decode includes reassembly);
 //! - Engine.IO: a long-polling payload of 10 packets joined by `0x1e`
-//!   (encode with `PayloadWriter`, decode with `payload::decode`);
+//!   (encode with `PayloadWriter`, decode with `payload::decode`), and the
+//!   server's own GET path: draining a session queue of shared, pre-encoded
+//!   messages with `Session::poll_payload` (what `runtime::polling` runs:
+//!   the same `PayloadWriter`, text packets copied once from their frames);
 //! - WebSocket: decoding masked client frames (one small text frame, a
 //!   1 KiB binary frame, and a 10-frame read as it comes off a socket).
 //!
@@ -11,11 +14,14 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use ringcast::shard::msg::{Control, Msg, OutItem};
+use ringcast_proto::engineio::session::{Session, SessionConfig, Transport};
 use ringcast_proto::engineio::{self, payload};
 use ringcast_proto::socketio::{self, Limits, Reassembler};
 use ringcast_proto::ws::{self, FrameDecoder, Message};
 use serde_json::{json, Value};
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 /// The small JSON object used as event data throughout.
 fn small_object() -> Value {
@@ -151,6 +157,43 @@ fn engineio_payload(c: &mut Criterion) {
     });
     g.bench_function("decode/payload_10_packets", |b| {
         b.iter(|| payload::decode(black_box(&body), 16).unwrap())
+    });
+
+    // The server's GET: the same 10 packets queued on a session as the
+    // shard queues them (one shared `Arc<Msg>` per event, controls by
+    // value), drained by `poll_payload`.
+    let event = Msg::socketio(&text_event(), &[]);
+    let fill = || {
+        let config = SessionConfig {
+            ping_interval: Duration::from_secs(25),
+            ping_timeout: Duration::from_secs(20),
+            connect_timeout: None,
+            max_buffered_bytes: 1 << 20,
+        };
+        let mut s = Session::<OutItem>::new(config, Transport::Polling, Instant::now());
+        for _ in 0..8 {
+            s.push(OutItem::Msg(event.clone()), false);
+        }
+        s.push_control(Control::Ping);
+        s.push_control(Control::Noop);
+        s
+    };
+    let mut drained = BytesMut::new();
+    assert_eq!(fill().poll_payload(&mut drained), 10);
+    assert_eq!(
+        drained, body,
+        "the server's GET body is the codec's payload"
+    );
+    g.bench_function("encode/session_poll_payload_10_packets", |b| {
+        let mut out = BytesMut::with_capacity(body.len() + 16);
+        b.iter_batched_ref(
+            fill,
+            |s| {
+                out.clear();
+                black_box(s.poll_payload(&mut out))
+            },
+            BatchSize::SmallInput,
+        )
     });
     g.finish();
 }

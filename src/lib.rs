@@ -18,6 +18,8 @@
 //! - [`broker`]: the broker binary's application (config file, tokens,
 //!   room permissions), built on [`server`].
 //! - [`config`]: the one typed configuration, with Node's option names.
+//! - `sim` (tests only): a deterministic simulation of N shards and
+//!   scripted clients in one thread (see `docs/architecture.md`).
 //!
 //! See `docs/architecture.md` for how a broadcast and a polling request travel.
 
@@ -27,6 +29,8 @@ pub mod config;
 pub mod runtime;
 pub mod server;
 pub mod shard;
+#[cfg(test)]
+mod sim;
 
 pub use config::{Config, Cors, Transports};
 

@@ -15,7 +15,7 @@ use ringcast_proto::engineio::EngineError;
 use ringcast_proto::http::{self, RequestHead};
 
 use super::io::Conn;
-use super::route::{route, Route};
+use super::route::{route_on, Route};
 use super::{handshake, polling, response, websocket};
 use crate::shard::port::ToShard;
 use crate::shard::session::Transport;
@@ -124,11 +124,7 @@ fn handoff(shard: &Shard, conn: Conn, owner: usize) {
 /// refuse returns the [`EngineError`]; it becomes a response here, in one
 /// place ([`response::send_engine_error`]).
 async fn dispatch(shard: &Rc<Shard>, conn: &mut Conn, head: RequestHead, head_len: usize) -> Next {
-    let route = route(&head, &shard.config, shard.id, shard.nshards, |id| {
-        let session = shard.session(id)?;
-        let transport = session.st.borrow().eio.transport();
-        Some((session, transport))
-    });
+    let route = route_on(shard, &head);
     if let Route::Handoff(owner) = route {
         // The owner reads the request itself: nothing is consumed.
         return Next::Handoff(owner);

@@ -46,6 +46,27 @@ pub(crate) fn new_session(
     kind: SessionKind,
     transport: Transport,
 ) -> Rc<Session> {
+    let session = create_session(
+        shard,
+        kind,
+        transport,
+        handshake_info(head, conn),
+        Instant::now(),
+    );
+    tasks::spawn_session_timer(shard, &session);
+    session
+}
+
+/// Creates and registers a session opened at `now`, without its timer
+/// (the IO-free part of [`new_session`], shared with the simulation tests,
+/// which drive the deadlines by hand).
+pub(crate) fn create_session(
+    shard: &Rc<Shard>,
+    kind: SessionKind,
+    transport: Transport,
+    handshake: Handshake,
+    now: Instant,
+) -> Rc<Session> {
     let config = &shard.config;
     let timing = SessionConfig {
         ping_interval: config.ping_interval,
@@ -53,16 +74,8 @@ pub(crate) fn new_session(
         connect_timeout: (kind == SessionKind::SocketIo).then_some(config.connect_timeout),
         max_buffered_bytes: config.max_buffered_bytes,
     };
-    let session = Session::new(
-        shard.new_sid(),
-        kind,
-        transport,
-        handshake_info(head, conn),
-        timing,
-        Instant::now(),
-    );
+    let session = Session::new(shard.new_sid(), kind, transport, handshake, timing, now);
     shard.insert_session(session.clone());
-    tasks::spawn_session_timer(shard, &session);
     session
 }
 
@@ -87,12 +100,7 @@ pub(crate) async fn open_polling(
     kind: SessionKind,
 ) -> Next {
     let session = new_session(shard, head, conn, kind, Transport::Polling);
-    let upgrades: &[&str] = if shard.config.transports.websocket {
-        &["websocket"]
-    } else {
-        &[]
-    };
-    let body = open_packet(shard, &session.sid, upgrades);
+    let body = polling_open_body(shard, &session.sid);
     respond(
         shard,
         conn,
@@ -102,6 +110,17 @@ pub(crate) async fn open_polling(
         body.as_bytes(),
     )
     .await
+}
+
+/// The answer to a polling handshake: the open packet, offering the
+/// websocket upgrade when that transport is enabled.
+pub(crate) fn polling_open_body(shard: &Shard, sid: &str) -> String {
+    let upgrades: &[&str] = if shard.config.transports.websocket {
+        &["websocket"]
+    } else {
+        &[]
+    };
+    open_packet(shard, sid, upgrades)
 }
 
 /// Validates the websocket handshake headers and returns the 101 response

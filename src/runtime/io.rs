@@ -181,8 +181,8 @@ fn gather_flat(outbox: &VecDeque<OutItem>, offset: usize, flat: &mut Vec<u8>) ->
     !flat.is_empty()
 }
 
-/// The websocket byte chunks of a queue item.
-fn ws_chunks(item: &OutItem) -> impl Iterator<Item = &[u8]> {
+/// The websocket byte chunks of a queue item (complete frames).
+pub(crate) fn ws_chunks(item: &OutItem) -> impl Iterator<Item = &[u8]> {
     let (frames, control) = match item {
         OutItem::Msg(m) => (&m.frames[..], None),
         OutItem::Control(c) => (&[][..], Some(c.ws_frame())),

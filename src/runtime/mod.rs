@@ -11,15 +11,15 @@
 //! therefore sleeps until there is work; nothing polls a flag.
 
 mod conn;
-mod handshake;
-mod io;
+pub(crate) mod handshake;
+pub(crate) mod io;
 mod ip_limit;
-mod polling;
+pub(crate) mod polling;
 mod response;
-mod route;
+pub(crate) mod route;
 mod shutdown;
 mod tasks;
-mod websocket;
+pub(crate) mod websocket;
 
 use std::net::SocketAddr;
 use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};

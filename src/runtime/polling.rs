@@ -31,13 +31,7 @@ pub(crate) async fn handle_get(
     head: &RequestHead,
     session: Rc<Session>,
 ) -> Result<Next, EngineError> {
-    let refused = session.st.borrow_mut().eio.handle_get();
-    if refused.is_err() {
-        // Node: "data request overlap from client": 400, session closed,
-        // and the pending GET is answered with a close packet.
-        shard.close_session(&session, CloseReason::TransportError);
-        return Err(EngineError::BadRequest);
-    }
+    begin_get(shard, &session)?;
     let answer = poll_fn(|cx| {
         {
             let mut st = session.st.borrow_mut();
@@ -54,21 +48,50 @@ pub(crate) async fn handle_get(
     })
     .await;
     session.st.borrow_mut().eio.handle_get_done();
-    let body: &[u8] = match answer {
-        None => {
-            shard.close_session(&session, CloseReason::TransportClose);
-            return Ok(Next::Close);
-        }
-        Some(GetAnswer::Closed) => Control::Close.text(),
+    let Some(answer) = answer else {
+        shard.close_session(&session, CloseReason::TransportClose);
+        return Ok(Next::Close);
+    };
+    let body = get_body(&session, answer);
+    Ok(respond(shard, conn, head, 200, "text/plain; charset=UTF-8", &body).await)
+}
+
+/// A long-poll GET starts on the session. Node: "data request overlap
+/// from client": a second GET is refused (400) and closes the session, so
+/// the pending one is answered with a close packet.
+pub(crate) fn begin_get(shard: &Rc<Shard>, session: &Rc<Session>) -> Result<(), EngineError> {
+    if session.st.borrow_mut().eio.handle_get().is_err() {
+        shard.close_session(session, CloseReason::TransportError);
+        return Err(EngineError::BadRequest);
+    }
+    Ok(())
+}
+
+/// A POST starts being read on the session; an overlapping POST is
+/// refused (400) and closes the session, as Node does.
+pub(crate) fn begin_post(shard: &Rc<Shard>, session: &Rc<Session>) -> Result<(), EngineError> {
+    if session.st.borrow_mut().eio.handle_post().is_err() {
+        shard.close_session(session, CloseReason::TransportError);
+        return Err(EngineError::BadRequest);
+    }
+    Ok(())
+}
+
+/// The body answering a parked GET, as `poll_get` decided: the queue
+/// drained through the codec's payload writer (`Session::poll_payload`,
+/// text packets copied once from their shared frames), or a lone `1` /
+/// `6` (static, no allocation).
+pub(crate) fn get_body(session: &Session, answer: GetAnswer) -> Bytes {
+    match answer {
+        GetAnswer::Closed => Bytes::from_static(Control::Close.text()),
         // The websocket took over: release this poll, never touch its queue.
-        Some(GetAnswer::Upgraded) => Control::Noop.text(),
-        Some(GetAnswer::Data) => {
+        GetAnswer::Upgraded => Bytes::from_static(Control::Noop.text()),
+        GetAnswer::Data => {
             let mut body = BytesMut::new();
             session.st.borrow_mut().eio.poll_payload(&mut body);
-            return Ok(respond(shard, conn, head, 200, "text/plain; charset=UTF-8", &body).await);
+            body.freeze()
         }
-    };
-    Ok(respond(shard, conn, head, 200, "text/plain; charset=UTF-8", body).await)
+    }
 }
 
 /// A long-poll GET naming a session that is gone: when its client closed
@@ -105,10 +128,7 @@ pub(crate) async fn handle_post(
     session: Rc<Session>,
 ) -> Result<Next, EngineError> {
     let max = shard.config.max_http_buffer_size;
-    if session.st.borrow_mut().eio.handle_post().is_err() {
-        shard.close_session(&session, CloseReason::TransportError);
-        return Err(EngineError::BadRequest);
-    }
+    begin_post(shard, &session)?;
     let octet = head
         .headers
         .iter()
@@ -146,12 +166,24 @@ pub(crate) async fn handle_post(
             return Ok(Next::Close);
         }
     };
-    match payload::decode(&body, MAX_PACKETS_PER_POST) {
+    handle_post_body(shard, &session, &body, Instant::now());
+    Ok(respond(shard, conn, head, 200, "text/html", b"ok").await)
+}
+
+/// A polling POST body read at `now`: each packet goes to the shard; a
+/// body that does not decode closes the session ("parse error"). The
+/// answer is `ok` either way (Node's).
+pub(crate) fn handle_post_body(
+    shard: &Rc<Shard>,
+    session: &Rc<Session>,
+    body: &Bytes,
+    now: Instant,
+) {
+    match payload::decode(body, MAX_PACKETS_PER_POST) {
         Ok(packets) => {
-            let now = Instant::now();
             let get_parked = session.st.borrow().eio.is_get_active();
             for p in packets {
-                shard.handle_engine_packet(&session, now, p);
+                shard.handle_engine_packet(session, now, p);
             }
             // Only the client's close packet ends a session with
             // `TransportClose` while a POST is processed. A parked GET got
@@ -166,10 +198,9 @@ pub(crate) async fn handle_post(
         }
         Err(e) => {
             tracing::debug!(sid = %session.sid, error = %e, "invalid polling payload");
-            shard.close_session(&session, CloseReason::ParseError);
+            shard.close_session(session, CloseReason::ParseError);
         }
     }
-    Ok(respond(shard, conn, head, 200, "text/html", b"ok").await)
 }
 
 enum BodyError {

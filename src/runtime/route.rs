@@ -12,8 +12,11 @@ use ringcast_proto::engineio::EngineError;
 use ringcast_proto::http::{Method, RequestHead};
 use ringcast_proto::sid;
 
+use std::rc::Rc;
+
 use crate::config::Config;
-use crate::shard::session::{SessionKind, Transport};
+use crate::shard::session::{Session, SessionKind, Transport};
+use crate::shard::Shard;
 
 /// What the connection does with a request. `S` is the session handle the
 /// lookup returned.
@@ -113,6 +116,16 @@ pub(crate) fn route<S>(
         return Route::Error(EngineError::BadRequest);
     }
     Route::Open { kind, transport }
+}
+
+/// [`route`] on `shard`, looking the named session up in its table (what
+/// the connection task and the simulation tests both call).
+pub(crate) fn route_on(shard: &Shard, head: &RequestHead) -> Route<Rc<Session>> {
+    route(head, &shard.config, shard.id, shard.nshards, |id| {
+        let session = shard.session(id)?;
+        let transport = session.st.borrow().eio.transport();
+        Some((session, transport))
+    })
 }
 
 #[cfg(test)]

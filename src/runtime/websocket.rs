@@ -21,7 +21,7 @@ use ringcast_proto::ws::{self, FrameDecoder, Message};
 use super::conn::Next;
 use super::handshake::accept;
 use super::io::Conn;
-use crate::shard::msg::OutItem;
+use crate::shard::msg::{Control, OutItem};
 use crate::shard::session::{CloseReason, Session, Transport};
 use crate::shard::Shard;
 
@@ -34,21 +34,52 @@ pub(crate) async fn upgrade(
 ) -> Result<Next, EngineError> {
     // A bad websocket handshake is refused (400) first, as the `ws`
     // library does before engine.io sees the socket.
+    match begin_upgrade(shard, head, &session)? {
+        UpgradeStart::Busy(out) => {
+            tracing::debug!(sid = %session.sid, "second websocket upgrade: 101, then closed");
+            let _ = conn.write_all(&out).await;
+            Ok(Next::Close)
+        }
+        UpgradeStart::Probe(out) => {
+            if conn.write_all(&out).await.is_err() {
+                session.st.borrow_mut().eio.handle_upgrade_failed();
+                return Ok(Next::Close);
+            }
+            Ok(Next::Upgrade(session))
+        }
+    }
+}
+
+/// What an upgrade request gets ([`begin_upgrade`]).
+#[derive(Debug)]
+pub(crate) enum UpgradeStart {
+    /// The `101` to write; the session is now upgrading (the probe follows).
+    Probe(BytesMut),
+    /// The session is busy (already upgrading or upgraded): Node's engine.io
+    /// accepts the websocket (101), then closes it at once (`onWebSocket`:
+    /// "transport had already been upgraded" / "has already been trying to
+    /// upgrade", `websocket.close()`: a close frame without a status code).
+    /// The bytes are the `101` and that close frame; the session and its
+    /// current transport are untouched.
+    Busy(BytesMut),
+}
+
+/// The IO-free part of [`upgrade`]: validates the websocket headers (400
+/// when bad), answers a busy session with 101 + close, else marks the
+/// session upgrading and returns the `101` to write.
+pub(crate) fn begin_upgrade(
+    shard: &Shard,
+    head: &RequestHead,
+    session: &Session,
+) -> Result<UpgradeStart, EngineError> {
     let mut out = accept(shard, head)?;
-    // Busy (already upgrading or upgraded): Node's engine.io accepts the
-    // websocket (101), then closes it at once (`onWebSocket`: "transport
-    // had already been upgraded" / "has already been trying to upgrade",
-    // `websocket.close()`: a close frame without a status code). The
-    // session and its current transport are untouched.
     let busy = {
         let st = session.st.borrow();
         st.eio.transport() != Transport::Polling || st.eio.is_upgrading()
     };
     if busy {
-        tracing::debug!(sid = %session.sid, "second websocket upgrade: 101, then closed");
         out.extend_from_slice(&[0x88, 0x00]);
-        let _ = conn.write_all(&out).await;
-        return Ok(Next::Close);
+        return Ok(UpgradeStart::Busy(out));
     }
     if session
         .st
@@ -59,11 +90,41 @@ pub(crate) async fn upgrade(
     {
         return Err(EngineError::BadRequest);
     }
-    if conn.write_all(&out).await.is_err() {
-        session.st.borrow_mut().eio.handle_upgrade_failed();
-        return Ok(Next::Close);
+    Ok(UpgradeStart::Probe(out))
+}
+
+/// What one websocket message does during the probe ([`probe_message`]).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ProbeStep {
+    /// `2probe`: write this answer (`3probe`) on the new websocket, then
+    /// wake the session's writer (a noop may be queued for a parked GET).
+    Answer(Control),
+    /// `5`: the websocket is the transport from now on (the writer, maybe a
+    /// parked GET, was woken).
+    Upgraded,
+    /// Anything else (or the session closed meanwhile): the upgrade fails.
+    Failed,
+}
+
+/// One message of the probe phase, decided by the session's protocol state.
+pub(crate) fn probe_message(session: &Session, msg: Message) -> ProbeStep {
+    let Message::Text(text) = msg else {
+        return ProbeStep::Failed;
+    };
+    match Packet::decode_text(text) {
+        Ok(Packet::Ping(data)) if &data[..] == b"probe" => {
+            ProbeStep::Answer(session.st.borrow_mut().eio.handle_probe())
+        }
+        Ok(Packet::Upgrade) => {
+            if !session.st.borrow_mut().eio.handle_upgrade() {
+                return ProbeStep::Failed;
+            }
+            // A GET still parked is released by the transport change.
+            session.wake_writer();
+            ProbeStep::Upgraded
+        }
+        _ => ProbeStep::Failed,
     }
-    Ok(Next::Upgrade(session))
 }
 
 /// Runs the probe; on success the connection becomes the session's transport.
@@ -95,29 +156,20 @@ async fn probe(
                 Ok(None) => break,
                 Err(_) => return false,
             };
-            let Message::Text(text) = msg else {
-                return false;
-            };
-            match Packet::decode_text(text) {
-                Ok(Packet::Ping(data)) if &data[..] == b"probe" => {
+            match probe_message(session, msg) {
+                ProbeStep::Answer(answer) => {
                     // `3probe` here; a noop queued for a parked GET goes out
                     // once it is written (the writer is woken after).
-                    let answer = session.st.borrow_mut().eio.handle_probe();
                     if conn.write_all(answer.ws_frame()).await.is_err() {
                         return false;
                     }
                     session.wake_writer();
                 }
-                Ok(Packet::Upgrade) => {
-                    if !session.st.borrow_mut().eio.handle_upgrade() {
-                        return false;
-                    }
-                    // A GET still parked is released by the transport change.
-                    session.wake_writer();
+                ProbeStep::Upgraded => {
                     shard.app.handle_upgrade(shard, session);
                     return true;
                 }
-                _ => return false,
+                ProbeStep::Failed => return false,
             }
         }
         conn.compact();
@@ -221,7 +273,12 @@ pub(crate) async fn run(shard: &Rc<Shard>, conn: &mut Conn, session: &Rc<Session
 }
 
 /// Handles one websocket message; false when the session ended.
-fn handle_message(shard: &Rc<Shard>, session: &Rc<Session>, now: Instant, msg: Message) -> bool {
+pub(crate) fn handle_message(
+    shard: &Rc<Shard>,
+    session: &Rc<Session>,
+    now: Instant,
+    msg: Message,
+) -> bool {
     match msg {
         Message::Text(text) => match Packet::decode_text(text) {
             Ok(p) => shard.handle_engine_packet(session, now, p),

@@ -7,6 +7,12 @@
 //! the bounded channel: a full channel delays that peer's traffic (in order)
 //! without blocking the shard. Per pair of shards, messages stay in order,
 //! which keeps one sender's broadcasts in order at every receiver.
+//!
+//! The simulation tests (`crate::sim`) build a mesh of in-memory queues
+//! instead ([`Mesh::in_memory`]): same per-pair order, delivered by hand.
+
+#[cfg(test)]
+use std::{cell::RefCell, collections::VecDeque, rc::Rc};
 
 use glommio::channels::local_channel::LocalSender;
 
@@ -16,8 +22,17 @@ use super::port::{ClusterPort, ToCluster, ToShard};
 /// and the port to the node's cluster bridge ([`ClusterPort`], implemented
 /// by the bridge).
 pub struct Mesh {
-    peers: Vec<Option<LocalSender<ToShard>>>,
+    peers: Vec<Option<Peer>>,
     cluster: Option<Box<dyn ClusterPort>>,
+}
+
+/// The queue towards one peer.
+enum Peer {
+    /// The runtime's local queue, drained into the channel mesh.
+    Channel(LocalSender<ToShard>),
+    /// A simulation's in-memory queue, drained by the test.
+    #[cfg(test)]
+    Memory(Rc<RefCell<VecDeque<ToShard>>>),
 }
 
 impl std::fmt::Debug for Mesh {
@@ -33,7 +48,17 @@ impl Mesh {
     /// A mesh from per-peer local queues.
     pub fn new(peers: Vec<Option<LocalSender<ToShard>>>) -> Self {
         Self {
-            peers,
+            peers: peers.into_iter().map(|p| p.map(Peer::Channel)).collect(),
+            cluster: None,
+        }
+    }
+
+    /// A mesh of in-memory queues (None for this shard itself), for the
+    /// simulation tests: whoever holds the queues delivers the messages.
+    #[cfg(test)]
+    pub(crate) fn in_memory(peers: Vec<Option<Rc<RefCell<VecDeque<ToShard>>>>>) -> Self {
+        Self {
+            peers: peers.into_iter().map(|p| p.map(Peer::Memory)).collect(),
             cluster: None,
         }
     }
@@ -63,11 +88,13 @@ impl Mesh {
     /// Queues `msg` for shard `peer` (never blocks; order kept per peer).
     pub fn send(&self, peer: usize, msg: ToShard) {
         match self.peers.get(peer) {
-            Some(Some(tx)) => {
+            Some(Some(Peer::Channel(tx))) => {
                 if tx.try_send(msg).is_err() {
                     tracing::error!(peer, "mesh queue closed; message dropped");
                 }
             }
+            #[cfg(test)]
+            Some(Some(Peer::Memory(q))) => q.borrow_mut().push_back(msg),
             _ => tracing::error!(peer, "no mesh queue for this peer"),
         }
     }
