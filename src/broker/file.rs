@@ -35,7 +35,13 @@ use super::access::{Access, SECTIONS};
 
 /// Sections the broker's spec defines for later versions: refused by name
 /// rather than ignored, so an operator never believes they are active.
-const NOT_YET: [&str; 3] = ["proxy", "api", "admin_ui"];
+const NOT_YET: [&str; 2] = ["api", "admin_ui"];
+
+/// Sections whose keys are flags named `<section>_<key>`: `[proxy]
+/// connect_url` is `--proxy-connect-url` (checked and overridden as any
+/// flag). The flat spelling `proxy_connect_url` is refused, so that a file
+/// has one way to say it.
+const FLAG_SECTIONS: [&str; 1] = ["proxy"];
 
 /// Arguments that are not file keys.
 const NOT_KEYS: [&str; 3] = ["config", "help", "version"];
@@ -176,6 +182,8 @@ fn read_file(
     })?;
     let key_fail = |e: KeyError| fail(Some(e.key), e.what);
     let mut injected = Vec::new();
+    // (key as shown in errors, the flag's key, value)
+    let mut entries: Vec<(String, String, &Value)> = Vec::new();
     for (key, value) in &top {
         if SECTIONS.contains(&key.as_str()) {
             continue;
@@ -186,7 +194,33 @@ fn read_file(
                 "section not supported by this version of ringcast",
             )));
         }
-        let Some(arg) = flag_args(cmd).find(|a| key_of(a).as_deref() == Some(key)) else {
+        if let Some(section) = FLAG_SECTIONS
+            .iter()
+            .find(|s| key.starts_with(&format!("{s}_")))
+        {
+            let rest = &key[section.len() + 1..];
+            return Err(key_fail(KeyError::new(
+                key,
+                format!("unknown key (write it as [{section}] {rest})"),
+            )));
+        }
+        match value {
+            Value::Table(t) if FLAG_SECTIONS.contains(&key.as_str()) => {
+                entries.extend(
+                    t.iter()
+                        .map(|(k, v)| (format!("{key}.{k}"), format!("{key}_{k}"), v)),
+                );
+            }
+            _ if FLAG_SECTIONS.contains(&key.as_str()) => {
+                let expected = format!("a table ([{key}])");
+                return Err(key_fail(KeyError::type_of(key, &expected, value)));
+            }
+            _ => entries.push((key.clone(), key.clone(), value)),
+        }
+    }
+    for (key, flag_key, value) in entries {
+        let key = key.as_str();
+        let Some(arg) = flag_args(cmd).find(|a| key_of(a).as_deref() == Some(&flag_key)) else {
             return Err(key_fail(KeyError::new(key, "unknown key")));
         };
         // Checked even when a flag or the environment overrides it: a broken
@@ -354,6 +388,8 @@ mod tests {
         no_pin: bool,
         #[arg(long, default_value = "dynamic")]
         mode: ringcast_cluster_wire::SubscriptionMode,
+        #[arg(long, default_value_t = 3000)]
+        proxy_timeout_ms: u64,
     }
 
     fn with_file(toml: &str, args: &[&str]) -> Result<Loaded<Args>, ConfigError> {
@@ -426,7 +462,20 @@ mod tests {
         let (key, _) = file_error(with_file("config = \"x\"", &[]));
         assert_eq!(key.as_deref(), Some("config"));
         let (key, _) = file_error(with_file("[proxy]\nconnect_url = \"x\"", &[]));
+        assert_eq!(key.as_deref(), Some("proxy.connect_url"));
+        let (key, _) = file_error(with_file("[proxy]\ntimeout_ms = \"x\"", &[]));
+        assert_eq!(key.as_deref(), Some("proxy.timeout_ms"));
+        let (key, what) = file_error(with_file("proxy_timeout_ms = 5", &[]));
+        assert_eq!(key.as_deref(), Some("proxy_timeout_ms"));
+        assert!(what.contains("[proxy] timeout_ms"), "{what}");
+        let (key, _) = file_error(with_file("proxy = 5", &[]));
         assert_eq!(key.as_deref(), Some("proxy"));
+        let (key, _) = file_error(with_file("[api]\nkey = \"x\"", &[]));
+        assert_eq!(key.as_deref(), Some("api"));
+        let l = with_file("[proxy]\ntimeout_ms = 50", &[]).expect("loads");
+        assert_eq!(l.args.proxy_timeout_ms, 50);
+        let l = with_file("[proxy]\ntimeout_ms = 50", &["--proxy-timeout-ms", "7"]).expect("loads");
+        assert_eq!(l.args.proxy_timeout_ms, 7, "flag beats file");
         let (key, what) = file_error(with_file("port = = 1", &[]));
         assert_eq!(key.as_deref(), Some("line 1"));
         assert!(what.starts_with("TOML syntax"), "{what}");
