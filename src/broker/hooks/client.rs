@@ -11,24 +11,35 @@
 //! any response byte: the request is sent once more on a fresh connection
 //! (the backend never saw it).
 //!
-//! The whole call (connect, write, read) is bounded by the hook's timeout
-//! ([`post`]): a slow backend delays only the task that awaits it.
+//! At most [`MAX_OPEN`] calls per backend per shard are in flight (each on
+//! its own connection); more wait for a free slot, within their timeout, so
+//! a client flooding events at a slow backend cannot open a connection per
+//! event towards it.
+//!
+//! The whole call (waiting for a slot, connect, write, read) is bounded by
+//! the hook's timeout ([`post`]): a slow backend delays only the task that
+//! awaits it.
 
 use std::cell::RefCell;
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::rc::Rc;
 use std::str::FromStr;
 use std::time::Duration;
 
 use ahash::AHashMap;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
+use glommio::sync::Semaphore;
 
 use super::response::{self, Malformed, Response};
 
-/// Idle connections kept per backend per shard.
-const MAX_IDLE: usize = 64;
+/// Calls in flight (so connections open) per backend per shard.
+const MAX_OPEN: u64 = 256;
+/// Idle connections kept per backend per shard: as many as may be open,
+/// so a steady load reuses every connection instead of churning some.
+const MAX_IDLE: usize = MAX_OPEN as usize;
 
 /// A hook URL as configured: `http://host[:port][/path]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,6 +146,8 @@ impl fmt::Display for CallError {
 thread_local! {
     /// Idle keep-alive connections of this shard, per backend address.
     static POOL: RefCell<AHashMap<SocketAddr, Vec<TcpStream>>> = RefCell::new(AHashMap::new());
+    /// Slots for calls in flight on this shard, per backend address.
+    static SLOTS: RefCell<AHashMap<SocketAddr, Rc<Semaphore>>> = RefCell::new(AHashMap::new());
 }
 
 /// POSTs `body` (JSON) to `endpoint`; the whole call is bounded by
@@ -157,6 +170,17 @@ pub(crate) async fn post(
 /// One request: on a pooled connection if there is one (retried once on a
 /// fresh connection if that one turns out closed), else on a new one.
 async fn exchange(endpoint: &Endpoint, body: &[u8]) -> Result<Response, CallError> {
+    let slots = SLOTS.with(|s| {
+        s.borrow_mut()
+            .entry(endpoint.addr)
+            .or_insert_with(|| Rc::new(Semaphore::new(MAX_OPEN)))
+            .clone()
+    });
+    // Invariant: the semaphore is never closed, so acquiring only waits.
+    let _slot = slots
+        .acquire_permit(1)
+        .await
+        .map_err(|_| CallError::Io(io::ErrorKind::Other.into()))?;
     let request = request(&endpoint.url, body);
     let pooled = POOL.with(|p| p.borrow_mut().get_mut(&endpoint.addr).and_then(Vec::pop));
     if let Some(stream) = pooled {
