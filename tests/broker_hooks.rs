@@ -104,6 +104,9 @@ fn serve(conn: TcpStream, shared: &Shared) {
             return;
         }
         let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        // Answers, then closes the connection without saying so: the
+        // broker's pooled connection is stale on its next call.
+        let close_after = body["event"] == "close-after";
         let reply = match path.as_str() {
             "/ringcast/connect" => on_connect(&body, shared),
             "/ringcast/event" => on_event(&body, shared),
@@ -112,7 +115,7 @@ fn serve(conn: TcpStream, shared: &Shared) {
                 std::thread::park();
             },
         };
-        if out.write_all(&reply).is_err() {
+        if out.write_all(&reply).is_err() || close_after {
             return;
         }
     }
@@ -214,6 +217,7 @@ fn on_event(body: &Value, shared: &Shared) -> Vec<u8> {
             .into_bytes()
         }
         "fail" => response(500, r#"{"ack":"not this"}"#),
+        "close-after" => response(200, r#"{"ack":"closing"}"#),
         "garbage" => response(200, "<html>"),
         "after-slow" => {
             let (lock, cv) = &**shared;

@@ -14,6 +14,8 @@
 //! had been typed before the real arguments, but only for arguments that
 //! neither the command line nor the environment set: this gives
 //! flag > env > file > default without a second copy of any default.
+//! The keys of the sections in [`FLAG_SECTIONS`] are flags too: `[proxy]
+//! timeout_ms` is `--proxy-timeout-ms`.
 //!
 //! # Errors
 //! Any problem (unreadable file, TOML syntax, unknown key, wrong type,

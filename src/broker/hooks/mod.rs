@@ -168,3 +168,26 @@ fn note(hook: Hook, url: &HookUrl, took: Duration, outcome: Outcome, error: Opti
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::shard::app::SocketData;
+
+    #[test]
+    fn socket_data_is_the_backends_data_only() {
+        let admitted = Admitted {
+            data: json!({"plan": "pro"}),
+            claims: Some(Token {
+                sub: Some("u".into()),
+                expires_ms: None,
+                rooms: vec![],
+                publish: vec![],
+                join: vec![],
+            }),
+        };
+        assert_eq!(admitted.to_json(), json!({"plan": "pro"}));
+    }
+}

@@ -111,6 +111,11 @@ test("event hook: the ack is the backend's value; chunked replies; failures answ
   assert.equal(await ack(s, "no-ack-in-reply"), null);
   assert.deepEqual(await ack(s, "fail"), UNAVAILABLE);
   assert.deepEqual(await ack(s, "garbage"), UNAVAILABLE);
+  // The backend closes a kept-alive connection unannounced: the next call still gets through.
+  for (let i = 0; i < 3; i++) {
+    assert.equal(await ack(s, "close-after"), "closing");
+    assert.equal(await ack(s, "chunked"), "chunked ok");
+  }
   // join/leave/broadcast are the broker's own, never forwarded.
   assert.equal(await ack(s, "leave", "public:1"), true);
 });
