@@ -23,7 +23,8 @@ use ringcast::{Config, Cors};
 #[command(version, about)]
 struct Args {
     /// TOML config file: every flag as a key (`-` written `_`), plus the
-    /// sections [auth] and [[namespace]]. Flags and environment win over it.
+    /// sections [auth], [[namespace]] and [proxy] (`--proxy-X` is [proxy] X).
+    /// Flags and environment win over it.
     #[arg(long, env = "RINGCAST_CONFIG")]
     config: Option<PathBuf>,
     /// Address to listen on.
@@ -122,6 +123,18 @@ struct Args {
     /// Colour codes only when stderr is a terminal. Level: `RUST_LOG`.
     #[arg(long, env = "LOG_FORMAT", default_value = "text")]
     log_format: broker::logs::LogFormat,
+    // Backend hooks (README "Backend hooks"; file section [proxy]).
+    /// Connect hook: POSTed on every namespace CONNECT (http:// only).
+    #[arg(long, env = "PROXY_CONNECT_URL")]
+    proxy_connect_url: Option<broker::hooks::HookUrl>,
+    /// Event hook: client events other than join/leave/broadcast(_others)
+    /// are POSTed here; the reply answers the ack (http:// only).
+    #[arg(long, env = "PROXY_EVENT_URL")]
+    proxy_event_url: Option<broker::hooks::HookUrl>,
+    /// Longest a hook call may take, in ms, before it counts as unavailable.
+    #[arg(long, env = "PROXY_TIMEOUT_MS", default_value_t = broker::hooks::DEFAULT_TIMEOUT_MS,
+          value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    proxy_timeout_ms: u64,
 }
 
 fn main() {
@@ -174,7 +187,16 @@ fn main() {
         broadcast: !a.no_broadcast,
         broadcast_others: !a.no_broadcast_others,
     };
-    let mut builder = broker::builder(perms, &loaded.access);
+    let hooks = broker::Hooks::new(
+        a.proxy_connect_url,
+        a.proxy_event_url,
+        Duration::from_millis(a.proxy_timeout_ms),
+    )
+    .unwrap_or_else(|e| {
+        eprintln!("ringcast: {e}");
+        std::process::exit(2);
+    });
+    let mut builder = broker::builder(perms, &loaded.access, hooks);
     if let Some(ui) = loaded.admin_ui {
         builder = ui.install(builder, config.node_name.clone());
     }

@@ -116,9 +116,9 @@ fn config_errors_exit_2_with_one_line() {
             "must start with '/'",
         ),
         (
-            "[proxy]\nconnect_url = \"http://127.0.0.1:1/\"\n",
-            "proxy",
-            "not supported",
+            "[proxy]\nconnect_url = \"https://127.0.0.1:1/\"\n",
+            "proxy.connect_url",
+            "must start with http://",
         ),
         ("port = = 1\n", "line 1", "TOML syntax"),
     ];

@@ -14,6 +14,8 @@
 //! had been typed before the real arguments, but only for arguments that
 //! neither the command line nor the environment set: this gives
 //! flag > env > file > default without a second copy of any default.
+//! The keys of the sections in [`FLAG_SECTIONS`] are flags too: `[proxy]
+//! timeout_ms` is `--proxy-timeout-ms`.
 //!
 //! # Errors
 //! Any problem (unreadable file, TOML syntax, unknown key, wrong type,
@@ -34,13 +36,11 @@ use toml::{Table, Value};
 use super::access::{Access, SECTIONS};
 use super::admin::AdminUi;
 
-/// Sections the broker's spec defines for later versions: refused by name
-/// rather than ignored, so an operator never believes they are active.
-const NOT_YET: [&str; 1] = ["proxy"];
-
-/// Sections whose keys are flags named `<section>_<key>` (`[api] listen`
-/// is `--api-listen`).
-const FLAG_SECTIONS: [&str; 1] = ["api"];
+/// Sections whose keys are flags named `<section>_<key>`: `[api] listen`
+/// is `--api-listen`, `[proxy] connect_url` is `--proxy-connect-url`
+/// (checked and overridden as any flag). The flat spelling
+/// `proxy_connect_url` is refused, so that a file has one way to say it.
+const FLAG_SECTIONS: [&str; 2] = ["api", "proxy"];
 
 /// Arguments that are not file keys.
 const NOT_KEYS: [&str; 3] = ["config", "help", "version"];
@@ -185,30 +185,38 @@ fn read_file(
     })?;
     let key_fail = |e: KeyError| fail(Some(e.key), e.what);
     let mut injected = Vec::new();
-    let mut flat: Vec<(String, &Value)> = Vec::new();
+    // (key as shown in errors, the flag's key, value)
+    let mut entries: Vec<(String, String, &Value)> = Vec::new();
     for (key, value) in &top {
-        match value {
-            Value::Table(t) if FLAG_SECTIONS.contains(&key.as_str()) => {
-                flat.extend(t.iter().map(|(k, v)| (format!("{key}.{k}"), v)));
-            }
-            _ if FLAG_SECTIONS.contains(&key.as_str()) => {
-                return Err(key_fail(KeyError::type_of(key, "a table", value)));
-            }
-            _ => flat.push((key.clone(), value)),
-        }
-    }
-    for (key, value) in &flat {
-        let key = key.as_str();
-        if SECTIONS.contains(&key) || key == "admin_ui" {
+        if SECTIONS.contains(&key.as_str()) || key == "admin_ui" {
             continue;
         }
-        if NOT_YET.contains(&key) {
+        if let Some(section) = FLAG_SECTIONS
+            .iter()
+            .find(|s| key.starts_with(&format!("{s}_")))
+        {
+            let rest = &key[section.len() + 1..];
             return Err(key_fail(KeyError::new(
                 key,
-                "section not supported by this version of ringcast",
+                format!("unknown key (write it as [{section}] {rest})"),
             )));
         }
-        let flag_key = key.replace('.', "_");
+        match value {
+            Value::Table(t) if FLAG_SECTIONS.contains(&key.as_str()) => {
+                entries.extend(
+                    t.iter()
+                        .map(|(k, v)| (format!("{key}.{k}"), format!("{key}_{k}"), v)),
+                );
+            }
+            _ if FLAG_SECTIONS.contains(&key.as_str()) => {
+                let expected = format!("a table ([{key}])");
+                return Err(key_fail(KeyError::type_of(key, &expected, value)));
+            }
+            _ => entries.push((key.clone(), key.clone(), value)),
+        }
+    }
+    for (key, flag_key, value) in entries {
+        let key = key.as_str();
         let Some(arg) = flag_args(cmd).find(|a| key_of(a).as_deref() == Some(&flag_key)) else {
             return Err(key_fail(KeyError::new(key, "unknown key")));
         };
@@ -386,6 +394,8 @@ mod tests {
         api_listen: Option<std::net::SocketAddr>,
         #[arg(long)]
         api_key: Option<String>,
+        #[arg(long, default_value_t = 3000)]
+        proxy_timeout_ms: u64,
     }
 
     fn with_file(toml: &str, args: &[&str]) -> Result<Loaded<Args>, ConfigError> {
@@ -458,7 +468,21 @@ mod tests {
         let (key, _) = file_error(with_file("config = \"x\"", &[]));
         assert_eq!(key.as_deref(), Some("config"));
         let (key, _) = file_error(with_file("[proxy]\nconnect_url = \"x\"", &[]));
+        assert_eq!(key.as_deref(), Some("proxy.connect_url"));
+        let (key, _) = file_error(with_file("[proxy]\ntimeout_ms = \"x\"", &[]));
+        assert_eq!(key.as_deref(), Some("proxy.timeout_ms"));
+        let (key, what) = file_error(with_file("proxy_timeout_ms = 5", &[]));
+        assert_eq!(key.as_deref(), Some("proxy_timeout_ms"));
+        assert!(what.contains("[proxy] timeout_ms"), "{what}");
+        let (key, _) = file_error(with_file("proxy = 5", &[]));
         assert_eq!(key.as_deref(), Some("proxy"));
+        let (key, what) = file_error(with_file("api_key = \"x\"", &[]));
+        assert_eq!(key.as_deref(), Some("api_key"));
+        assert!(what.contains("[api] key"), "{what}");
+        let l = with_file("[proxy]\ntimeout_ms = 50", &[]).expect("loads");
+        assert_eq!(l.args.proxy_timeout_ms, 50);
+        let l = with_file("[proxy]\ntimeout_ms = 50", &["--proxy-timeout-ms", "7"]).expect("loads");
+        assert_eq!(l.args.proxy_timeout_ms, 7, "flag beats file");
         let (key, what) = file_error(with_file("port = = 1", &[]));
         assert_eq!(key.as_deref(), Some("line 1"));
         assert!(what.starts_with("TOML syntax"), "{what}");

@@ -13,7 +13,10 @@
 //!
 //! Each of `join`/`leave`, `broadcast`, `broadcast_others` can also be
 //! switched off ([`Permissions`]). The config file that yields all this is
-//! read by [`file::load`].
+//! read by [`file::load`]. Backend hooks (`[proxy]`, [`hooks`]) work in
+//! both modes: the connect hook may refuse, name the user, join rooms and
+//! add patterns (which matter only when guarded); the event hook answers
+//! every other client event.
 
 pub mod access;
 pub mod admin;
@@ -23,6 +26,7 @@ pub mod auth;
 pub mod file;
 mod grants;
 mod handlers;
+pub mod hooks;
 pub mod logs;
 pub mod metrics;
 pub mod pattern;
@@ -32,6 +36,7 @@ use std::sync::Arc;
 pub use self::access::{Access, NamespaceRules};
 use self::auth::{AuthFailure, Verifier};
 pub use self::handlers::{handle_broadcast, handle_broadcast_others, handle_join, handle_leave};
+pub use self::hooks::Hooks;
 use crate::server::{
     Builder, ConnectRequest, NamespaceBuilder, Refusal, Server, ServerApp, Socket,
 };
@@ -58,28 +63,46 @@ impl Default for Permissions {
     }
 }
 
-/// The broker application.
+/// The broker application, without backend hooks.
 pub fn app(perms: Permissions, access: &Access) -> ServerApp {
-    builder(perms, access).build()
+    builder(perms, access, Hooks::default()).build()
+}
+
+/// The broker application with backend `hooks` (`[proxy]`).
+pub fn app_with_hooks(perms: Permissions, access: &Access, hooks: Hooks) -> ServerApp {
+    builder(perms, access, hooks).build()
 }
 
 /// The broker application before [`Builder::build`], for more namespaces
 /// (such as [`admin::AdminUi::install`]) and the `[api]` listener
 /// ([`api::Api::attach`]).
-pub fn builder(perms: Permissions, access: &Access) -> Builder {
+pub fn builder(perms: Permissions, access: &Access, hooks: Hooks) -> Builder {
+    let hooks = Arc::new(hooks);
     if access.is_open() {
-        return Server::builder().namespace("/", |ns| open(ns, perms));
+        return Server::builder().namespace("/", |ns| open(ns, perms, &hooks));
     }
     let mut builder = Server::builder();
     for rules in &access.namespaces {
         let rules = Arc::new(rules.clone());
         let auth = access.auth.clone();
-        builder = builder.namespace(&rules.name.clone(), |ns| guarded(ns, perms, rules, auth));
+        builder = builder.namespace(&rules.name.clone(), |ns| {
+            guarded(ns, perms, rules, auth, &hooks);
+        });
     }
     builder
 }
 
-fn open(ns: &mut NamespaceBuilder, perms: Permissions) {
+fn open(ns: &mut NamespaceBuilder, perms: Permissions, hooks: &Arc<Hooks>) {
+    if !hooks.is_empty() {
+        hooks::connect::install(ns, hooks, None);
+        // Patterns do not matter here (everything is allowed); the hook's
+        // user and rooms do.
+        let rules = NamespaceRules::new("/", true, vec![], vec![]);
+        let h = hooks.clone();
+        ns.on_connect(move |socket| admit(&rules, None, &h, socket));
+        ns.on_disconnect(|socket, _| forget(socket));
+        hooks::event::install(ns, hooks);
+    }
     if perms.rooms {
         ns.on("join", handle_join);
         ns.on("leave", handle_leave);
@@ -97,14 +120,20 @@ fn guarded(
     perms: Permissions,
     rules: Arc<NamespaceRules>,
     auth: Option<Arc<Verifier>>,
+    hooks: &Arc<Hooks>,
 ) {
-    if let Some(verifier) = auth {
+    if let Some(verifier) = &auth {
         let (r, v) = (rules.clone(), verifier.clone());
         ns.use_middleware(move |req| check_token(&r, &v, req));
-        let r = rules.clone();
-        ns.on_connect(move |socket| admit(&r, &verifier, socket));
-        ns.on_disconnect(|socket, _| grants::forget(socket));
     }
+    // After the token check: the hook sees the token's user.
+    hooks::connect::install(ns, hooks, auth.clone());
+    if auth.is_some() || !hooks.is_empty() {
+        let (r, h) = (rules.clone(), hooks.clone());
+        ns.on_connect(move |socket| admit(&r, auth.as_deref(), &h, socket));
+        ns.on_disconnect(|socket, _| forget(socket));
+    }
+    hooks::event::install(ns, hooks);
     if perms.rooms {
         let r = rules.clone();
         ns.on("join", move |s, ev| handlers::join(Some(&r), s, ev));
@@ -169,17 +198,31 @@ pub(crate) fn log_refusal(req: &ConnectRequest, reason: &str) {
     );
 }
 
-/// Connect handler: applies the token the middleware accepted (rooms to
-/// join, grants, expiry). A socket without a token keeps the namespace's
-/// anonymous rules.
-fn admit(rules: &NamespaceRules, verifier: &Verifier, socket: &Socket) {
-    let Some(Ok(token)) = Verifier::token_of(socket.auth()) else {
-        return;
+/// Connect handler: applies the token the middleware accepted, merged with
+/// what the connect hook granted (rooms to join, grants, expiry, user). A
+/// socket with neither keeps the namespace's anonymous rules.
+fn admit(rules: &NamespaceRules, verifier: Option<&Verifier>, hooks: &Hooks, socket: &Socket) {
+    let claims = if hooks.connect.is_some() {
+        hooks::take_admitted(socket)
+    } else {
+        let (Some(verifier), Some(Ok(token))) = (verifier, Verifier::token_of(socket.auth()))
+        else {
+            return;
+        };
+        match grants::take_verified(token).map_or_else(|| verifier.verify(token), Ok) {
+            Ok(claims) => Some(claims),
+            // Expired in the instant since the middleware accepted it.
+            Err(_) => return socket.disconnect(false),
+        }
     };
-    let claims = grants::take_verified(token).map_or_else(|| verifier.verify(token), Ok);
-    match claims {
-        Ok(claims) => grants::admit(socket, rules, claims),
-        // Expired in the instant since the middleware accepted it.
-        Err(_) => socket.disconnect(false),
+    if let Some(claims) = claims {
+        hooks::remember_user(hooks, socket, claims.sub.as_deref());
+        grants::admit(socket, rules, claims);
     }
+}
+
+/// Disconnect handler: drops what [`admit`] kept for the socket.
+fn forget(socket: &Socket) {
+    grants::forget(socket);
+    hooks::forget(socket);
 }

@@ -61,6 +61,12 @@ impl ConnectRequest {
         &self.inner.auth
     }
 
+    /// The Engine.IO session id (the socket's own id is created once the
+    /// CONNECT is accepted).
+    pub fn engine_sid(&self) -> &str {
+        &self.inner.session.sid
+    }
+
     /// The opening request.
     pub fn handshake(&self) -> &Handshake {
         &self.inner.session.handshake
