@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 
 #[path = "cluster/redis.rs"]
 mod redis;
+#[path = "cluster/nosticky.rs"]
+mod nosticky;
 use redis::{Redis, RedisCluster};
 
 /// What the nodes of a test share.

@@ -1,0 +1,171 @@
+//! No sticky sessions (issue 14): two ringcast nodes (conformance example, 2 shards and 1
+//! shard) sharing one `redis-server`, behind a round-robin TCP proxy started here (each
+//! incoming connection goes to the next live backend, no affinity; socket.io-client in Node
+//! opens a connection per polling request, so each request goes to the next node). The
+//! scenarios are `tests/cluster/scenario-nosticky.js`.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::redis::Redis;
+use super::{check_node_modules, cluster_dir, conformance_bin, free_port, serial, skip, wait_http};
+use super::{Proc, Node};
+
+/// A round-robin TCP proxy: per-backend connection counts, for the test to check that it
+/// really alternated.
+struct RoundRobin {
+    addr: SocketAddr,
+    counts: Arc<Vec<AtomicUsize>>,
+}
+
+impl RoundRobin {
+    fn start(backends: Vec<SocketAddr>) -> Self {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("proxy bind");
+        let addr = listener.local_addr().expect("proxy addr");
+        let counts: Arc<Vec<AtomicUsize>> =
+            Arc::new(backends.iter().map(|_| AtomicUsize::new(0)).collect());
+        let c = counts.clone();
+        std::thread::spawn(move || {
+            let mut next = 0usize;
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                // The next backend that accepts a connection (a dead one is skipped, as a load
+                // balancer's health check would).
+                let mut upstream = None;
+                for k in 0..backends.len() {
+                    let i = (next + k) % backends.len();
+                    if let Ok(s) = TcpStream::connect_timeout(&backends[i], Duration::from_secs(1))
+                    {
+                        c[i].fetch_add(1, Ordering::Relaxed);
+                        upstream = Some(s);
+                        next = i + 1;
+                        break;
+                    }
+                }
+                let Some(up) = upstream else { continue };
+                let _ = client.set_nodelay(true);
+                let _ = up.set_nodelay(true);
+                pipe(client, up);
+            }
+        });
+        Self { addr, counts }
+    }
+
+    fn counts(&self) -> Vec<usize> {
+        self.counts.iter().map(|c| c.load(Ordering::Relaxed)).collect()
+    }
+}
+
+/// Copies both ways; when either direction ends, both sockets are shut down.
+fn pipe(a: TcpStream, b: TcpStream) {
+    let (Ok(a2), Ok(b2)) = (a.try_clone(), b.try_clone()) else {
+        return;
+    };
+    let one = move |mut from: TcpStream, mut to: TcpStream| {
+        let _ = std::io::copy(&mut from, &mut to);
+        let _ = from.shutdown(Shutdown::Both);
+        let _ = to.shutdown(Shutdown::Both);
+    };
+    std::thread::spawn(move || one(a, b));
+    std::thread::spawn(move || one(b2, a2));
+}
+
+fn start_ringcast(redis: &Redis, shards: usize, name: &str) -> (Node, SocketAddr) {
+    let port = free_port();
+    let mut cmd = Command::new(conformance_bin());
+    cmd.args(["--port", &port.to_string(), "--shards", &shards.to_string()])
+        .args(["--name", name, "--redis-url", &redis.url()])
+        .args(["--ping-interval", "400", "--ping-timeout", "2000"])
+        .args(["--cluster-advertise", &format!("127.0.0.1:{port}")])
+        .env("RUST_LOG", "warn,ringcast=info");
+    let proc = Proc::spawn(
+        cmd,
+        &format!("ringcast {name}"),
+        &format!("{name}-{port}.log"),
+    );
+    wait_http(port);
+    let node = Node {
+        proc,
+        url: format!("http://127.0.0.1:{port}"),
+        name: name.to_owned(),
+    };
+    (node, SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+}
+
+/// Starts Redis, two nodes and the proxy, runs `scenario`; `killed`: a node the scenario kills.
+fn run_nosticky(scenario: &str, kills: bool) {
+    if skip() {
+        eprintln!("RINGCAST_E2E=0: skipped");
+        return;
+    }
+    let _guard = serial();
+    check_node_modules();
+    let redis = Redis::start();
+    let (mut a, addr_a) = start_ringcast(&redis, 2, &format!("rr0-nosticky-{scenario}"));
+    let (mut b, addr_b) = start_ringcast(&redis, 1, &format!("rr1-nosticky-{scenario}"));
+    let proxy = RoundRobin::start(vec![addr_a, addr_b]);
+    let pids = format!("{},{}", a.proc.child.id(), b.proc.child.id());
+    let mut child = Command::new("node")
+        .arg(cluster_dir().join("scenario-nosticky.js"))
+        .arg(scenario)
+        .env("PROXY", format!("http://{}", proxy.addr))
+        .env("NODES", format!("{},{}", a.url, b.url))
+        .env("PIDS", pids)
+        .env("REDIS_URL", redis.url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running node scenario-nosticky.js");
+    let stderr = child.stderr.take().expect("stderr");
+    let err_thread = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = BufReader::new(stderr).read_to_string(&mut s);
+        s
+    });
+    let mut out = String::new();
+    for line in BufReader::new(child.stdout.take().expect("stdout"))
+        .lines()
+        .map_while(Result::ok)
+    {
+        println!("{line}");
+        out.push_str(&line);
+        out.push('\n');
+    }
+    let status = child.wait().expect("waiting for scenario-nosticky.js");
+    let err = err_thread.join().unwrap_or_default();
+    assert!(
+        status.success(),
+        "scenario {scenario} failed ({status}):\n{out}\n{err}\n(node logs in {}/cluster)",
+        env!("CARGO_TARGET_TMPDIR")
+    );
+    let counts = proxy.counts();
+    println!("proxy connections per node: {counts:?}");
+    assert!(
+        counts.iter().all(|&c| c >= 4),
+        "the proxy alternated between both nodes: {counts:?}"
+    );
+    if !kills {
+        a.proc.assert_running();
+        b.proc.assert_running();
+    }
+    println!("nodes {} and {} ok", a.name, b.name);
+}
+
+#[test]
+fn nosticky_polling() {
+    run_nosticky("polling", false);
+}
+
+#[test]
+fn nosticky_upgrade() {
+    run_nosticky("upgrade", false);
+}
+
+#[test]
+fn nosticky_kill() {
+    run_nosticky("kill", true);
+}
