@@ -19,10 +19,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-#[path = "cluster/redis.rs"]
-mod redis;
 #[path = "cluster/nosticky.rs"]
 mod nosticky;
+#[path = "cluster/redis.rs"]
+mod redis;
 use redis::{Redis, RedisCluster};
 
 /// What the nodes of a test share.

@@ -326,9 +326,9 @@ fn run(
     mut conn: Option<(Conn, Layout)>,
 ) {
     loop {
-        let wait = dir
-            .poll_timeout()
-            .map_or(Duration::ZERO, |t| t.saturating_duration_since(Instant::now()));
+        let wait = dir.poll_timeout().map_or(Duration::ZERO, |t| {
+            t.saturating_duration_since(Instant::now())
+        });
         match rx.recv_timeout(wait) {
             Ok(tag) => {
                 dir.handle_want(&tag);
@@ -399,7 +399,9 @@ mod tests {
                 "5000"
             ])]
         );
-        assert!(d.handle_replies(r, &[Reply::Status("OK".into())]).is_empty());
+        assert!(d
+            .handle_replies(r, &[Reply::Status("OK".into())])
+            .is_empty());
         assert_eq!(d.poll_timeout(), Some(now + REGISTER_EVERY));
         assert_eq!(d.poll_round(now), None);
     }
@@ -429,7 +431,10 @@ mod tests {
         assert_eq!(r.commands[1], command(&["MGET", "{k-nodes}#BBBBBBBB"]));
         let up = d.handle_replies(
             r,
-            &[Reply::Status("OK".into()), Reply::Array(vec![Reply::Bulk(None)])],
+            &[
+                Reply::Status("OK".into()),
+                Reply::Array(vec![Reply::Bulk(None)]),
+            ],
         );
         assert_eq!(up, vec![Update::Gone("BBBBBBBB".into())]);
         // Gone: no longer read.

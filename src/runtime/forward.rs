@@ -150,7 +150,9 @@ impl Forwarder {
         let oversized = head.content_length.is_some_and(|n| n > max);
         let wait = shard.config.ping_interval + shard.config.ping_timeout + Duration::from_secs(5);
         let out = glommio::timer::timeout(wait, async {
-            Ok(self.exchange(addr, &req, conn, head.upgrade_websocket).await)
+            Ok(self
+                .exchange(addr, &req, conn, head.upgrade_websocket)
+                .await)
         })
         .await
         .unwrap_or(Err(FwdError::Unreachable));
@@ -266,16 +268,23 @@ fn with_hop_header(head: &[u8], tag: &str) -> Vec<u8> {
 struct ResponseHead {
     /// The head's bytes (through the blank line) and whatever followed.
     bytes: Vec<u8>,
-    /// Length of the head in `bytes`.
-    len: usize,
+    meta: Meta,
+}
+
+/// What the relay needs from a response head.
+#[derive(Debug, PartialEq, Eq)]
+struct Meta {
     status: u16,
     content_length: Option<u64>,
     /// `Connection: close`, or HTTP/1.0.
     close: bool,
+    /// Length of the head (through the blank line).
+    len: usize,
 }
 
-/// Parses a response head at the start of `buf`: `Ok(None)` incomplete.
-fn parse_response_head(buf: &[u8]) -> Result<Option<(u16, Option<u64>, bool, usize)>, ()> {
+/// Parses a response head at the start of `buf`: `Ok(None)` incomplete,
+/// `Err(())` not a response ringcast sends (the peer connection is dropped).
+fn parse_response_head(buf: &[u8]) -> Result<Option<Meta>, ()> {
     let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
         return if buf.len() > MAX_RESPONSE_HEAD {
             Err(())
@@ -315,7 +324,12 @@ fn parse_response_head(buf: &[u8]) -> Result<Option<(u16, Option<u64>, bool, usi
             return Err(());
         }
     }
-    Ok(Some((status, content_length, close, end + 4)))
+    Ok(Some(Meta {
+        status,
+        content_length,
+        close,
+        len: end + 4,
+    }))
 }
 
 /// Writes `req` and reads the response head (with any bytes after it).
@@ -330,15 +344,7 @@ async fn send_and_read_head(peer: &mut TcpStream, req: &[u8]) -> io::Result<Resp
         }
         buf.extend_from_slice(&chunk[..n]);
         match parse_response_head(&buf) {
-            Ok(Some((status, content_length, close, len))) => {
-                return Ok(ResponseHead {
-                    bytes: buf,
-                    len,
-                    status,
-                    content_length,
-                    close,
-                });
-            }
+            Ok(Some(meta)) => return Ok(ResponseHead { bytes: buf, meta }),
             Ok(None) => {}
             Err(()) => return Err(io::ErrorKind::InvalidData.into()),
         }
@@ -364,7 +370,8 @@ async fn relay(
     head: ResponseHead,
     upgrade: bool,
 ) -> Result<Relayed, FwdError> {
-    if upgrade && head.status == 101 {
+    let meta = &head.meta;
+    if upgrade && meta.status == 101 {
         conn.write_all(&head.bytes)
             .await
             .map_err(|_| FwdError::Broken)?;
@@ -372,11 +379,11 @@ async fn relay(
         let _ = splice(&mut conn.stream, peer, pending).await;
         return Ok(Relayed::Close);
     }
-    let body = match head.status {
+    let body = match meta.status {
         100..=199 | 204 | 304 => 0,
-        _ => head.content_length.ok_or(FwdError::Broken)?,
+        _ => meta.content_length.ok_or(FwdError::Broken)?,
     };
-    let have = (head.bytes.len() - head.len) as u64;
+    let have = (head.bytes.len() - meta.len) as u64;
     if have > body {
         // Bytes past the response: a peer speaking out of turn.
         return Err(FwdError::Broken);
@@ -399,7 +406,7 @@ async fn relay(
             .map_err(|_| FwdError::Broken)?;
         left -= n as u64;
     }
-    Ok(if head.close || upgrade {
+    Ok(if meta.close || upgrade {
         Relayed::Close
     } else {
         Relayed::KeepAlive
@@ -483,14 +490,28 @@ mod tests {
     #[test]
     fn response_heads() {
         let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\nhello";
-        assert_eq!(parse_response_head(ok), Ok(Some((200, Some(5), false, 66))));
+        let meta = |status, content_length, close, len| {
+            Ok(Some(Meta {
+                status,
+                content_length,
+                close,
+                len,
+            }))
+        };
+        assert_eq!(
+            parse_response_head(ok),
+            meta(200, Some(5), false, ok.len() - 5)
+        );
         let close = b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\ncontent-length: 0\r\n\r\n";
         assert_eq!(
             parse_response_head(close),
-            Ok(Some((400, Some(0), true, close.len())))
+            meta(400, Some(0), true, close.len())
         );
         let up = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x01a";
-        assert_eq!(parse_response_head(up), Ok(Some((101, None, false, 56))));
+        assert_eq!(
+            parse_response_head(up),
+            meta(101, None, false, up.len() - 3)
+        );
         assert_eq!(parse_response_head(b"HTTP/1.1 200 OK\r\n"), Ok(None));
         assert_eq!(parse_response_head(b"HTTP/2 200\r\n\r\n"), Err(()));
         assert_eq!(
@@ -498,7 +519,9 @@ mod tests {
             Err(())
         );
         assert_eq!(
-            parse_response_head(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
+            parse_response_head(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"
+            ),
             Err(())
         );
         assert_eq!(

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use super::redis::Redis;
 use super::{check_node_modules, cluster_dir, conformance_bin, free_port, serial, skip, wait_http};
-use super::{Proc, Node};
+use super::{Node, Proc};
 
 /// A round-robin TCP proxy: per-backend connection counts, for the test to check that it
 /// really alternated.
@@ -56,7 +56,10 @@ impl RoundRobin {
     }
 
     fn counts(&self) -> Vec<usize> {
-        self.counts.iter().map(|c| c.load(Ordering::Relaxed)).collect()
+        self.counts
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .collect()
     }
 }
 
@@ -168,4 +171,84 @@ fn nosticky_upgrade() {
 #[test]
 fn nosticky_kill() {
     run_nosticky("kill", true);
+}
+
+/// One raw HTTP/1.1 request; returns the whole response (the node closes or answers with a
+/// Content-Length body that is read fully).
+fn raw_request(addr: SocketAddr, req: &str) -> String {
+    use std::io::Write;
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    s.write_all(req.as_bytes()).expect("write");
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = s.read(&mut chunk).expect("read");
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf);
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let len = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse::<usize>().ok())
+                        .flatten()
+                })
+                .unwrap_or(0);
+            if body.len() >= len {
+                break;
+            }
+        }
+    }
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// A sid naming a ringcast node that is not in Redis (gone), and a request already forwarded
+/// once: Engine.IO's unknown-sid answer, at once, never a hang or a loop.
+#[test]
+fn nosticky_unknown_owner() {
+    if skip() {
+        eprintln!("RINGCAST_E2E=0: skipped");
+        return;
+    }
+    let _guard = serial();
+    let redis = Redis::start();
+    let (mut node, addr) = start_ringcast(&redis, 2, "rr0-nosticky-unknown");
+    let sid = "AAAAAAAAAAAAAAAAAAAAzzzzzzzz";
+    let get =
+        format!("GET /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\n\r\n");
+    let res = raw_request(addr, &get);
+    assert!(res.starts_with("HTTP/1.1 400"), "{res}");
+    assert!(
+        res.ends_with(r#"{"code":1,"message":"Session ID unknown"}"#),
+        "{res}"
+    );
+    let body = "4hello";
+    let post = format!(
+        "POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let res = raw_request(addr, &post);
+    assert!(res.starts_with("HTTP/1.1 400"), "{res}");
+    let ws = format!(
+        "GET /socket.io/?EIO=4&transport=websocket&sid={sid} HTTP/1.1\r\nHost: x\r\n\
+         Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    );
+    let res = raw_request(addr, &ws);
+    assert!(res.starts_with("HTTP/1.1 400"), "{res}");
+    // Already forwarded by a node: served here, where the session is unknown.
+    let hop = format!(
+        "GET /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\n\
+         X-Ringcast-Forwarded: yyyyyyyy\r\n\r\n"
+    );
+    let res = raw_request(addr, &hop);
+    assert!(res.starts_with("HTTP/1.1 400"), "{res}");
+    node.proc.assert_running();
 }
