@@ -112,9 +112,27 @@ fn run_nosticky(scenario: &str, kills: bool) {
     let (mut b, addr_b) = start_ringcast(&redis, 1, &format!("rr1-nosticky-{scenario}"));
     let proxy = RoundRobin::start(vec![addr_a, addr_b]);
     let pids = format!("{},{}", a.proc.child.id(), b.proc.child.id());
-    let mut child = Command::new("node")
-        .arg(cluster_dir().join("scenario-nosticky.js"))
-        .arg(scenario)
+    let mut cmd = if scenario == "python" {
+        let python = super::root()
+            .join("tests")
+            .join(".venv")
+            .join("bin")
+            .join("python");
+        assert!(
+            python.is_file(),
+            "tests/.venv missing: python3 -m venv tests/.venv && tests/.venv/bin/pip install -r \
+             tests/python/requirements.txt (scripts/test.sh does)"
+        );
+        let mut c = Command::new(python);
+        c.arg(cluster_dir().join("nosticky_client.py"));
+        c
+    } else {
+        let mut c = Command::new("node");
+        c.arg(cluster_dir().join("scenario-nosticky.js"))
+            .arg(scenario);
+        c
+    };
+    let mut child = cmd
         .env("PROXY", format!("http://{}", proxy.addr))
         .env("NODES", format!("{},{}", a.url, b.url))
         .env("PIDS", pids)
@@ -166,6 +184,11 @@ fn nosticky_polling() {
 #[test]
 fn nosticky_upgrade() {
     run_nosticky("upgrade", false);
+}
+
+#[test]
+fn nosticky_python() {
+    run_nosticky("python", false);
 }
 
 #[test]
