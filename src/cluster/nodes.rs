@@ -38,6 +38,12 @@ use super::topology::{self, Layout, Seeds};
 pub(crate) const REGISTER_EVERY: Duration = Duration::from_millis(1000);
 /// How long a key lives without a refresh.
 pub(crate) const NODE_TTL: Duration = Duration::from_millis(5000);
+/// How long a tag read as absent is answered from memory (a client
+/// inventing tags costs one Redis read per tag per this period, not one
+/// per request).
+pub(crate) const ABSENT_FOR: Duration = Duration::from_millis(1000);
+/// Most absent tags remembered (beyond, the memory is cleared).
+const MAX_ABSENT: usize = 10_000;
 /// Wait before reconnecting to Redis after an error.
 const RETRY: Duration = Duration::from_millis(200);
 
@@ -182,11 +188,28 @@ impl Directory {
     }
 }
 
+/// What the table says about a tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Resolved {
+    /// The node's address.
+    At(SocketAddr),
+    /// Read in Redis less than [`ABSENT_FOR`] ago: no such node.
+    Absent,
+    /// Not read yet: ask with [`Nodes::want`].
+    Unknown,
+}
+
+#[derive(Debug, Default)]
+struct Table {
+    addrs: HashMap<String, SocketAddr>,
+    absent: HashMap<String, Instant>,
+}
+
 /// The shared view of the directory: node tag -> address, read by shards.
 #[derive(Debug)]
 pub(crate) struct Nodes {
     me: String,
-    table: Mutex<HashMap<String, SocketAddr>>,
+    table: Mutex<Table>,
     want: Sender<String>,
 }
 
@@ -196,13 +219,16 @@ impl Nodes {
         &self.me
     }
 
-    /// The address of node `tag`, if known.
-    pub(crate) fn lookup(&self, tag: &str) -> Option<SocketAddr> {
-        self.table
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(tag)
-            .copied()
+    /// What is known of node `tag` at `now`.
+    pub(crate) fn lookup(&self, tag: &str, now: Instant) -> Resolved {
+        let table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(a) = table.addrs.get(tag) {
+            return Resolved::At(*a);
+        }
+        match table.absent.get(tag) {
+            Some(&at) if now.saturating_duration_since(at) < ABSENT_FOR => Resolved::Absent,
+            _ => Resolved::Unknown,
+        }
     }
 
     /// Asks the directory thread to read `tag` now (never blocks; a full
@@ -217,6 +243,7 @@ impl Nodes {
         self.table
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .addrs
             .remove(tag);
     }
 
@@ -237,14 +264,20 @@ impl Nodes {
                 Update::Gone(tag) => (tag, None),
             })
             .collect();
+        let now = Instant::now();
         let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
+        if table.absent.len() > MAX_ABSENT {
+            table.absent.clear();
+        }
         for (tag, sa) in resolved {
             match sa {
                 Some(sa) => {
-                    table.insert(tag, sa);
+                    table.absent.remove(&tag);
+                    table.addrs.insert(tag, sa);
                 }
                 None => {
-                    table.remove(&tag);
+                    table.addrs.remove(&tag);
+                    table.absent.insert(tag, now);
                 }
             }
         }
@@ -273,7 +306,7 @@ pub(crate) fn start(
     let (tx, rx) = crossbeam_channel::bounded(1024);
     let nodes = Arc::new(Nodes {
         me: me.clone(),
-        table: Mutex::new(HashMap::new()),
+        table: Mutex::new(Table::default()),
         want: tx,
     });
     let dir = Directory::new(key, &me, &advertise);
@@ -452,6 +485,36 @@ mod tests {
         assert_eq!(d.poll_timeout(), None);
         let r = d.poll_round(now).expect("retried");
         assert_eq!(r.commands.len(), 2, "SET again, MGET again");
+    }
+
+    #[test]
+    fn table_remembers_absent_tags_briefly() {
+        let (tx, _rx) = crossbeam_channel::bounded(1);
+        let nodes = Nodes {
+            me: "AAAAAAAA".into(),
+            table: Mutex::new(Table::default()),
+            want: tx,
+        };
+        let now = Instant::now();
+        assert_eq!(nodes.lookup("BBBBBBBB", now), Resolved::Unknown);
+        nodes.apply(vec![
+            Update::Found("BBBBBBBB".into(), "127.0.0.1:3001".into()),
+            Update::Gone("CCCCCCCC".into()),
+            Update::Found("DDDDDDDD".into(), "not an address".into()),
+        ]);
+        let later = Instant::now();
+        assert_eq!(
+            nodes.lookup("BBBBBBBB", later),
+            Resolved::At(([127, 0, 0, 1], 3001).into())
+        );
+        assert_eq!(nodes.lookup("CCCCCCCC", later), Resolved::Absent);
+        assert_eq!(nodes.lookup("DDDDDDDD", later), Resolved::Absent);
+        assert_eq!(
+            nodes.lookup("CCCCCCCC", later + ABSENT_FOR),
+            Resolved::Unknown
+        );
+        nodes.forget("BBBBBBBB");
+        assert_eq!(nodes.lookup("BBBBBBBB", later), Resolved::Unknown);
     }
 
     #[test]

@@ -33,7 +33,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_lite::{AsyncRead, AsyncWrite};
 use glommio::net::TcpStream;
@@ -44,7 +44,7 @@ use ringcast_proto::sid;
 use super::conn::Next;
 use super::io::Conn;
 use super::response;
-use crate::cluster::nodes::Nodes;
+use crate::cluster::nodes::{Nodes, Resolved};
 use crate::shard::Shard;
 
 /// Marks a request forwarded by a ringcast node (value: the sender's tag).
@@ -172,16 +172,23 @@ impl Forwarder {
 
     /// The address of node `tag`: from the table, else asked of Redis and
     /// waited for, [`RESOLVE_WAIT`] at most.
+    /// A tag read as absent moments ago is answered at once.
     async fn resolve(&self, tag: &str) -> Option<SocketAddr> {
-        if let Some(a) = self.nodes.lookup(tag) {
-            return Some(a);
+        match self.nodes.lookup(tag, Instant::now()) {
+            Resolved::At(a) => return Some(a),
+            Resolved::Absent => return None,
+            Resolved::Unknown => {}
         }
+        // The directory thread reads it now; its answer lands in the table
+        // (an `Absent` from here on is that answer: it was `Unknown` above).
         self.nodes.want(tag);
         let steps = RESOLVE_WAIT.as_millis() / RESOLVE_STEP.as_millis();
         for _ in 0..steps {
             glommio::timer::sleep(RESOLVE_STEP).await;
-            if let Some(a) = self.nodes.lookup(tag) {
-                return Some(a);
+            match self.nodes.lookup(tag, Instant::now()) {
+                Resolved::At(a) => return Some(a),
+                Resolved::Absent => return None,
+                Resolved::Unknown => {}
             }
         }
         None
