@@ -20,17 +20,24 @@ trap cleanup EXIT
 redis-server --port "$RPORT" --save "" --appendonly no --bind 127.0.0.1 >"$OUT/redis.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
+nodes=()
 for p in "$PA" "$PB"; do
   "$RC" --port "$p" --shards 1 --no-pin --redis-url "redis://127.0.0.1:$RPORT" \
     --cluster-advertise "127.0.0.1:$p" --name "n$p" >"$OUT/node-$p.log" 2>&1 &
-  pids+=($!)
+  pids+=($!); nodes+=($!)
 done
+cpu() { # utime+stime (s) of both nodes, all threads
+  local t=0; for n in "${nodes[@]}"; do
+    t=$(awk -v hz="$(getconf CLK_TCK)" -v t="$t" '{print t + ($14+$15)/hz}' "/proc/$n/stat"); done; echo "$t"
+}
 for p in "$PA" "$PB"; do
   for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && break; sleep 0.05; done
 done
 for r in $(seq "$REPEAT"); do
   for mode in affinity rr; do
+    before=$(cpu)
     NODES="http://127.0.0.1:$PA,http://127.0.0.1:$PB" MODE=$mode CLIENTS=$CLIENTS ECHOES=$ECHOES \
       node tests/cluster/bench-nosticky.js
+    echo "  ringcast CPU (both nodes): $(awk -v a="$before" -v b="$(cpu)" 'BEGIN{printf "%.2f", b-a}') s"
   done
 done
