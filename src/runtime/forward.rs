@@ -149,13 +149,13 @@ impl Forwarder {
         let _ = conn.rbuf.split_to(whole);
         let oversized = head.content_length.is_some_and(|n| n > max);
         let wait = shard.config.ping_interval + shard.config.ping_timeout + Duration::from_secs(5);
-        let out = glommio::timer::timeout(wait, async {
-            Ok(self
-                .exchange(addr, &req, conn, head.upgrade_websocket)
-                .await)
-        })
-        .await
-        .unwrap_or(Err(FwdError::Unreachable));
+        let limits = Limits {
+            head: wait,
+            body: shard.config.http_body_timeout,
+        };
+        let out = self
+            .exchange(addr, &req, conn, head.upgrade_websocket, limits)
+            .await;
         match out {
             Ok(Relayed::KeepAlive) if head.keep_alive && !oversized => Next::KeepAlive,
             Ok(_) => Next::Close,
@@ -207,12 +207,16 @@ impl Forwarder {
     }
 
     /// Sends `req` to `addr` and relays the response to `conn`.
+    /// The response head must come within `limits.head`, its body within
+    /// `limits.body`; a spliced websocket has no limit (either end closing
+    /// ends it, and the owner closes it on a missed heartbeat).
     async fn exchange(
         &self,
         addr: SocketAddr,
         req: &[u8],
         conn: &mut Conn,
         upgrade: bool,
+        limits: Limits,
     ) -> Result<Relayed, FwdError> {
         for _ in 0..2 {
             let (mut peer, reused) = match self.take_idle(addr) {
@@ -225,12 +229,16 @@ impl Forwarder {
                     (s, false)
                 }
             };
-            let head = match send_and_read_head(&mut peer, req).await {
-                Ok(h) => h,
-                Err(_) if reused => continue,
-                Err(_) => return Err(FwdError::Unreachable),
+            let head = glommio::timer::timeout(limits.head, async {
+                Ok(send_and_read_head(&mut peer, req).await)
+            })
+            .await;
+            let head = match head {
+                Ok(Ok(h)) => h,
+                Ok(Err(_)) if reused => continue,
+                Ok(Err(_)) | Err(_) => return Err(FwdError::Unreachable),
             };
-            let relayed = relay(&mut peer, conn, head, upgrade).await?;
+            let relayed = relay(&mut peer, conn, head, upgrade, limits.body).await?;
             if relayed == Relayed::KeepAlive {
                 self.put_idle(addr, peer);
             }
@@ -238,6 +246,16 @@ impl Forwarder {
         }
         Err(FwdError::Unreachable)
     }
+}
+
+/// Bounds of one exchange.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    /// From sending the request to the end of the response head (a long
+    /// poll included).
+    head: Duration,
+    /// For the response body.
+    body: Duration,
 }
 
 /// How a relayed response ended.
@@ -376,6 +394,7 @@ async fn relay(
     conn: &mut Conn,
     head: ResponseHead,
     upgrade: bool,
+    body_limit: Duration,
 ) -> Result<Relayed, FwdError> {
     let meta = &head.meta;
     if upgrade && meta.status == 101 {
@@ -398,26 +417,33 @@ async fn relay(
     conn.write_all(&head.bytes)
         .await
         .map_err(|_| FwdError::Broken)?;
-    let mut left = body - have;
-    let mut chunk = vec![0u8; CHUNK];
-    while left > 0 {
-        let want = chunk.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-        let n = poll_fn(|cx| Pin::new(&mut *peer).poll_read(cx, &mut chunk[..want]))
-            .await
-            .map_err(|_| FwdError::Broken)?;
-        if n == 0 {
-            return Err(FwdError::Broken);
-        }
-        conn.write_all(&chunk[..n])
-            .await
-            .map_err(|_| FwdError::Broken)?;
-        left -= n as u64;
+    let copied = glommio::timer::timeout(body_limit, async {
+        Ok(copy_body(peer, conn, body - have).await)
+    })
+    .await;
+    if !matches!(copied, Ok(Ok(()))) {
+        return Err(FwdError::Broken);
     }
     Ok(if meta.close || upgrade {
         Relayed::Close
     } else {
         Relayed::KeepAlive
     })
+}
+
+/// Copies exactly `left` body bytes from the peer to the client.
+async fn copy_body(peer: &mut TcpStream, conn: &mut Conn, mut left: u64) -> io::Result<()> {
+    let mut chunk = vec![0u8; CHUNK];
+    while left > 0 {
+        let want = chunk.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = poll_fn(|cx| Pin::new(&mut *peer).poll_read(cx, &mut chunk[..want])).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        conn.write_all(&chunk[..n]).await?;
+        left -= n as u64;
+    }
+    Ok(())
 }
 
 /// One direction of a splice.

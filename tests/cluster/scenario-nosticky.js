@@ -147,6 +147,29 @@ async function scenarioUpgrade(redis) {
   socks[0].emit("broadcast", "wsroom", "hello", "all");
   for (const [m] of await Promise.all(got)) assert.equal(m, "all");
   log("default clients upgraded to websocket through the proxy ok");
+  // The spliced websockets live past any forwarding deadline (ping interval + timeout + 5 s =
+  // 7.4 s with the nodes' 400 / 2000 ms): 20 heartbeats (8 s) on every socket, same sessions.
+  const ids = socks.map((s) => s.io.engine.id);
+  let closed = 0;
+  for (const s of socks) s.on("disconnect", () => (closed += 1));
+  await Promise.all(
+    socks.map(
+      (s) =>
+        new Promise((resolve) => {
+          let n = 0;
+          s.io.engine.on("ping", () => {
+            n += 1;
+            if (n === 20) resolve();
+          });
+        }),
+    ),
+  );
+  assert.equal(closed, 0, "no websocket dropped");
+  for (const [i, s] of socks.entries()) {
+    assert.equal(s.io.engine.id, ids[i]);
+    assert.deepEqual(await ask(s, "echo", "later"), ["later"]);
+  }
+  log("websockets kept across 20 heartbeats ok");
 }
 
 async function scenarioKill(redis) {
@@ -175,10 +198,58 @@ async function scenarioKill(redis) {
   log("clients of the killed node reconnected to the survivor; every client answers");
 }
 
+/** Deterministic forwarding, no proxy: a raw Engine.IO session opened on node 0, then every
+ * request of it sent to node 1 (POST, GET, then the websocket upgrade, which node 1 splices). */
+async function scenarioRaw() {
+  const WebSocket = require("ws");
+  const [owner, other] = NODES;
+  const path = "/socket.io/?EIO=4";
+  const open = await (await fetch(`${owner}${path}&transport=polling`)).text();
+  assert.equal(open[0], "0", open);
+  const sid = JSON.parse(open.slice(1)).sid;
+  assert.equal(sid.length, 28, "a cluster sid");
+  const url = `${other}${path}&transport=polling&sid=${sid}`;
+  const post = await fetch(url, { method: "POST", body: "40" });
+  assert.equal(post.status, 200, "POST forwarded to the owner");
+  assert.equal(await post.text(), "ok");
+  const got = await (await fetch(url)).text();
+  assert.ok(got.startsWith("40{"), `CONNECT answered through node 1: ${got}`);
+  log("raw polling GET / POST forwarded ok");
+  const ws = new WebSocket(`${other.replace("http", "ws")}${path}&transport=websocket&sid=${sid}`);
+  const frames = [];
+  let wake = null;
+  ws.on("message", (m) => {
+    frames.push(m.toString());
+    if (wake) wake();
+  });
+  const next = async () => {
+    while (frames.length === 0) await new Promise((r) => (wake = r));
+    return frames.shift();
+  };
+  await once(ws, "open");
+  ws.send("2probe");
+  assert.equal(await next(), "3probe");
+  ws.send("5");
+  ws.send('421["echo","spliced"]');
+  let f = await next();
+  while (f === "2") {
+    ws.send("3");
+    f = await next();
+  }
+  assert.equal(f, '431["spliced"]');
+  ws.close();
+  log("raw websocket upgrade spliced through node 1 ok");
+}
+
 async function main() {
   const which = process.argv[2];
   const redis = await redisClient();
-  const scenarios = { polling: scenarioPolling, upgrade: scenarioUpgrade, kill: scenarioKill };
+  const scenarios = {
+    polling: scenarioPolling,
+    upgrade: scenarioUpgrade,
+    kill: scenarioKill,
+    raw: scenarioRaw,
+  };
   assert.ok(scenarios[which], `unknown scenario ${which}`);
   await scenarios[which](redis);
   for (const s of clients) s.close();
