@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::redis::Redis;
+use super::redis::{Redis, RedisCluster};
 use super::{check_node_modules, cluster_dir, conformance_bin, free_port, serial, skip, wait_http};
 use super::{Node, Proc};
 
@@ -77,11 +77,11 @@ fn pipe(a: TcpStream, b: TcpStream) {
     std::thread::spawn(move || one(b2, a2));
 }
 
-fn start_ringcast(redis: &Redis, shards: usize, name: &str) -> (Node, SocketAddr) {
+fn start_ringcast(redis_url: &str, shards: usize, name: &str) -> (Node, SocketAddr) {
     let port = free_port();
     let mut cmd = Command::new(conformance_bin());
     cmd.args(["--port", &port.to_string(), "--shards", &shards.to_string()])
-        .args(["--name", name, "--redis-url", &redis.url()])
+        .args(["--name", name, "--redis-url", redis_url])
         .args(["--ping-interval", "400", "--ping-timeout", "2000"])
         .args(["--cluster-advertise", &format!("127.0.0.1:{port}")])
         .env("RUST_LOG", "warn,ringcast=info");
@@ -101,15 +101,34 @@ fn start_ringcast(redis: &Redis, shards: usize, name: &str) -> (Node, SocketAddr
 
 /// Starts Redis, two nodes and the proxy, runs `scenario`; `killed`: a node the scenario kills.
 fn run_nosticky(scenario: &str, kills: bool) {
+    run_nosticky_on(scenario, kills, false);
+}
+
+/// `redis_cluster`: a 3-master Redis Cluster instead of one redis-server (the node keys live on
+/// one slot, `{socket.io-nodes}`).
+fn run_nosticky_on(scenario: &str, kills: bool, redis_cluster: bool) {
     if skip() {
         eprintln!("RINGCAST_E2E=0: skipped");
         return;
     }
     let _guard = serial();
     check_node_modules();
-    let redis = Redis::start();
-    let (mut a, addr_a) = start_ringcast(&redis, 2, &format!("rr0-nosticky-{scenario}"));
-    let (mut b, addr_b) = start_ringcast(&redis, 1, &format!("rr1-nosticky-{scenario}"));
+    let (_single, _cluster, url, seed) = if redis_cluster {
+        let c = RedisCluster::start(3);
+        let urls = c.urls();
+        let first = urls.split(',').next().unwrap_or_default().to_owned();
+        (None, Some(c), urls, first)
+    } else {
+        let r = Redis::start();
+        let url = r.url();
+        (Some(r), None, url.clone(), url)
+    };
+    let name = |i: usize| {
+        let suffix = if redis_cluster { "-rcluster" } else { "" };
+        format!("rr{i}-nosticky-{scenario}{suffix}")
+    };
+    let (mut a, addr_a) = start_ringcast(&url, 2, &name(0));
+    let (mut b, addr_b) = start_ringcast(&url, 1, &name(1));
     let proxy = RoundRobin::start(vec![addr_a, addr_b]);
     let pids = format!("{},{}", a.proc.child.id(), b.proc.child.id());
     let mut cmd = if scenario == "python" {
@@ -136,7 +155,7 @@ fn run_nosticky(scenario: &str, kills: bool) {
         .env("PROXY", format!("http://{}", proxy.addr))
         .env("NODES", format!("{},{}", a.url, b.url))
         .env("PIDS", pids)
-        .env("REDIS_URL", redis.url())
+        .env("REDIS_URL", seed)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -191,6 +210,12 @@ fn nosticky_upgrade() {
 #[test]
 fn nosticky_raw_forwarding() {
     run_nosticky("raw", false);
+}
+
+/// The same against a Redis Cluster: the node directory follows the slot of its keys.
+#[test]
+fn nosticky_raw_forwarding_redis_cluster() {
+    run_nosticky_on("raw", false, true);
 }
 
 #[test]
@@ -248,7 +273,7 @@ fn nosticky_unknown_owner() {
     }
     let _guard = serial();
     let redis = Redis::start();
-    let (mut node, addr) = start_ringcast(&redis, 2, "rr0-nosticky-unknown");
+    let (mut node, addr) = start_ringcast(&redis.url(), 2, "rr0-nosticky-unknown");
     let sid = "AAAAAAAAAAAAAAAAAAAAzzzzzzzz";
     let get =
         format!("GET /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\n\r\n");
