@@ -52,6 +52,9 @@ const NODES = process.env.NODES.split(",");
 const MODE = process.env.MODE || "rr";
 const CLIENTS = Number(process.env.CLIENTS || 50);
 const ECHOES = Number(process.env.ECHOES || 200);
+// KIND=fanout: every client joins one room, client 0 broadcasts ECHOES messages of 64 B to it;
+// reports deliveries/s until every client got every message (in order).
+const KIND = process.env.KIND || "echo";
 const payload = "x".repeat(64);
 
 (async () => {
@@ -68,6 +71,39 @@ const payload = "x".repeat(64);
       });
     }),
   );
+  if (KIND === "fanout") {
+    await Promise.all(
+      socks.map((s) => new Promise((r) => s.timeout(30000).emit("join", "fan", () => r()))),
+    );
+    const done = socks.map(
+      (s) =>
+        new Promise((resolve, reject) => {
+          let n = 0;
+          s.on("m", ({ i }) => {
+            if (i !== n) reject(new Error(`out of order: ${i} after ${n}`));
+            n += 1;
+            if (n === ECHOES) resolve();
+          });
+        }),
+    );
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < ECHOES; i++) socks[0].emit("broadcast", "fan", "m", { i, p: payload });
+    await Promise.all(done);
+    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+    console.log(
+      JSON.stringify({
+        mode: MODE,
+        kind: "fanout",
+        clients: CLIENTS,
+        messages: ECHOES,
+        seconds: Number(secs.toFixed(2)),
+        deliveries_per_s: Math.round((CLIENTS * ECHOES) / secs),
+      }),
+    );
+    for (const s of socks) s.close();
+    proxy.kill();
+    process.exit(0);
+  }
   const lat = [];
   const t0 = process.hrtime.bigint();
   await Promise.all(

@@ -2,7 +2,7 @@
 # Polling echo over 2 ringcast nodes (one redis-server) through a round-robin TCP proxy (no
 # affinity) vs the same proxy with affinity (issue 14, item 5). See tests/cluster/bench-nosticky.js.
 #
-#   tests/cluster/bench-nosticky.sh [CLIENTS] [ECHOES] [REPEAT]
+#   [KIND=fanout] tests/cluster/bench-nosticky.sh [CLIENTS] [ECHOES|MESSAGES] [REPEAT]
 #
 # Needs: cargo build --release --example conformance -p ringcast, redis-server, `npm ci` in
 # tests/cluster.
