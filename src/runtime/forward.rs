@@ -157,7 +157,11 @@ impl Forwarder {
             .exchange(addr, &req, conn, head.upgrade_websocket, limits)
             .await;
         match out {
-            Ok(Relayed::KeepAlive) if head.keep_alive && !oversized => Next::KeepAlive,
+            Ok(Relayed::KeepAlive) if head.keep_alive && !oversized => {
+                // An idle keep-alive connection holds no read buffer.
+                conn.compact();
+                Next::KeepAlive
+            }
             Ok(_) => Next::Close,
             Err(FwdError::Unreachable) => {
                 self.nodes.forget(tag);
@@ -171,8 +175,8 @@ impl Forwarder {
     }
 
     /// The address of node `tag`: from the table, else asked of Redis and
-    /// waited for, [`RESOLVE_WAIT`] at most.
-    /// A tag read as absent moments ago is answered at once.
+    /// waited for, [`RESOLVE_WAIT`] at most. A tag read as absent moments
+    /// ago is answered at once.
     async fn resolve(&self, tag: &str) -> Option<SocketAddr> {
         match self.nodes.lookup(tag, Instant::now()) {
             Resolved::At(a) => return Some(a),
