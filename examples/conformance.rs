@@ -39,6 +39,18 @@ struct Args {
     /// Node name in a cluster.
     #[arg(long, env = "NODE_NAME")]
     name: Option<String>,
+    /// Ping interval in ms (overrides the profile's).
+    #[arg(long, env = "PING_INTERVAL")]
+    ping_interval: Option<u64>,
+    /// Ping timeout in ms (overrides the profile's).
+    #[arg(long, env = "PING_TIMEOUT")]
+    ping_timeout: Option<u64>,
+    /// With --redis-url: host:port other ringcast nodes use to reach this one.
+    #[arg(long, env = "CLUSTER_ADVERTISE")]
+    cluster_advertise: Option<String>,
+    /// With --redis-url: no forwarding between ringcast nodes.
+    #[arg(long, env = "NO_CLUSTER_FORWARD", value_parser = clap::builder::FalseyValueParser::new())]
+    no_cluster_forward: bool,
 }
 
 fn echo(_socket: &Socket, mut ev: Event) {
@@ -230,6 +242,8 @@ fn main() {
         redis_sharded: a.redis_sharded,
         redis_subscription_mode: a.redis_subscription_mode,
         node_name: a.name.clone(),
+        cluster_advertise: a.cluster_advertise.clone(),
+        cluster_forward: !a.no_cluster_forward,
         // Node's conformance app has no quotas: the suites and the
         // benchmarks (publishers and echo clients far over 1000 events/s)
         // compare like with like. The broker binary keeps them on.
@@ -250,6 +264,12 @@ fn main() {
             eprintln!("conformance: unknown profile {other:?} (suite|bench)");
             std::process::exit(2);
         }
+    }
+    if let Some(ms) = a.ping_interval {
+        config.ping_interval = Duration::from_millis(ms);
+    }
+    if let Some(ms) = a.ping_timeout {
+        config.ping_timeout = Duration::from_millis(ms);
     }
     let app = Server::builder()
         .namespace("/", |ns| {

@@ -147,6 +147,21 @@ pub struct Config {
     /// Most open Engine.IO sessions from one IP address, over all shards;
     /// further handshakes get HTTP 429. 0 = no limit.
     pub max_connections_per_ip: u32,
+    /// With `redis_url`: forward a request whose session another ringcast
+    /// node owns to that node (polling GET / POST proxied, a websocket
+    /// upgrade spliced), so nodes need no sticky load balancer
+    /// (`docs/decisions.md`, "Forwarding between nodes"). On by default;
+    /// every ringcast node of a cluster should agree.
+    pub cluster_forward: bool,
+    /// The `host:port` other ringcast nodes use to reach this one
+    /// (advertised through Redis). None: the listen address, or, when it
+    /// is unspecified (`0.0.0.0`), the local IP of the Redis connection
+    /// with the listen port.
+    pub cluster_advertise: Option<String>,
+    /// This node's tag, appended to every sid it creates
+    /// (`ringcast_proto::sid::node_tag`). Set by the runtime at start when
+    /// forwarding is on; a value given here is replaced.
+    pub node_tag: Option<String>,
 }
 
 impl Default for Config {
@@ -183,6 +198,9 @@ impl Default for Config {
             client_events_per_second: 1000,
             client_events_burst: 2000,
             max_connections_per_ip: 0,
+            cluster_forward: true,
+            cluster_advertise: None,
+            node_tag: None,
         }
     }
 }
@@ -227,6 +245,8 @@ impl Config {
         if let Some((name, _)) = positive.iter().find(|(_, zero)| *zero) {
             return Err(ConfigError::Zero(name));
         }
+        // Only the runtime draws a tag (when it starts the node directory).
+        self.node_tag = None;
         if self.shards == 0 {
             self.shards = std::thread::available_parallelism().map_or(1, |n| n.get());
         }

@@ -82,6 +82,15 @@ struct Args {
     /// This node's name in the cluster.
     #[arg(long, env = "NODE_NAME")]
     name: Option<String>,
+    /// With --redis-url: the host:port other ringcast nodes use to reach this
+    /// one (requests for its sessions are forwarded there). Default: the
+    /// listen address, or the local IP toward Redis when listening on 0.0.0.0.
+    #[arg(long, env = "CLUSTER_ADVERTISE")]
+    cluster_advertise: Option<String>,
+    /// With --redis-url: do not forward requests of other ringcast nodes'
+    /// sessions (the load balancer then needs sticky sessions).
+    #[arg(long, env = "NO_CLUSTER_FORWARD", value_parser = clap::builder::FalseyValueParser::new())]
+    no_cluster_forward: bool,
     /// Refuse `join`/`leave`.
     #[arg(long)]
     no_rooms: bool,
@@ -174,6 +183,8 @@ fn main() {
         redis_sharded: a.redis_sharded,
         redis_subscription_mode: a.redis_subscription_mode,
         node_name: a.name,
+        cluster_advertise: a.cluster_advertise,
+        cluster_forward: !a.no_cluster_forward,
         max_rooms_per_socket: a.max_rooms_per_socket,
         max_room_name_bytes: a.max_room_name_bytes,
         max_event_name_bytes: a.max_event_name_bytes,

@@ -19,6 +19,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+#[path = "cluster/nosticky.rs"]
+mod nosticky;
 #[path = "cluster/redis.rs"]
 mod redis;
 use redis::{Redis, RedisCluster};

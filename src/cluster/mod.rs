@@ -57,6 +57,7 @@
 mod cluster_io;
 mod convert;
 pub(crate) mod core;
+pub(crate) mod nodes;
 mod redis_io;
 mod resp;
 pub(crate) mod shard_side;

@@ -124,6 +124,10 @@ fn handoff(shard: &Shard, conn: Conn, owner: usize) {
 /// refuse returns the [`EngineError`]; it becomes a response here, in one
 /// place ([`response::send_engine_error`]).
 async fn dispatch(shard: &Rc<Shard>, conn: &mut Conn, head: RequestHead, head_len: usize) -> Next {
+    // A session of another ringcast node: served through it (forward.rs).
+    if let Some((fwd, tag)) = super::forward::foreign(shard, &head) {
+        return fwd.serve(shard, conn, head, head_len, &tag).await;
+    }
     let route = route_on(shard, &head);
     if let Route::Handoff(owner) = route {
         // The owner reads the request itself: nothing is consumed.

@@ -11,6 +11,7 @@
 //! therefore sleeps until there is work; nothing polls a flag.
 
 mod conn;
+mod forward;
 pub(crate) mod handshake;
 pub(crate) mod io;
 mod ip_limit;
@@ -117,13 +118,30 @@ fn bind(addr: SocketAddr) -> std::io::Result<(OwnedFd, SocketAddr)> {
 /// Starts the server: one executor per shard. Returns once every listener
 /// is bound.
 pub fn start(config: Config, app: Arc<dyn App>) -> Result<Running, StartError> {
-    let config = Arc::new(config.validate()?);
+    let mut config = config.validate()?;
     let n = config.shards;
     // Bind every listener here so port 0 resolves once and errors surface early.
     let (first, addr) = bind(config.listen).map_err(|source| StartError::Listen {
         addr: config.listen,
         source,
     })?;
+    // Forwarding between ringcast nodes: the node directory in Redis, and
+    // this node's tag in every sid (runtime::forward).
+    let nodes = match (&config.redis_url, config.cluster_forward) {
+        (Some(url), true) => {
+            let nodes = crate::cluster::nodes::start(
+                url,
+                &config.cluster_key,
+                config.cluster_advertise.as_deref(),
+                addr,
+            )
+            .map_err(|e| StartError::Executor(format!("node directory: {e}")))?;
+            config.node_tag = Some(nodes.tag().to_owned());
+            Some(nodes)
+        }
+        _ => None,
+    };
+    let config = Arc::new(config);
     let mut listeners = vec![first];
     for _ in 1..n {
         let (fd, _) = bind(addr).map_err(|source| StartError::Listen { addr, source })?;
@@ -148,11 +166,15 @@ pub fn start(config: Config, app: Arc<dyn App>) -> Result<Running, StartError> {
         };
         let (config, app, mesh) = (config.clone(), app.clone(), mesh.clone());
         let stop = stop.0.clone();
+        let nodes = nodes.clone();
         let h = LocalExecutorBuilder::new(placement)
             .name(&format!("ringcast-{id}"))
             .ring_depth(RING_DEPTH)
             .io_memory(IO_MEMORY)
-            .spawn(move || shard_main(id, n, config, app, mesh, listener, stop, cluster))
+            .spawn(move || {
+                forward::install(nodes);
+                shard_main(id, n, config, app, mesh, listener, stop, cluster)
+            })
             .map_err(|e| StartError::Executor(e.to_string()))?;
         handles.push(h);
     }

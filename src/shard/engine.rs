@@ -23,9 +23,18 @@ pub fn random_id() -> Box<str> {
 impl Shard {
     /// A new session id that routes to this shard (`sid::shard_for`): ids
     /// are drawn until one maps here, so each stays uniformly random.
+    /// With forwarding between nodes (`Config::node_tag`), the id ends with
+    /// this node's tag (`sid::encode_cluster_sid`).
     pub fn new_sid(&self) -> Box<str> {
         loop {
-            let id = random_id();
+            let id = match &self.config.node_tag {
+                Some(tag) => {
+                    let mut raw = [0u8; 15];
+                    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut raw);
+                    sid::encode_cluster_sid(&raw, tag).into_boxed_str()
+                }
+                None => random_id(),
+            };
             if sid::shard_for(&id, self.nshards) == self.id
                 && !self.sessions.borrow().contains_key(&id)
             {

@@ -12,6 +12,16 @@
 //! [`shard_for`] maps a sid to the shard (core) that owns the session. It is
 //! a fixed function of the sid bytes (FNV-1a 64) so that every shard, and
 //! every process, routes a given sid to the same place without coordination.
+//!
+//! # Node tags (forwarding between ringcast nodes)
+//! A ringcast node that forwards requests across a cluster appends its
+//! *node tag* to every sid it creates: 8 base64url characters (48 random
+//! bits drawn once per process), so a cluster sid is [`CLUSTER_SID_LEN`]
+//! (28) characters: 120 random bits followed by the tag. Any node reads the
+//! owner from the sid alone ([`node_tag`]), without a lookup per request;
+//! the random part keeps the sid unguessable. A 20-character sid (Node's
+//! `base64id`, or a ringcast node without forwarding) has no tag: it is
+//! served where it lands. Clients treat sids as opaque strings.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -19,10 +29,49 @@ use base64::Engine as _;
 /// Length in characters of every session id produced by [`encode_sid`].
 pub const SID_LEN: usize = 20;
 
+/// Length in characters of a node tag ([`encode_node_tag`]).
+pub const NODE_TAG_LEN: usize = 8;
+
+/// Length in characters of a sid carrying a node tag: [`SID_LEN`] random
+/// characters, then the tag.
+pub const CLUSTER_SID_LEN: usize = SID_LEN + NODE_TAG_LEN;
+
 /// Encodes 15 random bytes as a Node-style session id (20 base64url chars,
 /// no padding).
 pub fn encode_sid(random: &[u8; 15]) -> String {
     URL_SAFE_NO_PAD.encode(random)
+}
+
+/// Encodes 6 random bytes as a node tag (8 base64url chars).
+pub fn encode_node_tag(random: &[u8; 6]) -> String {
+    URL_SAFE_NO_PAD.encode(random)
+}
+
+/// A sid owned by the node tagged `tag`: the 20 random characters, then
+/// the tag (which the caller took from [`encode_node_tag`]).
+pub fn encode_cluster_sid(random: &[u8; 15], tag: &str) -> String {
+    let mut s = encode_sid(random);
+    s.push_str(tag);
+    s
+}
+
+/// The node tag of a well-formed cluster sid; `None` for a plain sid (or
+/// anything that is not a well-formed sid).
+pub fn node_tag(sid: &str) -> Option<&str> {
+    if sid.len() == CLUSTER_SID_LEN && is_well_formed(sid) {
+        sid.get(SID_LEN..)
+    } else {
+        None
+    }
+}
+
+/// Whether `tag` could be a node tag: [`NODE_TAG_LEN`] base64url characters.
+pub fn is_node_tag(tag: &str) -> bool {
+    tag.len() == NODE_TAG_LEN && tag.bytes().all(is_b64url)
+}
+
+fn is_b64url(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
 }
 
 /// FNV-1a 64-bit hash of `bytes` (offset basis `0xcbf29ce484222325`, prime
@@ -50,12 +99,10 @@ pub fn shard_for(sid: &str, n: usize) -> usize {
 }
 
 /// Cheap syntactic check of a sid from the network: exactly [`SID_LEN`]
-/// characters from the base64url alphabet.
+/// (plain) or [`CLUSTER_SID_LEN`] (with a node tag) characters from the
+/// base64url alphabet.
 pub fn is_well_formed(sid: &str) -> bool {
-    sid.len() == SID_LEN
-        && sid
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    (sid.len() == SID_LEN || sid.len() == CLUSTER_SID_LEN) && sid.bytes().all(is_b64url)
 }
 
 #[cfg(test)]
@@ -83,6 +130,23 @@ mod tests {
         assert!(!is_well_formed("lv_VI97HAXpY6yYWAA/C"));
         assert!(!is_well_formed("lv_VI97HAXpY6yYWAA=C"));
         assert!(!is_well_formed("lv_VI97HAXpY6yYWAAé"));
+        assert!(is_well_formed("lv_VI97HAXpY6yYWAAACabcd-_12"));
+        assert!(!is_well_formed("lv_VI97HAXpY6yYWAAACabcd-_1"));
+        assert!(!is_well_formed("lv_VI97HAXpY6yYWAAACabcd-_1/"));
+    }
+
+    #[test]
+    fn node_tags() {
+        let tag = encode_node_tag(&[0xff; 6]);
+        assert_eq!(tag, "________");
+        assert!(is_node_tag(&tag));
+        assert!(!is_node_tag("_______"));
+        assert!(!is_node_tag("_______/"));
+        let sid = encode_cluster_sid(&[0; 15], "abcd-_12");
+        assert_eq!(sid, "AAAAAAAAAAAAAAAAAAAAabcd-_12");
+        assert_eq!(node_tag(&sid), Some("abcd-_12"));
+        assert_eq!(node_tag("AAAAAAAAAAAAAAAAAAAA"), None);
+        assert_eq!(node_tag("AAAAAAAAAAAAAAAAAAAAabcd-_1é"), None);
     }
 
     #[test]
@@ -111,6 +175,19 @@ mod tests {
         fn encoded_sids_are_well_formed(bytes in any::<[u8; 15]>()) {
             let sid = encode_sid(&bytes);
             prop_assert!(is_well_formed(&sid));
+        }
+
+        #[test]
+        fn cluster_sids_carry_their_tag(bytes in any::<[u8; 15]>(), t in any::<[u8; 6]>()) {
+            let tag = encode_node_tag(&t);
+            let sid = encode_cluster_sid(&bytes, &tag);
+            prop_assert!(is_well_formed(&sid));
+            prop_assert_eq!(node_tag(&sid), Some(tag.as_str()));
+        }
+
+        #[test]
+        fn node_tag_never_panics(s in ".*") {
+            let _ = node_tag(&s);
         }
 
         #[test]

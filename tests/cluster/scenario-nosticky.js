@@ -1,0 +1,266 @@
+#!/usr/bin/env node
+// No sticky sessions (issue 14): two ringcast nodes sharing one Redis behind a round-robin TCP
+// proxy (no affinity; socket.io-client in Node opens one TCP connection per polling request, so
+// every request goes to the next node). Started by tests/cluster/nosticky.rs.
+//
+//   PROXY=http://127.0.0.1:4000 NODES=http://127.0.0.1:3001,http://127.0.0.1:3002 \
+//   PIDS=123,456 REDIS_URL=redis://... node scenario-nosticky.js <polling|upgrade|kill>
+//
+// Exits 0 when every check passed; prints the first failure and exits 1 otherwise.
+"use strict";
+
+const assert = require("node:assert/strict");
+const { io } = require("socket.io-client");
+const { createClient } = require("redis");
+
+const PROXY = process.env.PROXY;
+const NODES = (process.env.NODES ?? "").split(",").filter(Boolean);
+const PIDS = (process.env.PIDS ?? "").split(",").filter(Boolean).map(Number);
+const REDIS_URL = process.env.REDIS_URL;
+const KEY = "socket.io";
+const clients = [];
+
+function log(...a) {
+  console.log(`[${new Date().toISOString().slice(11, 23)}]`, ...a);
+}
+
+function client(opts = {}) {
+  const s = io(PROXY, { forceNew: true, reconnectionDelay: 100, reconnectionDelayMax: 300, ...opts });
+  clients.push(s);
+  return s;
+}
+
+function polling(opts = {}) {
+  return client({ transports: ["polling"], ...opts });
+}
+
+function once(emitter, ev) {
+  return new Promise((resolve) => emitter.once(ev, (...a) => resolve(a)));
+}
+
+async function connected(s) {
+  if (!s.connected) await once(s, "connect");
+}
+
+/** Acked emit, resolving with every ack argument; a missing ack fails after 10 s instead of
+ * hanging the test. */
+function ask(s, ...args) {
+  return new Promise((resolve, reject) =>
+    s.timeout(10000).emit(...args, (err, ...r) => (err ? reject(err) : resolve(r))),
+  );
+}
+
+/** Collects `event` on `s` until `n` arrived. */
+function collect(s, event, n) {
+  const got = [];
+  return new Promise((resolve) => {
+    s.on(event, (...a) => {
+      got.push(a);
+      if (got.length === n) resolve(got);
+    });
+  });
+}
+
+/** Which node (index in NODES) owns the session of `s`: the sid's node tag, read in Redis. */
+async function owner(redis, s) {
+  const id = s.io.engine.id;
+  assert.equal(id.length, 28, `a cluster sid carries a node tag: ${id}`);
+  const addr = await redis.get(`{${KEY}-nodes}#${id.slice(20)}`);
+  assert.ok(addr, `node tag ${id.slice(20)} is registered`);
+  const port = addr.split(":").pop();
+  const i = NODES.findIndex((u) => new URL(u).port === port);
+  assert.ok(i >= 0, `owner ${addr} is one of ${NODES}`);
+  return i;
+}
+
+async function redisClient() {
+  const c = createClient({ url: REDIS_URL });
+  c.on("error", () => {});
+  await c.connect();
+  return c;
+}
+
+async function scenarioPolling(redis) {
+  // Connect, ack, binary, across sessions owned by both nodes.
+  const a = polling();
+  const b = polling();
+  await Promise.all([connected(a), connected(b)]);
+  const owners = new Set([await owner(redis, a), await owner(redis, b)]);
+  assert.equal(owners.size, 2, "round robin: the two handshakes landed on different nodes");
+  for (const s of [a, b]) {
+    for (let i = 0; i < 6; i++) {
+      assert.deepEqual(await ask(s, "echo", "hi", i), ["hi", i]);
+    }
+    const [bin] = await ask(s, "echo", Buffer.from([1, 2, 3]));
+    assert.ok(Buffer.isBuffer(bin) && bin.equals(Buffer.from([1, 2, 3])), "binary echoed as binary");
+  }
+  log("acks and binary through the proxy ok");
+  // Rooms across nodes: b broadcasts, a (other node) receives, binary too.
+  assert.equal((await ask(a, "join", "room1"))[0], true);
+  const got = once(a, "news");
+  b.emit("broadcast", "room1", "news", { n: 1, bin: Buffer.from([9]) });
+  const [msg] = await got;
+  assert.equal(msg.n, 1);
+  assert.ok(Buffer.isBuffer(msg.bin) && msg.bin[0] === 9, "binary in a broadcast");
+  log("room broadcast across nodes ok");
+  // Several heartbeats on one session, its requests spread over both nodes.
+  const id = a.id;
+  let pings = 0;
+  await new Promise((resolve) => {
+    a.io.engine.on("ping", () => {
+      pings += 1;
+      if (pings === 4) resolve();
+    });
+  });
+  assert.equal(a.id, id, "same session after 4 heartbeats");
+  assert.ok(a.connected);
+  log("heartbeats ok");
+  // 50 broadcasts reach 100 polling clients in order.
+  const many = Array.from({ length: 100 }, () => polling());
+  await Promise.all(many.map(connected));
+  await Promise.all(many.map((s) => ask(s, "join", "fan")));
+  const done = many.map((s) => collect(s, "seq", 50));
+  for (let i = 0; i < 50; i++) a.emit("broadcast", "fan", "seq", i);
+  const all = await Promise.all(done);
+  for (const got of all) assert.deepEqual(got.map(([n]) => n), Array.from({ length: 50 }, (_, i) => i));
+  const owners100 = new Set(await Promise.all(many.map((s) => owner(redis, s))));
+  assert.equal(owners100.size, 2, "the 100 sessions are spread over both nodes");
+  log("50 broadcasts to 100 polling clients in order ok");
+}
+
+async function scenarioUpgrade(redis) {
+  const socks = [client(), client(), client(), client()];
+  await Promise.all(socks.map(connected));
+  await Promise.all(
+    socks.map(async (s) => {
+      if (s.io.engine.transport.name !== "websocket") await once(s.io.engine, "upgrade");
+    }),
+  );
+  const owners = new Set(await Promise.all(socks.map((s) => owner(redis, s))));
+  assert.equal(owners.size, 2, "sessions on both nodes");
+  for (const s of socks) {
+    assert.equal(s.io.engine.transport.name, "websocket");
+    assert.deepEqual(await ask(s, "echo", "ws", Buffer.from([7])), ["ws", Buffer.from([7])]);
+  }
+  await Promise.all(socks.map((s) => ask(s, "join", "wsroom")));
+  const got = socks.map((s) => once(s, "hello"));
+  socks[0].emit("broadcast", "wsroom", "hello", "all");
+  for (const [m] of await Promise.all(got)) assert.equal(m, "all");
+  log("default clients upgraded to websocket through the proxy ok");
+  // The spliced websockets live past any forwarding deadline (ping interval + timeout + 5 s =
+  // 7.4 s with the nodes' 400 / 2000 ms): 20 heartbeats (8 s) on every socket, same sessions.
+  const ids = socks.map((s) => s.io.engine.id);
+  let closed = 0;
+  for (const s of socks) s.on("disconnect", () => (closed += 1));
+  await Promise.all(
+    socks.map(
+      (s) =>
+        new Promise((resolve) => {
+          let n = 0;
+          s.io.engine.on("ping", () => {
+            n += 1;
+            if (n === 20) resolve();
+          });
+        }),
+    ),
+  );
+  assert.equal(closed, 0, "no websocket dropped");
+  for (const [i, s] of socks.entries()) {
+    assert.equal(s.io.engine.id, ids[i]);
+    assert.deepEqual(await ask(s, "echo", "later"), ["later"]);
+  }
+  log("websockets kept across 20 heartbeats ok");
+}
+
+async function scenarioKill(redis) {
+  const socks = [polling(), polling(), polling(), polling(), client(), client()];
+  await Promise.all(socks.map(connected));
+  const owners = await Promise.all(socks.map((s) => owner(redis, s)));
+  assert.equal(new Set(owners).size, 2, "sessions on both nodes");
+  const victim = owners[0];
+  const ids = socks.map((s) => s.id);
+  const back = socks.map((s, i) =>
+    owners[i] === victim ? once(s, "disconnect").then(() => once(s, "connect")) : null,
+  );
+  log(`killing node ${victim} (pid ${PIDS[victim]})`);
+  process.kill(PIDS[victim], "SIGKILL");
+  await Promise.all(back.filter(Boolean));
+  // Every client works again, and each of the dead node's clients has a new session on the
+  // survivor.
+  for (const [i, s] of socks.entries()) {
+    await connected(s);
+    assert.deepEqual(await ask(s, "echo", "after", i), ["after", i]);
+    if (owners[i] === victim) {
+      assert.notEqual(s.id, ids[i], "a new session");
+      assert.equal(await owner(redis, s), 1 - victim, "now owned by the survivor");
+    }
+  }
+  log("clients of the killed node reconnected to the survivor; every client answers");
+}
+
+/** Deterministic forwarding, no proxy: a raw Engine.IO session opened on node 0, then every
+ * request of it sent to node 1 (POST, GET, then the websocket upgrade, which node 1 splices). */
+async function scenarioRaw() {
+  const WebSocket = require("ws");
+  const [owner, other] = NODES;
+  const path = "/socket.io/?EIO=4";
+  const open = await (await fetch(`${owner}${path}&transport=polling`)).text();
+  assert.equal(open[0], "0", open);
+  const sid = JSON.parse(open.slice(1)).sid;
+  assert.equal(sid.length, 28, "a cluster sid");
+  const url = `${other}${path}&transport=polling&sid=${sid}`;
+  const post = await fetch(url, { method: "POST", body: "40" });
+  assert.equal(post.status, 200, "POST forwarded to the owner");
+  assert.equal(await post.text(), "ok");
+  const got = await (await fetch(url)).text();
+  assert.ok(got.startsWith("40{"), `CONNECT answered through node 1: ${got}`);
+  log("raw polling GET / POST forwarded ok");
+  const ws = new WebSocket(`${other.replace("http", "ws")}${path}&transport=websocket&sid=${sid}`);
+  const frames = [];
+  let wake = null;
+  ws.on("message", (m) => {
+    frames.push(m.toString());
+    if (wake) wake();
+  });
+  const next = async () => {
+    while (frames.length === 0) await new Promise((r) => (wake = r));
+    return frames.shift();
+  };
+  await once(ws, "open");
+  ws.send("2probe");
+  assert.equal(await next(), "3probe");
+  ws.send("5");
+  ws.send('421["echo","spliced"]');
+  let f = await next();
+  while (f === "2") {
+    ws.send("3");
+    f = await next();
+  }
+  assert.equal(f, '431["spliced"]');
+  ws.close();
+  log("raw websocket upgrade spliced through node 1 ok");
+}
+
+async function main() {
+  const which = process.argv[2];
+  const redis = await redisClient();
+  const scenarios = {
+    polling: scenarioPolling,
+    upgrade: scenarioUpgrade,
+    kill: scenarioKill,
+    raw: scenarioRaw,
+  };
+  assert.ok(scenarios[which], `unknown scenario ${which}`);
+  await scenarios[which](redis);
+  for (const s of clients) s.close();
+  await redis.quit();
+  log(`scenario ${which} passed`);
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error("FAILED:", e);
+    process.exit(1);
+  },
+);
