@@ -1,0 +1,241 @@
+//! The msgpack parser: `socket.io-msgpack-parser` 3.0.2 (notepack.io
+//! encoding), selected instead of the default JSON parser.
+//!
+//! # Wire format
+//! Every Socket.IO packet, both directions, is **one** Engine.IO binary
+//! message holding the notepack encoding of the packet object, a map
+//! `{type, data, nsp, id?}`: `type` 0-4 (no BINARY_EVENT / BINARY_ACK: there
+//! are no attachments), `nsp` a string, `data` as in the JSON parser
+//! (CONNECT: object or absent; EVENT / ACK: array; CONNECT_ERROR:
+//! `{"message": …}`), `id` an integer when an ack is involved. Binary is
+//! msgpack `bin` at any depth. Over long-polling the message travels as
+//! `b<base64>`, like any Engine.IO binary message.
+//!
+//! # Representation
+//! The rest of ringcast sees exactly what the JSON parser yields: a
+//! [`Packet`] whose `data` is JSON with placeholders
+//! (`{"_placeholder":true,"num":N}`) plus the binaries as attachments in
+//! placeholder order (depth first, as `socket.io-parser` numbers them), so
+//! handlers, acks and the cluster bridge do not care which parser a server
+//! uses. The encoders take that representation back and write each binary
+//! as `bin` where its placeholder stands.
+//!
+//! # Decoder rules (`Decoder.checkPacket` of the Node parser, plus bounds)
+//! - Any key order, extra keys (socket.io-client sends `options`), duplicate
+//!   keys (the last wins, as in a JS object), notepack's `undefined`
+//!   (`d4 00 00`) as an absent entry (`null` inside an array).
+//! - `type` an integer 0-4, `nsp` a string, `id` absent or an integer.
+//! - Stricter than Node, as the JSON parser is: `id` must lie in
+//!   `0..=MAX_ACK_ID`, an EVENT's first element must be a string that is
+//!   not reserved (or a number), nesting is capped at [`MAX_DEPTH`] (serde
+//!   JSON's limit on the JSON path) and the number of binaries at
+//!   [`Limits::max_attachments`]. The message size is bounded by the Engine.IO
+//!   layer (`maxHttpBufferSize`) before it reaches this decoder.
+//! - Never panics; decoding is iterative (`ringcast_cluster_wire::decode_with`)
+//!   and binaries are zero-copy slices of the message.
+//!
+//! # Encoder invariants
+//! - Byte compatible with notepack (smallest integer forms, float64 for
+//!   fractions, str8 …): output of [`ringcast_cluster_wire::encode_into`].
+//! - Infallible: an argument that cannot be encoded (nested deeper than 256
+//!   levels or over 4 GiB, only possible from server code) is written as
+//!   `nil` instead of failing the whole packet.
+//! - A placeholder whose `num` has no attachment stays an object (callers
+//!   normalize first, see `ringcast::shard::encode`).
+
+use bytes::Bytes;
+use ringcast_cluster_wire::{self as wire, Value as Wire};
+use serde_json::Value;
+
+use super::packet::{payload_valid, DecodeError, Limits, Packet, PacketKind, MAX_ACK_ID};
+
+/// Deepest accepted nesting of a msgpack packet (the packet map is level 1),
+/// matching serde_json's recursion limit on the JSON path.
+pub const MAX_DEPTH: usize = 128;
+
+/// Decodes one msgpack Engine.IO binary message into the packet and its
+/// binaries (see the module docs for the rules). Any error means: close
+/// the connection ("parse error"), as Node does.
+pub fn decode(message: &Bytes, limits: &Limits) -> Result<(Packet, Vec<Bytes>), DecodeError> {
+    let wire_limits = wire::Limits {
+        max_depth: MAX_DEPTH,
+        max_bytes: usize::MAX,
+    };
+    let value =
+        wire::decode_with(message, &wire_limits).map_err(|_| DecodeError::InvalidMsgpack)?;
+    if value.as_map().is_none() {
+        return Err(DecodeError::InvalidMsgpack);
+    }
+    let kind = match value.get("type").and_then(Wire::as_i64) {
+        Some(0) => PacketKind::Connect,
+        Some(1) => PacketKind::Disconnect,
+        Some(2) => PacketKind::Event,
+        Some(3) => PacketKind::Ack,
+        Some(4) => PacketKind::ConnectError,
+        _ => return Err(DecodeError::InvalidMsgpack),
+    };
+    let nsp = value
+        .get("nsp")
+        .and_then(Wire::as_str)
+        .ok_or(DecodeError::InvalidPayload)?
+        .to_owned();
+    let id = match value.get("id") {
+        None => None,
+        Some(v) => Some(
+            v.as_u64()
+                .filter(|&id| id <= MAX_ACK_ID)
+                .ok_or(DecodeError::InvalidAckId)?,
+        ),
+    };
+    let (data, attachments) = match value.get("data") {
+        Some(d) => {
+            let (json, attachments) = wire::to_placeholders(d);
+            (Some(json), attachments)
+        }
+        None => (None, Vec::new()),
+    };
+    if attachments.len() > limits.max_attachments {
+        return Err(DecodeError::TooManyAttachments);
+    }
+    if !payload_valid(kind, data.as_ref()) {
+        return Err(DecodeError::InvalidPayload);
+    }
+    let kind = match kind {
+        PacketKind::Event if !attachments.is_empty() => PacketKind::BinaryEvent,
+        PacketKind::Ack if !attachments.is_empty() => PacketKind::BinaryAck,
+        k => k,
+    };
+    let packet = Packet {
+        kind,
+        nsp,
+        id,
+        data,
+        attachments: attachments.len(),
+    };
+    Ok((packet, attachments))
+}
+
+/// EVENT `{type: 2, data: [event, ...args], id?, nsp}` (Node's key order),
+/// binaries from `attachments` in place of their placeholders.
+pub fn encode_event(
+    out: &mut Vec<u8>,
+    nsp: &str,
+    id: Option<u64>,
+    event: &str,
+    args: &[Value],
+    attachments: &[Bytes],
+) {
+    out.push(0x80 | if id.is_some() { 4 } else { 3 });
+    write_str(out, "type");
+    out.push(PacketKind::Event as u8);
+    write_str(out, "data");
+    write_array_len(out, args.len() + 1);
+    write_str(out, event);
+    for a in args {
+        write_json(out, a, attachments);
+    }
+    if let Some(id) = id {
+        write_str(out, "id");
+        write_id(out, id);
+    }
+    write_str(out, "nsp");
+    write_str(out, nsp);
+}
+
+/// ACK `{id, type: 3, data: [args…], nsp}` (Node's key order).
+pub fn encode_ack(out: &mut Vec<u8>, nsp: &str, id: u64, args: &[Value], attachments: &[Bytes]) {
+    out.push(0x84);
+    write_str(out, "id");
+    write_id(out, id);
+    write_str(out, "type");
+    out.push(PacketKind::Ack as u8);
+    write_str(out, "data");
+    write_array_len(out, args.len());
+    for a in args {
+        write_json(out, a, attachments);
+    }
+    write_str(out, "nsp");
+    write_str(out, nsp);
+}
+
+/// The server's CONNECT reply `{type: 0, data: {sid}, nsp}`.
+pub fn encode_connect(out: &mut Vec<u8>, nsp: &str, sid: &str) {
+    out.push(0x83);
+    write_str(out, "type");
+    out.push(PacketKind::Connect as u8);
+    write_str(out, "data");
+    out.push(0x81);
+    write_str(out, "sid");
+    write_str(out, sid);
+    write_str(out, "nsp");
+    write_str(out, nsp);
+}
+
+/// CONNECT_ERROR `{type: 4, data: {message, data?}, nsp}`.
+pub fn encode_connect_error(out: &mut Vec<u8>, nsp: &str, message: &str, data: Option<&Value>) {
+    out.push(0x83);
+    write_str(out, "type");
+    out.push(PacketKind::ConnectError as u8);
+    write_str(out, "data");
+    out.push(if data.is_some() { 0x82 } else { 0x81 });
+    write_str(out, "message");
+    write_str(out, message);
+    if let Some(d) = data {
+        write_str(out, "data");
+        write_json(out, d, &[]);
+    }
+    write_str(out, "nsp");
+    write_str(out, nsp);
+}
+
+/// A JSON value with placeholders resolved against `attachments`; `nil`
+/// when it cannot be encoded (see the module invariants).
+fn write_json(out: &mut Vec<u8>, v: &Value, attachments: &[Bytes]) {
+    let before = out.len();
+    let value = wire::from_placeholders(v, attachments);
+    if wire::encode_into(&value, out).is_err() {
+        out.truncate(before);
+        out.push(0xc0);
+    }
+}
+
+fn write_id(out: &mut Vec<u8>, id: u64) {
+    // An integer never fails to encode.
+    let _ = wire::encode_into(&Wire::from(id), out);
+}
+
+/// fixstr / str8 / str16 / str32, as notepack picks them.
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    let len = s.len();
+    if len < 32 {
+        out.push(0xa0 | len as u8);
+    } else if let Ok(l) = u8::try_from(len) {
+        out.extend_from_slice(&[0xd9, l]);
+    } else if let Ok(l) = u16::try_from(len) {
+        out.push(0xda);
+        out.extend_from_slice(&l.to_be_bytes());
+    } else {
+        // Strings over 4 GiB cannot reach here: every message is bounded far
+        // below by the outgoing queue limits; saturate rather than panic.
+        out.push(0xdb);
+        out.extend_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes());
+    }
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// fixarray / array16 / array32.
+fn write_array_len(out: &mut Vec<u8>, len: usize) {
+    if len < 16 {
+        out.push(0x90 | len as u8);
+    } else if let Ok(l) = u16::try_from(len) {
+        out.push(0xdc);
+        out.extend_from_slice(&l.to_be_bytes());
+    } else {
+        out.push(0xdd);
+        out.extend_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes());
+    }
+}
+
+#[cfg(test)]
+#[path = "msgpack_tests.rs"]
+mod tests;
