@@ -51,6 +51,33 @@ impl Cors {
     }
 }
 
+/// How Socket.IO packets are encoded on the wire (Node's `parser` option).
+///
+/// One per server: every session of the server speaks it, so a broadcast is
+/// encoded once in that parser's form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Parser {
+    /// The default `socket.io-parser`: text packets plus binary attachments.
+    #[default]
+    Json,
+    /// `socket.io-msgpack-parser`: every packet one binary msgpack message
+    /// ([`ringcast_proto::socketio::msgpack`]).
+    Msgpack,
+}
+
+impl std::str::FromStr for Parser {
+    type Err = String;
+
+    /// `json` or `msgpack`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "json" => Ok(Self::Json),
+            "msgpack" => Ok(Self::Msgpack),
+            other => Err(format!("unknown parser {other:?} (json or msgpack)")),
+        }
+    }
+}
+
 /// Server configuration. Build with [`Config::default`] and field updates,
 /// then call [`Config::validate`] (the runtime does it once at start).
 #[derive(Debug, Clone)]
@@ -82,6 +109,8 @@ pub struct Config {
     pub transports: Transports,
     /// Cross-origin policy (Node's `cors`).
     pub cors: Cors,
+    /// Socket.IO packet encoding (Node's `parser`): JSON by default.
+    pub parser: Parser,
     /// Bytes that may wait in one connection's outgoing queue before the
     /// connection is considered a slow consumer and closed.
     pub max_buffered_bytes: usize,
@@ -164,6 +193,7 @@ impl Default for Config {
             connect_timeout: Duration::from_millis(45_000),
             transports: Transports::default(),
             cors: Cors::Off,
+            parser: Parser::Json,
             max_buffered_bytes: 4 << 20,
             max_http_head_bytes: 8192,
             max_namespaces_per_session: 64,

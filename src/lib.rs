@@ -28,7 +28,7 @@ pub mod runtime;
 pub mod server;
 pub mod shard;
 
-pub use config::{Config, Cors, Transports};
+pub use config::{Config, Cors, Parser, Transports};
 
 /// The README's code compiles (`cargo test --doc`).
 #[cfg(doctest)]

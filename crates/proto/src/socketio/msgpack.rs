@@ -188,6 +188,15 @@ pub fn encode_connect_error(out: &mut Vec<u8>, nsp: &str, message: &str, data: O
     write_str(out, nsp);
 }
 
+/// The server's DISCONNECT `{type: 1, nsp}`.
+pub fn encode_disconnect(out: &mut Vec<u8>, nsp: &str) {
+    out.push(0x82);
+    write_str(out, "type");
+    out.push(PacketKind::Disconnect as u8);
+    write_str(out, "nsp");
+    write_str(out, nsp);
+}
+
 /// A JSON value with placeholders resolved against `attachments`; `nil`
 /// when it cannot be encoded (see the module invariants).
 fn write_json(out: &mut Vec<u8>, v: &Value, attachments: &[Bytes]) {
