@@ -28,7 +28,9 @@ pub mod runtime;
 pub mod server;
 pub mod shard;
 
-pub use config::{Config, Cors, Parser, Transports};
+pub use config::{
+    AllowRequest, Config, Cookie, Cors, HandshakeRequest, Parser, SameSite, Transports,
+};
 
 /// The README's code compiles (`cargo test --doc`).
 #[cfg(doctest)]
