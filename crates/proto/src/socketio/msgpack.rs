@@ -25,7 +25,9 @@
 //!   keys (the last wins, as in a JS object), notepack's `undefined`
 //!   (`d4 00 00`) as an absent entry (`null` inside an array).
 //! - `type` an integer 0-4, `nsp` a string, `id` absent or an integer.
-//! - Stricter than Node, as the JSON parser is: `id` must lie in
+//! - Stricter than Node, as the JSON parser is: a map shaped like a
+//!   placeholder (`{"_placeholder":true,"num":N}`) is refused (it would be
+//!   mistaken for a binary downstream), `id` must lie in
 //!   `0..=MAX_ACK_ID`, an EVENT's first element must be a string that is
 //!   not reserved (or a number), nesting is capped at [`MAX_DEPTH`] (serde
 //!   JSON's limit on the JSON path) and the number of binaries at
@@ -47,6 +49,7 @@ use bytes::Bytes;
 use ringcast_cluster_wire::{self as wire, Value as Wire};
 use serde_json::Value;
 
+use super::binary::count_placeholders;
 use super::packet::{payload_valid, DecodeError, Limits, Packet, PacketKind, MAX_ACK_ID};
 
 /// Deepest accepted nesting of a msgpack packet (the packet map is level 1),
@@ -87,11 +90,16 @@ pub fn decode(message: &Bytes, limits: &Limits) -> Result<(Packet, Vec<Bytes>), 
                 .ok_or(DecodeError::InvalidAckId)?,
         ),
     };
+    // Binaries travel with EVENT and ACK only; elsewhere (CONNECT auth,
+    // CONNECT_ERROR data) a `bin` becomes what `JSON.stringify` makes of a
+    // Buffer, as the JSON parser would deliver it.
+    let events = matches!(kind, PacketKind::Event | PacketKind::Ack);
     let (data, attachments) = match value.get("data") {
-        Some(d) => {
+        Some(d) if events => {
             let (json, attachments) = wire::to_placeholders(d);
             (Some(json), attachments)
         }
+        Some(d) => (Some(wire::to_json(d)), Vec::new()),
         None => (None, Vec::new()),
     };
     if attachments.len() > limits.max_attachments {
@@ -99,6 +107,11 @@ pub fn decode(message: &Bytes, limits: &Limits) -> Result<(Packet, Vec<Bytes>), 
     }
     if !payload_valid(kind, data.as_ref()) {
         return Err(DecodeError::InvalidPayload);
+    }
+    // A map that merely looks like a placeholder would later be taken for a
+    // binary (or point at none): refused, so every placeholder is ours.
+    if events && data.as_ref().map_or(0, count_placeholders) != attachments.len() {
+        return Err(DecodeError::InvalidPlaceholder);
     }
     let kind = match kind {
         PacketKind::Event if !attachments.is_empty() => PacketKind::BinaryEvent,

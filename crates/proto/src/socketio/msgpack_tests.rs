@@ -137,6 +137,21 @@ fn any_key_order_extra_keys_and_duplicates() {
 }
 
 #[test]
+fn binary_outside_events_is_json_stringified() {
+    // {id:0, type:4, data:<bin 03>, nsp:"/"}: a string or object is needed.
+    let b = hex("84 a2 6964 00 a4 74797065 04 a4 64617461 c4 01 03 a3 6e7370 a1 2f");
+    let (p, att) = dec(&b).unwrap();
+    assert_eq!(p.kind, PacketKind::ConnectError);
+    assert_eq!(p.data, Some(json!({"type": "Buffer", "data": [3]})));
+    assert!(att.is_empty());
+    // CONNECT auth {k:<bin 01>}
+    let b = hex("83 a4 74797065 00 a3 6e7370 a1 2f a4 64617461 81 a1 6b c4 01 01");
+    let (p, att) = dec(&b).unwrap();
+    assert_eq!(p.data, Some(json!({"k": {"type": "Buffer", "data": [1]}})));
+    assert!(att.is_empty());
+}
+
+#[test]
 fn undefined_in_an_array_is_null() {
     // {type:2, nsp:"/", data:["x", undefined]}
     let b = hex("83 a4 74797065 02 a3 6e7370 a1 2f a4 64617461 92 a1 78 d40000");
@@ -191,6 +206,8 @@ fn invalid_packets_are_refused() {
             "84 a4 74797065 03 a3 6e7370 a1 2f a4 64617461 90 a2 6964 c0",
             DecodeError::InvalidAckId,
         ),
+        // a literal placeholder-shaped map: {type:2,nsp:"/",data:["x",{_placeholder:true,num:0}]}
+        ("83 a4 74797065 02 a3 6e7370 a1 2f a4 64617461 92 a1 78 82 ac 5f706c616365686f6c646572 c3 a3 6e756d 00", DecodeError::InvalidPlaceholder),
         // trailing byte
         (
             "82 a4 74797065 00 a3 6e7370 a1 2f 00",
