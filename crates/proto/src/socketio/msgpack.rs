@@ -38,7 +38,8 @@
 //!
 //! # Encoder invariants
 //! - Byte compatible with notepack (smallest integer forms, float64 for
-//!   fractions, str8 …): output of [`ringcast_cluster_wire::encode_into`].
+//!   fractions, str8 …): the same bytes as [`ringcast_cluster_wire::encode_into`]
+//!   of the converted value, written straight from the JSON.
 //! - Infallible: an argument that cannot be encoded (nested deeper than 256
 //!   levels or over 4 GiB, only possible from server code) is written as
 //!   `nil` instead of failing the whole packet.
@@ -210,20 +211,157 @@ pub fn encode_disconnect(out: &mut Vec<u8>, nsp: &str) {
     write_str(out, nsp);
 }
 
-/// A JSON value with placeholders resolved against `attachments`; `nil`
-/// when it cannot be encoded (see the module invariants).
+/// Deepest argument nesting the encoder writes (cluster-wire's limit).
+const MAX_ENCODE_DEPTH: usize = 256;
+
+/// A JSON value with placeholders resolved against `attachments`, written
+/// straight from the JSON (no intermediate value, no string copies); `nil`
+/// when it cannot be encoded (see the module invariants). Produces what
+/// `encode_into(&from_placeholders(v, attachments))` does (tested).
 fn write_json(out: &mut Vec<u8>, v: &Value, attachments: &[Bytes]) {
     let before = out.len();
-    let value = wire::from_placeholders(v, attachments);
-    if wire::encode_into(&value, out).is_err() {
+    if write_value(out, v, attachments, 1).is_none() {
         out.truncate(before);
         out.push(0xc0);
     }
 }
 
+fn write_value(out: &mut Vec<u8>, v: &Value, attachments: &[Bytes], depth: usize) -> Option<()> {
+    match v {
+        Value::Null => out.push(0xc0),
+        Value::Bool(b) => out.push(if *b { 0xc3 } else { 0xc2 }),
+        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => write_uint(out, u),
+            (None, Some(i)) => write_int(out, i),
+            _ => write_float(out, n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(s) => write_str(out, s),
+        Value::Array(items) => {
+            if depth > MAX_ENCODE_DEPTH {
+                return None;
+            }
+            write_array_len(out, items.len());
+            for item in items {
+                write_value(out, item, attachments, depth + 1)?;
+            }
+        }
+        Value::Object(map) => {
+            if let Some(bin) = placeholder_target(map, attachments) {
+                write_bin(out, bin)?;
+                return Some(());
+            }
+            if depth > MAX_ENCODE_DEPTH {
+                return None;
+            }
+            write_map_len(out, map.len());
+            for (k, item) in map {
+                write_str(out, k);
+                write_value(out, item, attachments, depth + 1)?;
+            }
+        }
+    }
+    Some(())
+}
+
+/// The attachment a placeholder object refers to (cluster-wire's rule:
+/// `_placeholder: true` and a `num` indexing `attachments`).
+fn placeholder_target<'a>(
+    map: &serde_json::Map<String, Value>,
+    attachments: &'a [Bytes],
+) -> Option<&'a Bytes> {
+    if attachments.is_empty() || map.get("_placeholder") != Some(&Value::Bool(true)) {
+        return None;
+    }
+    let num = usize::try_from(map.get("num")?.as_u64()?).ok()?;
+    attachments.get(num)
+}
+
+fn write_bin(out: &mut Vec<u8>, b: &[u8]) -> Option<()> {
+    if let Ok(l) = u8::try_from(b.len()) {
+        out.extend_from_slice(&[0xc4, l]);
+    } else if let Ok(l) = u16::try_from(b.len()) {
+        out.push(0xc5);
+        out.extend_from_slice(&l.to_be_bytes());
+    } else {
+        out.push(0xc6);
+        out.extend_from_slice(&u32::try_from(b.len()).ok()?.to_be_bytes());
+    }
+    out.extend_from_slice(b);
+    Some(())
+}
+
+/// notepack: an integral finite number is an integer in its smallest
+/// form, anything else float64.
+fn write_float(out: &mut Vec<u8>, f: f64) {
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    const TWO_64: f64 = 18_446_744_073_709_551_616.0;
+    if f.is_finite() && f.floor() == f {
+        // `-0.0 >= 0.0` holds, so `-0` is `0x00` as in notepack.
+        if (0.0..TWO_64).contains(&f) {
+            return write_uint(out, f as u64);
+        }
+        if (-TWO_63..0.0).contains(&f) {
+            return write_int(out, f as i64);
+        }
+    }
+    out.push(0xcb);
+    out.extend_from_slice(&f.to_bits().to_be_bytes());
+}
+
+fn write_uint(out: &mut Vec<u8>, u: u64) {
+    if let Ok(b) = u8::try_from(u) {
+        if b < 0x80 {
+            out.push(b);
+        } else {
+            out.extend_from_slice(&[0xcc, b]);
+        }
+    } else if let Ok(h) = u16::try_from(u) {
+        out.push(0xcd);
+        out.extend_from_slice(&h.to_be_bytes());
+    } else if let Ok(w) = u32::try_from(u) {
+        out.push(0xce);
+        out.extend_from_slice(&w.to_be_bytes());
+    } else {
+        out.push(0xcf);
+        out.extend_from_slice(&u.to_be_bytes());
+    }
+}
+
+fn write_int(out: &mut Vec<u8>, i: i64) {
+    if let Ok(u) = u64::try_from(i) {
+        return write_uint(out, u);
+    }
+    if i >= -0x20 {
+        out.push(i as u8);
+    } else if let Ok(b) = i8::try_from(i) {
+        out.extend_from_slice(&[0xd0, b as u8]);
+    } else if let Ok(h) = i16::try_from(i) {
+        out.push(0xd1);
+        out.extend_from_slice(&h.to_be_bytes());
+    } else if let Ok(w) = i32::try_from(i) {
+        out.push(0xd2);
+        out.extend_from_slice(&w.to_be_bytes());
+    } else {
+        out.push(0xd3);
+        out.extend_from_slice(&i.to_be_bytes());
+    }
+}
+
 fn write_id(out: &mut Vec<u8>, id: u64) {
-    // An integer never fails to encode.
-    let _ = wire::encode_into(&Wire::from(id), out);
+    write_uint(out, id);
+}
+
+/// fixmap / map16 / map32.
+fn write_map_len(out: &mut Vec<u8>, len: usize) {
+    if len < 16 {
+        out.push(0x80 | len as u8);
+    } else if let Ok(l) = u16::try_from(len) {
+        out.push(0xde);
+        out.extend_from_slice(&l.to_be_bytes());
+    } else {
+        out.push(0xdf);
+        out.extend_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes());
+    }
 }
 
 /// fixstr / str8 / str16 / str32, as notepack picks them.

@@ -254,3 +254,65 @@ fn huge_announced_lengths_do_not_allocate_or_panic() {
         assert!(dec(&hex(h)).is_err(), "{h}");
     }
 }
+
+#[test]
+fn direct_encoder_matches_cluster_wire() {
+    let atts = [
+        hex("00"),
+        Bytes::from(vec![7u8; 300]),
+        Bytes::from(vec![1u8; 70_000]),
+    ];
+    let values = [
+        json!(null),
+        json!([
+            true,
+            false,
+            0,
+            127,
+            128,
+            255,
+            256,
+            65535,
+            65536,
+            4294967296u64,
+            u64::MAX
+        ]),
+        json!([
+            -1,
+            -32,
+            -33,
+            -128,
+            -129,
+            -32768,
+            -32769,
+            -2147483649i64,
+            i64::MIN
+        ]),
+        json!([0.5, -0.0, 2.0, 1e300, -1e19, 1.0e19]),
+        json!([
+            "",
+            "x".repeat(31),
+            "y".repeat(32),
+            "z".repeat(256),
+            "é".repeat(40000)
+        ]),
+        json!({"a": placeholder(1), "b": [placeholder(0), placeholder(2), placeholder(3)]}),
+        json!({"_placeholder": true, "num": "0"}),
+        serde_json::Value::Object((0..20).map(|i| (format!("k{i}"), json!(i))).collect()),
+        serde_json::Value::Array((0..70_000).map(|i| json!(i % 3)).collect()),
+    ];
+    for v in values {
+        let mut direct = Vec::new();
+        write_json(&mut direct, &v, &atts);
+        let want = wire::encode(&wire::from_placeholders(&v, &atts)).unwrap();
+        assert_eq!(direct, want.to_vec(), "{v:.80}");
+    }
+    // Too deep to encode: nil.
+    let mut deep = json!(1);
+    for _ in 0..300 {
+        deep = json!([deep]);
+    }
+    let mut out = Vec::new();
+    write_json(&mut out, &deep, &[]);
+    assert_eq!(out, vec![0xc0]);
+}
