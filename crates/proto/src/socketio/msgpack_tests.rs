@@ -298,8 +298,8 @@ fn direct_encoder_matches_cluster_wire() {
         ]),
         json!({"a": placeholder(1), "b": [placeholder(0), placeholder(2), placeholder(3)]}),
         json!({"_placeholder": true, "num": "0"}),
-        serde_json::Value::Object((0..20).map(|i| (format!("k{i}"), json!(i))).collect()),
-        serde_json::Value::Array((0..70_000).map(|i| json!(i % 3)).collect()),
+        Value::Object((0..20).map(|i| (format!("k{i}"), json!(i))).collect()),
+        Value::Array((0..70_000).map(|i| json!(i % 3)).collect()),
     ];
     for v in values {
         let mut direct = Vec::new();
