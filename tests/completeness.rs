@@ -455,3 +455,47 @@ fn cookie_and_allow_request() {
     running.stop();
     running.join();
 }
+
+/// The broker's config-file key `parser` (derived from `--parser`): a
+/// msgpack CONNECT over polling is answered in msgpack; a bad value exits 2.
+#[test]
+fn broker_parser_key() {
+    let dir = std::env::temp_dir().join(format!("ringcast-h12-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "parser = \"xml\"\n").expect("write");
+    let status = Command::new(env!("CARGO_BIN_EXE_ringcast"))
+        .arg("--config")
+        .arg(&bad)
+        .stderr(Stdio::null())
+        .status()
+        .expect("runs");
+    assert_eq!(status.code(), Some(2));
+
+    let good = dir.join("good.toml");
+    std::fs::write(&good, "parser = \"msgpack\"\nshards = 1\nno_pin = true\n").expect("write");
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_ringcast"))
+        .arg("--config")
+        .arg(&good)
+        .args(["--port", &port.to_string(), "--host", "127.0.0.1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("broker starts");
+    let app = App {
+        child,
+        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+    };
+    app.wait_ready();
+    let sid = sid_of(&get(app.addr, "/socket.io/?EIO=4&transport=polling", "").body_text());
+    let path = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+    // {type:0, nsp:"/"}
+    assert_eq!(
+        post(app.addr, &path, "", "bgqR0eXBlAKNuc3ChLw==").status,
+        200
+    );
+    let reply = get(app.addr, &path, "").body_text();
+    assert!(reply.starts_with('b'), "binary CONNECT reply: {reply:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
