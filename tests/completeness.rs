@@ -499,3 +499,33 @@ fn broker_parser_key() {
     assert!(reply.starts_with('b'), "binary CONNECT reply: {reply:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// CORS with credentials where it is enforced: headless Chromium, a page
+/// from the configured origin connects `withCredentials` over polling, a
+/// page from another origin is refused by the browser.
+#[test]
+fn cors_credentials_in_a_browser() {
+    if skip() {
+        return;
+    }
+    if !Path::new("/usr/bin/chromium").exists() && std::env::var_os("CHROMIUM").is_none() {
+        eprintln!("no chromium: skipping the browser CORS test");
+        return;
+    }
+    let page_port = free_port();
+    let origin = format!("http://127.0.0.1:{page_port}");
+    let app = App::start(&["--cors", &origin, "--cors-credentials"]);
+    let out = Command::new("node")
+        .arg("completeness/browser-cors.js")
+        .current_dir(root().join("tests/js"))
+        .env("RINGCAST_URL", app.url())
+        .env("PAGE_PORT", page_port.to_string())
+        .output()
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "browser CORS failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
