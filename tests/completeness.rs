@@ -258,6 +258,42 @@ fn msgpack_parser_with_real_clients() {
     let reply = get(app.addr, &path, "").body_text();
     assert!(reply.starts_with('b'), "binary CONNECT reply: {reply:?}");
     run_node("msgpack.test.js", &app.url());
+    run_python_msgpack(&app.url());
+}
+
+/// tests/python/test_msgpack.py (python-socketio, `serializer="msgpack"`)
+/// when the venv of tests/run-clients.sh exists with `msgpack` installed.
+fn run_python_msgpack(url: &str) {
+    let python = root().join("tests/.venv/bin/python");
+    let ready = python.exists()
+        && Command::new(&python)
+            .args(["-c", "import msgpack, socketio"])
+            .status()
+            .is_ok_and(|s| s.success());
+    if !ready {
+        eprintln!("tests/.venv without msgpack (pip install -r tests/python/requirements.txt): skipping python-socketio");
+        return;
+    }
+    let out = Command::new(&python)
+        .args([
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/python/test_msgpack.py",
+        ])
+        .current_dir(root())
+        .env("RINGCAST_URL", url)
+        .env("RINGCAST_PARSER", "msgpack")
+        .output()
+        .expect("pytest runs");
+    assert!(
+        out.status.success(),
+        "python-socketio msgpack failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
