@@ -1,7 +1,9 @@
 //! The conformance app (`docs/contracts/conformance-app.md`): what the tests,
 //! acceptance checks and peer benchmarks run against.
 //!
-//! `cargo run --release --example conformance -- --port 3000 [--profile suite|bench] [--shards N]`
+//! `cargo run --release --example conformance -- --port 3000 [--profile suite|bench] [--shards N]
+//! [--parser json|msgpack] [--cors ORIGIN] [--cors-credentials]` (part 2 flags:
+//! /work/shared/spec/conformance-app-2.md section 7).
 
 use std::time::Duration;
 
@@ -51,6 +53,17 @@ struct Args {
     /// With --redis-url: no forwarding between ringcast nodes.
     #[arg(long, env = "NO_CLUSTER_FORWARD", value_parser = clap::builder::FalseyValueParser::new())]
     no_cluster_forward: bool,
+    /// Socket.IO parser: json (default) or msgpack (`socket.io-msgpack-parser`,
+    /// conformance-app-2.md section 11). An unknown value exits with status 2.
+    #[arg(long, default_value = "json")]
+    parser: ringcast::Parser,
+    /// CORS: only this exact origin, echoed (section 14). Default: any origin, `*`.
+    #[arg(long)]
+    cors: Option<String>,
+    /// CORS: `Access-Control-Allow-Credentials: true` (without --cors: any
+    /// origin, echoed).
+    #[arg(long)]
+    cors_credentials: bool,
 }
 
 fn echo(_socket: &Socket, mut ev: Event) {
@@ -236,7 +249,12 @@ fn main() {
         listen: ([0, 0, 0, 0], a.port).into(),
         shards: a.shards,
         pin_cores: !a.no_pin,
-        cors: Cors::Any,
+        cors: match &a.cors {
+            Some(origin) => Cors::List(vec![origin.clone()]),
+            None => Cors::Any,
+        },
+        cors_credentials: a.cors_credentials,
+        parser: a.parser,
         engine_paths: vec!["/engine.io/".into()],
         redis_url: a.redis_url.clone(),
         redis_sharded: a.redis_sharded,

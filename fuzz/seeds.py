@@ -284,10 +284,28 @@ cluster_response = {
     "ack-binary": G5_ACK.replace(b"\xa9b-says-hi", b"\x81\xa1b\xc4\x02\xde\xad"),
 }
 
+# --- socket.io-msgpack-parser packets (conformance-app-2.md section 11) -------
+socketio_msgpack = {
+    "client-connect-custom": h("83 a4 74797065 00 a4 64617461 d40000 a3 6e7370 a7 2f637573746f6d"),
+    "client-connect-auth": h("83 a4 74797065 00 a3 6e7370 a1 2f a4 64617461 81 a5 746f6b656e a6 736563726574"),
+    "client-event-ack-binary": h("85 a4 74797065 02 a4 64617461 94 a4 6563686f a2 6869 c4 02 0102"
+                                 " 81 a1 6e 92 01 81 a1 62 c4 01 03"
+                                 " a7 6f7074696f6e73 81 a8 636f6d7072657373 c3 a2 6964 00 a3 6e7370 a1 2f"),
+    "server-ack": h("84 a2 6964 00 a4 74797065 03 a4 64617461 93 a2 6869 c4 02 0102"
+                    " 81 a1 6e 92 01 81 a1 62 c4 01 03 a3 6e7370 a1 2f"),
+    "refusal": h("83 a4 74797065 04 a3 6e7370 a5 2f6e6f7065 a4 64617461 81 a7 6d657373616765"
+                 " b1 496e76616c6964206e616d657370616365"),
+    "disconnect": h("82 a4 74797065 01 a3 6e7370 a1 2f"),
+    "event-undefined-in-array": h("83 a4 74797065 02 a3 6e7370 a1 2f a4 64617461 92 a1 78 d40000"),
+    "event-float-date": h("83 a4 74797065 02 a3 6e7370 a1 2f a4 64617461 93 a1 78 cb 3ff8000000000000 d6ff 00000001"),
+    "type-5-refused": h("82 a4 74797065 05 a3 6e7370 a1 2f"),
+    "huge-array": h("83 a4 74797065 02 a3 6e7370 a1 2f a4 64617461 dd ffffffff"),
+}
+
 TARGETS = {name: val for name, val in globals().items()
            if isinstance(val, dict) and name in {
                "engineio_packet", "engineio_payload", "socketio_packet", "socketio_binary",
-               "http_request", "http_chunked", "ws_frame", "msgpack_decode",
+               "http_request", "http_chunked", "ws_frame", "msgpack_decode", "socketio_msgpack",
                "cluster_broadcast", "cluster_request", "cluster_response"}}
 
 for target, seeds in sorted(TARGETS.items()):

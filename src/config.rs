@@ -29,24 +29,204 @@ impl Default for Transports {
 }
 
 /// Which origins may make cross-origin requests (Node's `cors.origin`).
+/// The other `cors` options are [`Config::cors_credentials`] and
+/// [`Config::cors_max_age`]; `runtime::response` writes the headers as the
+/// `cors` npm package does.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Cors {
     /// No CORS headers are sent (Node's default when `cors` is unset).
     #[default]
     Off,
-    /// Any origin: the request's `Origin` is reflected, credentials allowed.
+    /// Any origin: `Access-Control-Allow-Origin: *` (Node's `origin: "*"`).
+    /// With [`Config::cors_credentials`] the request's origin is echoed
+    /// instead, as browsers refuse `*` on a credentialed request.
     Any,
-    /// Only these exact origins (e.g. `https://example.com`).
+    /// Any origin, echoed with `Vary: Origin` (Node's `origin: true`).
+    Reflect,
+    /// Only these exact origins (e.g. `https://example.com`), echoed with
+    /// `Vary: Origin`; another origin gets no `Access-Control-Allow-Origin`.
     List(Vec<String>),
 }
 
 impl Cors {
-    /// The `Access-Control-Allow-Origin` value for a request from `origin`, if allowed.
+    /// The `Access-Control-Allow-Origin` value for a request from `origin`, if allowed
+    /// (`*` is never returned: [`Cors::Any`] echoes the origin here).
     pub fn allow<'a>(&self, origin: Option<&'a str>) -> Option<&'a str> {
         match (self, origin) {
             (Self::Off, _) | (_, None) => None,
-            (Self::Any, Some(o)) => Some(o),
+            (Self::Any | Self::Reflect, Some(o)) => Some(o),
             (Self::List(list), Some(o)) => list.iter().any(|a| a == o).then_some(o),
+        }
+    }
+}
+
+/// The cookie's `SameSite` attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SameSite {
+    /// `SameSite=Strict`.
+    Strict,
+    /// `SameSite=Lax` (engine.io's default).
+    Lax,
+    /// `SameSite=None` (needs `secure` in browsers).
+    None,
+}
+
+/// engine.io's `cookie` option: a `Set-Cookie: <name>=<sid>` on the
+/// handshake response (polling open or direct websocket `101`), so a load
+/// balancer can route a client's later requests by cookie. The defaults are
+/// engine.io's (`{name: "io", path: "/", httpOnly: true, sameSite: "lax"}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cookie {
+    /// Cookie name.
+    pub name: String,
+    /// `Path` attribute (None: not sent).
+    pub path: Option<String>,
+    /// `HttpOnly` attribute.
+    pub http_only: bool,
+    /// `SameSite` attribute (None: not sent).
+    pub same_site: Option<SameSite>,
+    /// `Secure` attribute.
+    pub secure: bool,
+    /// `Domain` attribute.
+    pub domain: Option<String>,
+    /// `Max-Age` attribute (whole seconds).
+    pub max_age: Option<Duration>,
+}
+
+impl Default for Cookie {
+    fn default() -> Self {
+        Self {
+            name: "io".into(),
+            path: Some("/".into()),
+            http_only: true,
+            same_site: Some(SameSite::Lax),
+            secure: false,
+            domain: None,
+            max_age: None,
+        }
+    }
+}
+
+impl Cookie {
+    /// The `Set-Cookie` value for session `sid`, attributes in the order of
+    /// the `cookie` npm package: `io=<sid>; Path=/; HttpOnly; SameSite=Lax`.
+    pub fn header_value(&self, sid: &str) -> String {
+        let mut v = format!("{}={sid}", self.name);
+        if let Some(age) = self.max_age {
+            v.push_str(&format!("; Max-Age={}", age.as_secs()));
+        }
+        if let Some(d) = &self.domain {
+            v.push_str(&format!("; Domain={d}"));
+        }
+        if let Some(p) = &self.path {
+            v.push_str(&format!("; Path={p}"));
+        }
+        if self.http_only {
+            v.push_str("; HttpOnly");
+        }
+        if self.secure {
+            v.push_str("; Secure");
+        }
+        match self.same_site {
+            Some(SameSite::Strict) => v.push_str("; SameSite=Strict"),
+            Some(SameSite::Lax) => v.push_str("; SameSite=Lax"),
+            Some(SameSite::None) => v.push_str("; SameSite=None"),
+            None => {}
+        }
+        v
+    }
+
+    fn is_valid(&self) -> bool {
+        // RFC 6265: the name is an HTTP token; attribute values hold no
+        // `;`, control characters or spaces that would end the header.
+        let token = |s: &str| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b))
+        };
+        let value = |s: &Option<String>| {
+            s.as_deref()
+                .is_none_or(|s| s.bytes().all(|b| b.is_ascii_graphic() && b != b';'))
+        };
+        token(&self.name) && value(&self.path) && value(&self.domain)
+    }
+}
+
+/// What an [`AllowRequest`] hook sees of a handshake request.
+#[derive(Debug)]
+pub struct HandshakeRequest<'a> {
+    /// The parsed request head (method, path, query, headers, origin).
+    pub head: &'a ringcast_proto::http::RequestHead,
+    /// The client's address, when the socket still has one.
+    pub address: Option<std::net::IpAddr>,
+}
+
+impl HandshakeRequest<'_> {
+    /// The first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The decoded query parameter `key`.
+    pub fn query(&self, key: &str) -> Option<String> {
+        self.head.query.get(key)
+    }
+}
+
+/// The hook's answer: `Err(None)` refuses with Node's `Forbidden`,
+/// `Err(Some(message))` with that message.
+pub type AllowResult = Result<(), Option<String>>;
+
+/// Node's `allowRequest(req, callback)`: called for every handshake (a
+/// request without `sid`, polling or websocket) before a session exists. A
+/// refusal is answered as engine.io does: HTTP 403 with
+/// `{"code":4,"message":"Forbidden"}` (or the given message) on polling,
+/// `403` with the message as `text/html` on a websocket upgrade.
+#[derive(Clone)]
+pub struct AllowRequest(
+    pub std::sync::Arc<dyn Fn(&HandshakeRequest<'_>) -> AllowResult + Send + Sync>,
+);
+
+impl AllowRequest {
+    /// Wraps `f`.
+    pub fn new(f: impl Fn(&HandshakeRequest<'_>) -> AllowResult + Send + Sync + 'static) -> Self {
+        Self(std::sync::Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for AllowRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AllowRequest(..)")
+    }
+}
+
+/// How Socket.IO packets are encoded on the wire (Node's `parser` option).
+///
+/// One per server: every session of the server speaks it, so a broadcast is
+/// encoded once in that parser's form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Parser {
+    /// The default `socket.io-parser`: text packets plus binary attachments.
+    #[default]
+    Json,
+    /// `socket.io-msgpack-parser`: every packet one binary msgpack message
+    /// ([`ringcast_proto::socketio::msgpack`]).
+    Msgpack,
+}
+
+impl std::str::FromStr for Parser {
+    type Err = String;
+
+    /// `json` or `msgpack`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "json" => Ok(Self::Json),
+            "msgpack" => Ok(Self::Msgpack),
+            other => Err(format!("unknown parser {other:?} (json or msgpack)")),
         }
     }
 }
@@ -82,6 +262,18 @@ pub struct Config {
     pub transports: Transports,
     /// Cross-origin policy (Node's `cors`).
     pub cors: Cors,
+    /// CORS `credentials`: `Access-Control-Allow-Credentials: true` on every
+    /// answer (with [`Cors::Any`] the origin is echoed instead of `*`).
+    pub cors_credentials: bool,
+    /// CORS `maxAge`: `Access-Control-Max-Age` (seconds) on preflights.
+    pub cors_max_age: Option<Duration>,
+    /// engine.io's `cookie`: a `Set-Cookie` with the session id on the
+    /// handshake (None: no cookie, Node's default).
+    pub cookie: Option<Cookie>,
+    /// engine.io's `allowRequest`: refuses handshakes (None: all allowed).
+    pub allow_request: Option<AllowRequest>,
+    /// Socket.IO packet encoding (Node's `parser`): JSON by default.
+    pub parser: Parser,
     /// Bytes that may wait in one connection's outgoing queue before the
     /// connection is considered a slow consumer and closed.
     pub max_buffered_bytes: usize,
@@ -179,6 +371,11 @@ impl Default for Config {
             connect_timeout: Duration::from_millis(45_000),
             transports: Transports::default(),
             cors: Cors::Off,
+            cors_credentials: false,
+            cors_max_age: None,
+            cookie: None,
+            allow_request: None,
+            parser: Parser::Json,
             max_buffered_bytes: 4 << 20,
             max_http_head_bytes: 8192,
             max_namespaces_per_session: 64,
@@ -217,6 +414,10 @@ pub enum ConfigError {
     /// A duration or size that must be positive is zero.
     #[error("{0} must be greater than zero")]
     Zero(&'static str),
+    /// The cookie's name is not an HTTP token, or its path or domain would
+    /// break the `Set-Cookie` header.
+    #[error("cookie {0:?}: name must be a token, path and domain without ';' or spaces")]
+    BadCookie(String),
 }
 
 impl Config {
@@ -247,6 +448,9 @@ impl Config {
         }
         // Only the runtime draws a tag (when it starts the node directory).
         self.node_tag = None;
+        if let Some(c) = self.cookie.as_ref().filter(|c| !c.is_valid()) {
+            return Err(ConfigError::BadCookie(c.name.clone()));
+        }
         if self.shards == 0 {
             self.shards = std::thread::available_parallelism().map_or(1, |n| n.get());
         }

@@ -32,7 +32,9 @@ pub mod shard;
 #[cfg(test)]
 mod sim;
 
-pub use config::{Config, Cors, Transports};
+pub use config::{
+    AllowRequest, Config, Cookie, Cors, HandshakeRequest, Parser, SameSite, Transports,
+};
 
 /// The README's code compiles (`cargo test --doc`).
 #[cfg(doctest)]

@@ -66,6 +66,13 @@ struct Args {
     /// CORS origins: "*" for any, or a comma separated list; empty = off.
     #[arg(long, default_value = "")]
     cors: String,
+    /// CORS: send `Access-Control-Allow-Credentials: true` (with "*" the
+    /// origin is echoed, never `*`).
+    #[arg(long)]
+    cors_credentials: bool,
+    /// Socket.IO parser: json (default) or msgpack (socket.io-msgpack-parser).
+    #[arg(long, default_value = "json")]
+    parser: ringcast::Parser,
     /// Redis URL: join a cluster of ringcast and Node socket.io nodes
     /// (`@socket.io/redis-adapter` 8.x protocol), e.g. redis://127.0.0.1:6379.
     /// Comma-separated URLs are seed nodes; a Redis Cluster is detected.
@@ -179,6 +186,8 @@ fn main() {
         max_buffered_bytes: a.max_buffered_bytes,
         transports,
         cors,
+        cors_credentials: a.cors_credentials,
+        parser: a.parser,
         redis_url: a.redis_url,
         redis_sharded: a.redis_sharded,
         redis_subscription_mode: a.redis_subscription_mode,

@@ -13,13 +13,26 @@ use bytes::Bytes;
 use ringcast_cluster_wire::{Packet, Value};
 use ringcast_proto::socketio;
 
+use crate::config::Parser;
 use crate::shard::encode;
 use crate::shard::msg::Msg;
 
 /// The adapter packet of an encoded broadcast for namespace `nsp`, or None
-/// when the message is not a Socket.IO event.
+/// when the message is not a Socket.IO event. A single binary frame is a
+/// msgpack-parser packet (binaries inline, see `shard::encode`).
 pub(crate) fn msg_to_packet(nsp: &str, msg: &Msg) -> Option<Packet> {
     let (first, rest) = msg.frames.split_first()?;
+    if first.binary {
+        let limits = socketio::Limits {
+            max_attachments: usize::MAX,
+        };
+        let data = Bytes::copy_from_slice(first.payload());
+        let (p, attachments) = socketio::msgpack::decode(&data, &limits).ok()?;
+        let serde_json::Value::Array(data) = p.data? else {
+            return None;
+        };
+        return Some(Packet::from_placeholders(nsp, &data, &attachments));
+    }
     let text = std::str::from_utf8(first.payload().get(1..)?).ok()?;
     let limits = socketio::Limits {
         max_attachments: usize::MAX,
@@ -36,7 +49,12 @@ pub(crate) fn msg_to_packet(nsp: &str, msg: &Msg) -> Option<Packet> {
 }
 
 /// The shared encoded EVENT for an adapter packet (with packet id `ack`).
-pub(crate) fn packet_to_msg(nsp: &str, packet: &Packet, ack: Option<u64>) -> Option<Arc<Msg>> {
+pub(crate) fn packet_to_msg(
+    parser: Parser,
+    nsp: &str,
+    packet: &Packet,
+    ack: Option<u64>,
+) -> Option<Arc<Msg>> {
     let (mut data, attachments) = packet.to_placeholders();
     if data.is_empty() {
         return None;
@@ -46,7 +64,7 @@ pub(crate) fn packet_to_msg(nsp: &str, packet: &Packet, ack: Option<u64>) -> Opt
         serde_json::Value::Number(n) => n.to_string(),
         _ => return None,
     };
-    Some(encode::event(nsp, ack, &event, &data, &attachments))
+    Some(encode::event(parser, nsp, ack, &event, &data, &attachments))
 }
 
 /// The first argument of a client's ack, with binary as raw bytes.
@@ -66,6 +84,7 @@ mod tests {
     #[test]
     fn round_trip_keeps_binary() {
         let msg = encode::event(
+            Parser::Json,
             "/",
             None,
             "ev",
@@ -78,7 +97,7 @@ mod tests {
             p.data[2],
             Value::Binary(Bytes::from_static(b"\x01\x02\x03"))
         );
-        let back = packet_to_msg("/", &p, None).unwrap();
+        let back = packet_to_msg(Parser::Json, "/", &p, None).unwrap();
         assert_eq!(back.frames.len(), 2);
         assert_eq!(
             back.frames[0].payload(),
@@ -92,7 +111,7 @@ mod tests {
     #[test]
     fn published_broadcast_matches_golden_vector() {
         use ringcast_cluster_wire::{BroadcastMessage, BroadcastOpts};
-        let msg = encode::event("/", None, "hello", &[json!({"a": 1})], &[]);
+        let msg = encode::event(Parser::Json, "/", None, "hello", &[json!({"a": 1})], &[]);
         let m = BroadcastMessage {
             uid: Some("qNHq3X".into()),
             packet: msg_to_packet("/", &msg).unwrap(),
@@ -115,6 +134,7 @@ mod tests {
     fn published_binary_matches_golden_vector() {
         use ringcast_cluster_wire::{BroadcastMessage, BroadcastOpts};
         let msg = encode::event(
+            Parser::Json,
             "/",
             None,
             "bin",
@@ -137,7 +157,7 @@ mod tests {
             "93a6714e4871335883a47479706502a46461746192a362696e81a162c403010203a36e7370a12f83a5726f6f6d7391a27231a665786365707490a5666c61677380"
         );
         // and back: one BINARY_EVENT with its attachment
-        let back = packet_to_msg("/", &m.packet, None).unwrap();
+        let back = packet_to_msg(Parser::Json, "/", &m.packet, None).unwrap();
         assert_eq!(
             back.frames[0].payload(),
             &br#"451-["bin",{"b":{"_placeholder":true,"num":0}}]"#[..]

@@ -45,6 +45,7 @@ use super::{
     bump, Apply, ClusterError, Counters, Event, Op, OpResult, Part, Query, Target, ToCluster,
     ToShard, REQUESTS_TIMEOUT,
 };
+use crate::config::Parser;
 use crate::shard::deliver::{AckOrigin, AckReply, Broadcast, BroadcastAck};
 use crate::shard::App;
 pub(crate) use io::{Action, Io};
@@ -141,6 +142,9 @@ pub(crate) struct Core {
     /// Sharded mode: requester uid of serverSideEmit requests awaiting a
     /// local ack (responses go to the requester's channel).
     requesters: AHashMap<String, (String, Instant)>,
+    /// The server's Socket.IO parser: events from other nodes are encoded
+    /// once in it.
+    parser: Parser,
     /// The time of the event being handled ([`Self::handle_event`],
     /// [`Self::handle_timeout`]): decisions never read the clock.
     now: Instant,
@@ -185,8 +189,15 @@ impl Core {
             mode,
             room_refs: AHashMap::new(),
             requesters: AHashMap::new(),
+            parser: Parser::Json,
             now: Instant::now(),
         }
+    }
+
+    /// Encodes events from other nodes for clients of `parser`.
+    pub(crate) fn with_parser(mut self, parser: Parser) -> Self {
+        self.parser = parser;
+        self
     }
 
     /// The thread's loop: events and ticks in, actions out to `io`.

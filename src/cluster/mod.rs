@@ -299,7 +299,8 @@ pub fn start(config: &Config, app: Arc<dyn App>, nshards: usize) -> std::io::Res
         publisher.as_ref(),
         counters.clone(),
         config.node_name.clone(),
-    );
+    )
+    .with_parser(config.parser);
     let io = core::Io::new(ports, publisher);
     std::thread::Builder::new()
         .name("ringcast-cluster".into())

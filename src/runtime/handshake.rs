@@ -1,6 +1,11 @@
 //! The Engine.IO handshake: a new session (its id, timing, handshake
 //! record and timer) and its open packet, answered on long-polling or as
 //! the first frame after a websocket's `101 Switching Protocols`.
+//!
+//! Before a session exists the `allow_request` hook may refuse the request
+//! (engine.io's `allowRequest`: 403 `{"code":4,…}`); the answer that
+//! creates the session carries the `cookie` (engine.io's `io=<sid>`), only
+//! there, as Node sets it on the initial request only.
 
 use std::rc::Rc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -13,11 +18,35 @@ use ringcast_proto::ws;
 
 use super::conn::Next;
 use super::io::Conn;
-use super::response::{cors_headers, respond};
+use super::response::{cors_headers, respond_with, send_response};
 use super::tasks;
 use crate::shard::msg::Frame;
 use crate::shard::session::{CloseReason, Handshake, Session, SessionKind, Transport};
 use crate::shard::Shard;
+use crate::HandshakeRequest;
+
+/// Runs `Config::allow_request`; `Some(next)` when the handshake was
+/// refused (the answer is sent, as engine.io's `abortRequest` /
+/// `abortUpgrade` write it).
+async fn refused_by_hook(shard: &Shard, conn: &mut Conn, head: &RequestHead) -> Option<Next> {
+    let hook = shard.config.allow_request.as_ref()?;
+    let request = HandshakeRequest {
+        head,
+        address: conn.stream.peer_addr().ok().map(|a| a.ip()),
+    };
+    let message = (hook.0)(&request).err()?;
+    let err = EngineError::Forbidden;
+    let message = message.unwrap_or_else(|| err.message().to_owned());
+    if head.upgrade_websocket {
+        let headers = [("Content-type", "text/html")];
+        return Some(send_response(conn, 403, &headers, message.as_bytes(), false).await);
+    }
+    let body = serde_json::json!({"code": err.code(), "message": message}).to_string();
+    let mut headers = vec![("Content-Type", "application/json")];
+    headers.extend(cors_headers(shard, head));
+    let keep_alive = head.keep_alive && !head.chunked && head.content_length.unwrap_or(0) == 0;
+    Some(send_response(conn, 403, &headers, body.as_bytes(), keep_alive).await)
+}
 
 /// The handshake details a Socket.IO handler can read, from the first request.
 pub(crate) fn handshake_info(head: &RequestHead, conn: &Conn) -> Handshake {
@@ -99,15 +128,25 @@ pub(crate) async fn open_polling(
     head: &RequestHead,
     kind: SessionKind,
 ) -> Next {
+    if let Some(next) = refused_by_hook(shard, conn, head).await {
+        return next;
+    }
     let session = new_session(shard, head, conn, kind, Transport::Polling);
     let body = polling_open_body(shard, &session.sid);
-    respond(
+    let cookie = shard
+        .config
+        .cookie
+        .as_ref()
+        .map(|c| c.header_value(&session.sid));
+    let extra: Vec<(&str, &str)> = cookie.iter().map(|c| ("Set-Cookie", c.as_str())).collect();
+    respond_with(
         shard,
         conn,
         head,
         200,
         "text/plain; charset=UTF-8",
         body.as_bytes(),
+        &extra,
     )
     .await
 }
@@ -123,6 +162,19 @@ pub(crate) fn polling_open_body(shard: &Shard, sid: &str) -> String {
     open_packet(shard, sid, upgrades)
 }
 
+/// Adds `headers` to a complete response head in `out` (before its final
+/// empty line).
+fn append_headers<K: AsRef<str>, V: AsRef<str>>(out: &mut BytesMut, headers: &[(K, V)]) {
+    if headers.is_empty() || !out.ends_with(b"\r\n\r\n") {
+        return;
+    }
+    out.truncate(out.len() - 2);
+    for (k, v) in headers {
+        out.extend_from_slice(format!("{}: {}\r\n", k.as_ref(), v.as_ref()).as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
 /// Validates the websocket handshake headers and returns the 101 response
 /// (not yet written, so a caller can send its first frame in the same write).
 pub(crate) fn accept(shard: &Shard, head: &RequestHead) -> Result<BytesMut, EngineError> {
@@ -136,14 +188,7 @@ pub(crate) fn accept(shard: &Shard, head: &RequestHead) -> Result<BytesMut, Engi
     let mut out = BytesMut::new();
     http::write_switching_protocols(&ws::accept_key(key.as_bytes()), &mut out);
     // Node's engine.io runs its CORS middleware on upgrades too.
-    let cors = cors_headers(shard, head);
-    if !cors.is_empty() && out.ends_with(b"\r\n\r\n") {
-        out.truncate(out.len() - 2);
-        for (k, v) in cors {
-            out.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
-        }
-        out.extend_from_slice(b"\r\n");
-    }
+    append_headers(&mut out, &cors_headers(shard, head));
     Ok(out)
 }
 
@@ -154,8 +199,17 @@ pub(crate) async fn open_websocket(
     head: &RequestHead,
     kind: SessionKind,
 ) -> Result<Next, EngineError> {
+    if let Some(next) = refused_by_hook(shard, conn, head).await {
+        return Ok(next);
+    }
     let mut out = accept(shard, head)?;
     let session = new_session(shard, head, conn, kind, Transport::WebSocket);
+    if let Some(cookie) = &shard.config.cookie {
+        append_headers(
+            &mut out,
+            &[("Set-Cookie", cookie.header_value(&session.sid))],
+        );
+    }
     let open = open_packet(shard, &session.sid, &[]);
     let frame = Frame::text(open.as_bytes()[0], &open.as_bytes()[1..]);
     // The 101 and the open packet in one write.

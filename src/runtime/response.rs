@@ -12,20 +12,33 @@ use super::io::Conn;
 use crate::shard::Shard;
 use crate::Cors;
 
-/// CORS headers for a response, per `Config::cors` (as the `cors` npm
-/// package sends them: `*` for any origin, the origin itself for a list).
+/// CORS headers for a response, per `Config::cors` and
+/// `Config::cors_credentials`, as the `cors` npm package sends them on
+/// every answer: `*` for any origin (the origin itself with credentials:
+/// never `*` with credentials), the origin itself plus `Vary: Origin` for a
+/// list or reflection (no `Access-Control-Allow-Origin` for an origin not
+/// in the list), then `Access-Control-Allow-Credentials: true` whatever the
+/// origin (Node sends it to refused origins too).
 pub(crate) fn cors_headers<'a>(
     shard: &Shard,
     head: &'a RequestHead,
 ) -> Vec<(&'static str, &'a str)> {
-    match &shard.config.cors {
-        Cors::Off => Vec::new(),
-        Cors::Any => vec![("Access-Control-Allow-Origin", "*")],
-        Cors::List(_) => match shard.config.cors.allow(head.origin.as_deref()) {
-            Some(origin) => vec![("Access-Control-Allow-Origin", origin), ("Vary", "Origin")],
-            None => vec![("Vary", "Origin")],
-        },
+    let config = &shard.config;
+    let mut headers = Vec::with_capacity(3);
+    match (&config.cors, config.cors_credentials) {
+        (Cors::Off, _) => return headers,
+        (Cors::Any, false) => headers.push(("Access-Control-Allow-Origin", "*")),
+        (cors, _) => {
+            if let Some(origin) = cors.allow(head.origin.as_deref()) {
+                headers.push(("Access-Control-Allow-Origin", origin));
+            }
+            headers.push(("Vary", "Origin"));
+        }
     }
+    if config.cors_credentials {
+        headers.push(("Access-Control-Allow-Credentials", "true"));
+    }
+    headers
 }
 
 /// Answers an Engine.IO error like Node (the one place an engine error
@@ -91,7 +104,9 @@ fn has_body(head: &RequestHead) -> bool {
 /// and headers, as the `cors` npm package sends them.
 pub(crate) async fn preflight(shard: &Shard, conn: &mut Conn, head: &RequestHead) -> Next {
     let mut headers = cors_headers(shard, head);
+    let max_age = shard.config.cors_max_age.map(|d| d.as_secs().to_string());
     if shard.config.cors != Cors::Off {
+        let vary_origin = headers.iter().any(|(k, _)| *k == "Vary");
         headers.retain(|(k, _)| *k != "Vary");
         headers.push((
             "Access-Control-Allow-Methods",
@@ -100,7 +115,10 @@ pub(crate) async fn preflight(shard: &Shard, conn: &mut Conn, head: &RequestHead
         if let Some(h) = head.access_control_request_headers.as_deref() {
             headers.push(("Access-Control-Allow-Headers", h));
         }
-        let vary = if matches!(shard.config.cors, Cors::List(_)) {
+        if let Some(age) = &max_age {
+            headers.push(("Access-Control-Max-Age", age));
+        }
+        let vary = if vary_origin {
             "Origin, Access-Control-Request-Headers"
         } else {
             "Access-Control-Request-Headers"
@@ -129,11 +147,26 @@ pub(crate) async fn respond(
     content_type: &str,
     body: &[u8],
 ) -> Next {
+    respond_with(shard, conn, head, status, content_type, body, &[]).await
+}
+
+/// [`respond`] with `extra` headers after the CORS ones (the handshake's
+/// `Set-Cookie`).
+pub(crate) async fn respond_with(
+    shard: &Shard,
+    conn: &mut Conn,
+    head: &RequestHead,
+    status: u16,
+    content_type: &str,
+    body: &[u8],
+    extra: &[(&str, &str)],
+) -> Next {
     let mut headers = vec![
         ("Content-Type", content_type),
         ("Cache-Control", "no-store"),
     ];
     headers.extend(cors_headers(shard, head));
+    headers.extend_from_slice(extra);
     send_response(conn, status, &headers, body, head.keep_alive).await
 }
 

@@ -71,7 +71,9 @@ impl BroadcastOperator {
     pub fn emit(self, event: &str, payload: impl Into<Payload>) -> Result<(), EmitError> {
         check_event(event)?;
         let name = self.shard.app.namespace_name(self.nsp).to_owned();
-        let msg = payload.into().encode_event(&name, None, event);
+        let msg = payload
+            .into()
+            .encode_event(self.shard.config.parser, &name, None, event);
         self.shard.broadcast(Broadcast {
             nsp: self.nsp,
             rooms: self.rooms,
@@ -101,7 +103,9 @@ impl BroadcastOperator {
         let id = shard.next_ack_id(self.nsp);
         let req = shard.start_aggregate(Box::new(callback));
         let name = shard.app.namespace_name(self.nsp).to_owned();
-        let msg = payload.into().encode_event(&name, Some(id), event);
+        let msg = payload
+            .into()
+            .encode_event(shard.config.parser, &name, Some(id), event);
         let timer_shard = shard.clone();
         glommio::spawn_local(async move {
             glommio::timer::sleep(timeout).await;

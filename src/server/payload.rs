@@ -12,6 +12,7 @@ use ringcast_proto::socketio::binary;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::config::Parser;
 use crate::shard::encode;
 use crate::shard::msg::Msg;
 
@@ -62,13 +63,19 @@ impl Payload {
     }
 
     /// Encodes an EVENT for namespace `nsp` (once; the result is shared).
-    pub(crate) fn encode_event(&self, nsp: &str, id: Option<u64>, event: &str) -> Arc<Msg> {
-        encode::event(nsp, id, event, &self.args, &self.attachments)
+    pub(crate) fn encode_event(
+        &self,
+        parser: Parser,
+        nsp: &str,
+        id: Option<u64>,
+        event: &str,
+    ) -> Arc<Msg> {
+        encode::event(parser, nsp, id, event, &self.args, &self.attachments)
     }
 
     /// Encodes an ACK for namespace `nsp`.
-    pub(crate) fn encode_ack(&self, nsp: &str, id: u64) -> Arc<Msg> {
-        encode::ack(nsp, id, &self.args, &self.attachments)
+    pub(crate) fn encode_ack(&self, parser: Parser, nsp: &str, id: u64) -> Arc<Msg> {
+        encode::ack(parser, nsp, id, &self.args, &self.attachments)
     }
 }
 
@@ -109,7 +116,7 @@ mod tests {
     fn forwarding_a_subset_renumbers_attachments() {
         let p = Payload::new().binary(&b"a"[..]).binary(&b"b"[..]);
         let sub = Payload::from_parts(vec![p.args[1].clone()], p.attachments.clone());
-        let msg = sub.encode_event("/", None, "x");
+        let msg = sub.encode_event(Parser::Json, "/", None, "x");
         assert_eq!(
             msg.frames[0].payload(),
             &br#"451-["x",{"_placeholder":true,"num":0}]"#[..]
@@ -126,17 +133,18 @@ mod tests {
             .arg(4);
         let kept = p.clone().keep_arg(2);
         assert_eq!(kept.args, vec![binary::placeholder(0)]);
-        let msg = kept.encode_event("/", None, "x");
+        let msg = kept.encode_event(Parser::Json, "/", None, "x");
         assert_eq!(msg.frames[1].payload(), b"b");
         assert!(p.keep_arg(9).args.is_empty());
     }
 
     #[test]
     fn plain_event_encoding() {
-        let msg = Payload::new()
-            .arg(1)
-            .arg("two")
-            .encode_event("/custom", Some(3), "ev");
+        let msg =
+            Payload::new()
+                .arg(1)
+                .arg("two")
+                .encode_event(Parser::Json, "/custom", Some(3), "ev");
         assert_eq!(
             msg.frames[0].payload(),
             &br#"42/custom,3["ev",1,"two"]"#[..]

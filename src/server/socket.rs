@@ -124,7 +124,7 @@ impl Socket {
         check_event(event)?;
         let payload = payload.into();
         self.notify_outgoing(event, &payload);
-        let msg = payload.encode_event(self.namespace(), None, event);
+        let msg = payload.encode_event(self.shard.config.parser, self.namespace(), None, event);
         self.shard.send_to_socket(self.key, &msg, false);
         Ok(())
     }
@@ -182,7 +182,7 @@ impl Socket {
             .acks
             .borrow_mut()
             .insert(id, PendingAck::Local(callback));
-        let msg = payload.encode_event(self.namespace(), Some(id), event);
+        let msg = payload.encode_event(self.shard.config.parser, self.namespace(), Some(id), event);
         self.shard.send_to_socket(self.key, &msg, false);
         let Some(timeout) = timeout else {
             return Ok(());
@@ -320,7 +320,11 @@ pub struct AckSender {
 impl AckSender {
     /// Sends the acknowledgement with `payload`.
     pub fn send(self, payload: impl Into<Payload>) {
-        let msg = payload.into().encode_ack(self.socket.namespace(), self.id);
+        let msg = payload.into().encode_ack(
+            self.socket.shard.config.parser,
+            self.socket.namespace(),
+            self.id,
+        );
         self.socket
             .shard
             .send_to_socket(self.socket.key, &msg, false);

@@ -1,5 +1,10 @@
-//! Encoding of EVENT and ACK packets from JSON arguments with binary
-//! placeholders plus attachments, once per emit, into a shared [`Msg`].
+//! Encoding of the packets a server sends (EVENT, ACK, CONNECT,
+//! CONNECT_ERROR, DISCONNECT) from JSON arguments with binary placeholders
+//! plus attachments, once per emit, into a shared [`Msg`], in the server's
+//! [`Parser`]: JSON (a text packet followed by its attachments) or msgpack
+//! (one binary message, binaries inline). This is the one place the parser
+//! picks the encoding: a broadcast is encoded once, in the parser of the
+//! server it belongs to.
 //!
 //! Used by the user API (`server::Payload`) and by the cluster bridge (an
 //! event from another node), so it lives below both. Placeholders are
@@ -11,13 +16,15 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use ringcast_proto::socketio::{self, binary};
+use ringcast_proto::socketio::{self, binary, msgpack};
 use serde_json::Value;
 
 use super::msg::Msg;
+use crate::config::Parser;
 
 /// An EVENT `event` for namespace `nsp` with packet id `id`.
 pub fn event(
+    parser: Parser,
     nsp: &str,
     id: Option<u64>,
     event: &str,
@@ -25,17 +32,90 @@ pub fn event(
     attachments: &[Bytes],
 ) -> Arc<Msg> {
     let (args, attachments) = normalized(args, attachments);
-    let mut out = String::with_capacity(64);
-    socketio::encode_event(&mut out, nsp, id, event, &args, attachments.len());
-    Msg::socketio(&out, &attachments)
+    match parser {
+        Parser::Json => {
+            let mut out = String::with_capacity(64);
+            socketio::encode_event(&mut out, nsp, id, event, &args, attachments.len());
+            Msg::socketio(&out, &attachments)
+        }
+        Parser::Msgpack => {
+            let mut out = Vec::with_capacity(64);
+            msgpack::encode_event(&mut out, nsp, id, event, &args, &attachments);
+            Msg::engine_binary(&out)
+        }
+    }
 }
 
 /// An ACK with packet id `id` for namespace `nsp`.
-pub fn ack(nsp: &str, id: u64, args: &[Value], attachments: &[Bytes]) -> Arc<Msg> {
+pub fn ack(parser: Parser, nsp: &str, id: u64, args: &[Value], attachments: &[Bytes]) -> Arc<Msg> {
     let (args, attachments) = normalized(args, attachments);
-    let mut out = String::with_capacity(32);
-    socketio::encode_ack(&mut out, nsp, id, &args, attachments.len());
-    Msg::socketio(&out, &attachments)
+    match parser {
+        Parser::Json => {
+            let mut out = String::with_capacity(32);
+            socketio::encode_ack(&mut out, nsp, id, &args, attachments.len());
+            Msg::socketio(&out, &attachments)
+        }
+        Parser::Msgpack => {
+            let mut out = Vec::with_capacity(32);
+            msgpack::encode_ack(&mut out, nsp, id, &args, &attachments);
+            Msg::engine_binary(&out)
+        }
+    }
+}
+
+/// The server's CONNECT reply for namespace `nsp`, socket id `sid`.
+pub fn connect(parser: Parser, nsp: &str, sid: &str) -> Arc<Msg> {
+    match parser {
+        Parser::Json => {
+            let mut out = String::with_capacity(32);
+            socketio::encode_connect(&mut out, nsp, sid);
+            Msg::socketio(&out, &[])
+        }
+        Parser::Msgpack => {
+            let mut out = Vec::with_capacity(40);
+            msgpack::encode_connect(&mut out, nsp, sid);
+            Msg::engine_binary(&out)
+        }
+    }
+}
+
+/// CONNECT_ERROR `{"message", "data"?}` for namespace `nsp`.
+pub fn connect_error(parser: Parser, nsp: &str, message: &str, data: Option<&Value>) -> Arc<Msg> {
+    match parser {
+        Parser::Json => {
+            let mut out = String::new();
+            socketio::encode_connect_error(&mut out, nsp, message, data);
+            Msg::socketio(&out, &[])
+        }
+        Parser::Msgpack => {
+            let mut out = Vec::new();
+            msgpack::encode_connect_error(&mut out, nsp, message, data);
+            Msg::engine_binary(&out)
+        }
+    }
+}
+
+/// The server's DISCONNECT for namespace `nsp`.
+pub fn disconnect(parser: Parser, nsp: &str) -> Arc<Msg> {
+    match parser {
+        Parser::Json => {
+            let mut out = String::new();
+            socketio::Packet {
+                kind: socketio::PacketKind::Disconnect,
+                nsp: nsp.to_owned(),
+                id: None,
+                data: None,
+                attachments: 0,
+            }
+            .encode(&mut out);
+            Msg::socketio(&out, &[])
+        }
+        Parser::Msgpack => {
+            let mut out = Vec::new();
+            msgpack::encode_disconnect(&mut out, nsp);
+            Msg::engine_binary(&out)
+        }
+    }
 }
 
 /// Placeholders renumbered in traversal order and unreferenced attachments
@@ -102,7 +182,7 @@ mod tests {
     fn attachments_are_renumbered_in_traversal_order() {
         let args = vec![binary::placeholder(1), binary::placeholder(0)];
         let attachments = vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")];
-        let msg = event("/", None, "x", &args, &attachments);
+        let msg = event(Parser::Json, "/", None, "x", &args, &attachments);
         assert_eq!(
             msg.frames[0].payload(),
             &br#"452-["x",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#[..]
@@ -115,8 +195,30 @@ mod tests {
     fn a_dangling_placeholder_becomes_null() {
         let args = vec![binary::placeholder(3)];
         let attachments = vec![Bytes::from_static(b"a")];
-        let msg = ack("/", 7, &args, &attachments);
+        let msg = ack(Parser::Json, "/", 7, &args, &attachments);
         assert_eq!(msg.frames[0].payload(), &br#"437[null]"#[..]);
         assert_eq!(msg.frames.len(), 1);
+    }
+
+    #[test]
+    fn msgpack_is_one_binary_message_with_binaries_inline() {
+        let args = vec![
+            binary::placeholder(1),
+            serde_json::json!({"k": binary::placeholder(0)}),
+        ];
+        let attachments = vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")];
+        let msg = event(Parser::Msgpack, "/", Some(2), "x", &args, &attachments);
+        assert_eq!(msg.frames.len(), 1);
+        assert!(msg.frames[0].binary);
+        let (p, bins) = msgpack::decode(
+            &Bytes::copy_from_slice(msg.frames[0].payload()),
+            &socketio::Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(p.id, Some(2));
+        assert_eq!(
+            bins,
+            vec![Bytes::from_static(b"b"), Bytes::from_static(b"a")]
+        );
     }
 }

@@ -167,16 +167,9 @@ impl Shard {
         let Some(state) = self.socket(key).filter(|s| s.connected.get()) else {
             return;
         };
-        let mut out = String::new();
-        ringcast_proto::socketio::Packet {
-            kind: ringcast_proto::socketio::PacketKind::Disconnect,
-            nsp: self.app.namespace_name(state.nsp).to_owned(),
-            id: None,
-            data: None,
-            attachments: 0,
-        }
-        .encode(&mut out);
-        self.send_to_socket(key, &super::msg::Msg::socketio(&out, &[]), false);
+        let nsp = self.app.namespace_name(state.nsp);
+        let msg = super::encode::disconnect(self.config.parser, nsp);
+        self.send_to_socket(key, &msg, false);
         if close {
             self.close_session(&state.session, CloseReason::ForcedServerClose);
         } else {
@@ -238,7 +231,14 @@ mod tests {
             rooms: vec!["r".into()],
             except: Vec::new(),
             volatile: false,
-            msg: crate::shard::encode::event("/", Some(1 << 40), "ev", &[], &[]),
+            msg: crate::shard::encode::event(
+                crate::Parser::Json,
+                "/",
+                Some(1 << 40),
+                "ev",
+                &[],
+                &[],
+            ),
             ack: Some(BroadcastAck {
                 origin: AckOrigin::Bridge { key: 5 },
                 id: 1 << 40,

@@ -5,13 +5,14 @@
 use std::rc::Rc;
 
 use bytes::Bytes;
-use ringcast_proto::socketio::{self, Limits, Packet, PacketKind, Reassembler};
+use ringcast_proto::socketio::{msgpack, Limits, Packet, PacketKind, Reassembler};
 use serde_json::Value;
 
 use super::app::{Authorization, Creation, Incoming, LocalFuture, Verdict, NO_NAMESPACE};
-use super::msg::Msg;
+use super::encode;
 use super::session::{CloseReason, Session};
 use super::{Shard, SocketKey};
+use crate::config::Parser;
 
 impl Shard {
     /// A text Engine.IO message on a Socket.IO session.
@@ -19,6 +20,10 @@ impl Shard {
         let limits = Limits {
             max_attachments: self.config.max_attachments,
         };
+        if self.config.parser == Parser::Msgpack {
+            // The msgpack parser has no text packets (Node: parse error).
+            return self.close_session(session, CloseReason::ParseError);
+        }
         let parsed = std::str::from_utf8(&text)
             .ok()
             .and_then(|t| Packet::decode(t, &limits).ok());
@@ -38,8 +43,21 @@ impl Shard {
         }
     }
 
-    /// A binary Engine.IO message on a Socket.IO session: an attachment.
+    /// A binary Engine.IO message on a Socket.IO session: an attachment,
+    /// or with the msgpack parser a whole packet.
     pub fn handle_sio_binary(self: &Rc<Self>, session: &Rc<Session>, data: Bytes) {
+        if self.config.parser == Parser::Msgpack {
+            let limits = Limits {
+                max_attachments: self.config.max_attachments,
+            };
+            return match msgpack::decode(&data, &limits) {
+                Ok((packet, attachments)) => self.handle_sio_packet(session, packet, attachments),
+                Err(e) => {
+                    tracing::debug!(sid = %session.sid, error = %e, "invalid msgpack packet, closing");
+                    self.close_session(session, CloseReason::ParseError)
+                }
+            };
+        }
         let complete = {
             let mut st = session.st.borrow_mut();
             st.reassembly.as_mut().map(|r| r.push(data))
@@ -183,11 +201,10 @@ impl Shard {
             }
         };
         if let Some(id) = ack {
-            let mut out = String::new();
             let nsp = self.app.namespace_name(state.nsp);
             let args = [serde_json::json!({ "error": refused })];
-            socketio::encode_ack(&mut out, nsp, id, &args, 0);
-            self.push_to_session(session, &Msg::socketio(&out, &[]), false);
+            let msg = encode::ack(self.config.parser, nsp, id, &args, &[]);
+            self.push_to_session(session, &msg, false);
         }
         false
     }
@@ -318,9 +335,8 @@ impl Shard {
             Err(r) => return self.refuse_connect(session, &nsp_name, &r.message, r.data.as_ref()),
         };
         let id = super::engine::random_id();
-        let mut out = String::new();
-        socketio::encode_connect(&mut out, &nsp_name, &id);
-        self.push_to_session(session, &Msg::socketio(&out, &[]), false);
+        let msg = encode::connect(self.config.parser, &nsp_name, &id);
+        self.push_to_session(session, &msg, false);
         let key = self.insert_socket(session, nsp, id, auth);
         if let (Some(data), Some(state)) = (data, self.socket(key)) {
             *state.data.borrow_mut() = Some(data);
@@ -336,8 +352,7 @@ impl Shard {
         message: &str,
         data: Option<&Value>,
     ) {
-        let mut out = String::new();
-        socketio::encode_connect_error(&mut out, nsp_name, message, data);
-        self.push_to_session(session, &Msg::socketio(&out, &[]), false);
+        let msg = encode::connect_error(self.config.parser, nsp_name, message, data);
+        self.push_to_session(session, &msg, false);
     }
 }

@@ -17,6 +17,7 @@ use std::sync::Mutex;
 
 use serde_json::Value;
 
+use crate::config::Parser;
 use crate::shard::app::{App, Authorization, EngineMessage, Incoming};
 use crate::shard::deliver::{AckOrigin, Broadcast, BroadcastAck};
 use crate::shard::encode;
@@ -79,7 +80,7 @@ impl App for SimApp {
                     } else {
                         vec![Value::Array(firsts)]
                     };
-                    let msg = encode::ack("/", answer_id, &args, &[]);
+                    let msg = encode::ack(Parser::Json, "/", answer_id, &args, &[]);
                     answer_shard.send_to_socket(key, &msg, false);
                 }));
                 shard.broadcast(Broadcast {
@@ -87,7 +88,7 @@ impl App for SimApp {
                     rooms: Vec::new(),
                     except: others,
                     volatile: false,
-                    msg: encode::event("/", Some(id), "ping", &[], &[]),
+                    msg: encode::event(Parser::Json, "/", Some(id), "ping", &[], &[]),
                     ack: Some(BroadcastAck {
                         origin: AckOrigin::Shard {
                             shard: shard.id,
@@ -104,13 +105,27 @@ impl App for SimApp {
                 rooms: Vec::new(),
                 except: others,
                 volatile: false,
-                msg: encode::event("/", None, "said", &event.args, &event.attachments),
+                msg: encode::event(
+                    Parser::Json,
+                    "/",
+                    None,
+                    "said",
+                    &event.args,
+                    &event.attachments,
+                ),
                 ack: None,
                 local: false,
                 timeout: None,
             }),
             "echo" => {
-                let msg = encode::event("/", None, "echo", &event.args, &event.attachments);
+                let msg = encode::event(
+                    Parser::Json,
+                    "/",
+                    None,
+                    "echo",
+                    &event.args,
+                    &event.attachments,
+                );
                 shard.send_to_socket(key, &msg, false);
             }
             _ => {}

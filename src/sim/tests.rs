@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::client::{get, post};
 use super::{Reply, Sim, Ws};
-use crate::config::Config;
+use crate::config::{Config, Parser};
 use crate::shard::deliver::{AckOrigin, Broadcast, BroadcastAck};
 use crate::shard::encode;
 use crate::shard::port::{ToCluster, ToShard};
@@ -83,7 +83,7 @@ fn another_nodes_broadcast_with_acks_reports_to_the_bridge_from_every_shard() {
         rooms: Vec::new(),
         except: Vec::new(),
         volatile: false,
-        msg: encode::event("/", Some(id), "remote", &[], &[]),
+        msg: encode::event(Parser::Json, "/", Some(id), "remote", &[], &[]),
         ack: Some(BroadcastAck {
             origin: AckOrigin::Bridge { key: 7 },
             id,

@@ -153,7 +153,7 @@ impl Core {
         if !m.is_for(name) || m.opts.flags.local() {
             return;
         }
-        let Some(msg) = packet_to_msg(name, &m.packet, None) else {
+        let Some(msg) = packet_to_msg(self.parser, name, &m.packet, None) else {
             return;
         };
         let b = Arc::new(Broadcast {
@@ -276,7 +276,7 @@ impl Core {
                 let key = self.id();
                 let ack_id = BRIDGE_ACK_BASE + key;
                 let name = &self.nsps[nsp as usize].0;
-                let Some(msg) = packet_to_msg(name, &packet, Some(ack_id)) else {
+                let Some(msg) = packet_to_msg(self.parser, name, &packet, Some(ack_id)) else {
                     return;
                 };
                 let timeout = opts

@@ -21,6 +21,7 @@
 
 pub mod binary;
 mod encode;
+pub mod msgpack;
 mod packet;
 
 pub use binary::{count_placeholders, is_placeholder, placeholder, Reassembler};

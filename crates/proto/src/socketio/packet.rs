@@ -143,6 +143,10 @@ pub enum DecodeError {
     /// A binary placeholder is malformed or refers to a missing attachment.
     #[error("invalid attachment placeholder")]
     InvalidPlaceholder,
+    /// msgpack parser: the message is not one well-formed msgpack value
+    /// within the limits (depth, size), or not a map with a valid `type`.
+    #[error("invalid msgpack packet")]
+    InvalidMsgpack,
 }
 
 impl Packet {
@@ -250,7 +254,7 @@ impl Packet {
 
 /// `socket.io-parser` `isPayloadValid`, with a payload required for
 /// EVENT, ACK and CONNECT_ERROR.
-fn payload_valid(kind: PacketKind, data: Option<&Value>) -> bool {
+pub(super) fn payload_valid(kind: PacketKind, data: Option<&Value>) -> bool {
     match (kind, data) {
         (PacketKind::Connect, None | Some(Value::Object(_))) => true,
         (PacketKind::Disconnect, None) => true,

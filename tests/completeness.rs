@@ -1,0 +1,567 @@
+//! socket.io completeness, issue 13 items 3 and 6 (conformance-app-2.md
+//! sections 11 and 14), with real clients and raw HTTP:
+//!
+//! * `--parser msgpack`: the conformance example driven by socket.io-client
+//!   with `socket.io-msgpack-parser` over websocket and polling
+//!   (tests/js/completeness/msgpack.test.js); an unknown parser exits 2.
+//! * `--cors ORIGIN --cors-credentials`: every answer of `/socket.io/`
+//!   (preflight, handshake, polling GET and POST, errors) read raw, then
+//!   socket.io-client `withCredentials` (cors.test.js); the defaults.
+//! * The library's `cookie` and `allow_request`: a server built here, raw
+//!   HTTP on both transports, then socket.io-client `withCredentials`
+//!   sending the `io` cookie back (cookie.test.js).
+//!
+//! Needs `tests/js/node_modules`; skipped with a notice when
+//! `RINGCAST_E2E=0`.
+
+use std::ffi::OsString;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use ringcast::server::{Event, Server, Socket};
+use ringcast::{AllowRequest, Config, Cookie};
+
+const ORIGIN: &str = "https://app.example.test";
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn skip() -> bool {
+    if std::env::var("RINGCAST_E2E").as_deref() == Ok("0") {
+        eprintln!("RINGCAST_E2E=0: skipping");
+        return true;
+    }
+    assert!(
+        root().join("tests/js/node_modules").exists(),
+        "tests/js/node_modules missing: run scripts/test.sh (it runs npm ci)"
+    );
+    false
+}
+
+/// The conformance example, built by cargo for this test's profile.
+fn conformance_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(path) = std::env::var_os("RINGCAST_CONFORMANCE_BIN") {
+            return PathBuf::from(path);
+        }
+        let exe = std::env::current_exe().expect("current_exe");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("target/<profile>/deps");
+        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") => "dev".to_owned(),
+            Some(p) => p.to_owned(),
+            None => panic!("unexpected test location"),
+        };
+        let target_dir = profile_dir.parent().expect("target dir");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
+        let status = Command::new(cargo)
+            .current_dir(root())
+            .args(["build", "--example", "conformance", "--profile", &profile])
+            .arg("--target-dir")
+            .arg(target_dir)
+            .status()
+            .expect("running cargo");
+        assert!(status.success(), "cargo build --example conformance failed");
+        profile_dir.join("examples").join("conformance")
+    })
+    .clone()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// A conformance app; killed on drop.
+struct App {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl App {
+    fn start(flags: &[&str]) -> Self {
+        let port = free_port();
+        let child = Command::new(conformance_bin())
+            .args(["--port", &port.to_string(), "--shards", "2", "--no-pin"])
+            .args(flags)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("conformance starts");
+        let app = Self {
+            child,
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+        };
+        app.wait_ready();
+        app
+    }
+
+    /// Waits for the listener (bounded number of tries, no timing assertion).
+    fn wait_ready(&self) {
+        for _ in 0..300 {
+            if TcpStream::connect(self.addr).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("conformance app on {} never listened", self.addr);
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+/// A raw HTTP response: status, head lines, body.
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Response {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn body_text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// One request on a fresh connection; reads the head and the body
+/// (`Content-Length`), or everything up to `101`'s head.
+fn request(addr: SocketAddr, req: &str) -> Response {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    s.write_all(req.as_bytes()).expect("write");
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+            let mut lines = head.lines();
+            let status = lines
+                .next()
+                .and_then(|l| l.split(' ').nth(1))
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0);
+            let headers: Vec<(String, String)> = lines
+                .filter_map(|l| l.split_once(':'))
+                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                .collect();
+            let len = headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                .and_then(|(_, v)| v.parse::<usize>().ok())
+                .unwrap_or(0);
+            if status == 101 || buf.len() >= end + 4 + len {
+                let body = buf[end + 4..(end + 4 + len).min(buf.len())].to_vec();
+                return Response {
+                    status,
+                    headers,
+                    body,
+                };
+            }
+        }
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => panic!("connection ended early: {}", String::from_utf8_lossy(&buf)),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+fn get(addr: SocketAddr, path: &str, extra: &str) -> Response {
+    request(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{extra}Connection: close\r\n\r\n"),
+    )
+}
+
+fn post(addr: SocketAddr, path: &str, extra: &str, body: &str) -> Response {
+    request(
+        addr,
+        &format!(
+            "POST {path} HTTP/1.1\r\nHost: localhost\r\n{extra}Content-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+}
+
+const WS_HEADERS: &str = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+
+fn ws_open(addr: SocketAddr, query: &str) -> Response {
+    request(
+        addr,
+        &format!("GET /socket.io/?EIO=4&transport=websocket{query} HTTP/1.1\r\nHost: localhost\r\n{WS_HEADERS}\r\n"),
+    )
+}
+
+fn sid_of(open: &str) -> String {
+    let json: serde_json::Value =
+        serde_json::from_str(open.trim_start_matches('0')).expect("open packet");
+    json["sid"].as_str().expect("sid").to_owned()
+}
+
+fn run_node(file: &str, url: &str) {
+    let out = Command::new("node")
+        .args([
+            "--test",
+            "--test-timeout=20000",
+            &format!("completeness/{file}"),
+        ])
+        .current_dir(root().join("tests/js"))
+        .env("RINGCAST_URL", url)
+        .output()
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "{file} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn msgpack_parser_with_real_clients() {
+    if skip() {
+        return;
+    }
+    let app = App::start(&["--parser", "msgpack"]);
+    // Over polling the server's CONNECT reply is one binary message, `b<base64>`.
+    let open = get(app.addr, "/socket.io/?EIO=4&transport=polling", "");
+    let sid = sid_of(&open.body_text());
+    let path = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+    // {type:0, data:undefined, nsp:"/custom"} as the client sends it.
+    let connect = "bg6R0eXBlAKRkYXRh1AAAo25zcKcvY3VzdG9t";
+    assert_eq!(post(app.addr, &path, "", connect).status, 200);
+    let reply = get(app.addr, &path, "").body_text();
+    assert!(reply.starts_with('b'), "binary CONNECT reply: {reply:?}");
+    run_node("msgpack.test.js", &app.url());
+    run_python_msgpack(&app.url());
+}
+
+/// tests/python/test_msgpack.py (python-socketio, `serializer="msgpack"`)
+/// when the venv of tests/run-clients.sh exists with `msgpack` installed.
+fn run_python_msgpack(url: &str) {
+    let python = root().join("tests/.venv/bin/python");
+    let ready = python.exists()
+        && Command::new(&python)
+            .args(["-c", "import msgpack, socketio"])
+            .status()
+            .is_ok_and(|s| s.success());
+    if !ready {
+        eprintln!("tests/.venv without msgpack (pip install -r tests/python/requirements.txt): skipping python-socketio");
+        return;
+    }
+    let out = Command::new(&python)
+        .args([
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/python/test_msgpack.py",
+        ])
+        .current_dir(root())
+        .env("RINGCAST_URL", url)
+        .env("RINGCAST_PARSER", "msgpack")
+        .output()
+        .expect("pytest runs");
+    assert!(
+        out.status.success(),
+        "python-socketio msgpack failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn an_unknown_parser_exits_with_status_2() {
+    let status = Command::new(conformance_bin())
+        .args(["--port", &free_port().to_string(), "--parser", "xml"])
+        .stderr(Stdio::null())
+        .status()
+        .expect("runs");
+    assert_eq!(status.code(), Some(2));
+}
+
+#[test]
+fn cors_exact_origin_with_credentials() {
+    if skip() {
+        return;
+    }
+    let app = App::start(&["--cors", ORIGIN, "--cors-credentials"]);
+    let origin = format!("Origin: {ORIGIN}\r\n");
+    let check = |r: &Response, what: &str| {
+        assert_eq!(
+            r.header("Access-Control-Allow-Origin"),
+            Some(ORIGIN),
+            "{what}"
+        );
+        assert_eq!(
+            r.header("Access-Control-Allow-Credentials"),
+            Some("true"),
+            "{what}"
+        );
+    };
+
+    let pre = request(
+        app.addr,
+        &format!(
+            "OPTIONS /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: localhost\r\n{origin}Access-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: content-type,x-token\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    assert_eq!(pre.status, 204);
+    check(&pre, "preflight");
+    assert_eq!(
+        pre.header("Access-Control-Allow-Methods"),
+        Some("GET,HEAD,PUT,PATCH,POST,DELETE")
+    );
+    assert_eq!(
+        pre.header("Access-Control-Allow-Headers"),
+        Some("content-type,x-token")
+    );
+    assert_eq!(
+        pre.header("Vary"),
+        Some("Origin, Access-Control-Request-Headers")
+    );
+
+    let open = get(app.addr, "/socket.io/?EIO=4&transport=polling", &origin);
+    assert_eq!(open.status, 200);
+    check(&open, "handshake");
+    assert_eq!(open.header("Vary"), Some("Origin"));
+    let sid = sid_of(&open.body_text());
+    let path = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+    let p = post(app.addr, &path, &origin, "40");
+    assert_eq!(p.status, 200);
+    check(&p, "polling POST");
+    let g = get(app.addr, &path, &origin);
+    assert_eq!(g.status, 200);
+    check(&g, "polling GET");
+    let err = get(
+        app.addr,
+        "/socket.io/?EIO=4&transport=polling&sid=nope",
+        &origin,
+    );
+    assert_eq!(err.status, 400);
+    check(&err, "error");
+    let ws = ws_open(app.addr, "");
+    assert_eq!(ws.status, 101);
+
+    // Another origin: no Allow-Origin, but Node still sends the credentials header.
+    let other = get(
+        app.addr,
+        "/socket.io/?EIO=4&transport=polling",
+        "Origin: https://evil.example.test\r\n",
+    );
+    assert_eq!(other.status, 200);
+    assert_eq!(other.header("Access-Control-Allow-Origin"), None);
+    assert_eq!(
+        other.header("Access-Control-Allow-Credentials"),
+        Some("true")
+    );
+    assert_eq!(other.header("Vary"), Some("Origin"));
+
+    run_node("cors.test.js", &app.url());
+}
+
+#[test]
+fn cors_defaults_and_credentials_without_a_list() {
+    if skip() {
+        return;
+    }
+    let origin = "Origin: https://any.example.test\r\n";
+    let plain = App::start(&[]);
+    let r = get(plain.addr, "/socket.io/?EIO=4&transport=polling", origin);
+    assert_eq!(r.header("Access-Control-Allow-Origin"), Some("*"));
+    assert_eq!(r.header("Access-Control-Allow-Credentials"), None);
+    drop(plain);
+
+    let cred = App::start(&["--cors-credentials"]);
+    let r = get(cred.addr, "/socket.io/?EIO=4&transport=polling", origin);
+    assert_eq!(
+        r.header("Access-Control-Allow-Origin"),
+        Some("https://any.example.test"),
+        "echoed, never * with credentials"
+    );
+    assert_eq!(r.header("Access-Control-Allow-Credentials"), Some("true"));
+    assert_eq!(r.header("Vary"), Some("Origin"));
+}
+
+fn echo(_socket: &Socket, mut ev: Event) {
+    if let Some(ack) = ev.take_ack() {
+        ack.send(ev.payload);
+    }
+}
+
+#[test]
+fn cookie_and_allow_request() {
+    if skip() {
+        return;
+    }
+    let config = Config {
+        listen: ([127, 0, 0, 1], 0).into(),
+        shards: 2,
+        pin_cores: false,
+        cookie: Some(Cookie::default()),
+        allow_request: Some(AllowRequest::new(|req| {
+            match req.query("deny").as_deref() {
+                None => Ok(()),
+                Some("1") => Err(None),
+                Some(m) => Err(Some(format!(
+                    "{m} from {}",
+                    req.header("x-who").unwrap_or("?")
+                ))),
+            }
+        })),
+        ..Config::default()
+    };
+    let app = Server::builder()
+        .namespace("/", |ns| {
+            ns.on("echo", echo);
+        })
+        .build()
+        .into_app();
+    let running = ringcast::runtime::start(config, app).expect("server starts");
+    let addr = running.local_addr();
+
+    let open = get(addr, "/socket.io/?EIO=4&transport=polling", "");
+    let sid = sid_of(&open.body_text());
+    assert_eq!(
+        open.header("Set-Cookie"),
+        Some(format!("io={sid}; Path=/; HttpOnly; SameSite=Lax").as_str())
+    );
+    let path = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+    let later = post(addr, &path, &format!("Cookie: io={sid}\r\n"), "40");
+    assert_eq!(later.status, 200);
+    assert_eq!(
+        later.header("Set-Cookie"),
+        None,
+        "only the handshake sets it"
+    );
+
+    let ws = ws_open(addr, "");
+    assert_eq!(ws.status, 101);
+    let cookie = ws.header("Set-Cookie").expect("cookie on the 101");
+    assert!(
+        cookie.starts_with("io=") && cookie.ends_with("; Path=/; HttpOnly; SameSite=Lax"),
+        "{cookie}"
+    );
+
+    let denied = get(addr, "/socket.io/?EIO=4&transport=polling&deny=1", "");
+    assert_eq!(denied.status, 403);
+    assert_eq!(denied.body_text(), r#"{"code":4,"message":"Forbidden"}"#);
+    assert_eq!(denied.header("Set-Cookie"), None);
+    let custom = get(
+        addr,
+        "/socket.io/?EIO=4&transport=polling&deny=banned",
+        "X-Who: eve\r\n",
+    );
+    assert_eq!(custom.status, 403);
+    assert_eq!(
+        custom.body_text(),
+        r#"{"code":4,"message":"banned from eve"}"#
+    );
+    let ws_denied = ws_open(addr, "&deny=1");
+    assert_eq!(ws_denied.status, 403);
+    assert_eq!(ws_denied.body_text(), "Forbidden");
+
+    run_node("cookie.test.js", &format!("http://{addr}"));
+    running.stop();
+    running.join();
+}
+
+/// The broker's config-file key `parser` (derived from `--parser`): a
+/// msgpack CONNECT over polling is answered in msgpack; a bad value exits 2.
+#[test]
+fn broker_parser_key() {
+    let dir = std::env::temp_dir().join(format!("ringcast-h12-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "parser = \"xml\"\n").expect("write");
+    let status = Command::new(env!("CARGO_BIN_EXE_ringcast"))
+        .arg("--config")
+        .arg(&bad)
+        .stderr(Stdio::null())
+        .status()
+        .expect("runs");
+    assert_eq!(status.code(), Some(2));
+
+    let good = dir.join("good.toml");
+    std::fs::write(&good, "parser = \"msgpack\"\nshards = 1\nno_pin = true\n").expect("write");
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_ringcast"))
+        .arg("--config")
+        .arg(&good)
+        .args(["--port", &port.to_string(), "--host", "127.0.0.1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("broker starts");
+    let app = App {
+        child,
+        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+    };
+    app.wait_ready();
+    let sid = sid_of(&get(app.addr, "/socket.io/?EIO=4&transport=polling", "").body_text());
+    let path = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+    // {type:0, nsp:"/"}
+    assert_eq!(
+        post(app.addr, &path, "", "bgqR0eXBlAKNuc3ChLw==").status,
+        200
+    );
+    let reply = get(app.addr, &path, "").body_text();
+    assert!(reply.starts_with('b'), "binary CONNECT reply: {reply:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// CORS with credentials where it is enforced: headless Chromium, a page
+/// from the configured origin connects `withCredentials` over polling, a
+/// page from another origin is refused by the browser.
+#[test]
+fn cors_credentials_in_a_browser() {
+    if skip() {
+        return;
+    }
+    if !Path::new("/usr/bin/chromium").exists() && std::env::var_os("CHROMIUM").is_none() {
+        eprintln!("no chromium: skipping the browser CORS test");
+        return;
+    }
+    let page_port = free_port();
+    let origin = format!("http://127.0.0.1:{page_port}");
+    let app = App::start(&["--cors", &origin, "--cors-credentials"]);
+    let out = Command::new("node")
+        .arg("completeness/browser-cors.js")
+        .current_dir(root().join("tests/js"))
+        .env("RINGCAST_URL", app.url())
+        .env("PAGE_PORT", page_port.to_string())
+        .output()
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "browser CORS failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
