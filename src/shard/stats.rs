@@ -282,3 +282,48 @@ impl Shard {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each counter lands in its own label slot, and snapshots sum.
+    #[test]
+    fn ops_count_into_their_labels() {
+        let ops = Ops::default();
+        ops.count_engine_packet(&EnginePacket::Pong(Default::default()));
+        ops.count_sio_packet(PacketKind::BinaryAck);
+        ops.count_disconnect(CloseReason::SlowConsumer);
+        ops.count_disconnect(CloseReason::ServerNamespaceDisconnect);
+        ops.count_receivers(1000);
+        let packets = ops.packets.each_ref().map(Cell::get);
+        assert_eq!(packets[3], 1, "{}", PACKET_TYPES[3]);
+        assert_eq!(PACKET_TYPES[3], "pong");
+        assert_eq!(packets[8 + PacketKind::BinaryAck as usize], 1);
+        assert_eq!(
+            PACKET_TYPES[8 + PacketKind::BinaryAck as usize],
+            "binary_ack"
+        );
+        assert_eq!(packets.iter().sum::<u64>(), 2);
+        let disconnects = ops.disconnects.each_ref().map(Cell::get);
+        assert_eq!(disconnects[close_index(CloseReason::SlowConsumer)], 1);
+        assert_eq!(
+            CLOSE_REASONS[close_index(CloseReason::SlowConsumer)],
+            "slow_consumer"
+        );
+        assert_eq!(
+            CLOSE_REASONS[close_index(CloseReason::ServerNamespaceDisconnect)],
+            "server_namespace_disconnect"
+        );
+        let mut total = StatsSnapshot {
+            packets,
+            disconnects,
+            broadcast_receivers: ops.broadcast_receivers.get(),
+            ..Default::default()
+        };
+        let copy = total;
+        total.add(&copy);
+        assert_eq!(total.broadcast_receivers, 2000);
+        assert_eq!(total.packets[3], 2);
+    }
+}
