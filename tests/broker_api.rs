@@ -176,6 +176,27 @@ fn api_with_real_clients_and_metrics_follow() {
         Some(1)
     );
     assert_eq!(sample(&before, "ringcast_redis_connected"), Some(0));
+    // Every operator series is exposed from the start (a missing one fails).
+    for series in [
+        "ringcast_received_bytes_total",
+        "ringcast_sent_bytes_total",
+        "ringcast_packets_received_total{type=\"event\"}",
+        "ringcast_packets_received_total{type=\"binary_ack\"}",
+        "ringcast_packets_received_total{type=\"pong\"}",
+        "ringcast_broadcasts_total{origin=\"local\"}",
+        "ringcast_broadcast_receivers_total",
+        "ringcast_acks_pending{kind=\"socket\"}",
+        "ringcast_acks_pending{kind=\"broadcast\"}",
+        "ringcast_ack_timeouts_total",
+        "ringcast_disconnects_total{reason=\"ping_timeout\"}",
+        "ringcast_disconnects_total{reason=\"slow_consumer\"}",
+        "ringcast_disconnects_total{reason=\"transport_close\"}",
+        "ringcast_handoffs_total",
+        "ringcast_cluster_dropped_total{where=\"from_shards\"}",
+        "ringcast_redis_reconnects_total",
+    ] {
+        assert!(sample(&before, series).is_some(), "{series} missing");
+    }
     let Some(js) = js_dir() else { return };
     run_js(js, &node, None);
     let after = scrape(node.api);
@@ -188,6 +209,13 @@ fn api_with_real_clients_and_metrics_follow() {
     moved("ringcast_events_received_total");
     moved("ringcast_deliveries_total");
     moved("ringcast_auth_failures_total{reason=\"invalid\"}");
+    moved("ringcast_received_bytes_total");
+    moved("ringcast_sent_bytes_total");
+    moved("ringcast_packets_received_total{type=\"connect\"}");
+    moved("ringcast_packets_received_total{type=\"event\"}");
+    moved("ringcast_packets_received_total{type=\"message\"}");
+    moved("ringcast_broadcasts_total{origin=\"local\"}");
+    moved("ringcast_broadcast_receivers_total");
     assert!(sample(
         &after,
         "ringcast_api_requests_total{path=\"/api/emit\",code=\"200\"}"
@@ -415,5 +443,8 @@ fn slow_consumer_is_counted() {
         }
         assert!(sent < 2000, "never closed as a slow consumer");
     }
+    // Counted with the close, on the same shard, before the scrape saw it.
+    let reason = "ringcast_disconnects_total{reason=\"slow_consumer\"}";
+    assert!(sample(&scrape(node.api), reason).is_some_and(|n| n >= 1));
     drop(ws);
 }

@@ -31,7 +31,7 @@ use glommio::channels::local_channel::{self, LocalSender};
 use super::auth::AuthFailure;
 use crate::server::Quota;
 use crate::shard::port::{BridgeHealth, ShardTask, ToShard};
-use crate::shard::stats::StatsSnapshot;
+use crate::shard::stats::{StatsSnapshot, CLOSE_REASONS, PACKET_TYPES};
 use crate::shard::Shard;
 
 /// How long a scrape waits for every shard's snapshot.
@@ -286,6 +286,69 @@ pub fn render(shards: &[StatsSnapshot], bridge: &BridgeHealth, api: &ApiCounts) 
         "Connections handed to the shard owning their session.",
         &[("", total.handoffs)],
     );
+    family(
+        "ringcast_received_bytes_total",
+        "counter",
+        "Bytes read from client connections (HTTP and WebSocket framing included).",
+        &[("", total.received_bytes)],
+    );
+    family(
+        "ringcast_sent_bytes_total",
+        "counter",
+        "Bytes written to client connections (HTTP and WebSocket framing included).",
+        &[("", total.sent_bytes)],
+    );
+    let packets: Vec<(String, u64)> = PACKET_TYPES
+        .iter()
+        .zip(total.packets)
+        .map(|(t, n)| (format!("{{type=\"{t}\"}}"), n))
+        .collect();
+    let packets: Vec<(&str, u64)> = packets.iter().map(|(l, n)| (l.as_str(), *n)).collect();
+    family(
+        "ringcast_packets_received_total",
+        "counter",
+        "Packets received from clients, by Engine.IO or Socket.IO packet type.",
+        &packets,
+    );
+    family(
+        "ringcast_broadcasts_total",
+        "counter",
+        "Broadcasts started on this node (sockets, server API, HTTP API).",
+        &[("{origin=\"local\"}", total.broadcasts)],
+    );
+    family(
+        "ringcast_broadcast_receivers_total",
+        "counter",
+        "Sockets reached by broadcasts (fan-out), local and from other nodes.",
+        &[("", total.broadcast_receivers)],
+    );
+    family(
+        "ringcast_acks_pending",
+        "gauge",
+        "Acks awaited: per-socket emits with ack, and broadcast-with-ack aggregations.",
+        &[
+            ("{kind=\"socket\"}", total.acks_pending_socket),
+            ("{kind=\"broadcast\"}", total.acks_pending_broadcast),
+        ],
+    );
+    family(
+        "ringcast_ack_timeouts_total",
+        "counter",
+        "Acks (per-socket or broadcast aggregations) that timed out.",
+        &[("", total.ack_timeouts)],
+    );
+    let disconnects: Vec<(String, u64)> = CLOSE_REASONS
+        .iter()
+        .zip(total.disconnects)
+        .map(|(r, n)| (format!("{{reason=\"{r}\"}}"), n))
+        .collect();
+    let disconnects: Vec<(&str, u64)> = disconnects.iter().map(|(l, n)| (l.as_str(), *n)).collect();
+    family(
+        "ringcast_disconnects_total",
+        "counter",
+        "Connections closed, by reason (namespace reasons: one socket left its namespace).",
+        &disconnects,
+    );
     let quotas: Vec<(String, u64)> = Quota::ALL
         .iter()
         .zip(total.refusals)
@@ -389,12 +452,22 @@ mod tests {
         let api = ApiCounts::default();
         api.count("/api/emit", 200, Duration::from_micros(700));
         api.count("/api/emit", 401, Duration::from_secs(9));
-        let shard = StatsSnapshot {
+        let mut shard = StatsSnapshot {
             websocket: 1,
             deliveries: 3,
             queued_bytes: 10,
+            received_bytes: 100,
+            sent_bytes: 200,
+            broadcasts: 4,
+            broadcast_receivers: 40,
+            acks_pending_socket: 1,
+            acks_pending_broadcast: 2,
+            ack_timeouts: 5,
             ..Default::default()
         };
+        shard.packets[10] = 7; // event
+        shard.packets[3] = 1; // pong
+        shard.disconnects[2] = 3; // ping timeout
         let text = render(&[shard, shard], &BridgeHealth::default(), &api);
         assert!(text.ends_with('\n'));
         let mut current = String::new();
@@ -453,6 +526,23 @@ mod tests {
         assert!(text.contains("ringcast_shard_queued_bytes{shard=\"0\"} 10\n"));
         assert!(text.contains("ringcast_api_requests_total{path=\"/api/emit\",code=\"401\"} 1\n"));
         assert!(text.contains("ringcast_redis_connected 0\n"));
+        for expected in [
+            "ringcast_received_bytes_total 200\n",
+            "ringcast_sent_bytes_total 400\n",
+            "ringcast_packets_received_total{type=\"event\"} 14\n",
+            "ringcast_packets_received_total{type=\"pong\"} 2\n",
+            "ringcast_packets_received_total{type=\"binary_ack\"} 0\n",
+            "ringcast_broadcasts_total{origin=\"local\"} 8\n",
+            "ringcast_broadcast_receivers_total 80\n",
+            "ringcast_acks_pending{kind=\"socket\"} 2\n",
+            "ringcast_acks_pending{kind=\"broadcast\"} 4\n",
+            "ringcast_ack_timeouts_total 10\n",
+            "ringcast_disconnects_total{reason=\"ping_timeout\"} 6\n",
+            "ringcast_disconnects_total{reason=\"slow_consumer\"} 0\n",
+            "ringcast_cluster_dropped_total{where=\"from_shards\"} 0\n",
+        ] {
+            assert!(text.contains(expected), "missing {expected}");
+        }
         let h = "ringcast_api_request_duration_seconds";
         assert!(text.contains(&format!(
             "{h}_bucket{{path=\"/api/emit\",le=\"0.0005\"}} 0\n"

@@ -54,6 +54,7 @@ impl Conn {
         let mut scratch = shard.scratch.borrow_mut();
         match Pin::new(&mut self.stream).poll_read(cx, &mut scratch[..]) {
             Poll::Ready(Ok(n)) => {
+                crate::shard::stats::count_received_bytes(n);
                 self.rbuf.extend_from_slice(&scratch[..n]);
                 Poll::Ready(Ok(n))
             }
@@ -80,6 +81,7 @@ impl Conn {
             if n == 0 {
                 return Err(io::ErrorKind::WriteZero.into());
             }
+            crate::shard::stats::count_sent_bytes(n);
             data = &data[n..];
         }
         Ok(())
@@ -134,6 +136,7 @@ impl Conn {
                 }
                 Err(e) => return Poll::Ready(Err(e)),
             };
+            crate::shard::stats::count_sent_bytes(written);
             // Retire fully written items.
             let mut left = self.write_offset + written;
             let mut done = 0;

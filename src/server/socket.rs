@@ -187,12 +187,13 @@ impl Socket {
         let Some(timeout) = timeout else {
             return Ok(());
         };
-        let state = Rc::downgrade(&self.state);
+        let (state, shard) = (Rc::downgrade(&self.state), self.shard.clone());
         glommio::spawn_local(async move {
             glommio::timer::sleep(timeout).await;
             let Some(state) = state.upgrade() else { return };
             let pending = state.acks.borrow_mut().remove(&id);
             if let Some(PendingAck::Local(cb)) = pending {
+                shard.stats.ops.count_ack_timeout();
                 cb(Err(AckError::Timeout));
             }
         })

@@ -111,9 +111,17 @@ impl std::fmt::Debug for AckAggregates {
     }
 }
 
+impl AckAggregates {
+    /// Aggregations waiting for replies (for `/metrics`).
+    pub fn pending_count(&self) -> usize {
+        self.pending.len()
+    }
+}
+
 impl Shard {
     /// Starts a broadcast: delivers locally, then forwards to every shard.
     pub fn broadcast(self: &Rc<Self>, b: Broadcast) {
+        self.stats.ops.count_broadcast();
         let b = Arc::new(b);
         if !b.local && self.mesh.publishes() {
             // Other nodes: the bridge publishes it (never blocks; a full
@@ -207,6 +215,7 @@ impl Shard {
         self.stats
             .deliveries
             .set(self.stats.deliveries.get() + n as u64);
+        self.stats.ops.count_receivers(n);
         for session in overflowed {
             self.handle_overflow(&session);
         }
@@ -328,6 +337,7 @@ impl Shard {
     pub fn expire_aggregate(&self, req: u64) {
         let a = self.acks.borrow_mut().pending.remove(&req);
         if let Some(mut a) = a {
+            self.stats.ops.count_ack_timeout();
             if let Some(cb) = a.callback.take() {
                 cb(Err((AckError::Timeout, a.replies)));
             }

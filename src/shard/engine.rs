@@ -52,6 +52,7 @@ impl Shard {
         now: Instant,
         packet: Packet,
     ) {
+        self.stats.ops.count_engine_packet(&packet);
         session.handle_packet(now, packet);
         self.handle_session_events(session);
     }

@@ -173,6 +173,9 @@ impl Shard {
         if close {
             self.close_session(&state.session, CloseReason::ForcedServerClose);
         } else {
+            self.stats
+                .ops
+                .count_disconnect(CloseReason::ServerNamespaceDisconnect);
             self.remove_socket(key, CloseReason::ServerNamespaceDisconnect);
         }
     }

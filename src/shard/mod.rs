@@ -68,6 +68,9 @@ pub struct Stats {
     pub deliveries: Cell<u64>,
     /// Limits the slow-consumer log line to one a second.
     pub slow_consumer_log: quota::LogLimiter,
+    /// The operator series of `/metrics` (packets, broadcasts, acks,
+    /// disconnects).
+    pub ops: stats::Ops,
 }
 
 /// The state of one core.
@@ -221,6 +224,7 @@ impl Shard {
             st.reassembly = None;
             std::mem::take(&mut st.sockets)
         };
+        self.stats.ops.count_disconnect(reason);
         self.sessions.borrow_mut().remove(&session.sid);
         self.quota.release_session(&session.handshake.address);
         for (_, key) in sockets {

@@ -99,6 +99,7 @@ impl Shard {
         packet: Packet,
         attachments: Vec<Bytes>,
     ) {
+        self.stats.ops.count_sio_packet(packet.kind);
         if packet.kind == PacketKind::Connect {
             return self.handle_sio_connect(session, &packet.nsp, packet.data);
         }
@@ -111,6 +112,9 @@ impl Shard {
         };
         match packet.kind {
             PacketKind::Disconnect => {
+                self.stats
+                    .ops
+                    .count_disconnect(CloseReason::ClientNamespaceDisconnect);
                 self.remove_socket(key, CloseReason::ClientNamespaceDisconnect)
             }
             PacketKind::Event | PacketKind::BinaryEvent => {
