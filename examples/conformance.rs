@@ -39,6 +39,9 @@ struct Args {
     /// Node name in a cluster.
     #[arg(long, env = "NODE_NAME")]
     name: Option<String>,
+    /// permessage-deflate on websockets, threshold 1024 (part 2 section 13).
+    #[arg(long, env = "PER_MESSAGE_DEFLATE")]
+    per_message_deflate: bool,
 }
 
 fn echo(_socket: &Socket, mut ev: Event) {
@@ -230,6 +233,7 @@ fn main() {
         redis_sharded: a.redis_sharded,
         redis_subscription_mode: a.redis_subscription_mode,
         node_name: a.name.clone(),
+        per_message_deflate: a.per_message_deflate,
         // Node's conformance app has no quotas: the suites and the
         // benchmarks (publishers and echo clients far over 1000 events/s)
         // compare like with like. The broker binary keeps them on.

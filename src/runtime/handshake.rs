@@ -10,6 +10,7 @@ use ringcast_proto::engineio::session::SessionConfig;
 use ringcast_proto::engineio::{EngineError, OpenPacket};
 use ringcast_proto::http::{self, RequestHead};
 use ringcast_proto::ws;
+use ringcast_proto::ws::deflate::Negotiated;
 
 use super::conn::Next;
 use super::io::Conn;
@@ -105,8 +106,12 @@ pub(crate) async fn open_polling(
 }
 
 /// Validates the websocket handshake headers and returns the 101 response
-/// (not yet written, so a caller can send its first frame in the same write).
-pub(crate) fn accept(shard: &Shard, head: &RequestHead) -> Result<BytesMut, EngineError> {
+/// (not yet written, so a caller can send its first frame in the same write)
+/// and the permessage-deflate parameters it agreed to (`deflate.rs`).
+pub(crate) fn accept(
+    shard: &Shard,
+    head: &RequestHead,
+) -> Result<(BytesMut, Option<Negotiated>), EngineError> {
     let key = head
         .ws_key
         .as_deref()
@@ -125,7 +130,11 @@ pub(crate) fn accept(shard: &Shard, head: &RequestHead) -> Result<BytesMut, Engi
         }
         out.extend_from_slice(b"\r\n");
     }
-    Ok(out)
+    let deflate = super::deflate::negotiate(&shard.config, head);
+    if let Some(n) = &deflate {
+        super::deflate::add_header(n, &mut out);
+    }
+    Ok((out, deflate))
 }
 
 /// A websocket without sid: a new session whose only transport is this one.
@@ -135,7 +144,8 @@ pub(crate) async fn open_websocket(
     head: &RequestHead,
     kind: SessionKind,
 ) -> Result<Next, EngineError> {
-    let mut out = accept(shard, head)?;
+    let (mut out, deflate) = accept(shard, head)?;
+    conn.deflate = deflate;
     let session = new_session(shard, head, conn, kind, Transport::WebSocket);
     let open = open_packet(shard, &session.sid, &[]);
     let frame = Frame::text(open.as_bytes()[0], &open.as_bytes()[1..]);

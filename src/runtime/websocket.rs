@@ -34,7 +34,7 @@ pub(crate) async fn upgrade(
 ) -> Result<Next, EngineError> {
     // A bad websocket handshake is refused (400) first, as the `ws`
     // library does before engine.io sees the socket.
-    let mut out = accept(shard, head)?;
+    let (mut out, deflate) = accept(shard, head)?;
     // Busy (already upgrading or upgraded): Node's engine.io accepts the
     // websocket (101), then closes it at once (`onWebSocket`: "transport
     // had already been upgraded" / "has already been trying to upgrade",
@@ -59,6 +59,7 @@ pub(crate) async fn upgrade(
     {
         return Err(EngineError::BadRequest);
     }
+    conn.deflate = deflate;
     if conn.write_all(&out).await.is_err() {
         session.st.borrow_mut().eio.handle_upgrade_failed();
         return Ok(Next::Close);
@@ -87,7 +88,8 @@ async fn probe(
     session: &Rc<Session>,
     mut deadline: Timer,
 ) -> bool {
-    let mut dec = FrameDecoder::new(shard.config.max_http_buffer_size);
+    let mut dec =
+        FrameDecoder::new(shard.config.max_http_buffer_size).with_deflate(conn.deflate.as_ref());
     loop {
         loop {
             let msg = match dec.decode(&mut conn.rbuf) {
@@ -155,7 +157,8 @@ enum Wake {
 
 /// The websocket connection loop for an active session transport.
 pub(crate) async fn run(shard: &Rc<Shard>, conn: &mut Conn, session: &Rc<Session>) {
-    let mut dec = FrameDecoder::new(shard.config.max_http_buffer_size);
+    let mut dec =
+        FrameDecoder::new(shard.config.max_http_buffer_size).with_deflate(conn.deflate.as_ref());
     conn.write_offset = 0;
     loop {
         // Decode what has arrived.
