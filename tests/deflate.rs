@@ -248,3 +248,104 @@ fn socket_io_client_large_broadcast_compressed() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// One HTTP request on its own connection (`Connection: close`): the head and the raw body.
+fn http_raw(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    extra: &str,
+    body: &[u8],
+) -> (String, Vec<u8>) {
+    let mut s = raw::connect(addr);
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n{extra}\r\n",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).expect("write");
+    s.write_all(body).expect("write body");
+    let mut all = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut s, &mut all);
+    let end = all
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("response head")
+        + 4;
+    let body = all.split_off(end);
+    (String::from_utf8_lossy(&all).into_owned(), body)
+}
+
+#[test]
+fn polling_responses_compressed_per_accept_encoding() {
+    use std::io::Read;
+    if skip() {
+        return;
+    }
+    let _g = serial();
+    let server = Server::start(true);
+    let a = server.addr;
+    let (_, open) = http_raw(a, "GET", "/socket.io/?EIO=4&transport=polling", "", b"");
+    let open = String::from_utf8(open).expect("utf-8");
+    let sid = open
+        .split("\"sid\":\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("sid")
+        .to_owned();
+    let path = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+    http_raw(a, "POST", &path, "", b"40");
+    let (head, body) = http_raw(a, "GET", &path, "Accept-Encoding: gzip\r\n", b"");
+    assert!(
+        !head.to_ascii_lowercase().contains("content-encoding"),
+        "small: {head}"
+    );
+    assert!(body.starts_with(b"40{"));
+    let big = "x".repeat(3000);
+    let want = format!(r#"431["{big}"]"#);
+    for (accept, coding) in [("gzip, deflate, br", "gzip"), ("deflate", "deflate")] {
+        http_raw(
+            a,
+            "POST",
+            &path,
+            "",
+            format!(r#"421["echo","{big}"]"#).as_bytes(),
+        );
+        let (head, body) = http_raw(
+            a,
+            "GET",
+            &path,
+            &format!("Accept-Encoding: {accept}\r\n"),
+            b"",
+        );
+        assert!(
+            head.contains(&format!("Content-Encoding: {coding}\r\n")),
+            "{head}"
+        );
+        assert!(
+            head.contains(&format!("Content-Length: {}\r\n", body.len())),
+            "{head}"
+        );
+        let mut plain = String::new();
+        if coding == "gzip" {
+            flate2::read::GzDecoder::new(&body[..]).read_to_string(&mut plain)
+        } else {
+            flate2::read::ZlibDecoder::new(&body[..]).read_to_string(&mut plain)
+        }
+        .expect("decodes");
+        assert_eq!(plain, want);
+    }
+    // No matching Accept-Encoding: as is.
+    http_raw(
+        a,
+        "POST",
+        &path,
+        "",
+        format!(r#"421["echo","{big}"]"#).as_bytes(),
+    );
+    let (head, body) = http_raw(a, "GET", &path, "Accept-Encoding: br, gzip;q=0\r\n", b"");
+    assert!(
+        !head.to_ascii_lowercase().contains("content-encoding"),
+        "{head}"
+    );
+    assert_eq!(body, want.as_bytes());
+}

@@ -65,6 +65,9 @@ pub(crate) async fn handle_get(
         Some(GetAnswer::Data) => {
             let mut body = BytesMut::new();
             session.st.borrow_mut().eio.poll_payload(&mut body);
+            if let Some(next) = super::deflate::respond_compressed(shard, conn, head, &body).await {
+                return Ok(next);
+            }
             return Ok(respond(shard, conn, head, 200, "text/plain; charset=UTF-8", &body).await);
         }
     };
