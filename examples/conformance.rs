@@ -64,6 +64,9 @@ struct Args {
     /// origin, echoed).
     #[arg(long)]
     cors_credentials: bool,
+    /// permessage-deflate on websockets, threshold 1024 (part 2 section 13).
+    #[arg(long, env = "PER_MESSAGE_DEFLATE")]
+    per_message_deflate: bool,
 }
 
 fn echo(_socket: &Socket, mut ev: Event) {
@@ -262,6 +265,7 @@ fn main() {
         node_name: a.name.clone(),
         cluster_advertise: a.cluster_advertise.clone(),
         cluster_forward: !a.no_cluster_forward,
+        per_message_deflate: a.per_message_deflate,
         // Node's conformance app has no quotas: the suites and the
         // benchmarks (publishers and echo clients far over 1000 events/s)
         // compare like with like. The broker binary keeps them on.

@@ -256,6 +256,17 @@ pub struct Config {
     pub upgrade_timeout: Duration,
     /// Largest message or polling body accepted (Node's `maxHttpBufferSize`, 1e6).
     pub max_http_buffer_size: usize,
+    /// permessage-deflate on websockets (RFC 7692; Node's
+    /// `perMessageDeflate`, off by default): offered by a client, it is
+    /// accepted with `server_no_context_takeover`, so a broadcast's frame is
+    /// compressed once and the same bytes go to every receiver.
+    pub per_message_deflate: bool,
+    /// Smallest payload compressed (Node's `threshold`, 1024 bytes).
+    pub per_message_deflate_threshold: usize,
+    /// Let clients keep their compression context between messages (costs
+    /// an inflate window, ~40 KiB, per connection); off: every client is
+    /// told `client_no_context_takeover` and no zlib state is kept.
+    pub per_message_deflate_client_context: bool,
     /// Time a session has to CONNECT to a namespace (Node's `connectTimeout`, 45 s).
     pub connect_timeout: Duration,
     /// Allowed transports (Node's `transports`).
@@ -368,6 +379,9 @@ impl Default for Config {
             ping_timeout: Duration::from_millis(20_000),
             upgrade_timeout: Duration::from_millis(10_000),
             max_http_buffer_size: 1_000_000,
+            per_message_deflate: false,
+            per_message_deflate_threshold: 1024,
+            per_message_deflate_client_context: false,
             connect_timeout: Duration::from_millis(45_000),
             transports: Transports::default(),
             cors: Cors::Off,

@@ -57,6 +57,17 @@ struct Args {
     /// Largest message / polling body in bytes (Node's maxHttpBufferSize).
     #[arg(long, default_value_t = 1_000_000)]
     max_http_buffer_size: usize,
+    /// permessage-deflate on websockets (RFC 7692, Node's perMessageDeflate):
+    /// a broadcast is compressed once for every receiver.
+    #[arg(long)]
+    per_message_deflate: bool,
+    /// Smallest websocket payload compressed, in bytes (Node's threshold).
+    #[arg(long, default_value_t = 1024)]
+    per_message_deflate_threshold: usize,
+    /// Let clients keep their compression context (an inflate window per
+    /// connection, ~40 KiB); off: client_no_context_takeover.
+    #[arg(long)]
+    per_message_deflate_client_context: bool,
     /// Bytes queued per connection before it is dropped as a slow consumer.
     #[arg(long, default_value_t = 4 << 20)]
     max_buffered_bytes: usize,
@@ -183,6 +194,9 @@ fn main() {
         upgrade_timeout: Duration::from_millis(a.upgrade_timeout),
         connect_timeout: Duration::from_millis(a.connect_timeout),
         max_http_buffer_size: a.max_http_buffer_size,
+        per_message_deflate: a.per_message_deflate,
+        per_message_deflate_threshold: a.per_message_deflate_threshold,
+        per_message_deflate_client_context: a.per_message_deflate_client_context,
         max_buffered_bytes: a.max_buffered_bytes,
         transports,
         cors,

@@ -444,6 +444,24 @@ fn emitter_mixed() {
     run("emitter", MIXED);
 }
 
+/// A dynamic namespace's child on every node: the emitter's broadcast on it reaches every node.
+#[test]
+fn dynamic_ringcast_only() {
+    run("dynamic", RR);
+}
+
+/// Also a Node node's broadcast and fetchSockets on the child (ringcast answers).
+#[test]
+fn dynamic_mixed() {
+    run("dynamic", MIXED);
+}
+
+/// Sharded: the child's namespace channel is SSUBSCRIBEd on creation.
+#[test]
+fn sharded_dynamic_mixed() {
+    run_sharded("dynamic", MIXED);
+}
+
 #[test]
 fn outage_ringcast_only() {
     run("outage", RR);

@@ -279,13 +279,36 @@ impl Core {
 
     /// Adds the namespaces created since (dynamic namespaces' children):
     /// a shard registers a child before it sends any message naming its
-    /// index, so after this every index in a shard's message is known.
-    /// Their channels are not subscribed: a child's broadcasts are
-    /// published, but other nodes' are not received (docs/architecture.md).
+    /// index ([`ToCluster::Namespace`] right after creating it), so after
+    /// this every index in a shard's message is known. With Redis, each new
+    /// child's channels are subscribed as the adapter does when Node
+    /// creates a namespace: classic `SUBSCRIBE` request / response /
+    /// specific response and `PSUBSCRIBE` the broadcast pattern; sharded
+    /// `SSUBSCRIBE` the namespace channel and this node's response channel.
+    /// Until then the child is not counted by `NUMSUB` on other nodes, so
+    /// their requests do not wait for this node.
     fn sync_namespaces(&mut self) {
         for i in self.nsps.len()..self.app.namespace_count() {
             let name = self.app.namespace_name(i as u16).to_owned();
             let c = Channels::new(&self.key, &name);
+            if self.redis {
+                let (channels, patterns) = if self.sharded {
+                    (
+                        vec![c.broadcast().to_owned(), c.sharded_response(&self.uid)],
+                        Vec::new(),
+                    )
+                } else {
+                    (
+                        vec![
+                            c.request().to_owned(),
+                            c.response().to_owned(),
+                            c.specific_response(&self.uid),
+                        ],
+                        vec![c.broadcast_pattern()],
+                    )
+                };
+                self.act(Action::SubscribeNamespace { channels, patterns });
+            }
             self.nsps.push((name, c));
         }
     }

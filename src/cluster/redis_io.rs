@@ -15,10 +15,14 @@
 //!   Cluster forwards classic pub/sub to every node, so one connection to
 //!   any seed receives everything. When the link breaks it logs,
 //!   reconnects (to the next seed) with backoff and subscribes again.
+//!   What it holds is shared with the core ([`ClassicSubs`]): channels of a
+//!   namespace created later (a dynamic namespace's child) are written on
+//!   the live connection at once and are part of every resubscription.
 //! - Sharded subscriber: [`super::sharded_io`].
 
+use std::io::Write;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -27,7 +31,7 @@ use ringcast_cluster_wire::resp::Push;
 use ringcast_cluster_wire::{Channels, SubscriptionMode};
 
 use super::cluster_io::Router;
-use super::resp::{command, Auth, Conn, Reply};
+use super::resp::{command, Auth, Conn, Reply, Stream};
 use super::slots::Addr;
 use super::topology::{parse_seeds, Seeds};
 use super::{bump, Counters, Event};
@@ -58,6 +62,97 @@ pub(crate) struct Publisher {
     pub(crate) subs: Option<super::sharded_io::Subs>,
     /// Sharded mode: the adapter's `subscriptionMode`.
     pub(crate) mode: SubscriptionMode,
+    /// Classic mode: what the subscriber holds (the core adds children).
+    pub(crate) classic: Option<Arc<ClassicSubs>>,
+}
+
+/// Classic mode: the channels and patterns the subscriber holds and the
+/// write half of its live connection, under one mutex. Invariant: every
+/// entry is either written on the live connection or, with none live, part
+/// of the next connection's first SUBSCRIBE / PSUBSCRIBE (the subscriber
+/// attaches a connection under the lock, in the same step as it writes the
+/// whole set), so an addition is never lost across a reconnect.
+#[derive(Debug, Default)]
+pub(crate) struct ClassicSubs {
+    inner: Mutex<Wanted>,
+}
+
+#[derive(Debug, Default)]
+struct Wanted {
+    channels: Vec<String>,
+    patterns: Vec<String>,
+    /// The live connection's write half (None while reconnecting).
+    writer: Option<Stream>,
+}
+
+/// `PSUBSCRIBE patterns` then `SUBSCRIBE channels` (each only when not
+/// empty), in the adapter's order: once `NUMSUB` counts a node on a request
+/// channel, its broadcast pattern is held too.
+fn subscribe_commands(channels: &[String], patterns: &[String]) -> Vec<u8> {
+    let mut cmds = Vec::new();
+    for (verb, names) in [("PSUBSCRIBE", patterns), ("SUBSCRIBE", channels)] {
+        if !names.is_empty() {
+            let mut c = vec![verb];
+            c.extend(names.iter().map(String::as_str));
+            cmds.extend(command(&c));
+        }
+    }
+    cmds
+}
+
+impl ClassicSubs {
+    fn new(channels: Vec<String>, patterns: Vec<String>) -> Self {
+        Self {
+            inner: Mutex::new(Wanted {
+                channels,
+                patterns,
+                writer: None,
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Wanted> {
+        // A poisoned lock only means a panic elsewhere while it was held;
+        // every critical section leaves the set consistent.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Holds `channels` and `patterns` from now on: written at once when
+    /// connected (with the socket's write timeout), else on reconnect. A
+    /// failed write shuts the connection, so the reader reconnects and
+    /// subscribes everything again.
+    pub(crate) fn add(&self, channels: &[String], patterns: &[String]) {
+        let mut w = self.lock();
+        w.channels.extend(channels.iter().cloned());
+        w.patterns.extend(patterns.iter().cloned());
+        if let Some(writer) = &mut w.writer {
+            if let Err(e) = writer.write_all(&subscribe_commands(channels, patterns)) {
+                tracing::warn!(error = %e, "redis subscribe failed; reconnecting");
+                writer.shutdown();
+                w.writer = None;
+            }
+        }
+    }
+
+    /// Writes the whole set on `conn` and makes it the live connection;
+    /// returns how many confirmations that asks for.
+    fn attach(&self, conn: &mut Conn) -> std::io::Result<usize> {
+        let mut w = self.lock();
+        conn.send(&subscribe_commands(&w.channels, &w.patterns))?;
+        w.writer = Some(conn.stream().try_clone()?);
+        Ok(w.channels.len() + w.patterns.len())
+    }
+
+    /// The live connection broke.
+    fn detach(&self) {
+        self.lock().writer = None;
+    }
+
+    /// Numbers of channels and patterns held.
+    fn counts(&self) -> (usize, usize) {
+        let w = self.lock();
+        (w.channels.len(), w.patterns.len())
+    }
 }
 
 impl Publisher {
@@ -145,13 +240,15 @@ pub(crate) fn start(
             uid,
             subs: Some(subs),
             mode,
+            classic: None,
         });
     }
+    let classic = Arc::new(ClassicSubs::new(channels, patterns));
     {
-        let (events, counters) = (events.clone(), counters.clone());
+        let (events, counters, classic) = (events.clone(), counters.clone(), classic.clone());
         std::thread::Builder::new()
             .name("ringcast-redis-sub".into())
-            .spawn(move || subscriber_loop(&seeds, &channels, &patterns, &events, &counters))?;
+            .spawn(move || subscriber_loop(&seeds, &classic, &events, &counters))?;
     }
     Ok(Publisher {
         tx,
@@ -160,6 +257,7 @@ pub(crate) fn start(
         uid,
         subs: None,
         mode,
+        classic: Some(classic),
     })
 }
 
@@ -188,32 +286,21 @@ fn publisher_loop(
     }
 }
 
-/// Opens a subscribed connection to `addr`: SUBSCRIBE / PSUBSCRIBE in one
-/// write, then waits for every confirmation (messages that arrive meanwhile
-/// are forwarded). No read timeout afterwards: a subscribed connection is
-/// silent while nobody publishes. `Err(None)`: the core stopped.
+/// Opens a subscribed connection to `addr`: SUBSCRIBE / PSUBSCRIBE of the
+/// whole set in one write, then waits for every confirmation (messages that
+/// arrive meanwhile are forwarded; confirmations of channels added later
+/// come after these and are ignored). No read timeout afterwards: a
+/// subscribed connection is silent while nobody publishes. `Err(None)`: the
+/// core stopped.
 fn subscribe(
     addr: &Addr,
     auth: &Auth,
-    channels: &[String],
-    patterns: &[String],
+    subs: &ClassicSubs,
     events: &Sender<Event>,
     counters: &Counters,
 ) -> Result<Conn, Option<std::io::Error>> {
     let mut conn = Conn::connect(addr, auth)?;
-    let mut cmds = Vec::new();
-    if !channels.is_empty() {
-        let mut c = vec!["SUBSCRIBE"];
-        c.extend(channels.iter().map(String::as_str));
-        cmds.extend(command(&c));
-    }
-    if !patterns.is_empty() {
-        let mut c = vec!["PSUBSCRIBE"];
-        c.extend(patterns.iter().map(String::as_str));
-        cmds.extend(command(&c));
-    }
-    conn.send(&cmds)?;
-    let mut pending = channels.len() + patterns.len();
+    let mut pending = subs.attach(&mut conn)?;
     while pending > 0 {
         match conn.read_reply()? {
             Reply::Error(e) => return Err(Some(std::io::Error::other(format!("redis: {e}")))),
@@ -246,13 +333,7 @@ fn forward(
         .map_err(|_| CoreGone)
 }
 
-fn subscriber_loop(
-    seeds: &Seeds,
-    channels: &[String],
-    patterns: &[String],
-    events: &Sender<Event>,
-    counters: &Counters,
-) {
+fn subscriber_loop(seeds: &Seeds, subs: &ClassicSubs, events: &Sender<Event>, counters: &Counters) {
     let mut backoff = BACKOFF_MIN;
     let mut lost = false;
     // Any node of a cluster receives every PUBLISH: the first seed that
@@ -262,9 +343,10 @@ fn subscriber_loop(
         let Some(addr) = seeds.nodes.get(next % seeds.nodes.len().max(1)) else {
             return;
         };
-        let mut conn = match subscribe(addr, &seeds.auth, channels, patterns, events, counters) {
+        let mut conn = match subscribe(addr, &seeds.auth, subs, events, counters) {
             Ok(c) => c,
             Err(e) => {
+                subs.detach();
                 let Some(e) = e else {
                     return; // the core stopped
                 };
@@ -283,16 +365,14 @@ fn subscriber_loop(
         if std::mem::take(&mut lost) {
             tracing::warn!("redis subscriber link restored; subscriptions renewed");
         } else {
-            tracing::info!(
-                channels = channels.len(),
-                patterns = patterns.len(),
-                "redis subscriptions ready"
-            );
+            let (channels, patterns) = subs.counts();
+            tracing::info!(channels, patterns, "redis subscriptions ready");
         }
         loop {
             let reply = match conn.read_reply() {
                 Ok(r) => r,
                 Err(e) => {
+                    subs.detach();
                     tracing::warn!(error = %e, "redis subscriber link lost; reconnecting");
                     counters.set_connected(false);
                     lost = true;

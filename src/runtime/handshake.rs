@@ -15,6 +15,7 @@ use ringcast_proto::engineio::session::SessionConfig;
 use ringcast_proto::engineio::{EngineError, OpenPacket};
 use ringcast_proto::http::{self, RequestHead};
 use ringcast_proto::ws;
+use ringcast_proto::ws::deflate::Negotiated;
 
 use super::conn::Next;
 use super::io::Conn;
@@ -176,8 +177,12 @@ fn append_headers<K: AsRef<str>, V: AsRef<str>>(out: &mut BytesMut, headers: &[(
 }
 
 /// Validates the websocket handshake headers and returns the 101 response
-/// (not yet written, so a caller can send its first frame in the same write).
-pub(crate) fn accept(shard: &Shard, head: &RequestHead) -> Result<BytesMut, EngineError> {
+/// (not yet written, so a caller can send its first frame in the same write)
+/// and the permessage-deflate parameters it agreed to (`deflate.rs`).
+pub(crate) fn accept(
+    shard: &Shard,
+    head: &RequestHead,
+) -> Result<(BytesMut, Option<Negotiated>), EngineError> {
     let key = head
         .ws_key
         .as_deref()
@@ -189,7 +194,11 @@ pub(crate) fn accept(shard: &Shard, head: &RequestHead) -> Result<BytesMut, Engi
     http::write_switching_protocols(&ws::accept_key(key.as_bytes()), &mut out);
     // Node's engine.io runs its CORS middleware on upgrades too.
     append_headers(&mut out, &cors_headers(shard, head));
-    Ok(out)
+    let deflate = super::deflate::negotiate(&shard.config, head);
+    if let Some(n) = &deflate {
+        super::deflate::add_header(n, &mut out);
+    }
+    Ok((out, deflate))
 }
 
 /// A websocket without sid: a new session whose only transport is this one.
@@ -202,7 +211,8 @@ pub(crate) async fn open_websocket(
     if let Some(next) = refused_by_hook(shard, conn, head).await {
         return Ok(next);
     }
-    let mut out = accept(shard, head)?;
+    let (mut out, deflate) = accept(shard, head)?;
+    conn.deflate = deflate;
     let session = new_session(shard, head, conn, kind, Transport::WebSocket);
     if let Some(cookie) = &shard.config.cookie {
         append_headers(

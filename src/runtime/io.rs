@@ -13,6 +13,8 @@ use bytes::BytesMut;
 use futures_lite::{AsyncRead, AsyncWrite};
 use glommio::net::TcpStream;
 
+use ringcast_proto::ws::deflate::Negotiated;
+
 use crate::shard::msg::OutItem;
 use crate::shard::session::Session;
 use crate::shard::Shard;
@@ -33,6 +35,8 @@ pub(crate) struct Conn {
     pub(crate) rbuf: BytesMut,
     /// Bytes of the front queue item already written (websocket mode).
     pub(crate) write_offset: usize,
+    /// permessage-deflate negotiated on this websocket (see `deflate.rs`).
+    pub(crate) deflate: Option<Negotiated>,
 }
 
 impl Conn {
@@ -42,6 +46,7 @@ impl Conn {
             stream,
             rbuf,
             write_offset: 0,
+            deflate: None,
         }
     }
 
@@ -102,8 +107,12 @@ impl Conn {
                 return Poll::Ready(Ok(()));
             }
             let fd = self.stream.as_raw_fd();
+            let z = self
+                .deflate
+                .as_ref()
+                .map(|n| (n, shard.config.per_message_deflate_threshold));
             let mut flat = shard.wscratch.borrow_mut();
-            let res = if gather_flat(outbox, self.write_offset, &mut flat) {
+            let res = if gather_flat(outbox, self.write_offset, z, &mut flat) {
                 // Small frames: one contiguous copy is cheaper than the kernel
                 // walking (and checking) one iovec per frame.
                 send_vectored(fd, &[IoSlice::new(&flat)])
@@ -111,9 +120,9 @@ impl Conn {
                 // A large frame first: zero-copy iovecs.
                 let mut iov: [IoSlice<'_>; MAX_IOV] = [IoSlice::new(&[]); MAX_IOV];
                 let mut n_iov = 0;
-                for (slot, chunk) in iov
-                    .iter_mut()
-                    .zip(pending_chunks(outbox, self.write_offset))
+                for (slot, chunk) in
+                    iov.iter_mut()
+                        .zip(pending_chunks(outbox, self.write_offset, z))
                 {
                     *slot = IoSlice::new(chunk);
                     n_iov += 1;
@@ -125,7 +134,7 @@ impl Conn {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     // Let glommio arm write readiness (it retries the send first).
-                    let first = pending_chunks(outbox, self.write_offset)
+                    let first = pending_chunks(outbox, self.write_offset, z)
                         .next()
                         .unwrap_or_default();
                     match Pin::new(&mut self.stream).poll_write(cx, first) {
@@ -141,7 +150,7 @@ impl Conn {
             let mut left = self.write_offset + written;
             let mut done = 0;
             for item in outbox {
-                let len = ws_len(item);
+                let len = ws_len(item, z);
                 if left < len {
                     break;
                 }
@@ -156,26 +165,38 @@ impl Conn {
 
 /// The bytes still to write: every chunk of the queue, the first
 /// `offset` bytes (already written) skipped.
-fn pending_chunks(outbox: &VecDeque<OutItem>, mut offset: usize) -> impl Iterator<Item = &[u8]> {
-    outbox.iter().flat_map(ws_chunks).filter_map(move |chunk| {
-        if offset >= chunk.len() {
-            offset -= chunk.len();
-            None
-        } else {
-            let rest = &chunk[offset..];
-            offset = 0;
-            Some(rest)
-        }
-    })
+fn pending_chunks<'a>(
+    outbox: &'a VecDeque<OutItem>,
+    mut offset: usize,
+    z: Deflate<'a>,
+) -> impl Iterator<Item = &'a [u8]> {
+    outbox
+        .iter()
+        .flat_map(move |item| ws_chunks(item, z))
+        .filter_map(move |chunk| {
+            if offset >= chunk.len() {
+                offset -= chunk.len();
+                None
+            } else {
+                let rest = &chunk[offset..];
+                offset = 0;
+                Some(rest)
+            }
+        })
 }
 
 /// Copies the leading small chunks of what is still to write into `flat`
 /// (at most [`COPY_MAX`] bytes, stopping before a chunk over
 /// [`COPY_CHUNK_MAX`]); false when the first chunk is large (send it
 /// zero-copy instead).
-fn gather_flat(outbox: &VecDeque<OutItem>, offset: usize, flat: &mut Vec<u8>) -> bool {
+fn gather_flat(
+    outbox: &VecDeque<OutItem>,
+    offset: usize,
+    z: Deflate<'_>,
+    flat: &mut Vec<u8>,
+) -> bool {
     flat.clear();
-    for chunk in pending_chunks(outbox, offset) {
+    for chunk in pending_chunks(outbox, offset, z) {
         if chunk.len() > COPY_CHUNK_MAX || flat.len() + chunk.len() > COPY_MAX {
             break;
         }
@@ -184,18 +205,23 @@ fn gather_flat(outbox: &VecDeque<OutItem>, offset: usize, flat: &mut Vec<u8>) ->
     !flat.is_empty()
 }
 
-/// The websocket byte chunks of a queue item (complete frames).
-pub(crate) fn ws_chunks(item: &OutItem) -> impl Iterator<Item = &[u8]> {
+/// The connection's permessage-deflate parameters and threshold (None:
+/// not negotiated).
+type Deflate<'a> = Option<(&'a Negotiated, usize)>;
+
+/// The websocket byte chunks of a queue item (data frames compressed when
+/// `z` says so; the compressed form is shared by every receiver).
+pub(crate) fn ws_chunks<'a>(item: &'a OutItem, z: Deflate<'a>) -> impl Iterator<Item = &'a [u8]> {
     let (frames, control) = match item {
         OutItem::Msg(m) => (&m.frames[..], None),
         OutItem::Control(c) => (&[][..], Some(c.ws_frame())),
         OutItem::Raw(b) => (&[][..], Some(&b[..])),
     };
-    frames.iter().map(|f| &f.bytes[..]).chain(control)
+    frames.iter().map(move |f| f.wire(z)).chain(control)
 }
 
-fn ws_len(item: &OutItem) -> usize {
-    ws_chunks(item).map(<[u8]>::len).sum()
+fn ws_len(item: &OutItem, z: Deflate<'_>) -> usize {
+    ws_chunks(item, z).map(<[u8]>::len).sum()
 }
 
 /// Non-blocking gathered send (`MSG_NOSIGNAL`: a closed peer is an error, not a signal).

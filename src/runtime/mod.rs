@@ -11,6 +11,7 @@
 //! therefore sleeps until there is work; nothing polls a flag.
 
 mod conn;
+mod deflate;
 mod forward;
 pub(crate) mod handshake;
 pub(crate) mod io;

@@ -53,6 +53,9 @@ pub(crate) async fn handle_get(
         return Ok(Next::Close);
     };
     let body = get_body(&session, answer);
+    if let Some(next) = super::deflate::respond_compressed(shard, conn, head, &body).await {
+        return Ok(next);
+    }
     Ok(respond(shard, conn, head, 200, "text/plain; charset=UTF-8", &body).await)
 }
 

@@ -16,6 +16,7 @@ use bytes::BytesMut;
 use glommio::timer::Timer;
 use ringcast_proto::engineio::{EngineError, Packet};
 use ringcast_proto::http::RequestHead;
+use ringcast_proto::ws::deflate::Negotiated;
 use ringcast_proto::ws::{self, FrameDecoder, Message};
 
 use super::conn::Next;
@@ -40,7 +41,8 @@ pub(crate) async fn upgrade(
             let _ = conn.write_all(&out).await;
             Ok(Next::Close)
         }
-        UpgradeStart::Probe(out) => {
+        UpgradeStart::Probe(out, deflate) => {
+            conn.deflate = deflate;
             if conn.write_all(&out).await.is_err() {
                 session.st.borrow_mut().eio.handle_upgrade_failed();
                 return Ok(Next::Close);
@@ -53,8 +55,9 @@ pub(crate) async fn upgrade(
 /// What an upgrade request gets ([`begin_upgrade`]).
 #[derive(Debug)]
 pub(crate) enum UpgradeStart {
-    /// The `101` to write; the session is now upgrading (the probe follows).
-    Probe(BytesMut),
+    /// The `101` to write, and the permessage-deflate parameters it agreed
+    /// to; the session is now upgrading (the probe follows).
+    Probe(BytesMut, Option<Negotiated>),
     /// The session is busy (already upgrading or upgraded): Node's engine.io
     /// accepts the websocket (101), then closes it at once (`onWebSocket`:
     /// "transport had already been upgraded" / "has already been trying to
@@ -72,7 +75,7 @@ pub(crate) fn begin_upgrade(
     head: &RequestHead,
     session: &Session,
 ) -> Result<UpgradeStart, EngineError> {
-    let mut out = accept(shard, head)?;
+    let (mut out, deflate) = accept(shard, head)?;
     let busy = {
         let st = session.st.borrow();
         st.eio.transport() != Transport::Polling || st.eio.is_upgrading()
@@ -90,7 +93,7 @@ pub(crate) fn begin_upgrade(
     {
         return Err(EngineError::BadRequest);
     }
-    Ok(UpgradeStart::Probe(out))
+    Ok(UpgradeStart::Probe(out, deflate))
 }
 
 /// What one websocket message does during the probe ([`probe_message`]).
@@ -148,7 +151,8 @@ async fn probe(
     session: &Rc<Session>,
     mut deadline: Timer,
 ) -> bool {
-    let mut dec = FrameDecoder::new(shard.config.max_http_buffer_size);
+    let mut dec =
+        FrameDecoder::new(shard.config.max_http_buffer_size).with_deflate(conn.deflate.as_ref());
     loop {
         loop {
             let msg = match dec.decode(&mut conn.rbuf) {
@@ -208,7 +212,8 @@ enum Wake {
 
 /// The websocket connection loop for an active session transport.
 pub(crate) async fn run(shard: &Rc<Shard>, conn: &mut Conn, session: &Rc<Session>) {
-    let mut dec = FrameDecoder::new(shard.config.max_http_buffer_size);
+    let mut dec =
+        FrameDecoder::new(shard.config.max_http_buffer_size).with_deflate(conn.deflate.as_ref());
     conn.write_offset = 0;
     loop {
         // Decode what has arrived.

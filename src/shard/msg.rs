@@ -9,7 +9,7 @@
 //! drains it. A broadcast therefore allocates once, whatever the number of
 //! receivers, and a receiver costs one reference-count increment.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use ringcast_proto::engineio::payload::PayloadWriter;
@@ -18,6 +18,9 @@ use ringcast_proto::engineio::Packet;
 use ringcast_proto::ws;
 
 pub use ringcast_proto::engineio::session::Control;
+
+/// zlib level of permessage-deflate (zlib's default, as Node's `ws`).
+const DEFLATE_LEVEL: u32 = 6;
 
 /// One Engine.IO packet as a ready-to-send WebSocket frame.
 #[derive(Debug, Clone)]
@@ -28,9 +31,45 @@ pub struct Frame {
     pub header_len: u8,
     /// Binary frame (raw attachment) rather than a text packet.
     pub binary: bool,
+    /// The permessage-deflate form (RSV1 frame), computed by the first
+    /// receiver that negotiated it and shared by all others ([`Self::wire`]);
+    /// None inside when compressing does not shrink the payload.
+    pub deflated: Arc<OnceLock<Option<Bytes>>>,
 }
 
 impl Frame {
+    /// The bytes to write to a websocket with `deflate` (the connection's
+    /// permessage-deflate parameters and the threshold, None without the
+    /// extension): the compressed frame when the payload is at least the
+    /// threshold and may be compressed, else the plain frame. The
+    /// compressed form does not depend on the receiver (no context
+    /// takeover), so it is computed once per frame, on whichever shard
+    /// needs it first.
+    pub fn wire(&self, deflate: Option<(&ws::deflate::Negotiated, usize)>) -> &[u8] {
+        let Some((n, threshold)) = deflate else {
+            return &self.bytes;
+        };
+        let len = self.bytes.len() - self.header_len as usize;
+        if len < threshold || !n.may_compress(len) {
+            return &self.bytes;
+        }
+        let z = self.deflated.get_or_init(|| {
+            let data = ws::deflate::compress(self.payload(), DEFLATE_LEVEL)?;
+            let op = if self.binary {
+                ws::opcode::BINARY
+            } else {
+                ws::opcode::TEXT
+            };
+            let mut out = BytesMut::with_capacity(ws::frame_header_len(data.len()) + data.len());
+            ws::encode_frame_header(op, data.len(), &mut out);
+            // RSV1: the message is compressed (RFC 7692 §6).
+            out[0] |= 0x40;
+            out.extend_from_slice(&data);
+            Some(out.freeze())
+        });
+        z.as_deref().unwrap_or(&self.bytes)
+    }
+
     /// The Engine.IO packet without WebSocket framing.
     pub fn payload(&self) -> &[u8] {
         &self.bytes[self.header_len as usize..]
@@ -48,6 +87,7 @@ impl Frame {
             bytes: out.freeze(),
             header_len,
             binary: false,
+            deflated: Arc::default(),
         }
     }
 
@@ -61,6 +101,7 @@ impl Frame {
             bytes: out.freeze(),
             header_len,
             binary: true,
+            deflated: Arc::default(),
         }
     }
 }

@@ -152,6 +152,14 @@ pub enum ToCluster {
         /// Created (true) or deleted.
         created: bool,
     },
+    /// A dynamic namespace's child was created on the reporting shard
+    /// (sent only when the bridge [`ClusterPort::publishes`]): the bridge
+    /// learns its name and subscribes its Redis channels, so broadcasts and
+    /// requests of other nodes reach it.
+    Namespace {
+        /// The child's process-wide index.
+        nsp: u16,
+    },
     /// A server-side handler answered a request with an ack.
     ServerSideAck {
         /// Namespace.

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::app::{Authorization, Creation, Incoming, LocalFuture, Verdict, NO_NAMESPACE};
 use super::encode;
+use super::port::ToCluster;
 use super::session::{CloseReason, Session};
 use super::{Shard, SocketKey};
 use crate::config::Parser;
@@ -226,7 +227,10 @@ impl Shard {
         let nsp = match self.app.namespace_index(nsp_name) {
             Some(nsp) => nsp,
             None => match self.app.create_namespace(nsp_name, &auth) {
-                Creation::Ready(Some(nsp)) => nsp,
+                Creation::Ready(Some(nsp)) => {
+                    self.namespace_created(nsp);
+                    nsp
+                }
                 Creation::Ready(None) => {
                     return self.refuse_connect(session, nsp_name, "Invalid namespace", None)
                 }
@@ -290,12 +294,24 @@ impl Shard {
             if session.is_closed() {
                 return;
             }
+            if let Some(nsp) = nsp {
+                shard.namespace_created(nsp);
+            }
             match nsp {
                 Some(nsp) => shard.connect_to(&session, nsp, &name, auth),
                 None => shard.refuse_connect(&session, &name, "Invalid namespace", None),
             }
         })
         .detach();
+    }
+
+    /// Tells the bridge that child `nsp` exists (it may have existed
+    /// already: the bridge's sync is idempotent), so that it subscribes the
+    /// child's channels now rather than on the child's first broadcast.
+    fn namespace_created(&self, nsp: u16) {
+        if let Some(port) = self.mesh.cluster().filter(|p| p.publishes()) {
+            port.send(ToCluster::Namespace { nsp });
+        }
     }
 
     /// A CONNECT to existing namespace `nsp`: middleware, then the reply.

@@ -190,13 +190,15 @@ impl Sim {
             if head.upgrade_websocket {
                 return match begin_upgrade(&shard, &head, &session) {
                     Ok(UpgradeStart::Busy(_)) => Reply::SwitchedThenClosed,
-                    Ok(UpgradeStart::Probe(_switching_protocols)) => Reply::Switched(Ws {
-                        shard: at,
-                        session,
-                        probing: true,
-                        closed: false,
-                        early: Vec::new(),
-                    }),
+                    Ok(UpgradeStart::Probe(_switching_protocols, _deflate)) => {
+                        Reply::Switched(Ws {
+                            shard: at,
+                            session,
+                            probing: true,
+                            closed: false,
+                            early: Vec::new(),
+                        })
+                    }
                     Err(e) => done(e.http_status(), ""),
                 };
             }
@@ -264,7 +266,7 @@ impl Sim {
         }
         if !st.eio.is_closed() || st.eio.flushes_on_close() {
             while let Some(item) = st.eio.poll_transmit() {
-                let bytes: Vec<u8> = ws_chunks(&item).flatten().copied().collect();
+                let bytes: Vec<u8> = ws_chunks(&item, None).flatten().copied().collect();
                 out.extend(frames_text(&bytes));
             }
         }

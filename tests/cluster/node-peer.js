@@ -65,6 +65,24 @@ async function main() {
     if (typeof cb === "function") cb({ node: nodeName, data });
   });
 
+  // Dynamic namespaces (docs/contracts/conformance-app.md section 10), with a broadcast and a
+  // fetchSockets on the child for tests/cluster.rs `dynamic_*`.
+  io.of(/^\/dyn-\d+$/).on("connection", (socket) => {
+    socket.on("echo", (...args) => {
+      const ack = args.pop();
+      if (typeof ack === "function") ack(...args);
+    });
+    socket.on("broadcast", (event, data) => socket.nsp.emit(event, data));
+    socket.on("fetch_sockets", async (ack) => {
+      try {
+        const sockets = await socket.nsp.fetchSockets();
+        ack(sockets.map((s) => ({ id: s.id })));
+      } catch (e) {
+        ack({ error: e.message });
+      }
+    });
+  });
+
   io.on("connection", (socket) => {
     socket.emit("auth", socket.handshake.auth);
     socket.on("join", (room, ack) => {

@@ -89,7 +89,7 @@ async function patternSubscribers(cs) {
  * depends on (a node is up, and accepts clients, before its Redis subscriptions are confirmed):
  * - classic: the request channel of `/` (NUMSUB, what Node counts servers with), and the
  *   broadcast pattern `socket.io#/#*` (CLIENT LIST: one connection with `psub` per server;
- *   ringcast SUBSCRIBEs before it PSUBSCRIBEs, so NUMSUB alone does not imply it);
+ *   NUMSUB alone does not imply it);
  * - sharded: the namespace channel (SHARDNUMSUB) and each server's response channel (a node
  *   SSUBSCRIBEs them one after the other; a request answered before the requester holds its
  *   response channel is lost). `rooms`: room channels that may exist already (not responses).
@@ -139,8 +139,8 @@ async function waitRoom(room, members, timeoutMs = 20000) {
 }
 
 /** A connected client on node `i`, recording every event it receives. */
-async function connect(i, opts = {}) {
-  const s = io(NODES[i], { transports: ["websocket"], forceNew: true, reconnection: false, ...opts });
+async function connect(i, opts = {}, nsp = "") {
+  const s = io(NODES[i] + nsp, { transports: ["websocket"], forceNew: true, reconnection: false, ...opts });
   s.node = i;
   s.got = [];
   s.onAny((event, ...args) => s.got.push({ event, args }));
@@ -425,6 +425,68 @@ async function emitter() {
   log("emitter: ok");
 }
 
+/** Dynamic namespaces' children across nodes (`/dyn-5` on every node; the parent `^/dyn-\d+$`):
+ * each node subscribes the child's channels when the child is created there, so broadcasts
+ * published by the emitter (classic) or by a Node node reach members on every node once, and a
+ * Node node's fetchSockets on the child gathers the members of every node. */
+async function dynamic() {
+  await waitServers(NODES.length);
+  const nsp = "/dyn-5";
+  const members = [];
+  const outside = [];
+  for (let i = 0; i < NODES.length; i++) {
+    for (let k = 0; k < 2; k++) members.push(await connect(i, {}, nsp));
+    outside.push(await connect(i, {}, "/dyn-6"));
+  }
+  // The child exists on every node once each holds its channel (the request channel, which
+  // follows the broadcast pattern; sharded: the namespace channel).
+  const cs = await nodeClients();
+  const ch = SHARDED ? `socket.io#${nsp}#` : `socket.io-request#${nsp}#`;
+  try {
+    await until(`${ch} held by every node`, async () => (await countSubs(cs, ch)) === NODES.length);
+  } finally {
+    for (const c of cs) await c.disconnect().catch(() => {});
+  }
+  const everyone = [...members, ...outside];
+  if (!SHARDED) {
+    // @socket.io/redis-emitter PUBLISHes on socket.io#/dyn-5#: every node receives it
+    const { Emitter } = require("@socket.io/redis-emitter");
+    const rc = await redisClient();
+    const em = new Emitter(rc);
+    clear(everyone);
+    em.of(nsp).emit("dyn_hello", { k: "é" }, Buffer.from([1, 2]));
+    await until("emitter broadcast on the child at every member",
+      () => members.every((s) => received(s, "dyn_hello").length >= 1));
+    await sleep(300);
+    for (const s of members) {
+      const got = received(s, "dyn_hello");
+      assert.equal(got.length, 1, `exactly once on node ${s.node}`);
+      assert.deepEqual(got[0].args[0], { k: "é" });
+      assert.ok(Buffer.from(got[0].args[1]).equals(Buffer.from([1, 2])));
+    }
+    for (const s of outside) assert.equal(received(s, "dyn_hello").length, 0, "another child");
+    await rc.disconnect();
+  }
+  for (let i = 0; i < NODES.length; i++) {
+    if (!NAMES[i].startsWith("js")) continue;
+    // a Node node's child broadcasts (socket.nsp.emit) and requests (socket.nsp.fetchSockets)
+    const sender = members.find((s) => s.node === i);
+    clear(everyone);
+    sender.emit("broadcast", "dyn_from_node", { from: i });
+    await until(`broadcast on the child from node ${i} at every member`,
+      () => members.every((s) => received(s, "dyn_from_node").length >= 1));
+    await sleep(300);
+    for (const s of members) assert.equal(received(s, "dyn_from_node").length, 1);
+    for (const s of outside) assert.equal(received(s, "dyn_from_node").length, 0);
+    const want = members.map((s) => s.id).sort().join();
+    await until(`fetchSockets on the child from node ${i}`, async () => {
+      const got = await call(sender, "fetch_sockets");
+      return Array.isArray(got) && got.map((x) => x.id).sort().join() === want;
+    });
+  }
+  log("dynamic: ok");
+}
+
 async function outage() {
   await waitServers(NODES.length);
   const members = [];
@@ -601,7 +663,7 @@ const clusterScenarios = require("./scenario-cluster.js")({
 });
 const { slots, migrate, modes } = clusterScenarios;
 
-const scenarios = { slots, migrate, modes, broadcast, binary, requests, acks, emitter, outage, sharded, server_side_acks: serverSideAcks, all_rooms: allRooms };
+const scenarios = { slots, migrate, modes, broadcast, dynamic, binary, requests, acks, emitter, outage, sharded, server_side_acks: serverSideAcks, all_rooms: allRooms };
 
 async function main() {
   const name = process.argv[2];

@@ -141,10 +141,15 @@ impl Ws {
 
     /// Next frame: (opcode, payload); None on EOF or timeout.
     pub fn recv(&mut self) -> Option<(u8, Vec<u8>)> {
+        self.recv_frame().map(|(b0, p)| (b0 & 0x0f, p))
+    }
+
+    /// Next frame: (first byte: FIN, RSV bits, opcode; payload).
+    pub fn recv_frame(&mut self) -> Option<(u8, Vec<u8>)> {
         let mut chunk = [0u8; 65536];
         loop {
             if self.buf.len() >= 2 {
-                let op = self.buf[0] & 0x0f;
+                let op = self.buf[0];
                 let len7 = (self.buf[1] & 0x7f) as usize;
                 let (len, hdr) = match len7 {
                     126 if self.buf.len() >= 4 => {

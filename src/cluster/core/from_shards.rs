@@ -35,6 +35,8 @@ impl Core {
                 }
             }
             ToCluster::Room { nsp, room, created } => self.room_changed(nsp, room, created),
+            // Subscribed by `sync_namespaces`, run before every shard message.
+            ToCluster::Namespace { .. } => {}
             ToCluster::Op { origin, token, op } => self.op(origin, token, op),
             ToCluster::Part { gather, part } => {
                 let done = match self.gathers.get_mut(&gather) {

@@ -31,6 +31,15 @@ pub(crate) enum Action {
     Subscribe(String),
     /// Sharded mode: drop the subscription to `0`.
     Unsubscribe(String),
+    /// A namespace created after the start (a dynamic namespace's child):
+    /// hold these channels (classic `SUBSCRIBE`, sharded `SSUBSCRIBE`) and
+    /// patterns (classic `PSUBSCRIBE`; none in sharded mode) from now on.
+    SubscribeNamespace {
+        /// Channels.
+        channels: Vec<String>,
+        /// Patterns.
+        patterns: Vec<String>,
+    },
 }
 
 /// The core's IO: the shards' queues and the Redis threads.
@@ -65,6 +74,16 @@ impl Io {
             Action::Subscribe(ch) => {
                 if let Some(subs) = self.publisher.as_ref().and_then(|p| p.subs.as_ref()) {
                     subs.subscribe(&ch);
+                }
+            }
+            Action::SubscribeNamespace { channels, patterns } => {
+                let Some(p) = &self.publisher else { return };
+                if let Some(subs) = &p.subs {
+                    for ch in &channels {
+                        subs.subscribe(ch);
+                    }
+                } else if let Some(classic) = &p.classic {
+                    classic.add(&channels, &patterns);
                 }
             }
             Action::Unsubscribe(ch) => {

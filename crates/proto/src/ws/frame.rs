@@ -9,6 +9,7 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 
+use super::deflate::{Inflater, Negotiated};
 use super::encode::apply_mask;
 use super::{is_valid_close_code, opcode, Message, WsError};
 
@@ -23,11 +24,15 @@ struct Partial {
     data: BytesMut,
     /// Prefix of `data` already known to be valid UTF-8 (text only).
     utf8_checked: usize,
+    /// RSV1 on the first frame: `data` is deflated (checked once inflated).
+    compressed: bool,
 }
 
 /// A validated frame header.
 struct Header {
     fin: bool,
+    /// RSV1 (permessage-deflate negotiated, first frame of a data message).
+    compressed: bool,
     opcode: u8,
     mask: [u8; 4],
     header_len: usize,
@@ -39,6 +44,8 @@ struct Header {
 pub struct FrameDecoder {
     max_message: usize,
     partial: Option<Partial>,
+    /// permessage-deflate negotiated: RSV1 marks a compressed message.
+    inflater: Option<Inflater>,
 }
 
 impl FrameDecoder {
@@ -48,7 +55,16 @@ impl FrameDecoder {
         Self {
             max_message,
             partial: None,
+            inflater: None,
         }
+    }
+
+    /// Accepts compressed messages (RSV1) under the negotiated
+    /// permessage-deflate parameters; their inflated size is bounded by
+    /// `max_message` too.
+    pub fn with_deflate(mut self, n: Option<&Negotiated>) -> Self {
+        self.inflater = n.map(Inflater::new);
+        self
     }
 
     /// True while a fragmented message is being reassembled.
@@ -83,12 +99,15 @@ impl FrameDecoder {
                         return Err(WsError::Protocol("continuation without a started message"));
                     };
                     p.data.extend_from_slice(&payload);
-                    if p.opcode == opcode::TEXT {
+                    if p.opcode == opcode::TEXT && !p.compressed {
                         p.utf8_checked = check_utf8_prefix(&p.data, p.utf8_checked, h.fin)?;
                     }
                     if h.fin {
                         // `as_mut` above proved `partial` is Some.
                         if let Some(p) = self.partial.take() {
+                            if p.compressed {
+                                return self.inflate(p.opcode, &p.data).map(Some);
+                            }
                             return Ok(Some(data_message(p.opcode, p.data.freeze())));
                         }
                     }
@@ -100,13 +119,16 @@ impl FrameDecoder {
                             "new data frame inside a fragmented message",
                         ));
                     }
+                    if h.fin && h.compressed {
+                        return self.inflate(h.opcode, &payload).map(Some);
+                    }
                     if h.fin {
                         if h.opcode == opcode::TEXT && std::str::from_utf8(&payload).is_err() {
                             return Err(WsError::InvalidUtf8);
                         }
                         return Ok(Some(data_message(h.opcode, payload.freeze())));
                     }
-                    let utf8_checked = if h.opcode == opcode::TEXT {
+                    let utf8_checked = if h.opcode == opcode::TEXT && !h.compressed {
                         check_utf8_prefix(&payload, 0, false)?
                     } else {
                         0
@@ -115,10 +137,25 @@ impl FrameDecoder {
                         opcode: h.opcode,
                         data: payload,
                         utf8_checked,
+                        compressed: h.compressed,
                     });
                 }
             }
         }
+    }
+
+    /// Inflates a compressed message (bounded by `max_message`) and checks
+    /// a text message's UTF-8.
+    fn inflate(&mut self, op: u8, data: &[u8]) -> Result<Message, WsError> {
+        let Some(inflater) = self.inflater.as_mut() else {
+            // parse_header accepts RSV1 only with an inflater.
+            return Err(WsError::Protocol("reserved bits set"));
+        };
+        let out = inflater.inflate(data, self.max_message)?;
+        if op == opcode::TEXT && std::str::from_utf8(&out).is_err() {
+            return Err(WsError::InvalidUtf8);
+        }
+        Ok(data_message(op, Bytes::from(out)))
     }
 
     /// Parses and validates the header at the start of `buf` without
@@ -126,10 +163,15 @@ impl FrameDecoder {
     fn parse_header(&self, buf: &[u8]) -> Result<Option<Header>, WsError> {
         let [b0, b1, ..] = *buf else { return Ok(None) };
         let fin = b0 & 0x80 != 0;
-        if b0 & 0x70 != 0 {
+        let op = b0 & 0x0f;
+        // RSV1 is permessage-deflate's bit: only with the extension, only
+        // on the first frame of a data message.
+        let compressed = b0 & 0x40 != 0
+            && self.inflater.is_some()
+            && matches!(op, opcode::TEXT | opcode::BINARY);
+        if b0 & 0x30 != 0 || (b0 & 0x40 != 0 && !compressed) {
             return Err(WsError::Protocol("reserved bits set"));
         }
-        let op = b0 & 0x0f;
         let control = match op {
             opcode::CONTINUATION | opcode::TEXT | opcode::BINARY => false,
             opcode::CLOSE | opcode::PING | opcode::PONG => true,
@@ -176,6 +218,7 @@ impl FrameDecoder {
         let payload_len = usize::try_from(len).map_err(|_| WsError::TooLarge)?;
         Ok(Some(Header {
             fin,
+            compressed,
             opcode: op,
             mask,
             header_len,

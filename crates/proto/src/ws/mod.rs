@@ -17,6 +17,7 @@
 //!   [`encode_frame`] output is a complete frame, so a broadcast frame can
 //!   be built once and written to every receiver.
 
+pub mod deflate;
 mod encode;
 mod frame;
 mod handshake;
