@@ -33,6 +33,7 @@ pub mod shard;
 mod sim;
 
 pub use config::{Config, Cors, Transports};
+pub use shard::recovery::RecoveryConfig;
 
 /// The README's code compiles (`cargo test --doc`).
 #[cfg(doctest)]

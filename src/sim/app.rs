@@ -97,6 +97,7 @@ impl App for SimApp {
                     }),
                     local: false,
                     timeout: None,
+                    offset: None,
                 });
             }
             "say" => shard.broadcast(Broadcast {
@@ -108,6 +109,7 @@ impl App for SimApp {
                 ack: None,
                 local: false,
                 timeout: None,
+                offset: None,
             }),
             "echo" => {
                 let msg = encode::event("/", None, "echo", &event.args, &event.attachments);
