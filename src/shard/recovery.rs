@@ -71,14 +71,21 @@ pub struct Offset {
 }
 
 impl Offset {
-    /// The string sent to clients.
-    pub fn encode(self) -> String {
-        format!("{:x}.{:x}", self.origin, self.seq)
+    /// The string sent to clients: `<process>.<origin>.<seq>`, where
+    /// `process` ([`process_tag`]) keeps another process's offset (a
+    /// broadcast from another node of a cluster) from matching one of ours.
+    pub fn encode(self, process: u32) -> String {
+        format!("{process:x}.{:x}.{:x}", self.origin, self.seq)
     }
 
-    /// Parses a client's offset; `None` for anything malformed.
-    pub fn parse(s: &str) -> Option<Self> {
-        let (o, q) = s.split_once('.')?;
+    /// Parses a client's offset issued by process `process`; `None` for
+    /// anything malformed or issued elsewhere.
+    pub fn parse(s: &str, process: u32) -> Option<Self> {
+        let (p, rest) = s.split_once('.')?;
+        if p.len() > 8 || u32::from_str_radix(p, 16).ok()? != process {
+            return None;
+        }
+        let (o, q) = rest.split_once('.')?;
         if o.is_empty() || q.is_empty() || o.len() > 4 || q.len() > 16 {
             return None;
         }
@@ -87,6 +94,12 @@ impl Offset {
             seq: u64::from_str_radix(q, 16).ok()?,
         })
     }
+}
+
+/// A random tag of this process, part of every offset it issues.
+pub fn process_tag() -> u32 {
+    static TAG: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *TAG.get_or_init(rand::random)
 }
 
 /// Builds a `pid` owned by `shard`.
@@ -302,7 +315,7 @@ impl RecoveryStore {
         let Some(session) = self.sessions.remove(pid) else {
             return Err(Miss::UnknownSession);
         };
-        let pos = Offset::parse(offset)
+        let pos = Offset::parse(offset, process_tag())
             .and_then(|o| self.entries.iter().position(|e| e.offset == o))
             .ok_or(Miss::UnknownOffset)?;
         let missed = self
@@ -390,9 +403,12 @@ mod tests {
             origin: 3,
             seq: 0xabc,
         };
-        assert_eq!(Offset::parse(&o.encode()), Some(o));
+        let tag = process_tag();
+        assert_eq!(Offset::parse(&o.encode(tag), tag), Some(o));
+        assert_eq!(Offset::parse(&o.encode(tag ^ 1), tag), None);
         for bad in ["", ".", "1.", ".1", "x.1", "1.1.1", "11111.1", "1.zz"] {
-            assert_eq!(Offset::parse(bad), None, "{bad}");
+            let bad = format!("{tag:x}.{bad}");
+            assert_eq!(Offset::parse(&bad, tag), None, "{bad}");
         }
         assert_eq!(pid_owner(&new_pid(5)), Some(5));
         assert_eq!(pid_owner("nope"), None);
@@ -416,12 +432,14 @@ mod tests {
             offs.push(o);
         }
         s.persist("p".into(), persisted(now));
-        let (r, _) = s.take("p", &offs[0].encode(), 0, now).expect("recovers");
+        let (r, _) = s
+            .take("p", &offs[0].encode(process_tag()), 0, now)
+            .expect("recovers");
         assert_eq!(r.sid.as_ref(), "S");
         assert_eq!(texts(&r.missed), ["2[2]", "2[5]", "2[6]"]);
         // Taken: a second attempt fails.
         assert_eq!(
-            s.take("p", &offs[0].encode(), 0, now).err(),
+            s.take("p", &offs[0].encode(process_tag()), 0, now).err(),
             Some(Miss::UnknownSession)
         );
     }
@@ -433,11 +451,15 @@ mod tests {
         let o = s.next_offset(0);
         s.handle_packet(o, 0, &[], &[], &msg("2[1]"), now);
         s.persist("p".into(), persisted(now));
-        assert_eq!(s.take("p", "0.99", 0, now).err(), Some(Miss::UnknownOffset));
+        assert_eq!(
+            s.take("p", &format!("{:x}.0.99", process_tag()), 0, now)
+                .err(),
+            Some(Miss::UnknownOffset)
+        );
         s.persist("q".into(), persisted(now));
         let later = now + Duration::from_secs(11);
         assert_eq!(
-            s.take("q", &o.encode(), 0, later).err(),
+            s.take("q", &o.encode(process_tag()), 0, later).err(),
             Some(Miss::UnknownSession)
         );
         assert_eq!(s.packets(), 0);
@@ -461,11 +483,13 @@ mod tests {
         s.persist("p".into(), persisted(now));
         // The offset was evicted: clean failure.
         assert_eq!(
-            s.take("p", &offs[2].encode(), 0, now).err(),
+            s.take("p", &offs[2].encode(process_tag()), 0, now).err(),
             Some(Miss::UnknownOffset)
         );
         s.persist("p".into(), persisted(now));
-        let (r, _) = s.take("p", &offs[7].encode(), 0, now).expect("kept");
+        let (r, _) = s
+            .take("p", &offs[7].encode(process_tag()), 0, now)
+            .expect("kept");
         assert_eq!(texts(&r.missed), ["2[8]", "2[9]"]);
     }
 
@@ -486,7 +510,9 @@ mod tests {
         let a2 = here.next_offset(0);
         here.handle_packet(a2, 0, &[], &[], &msg("a2"), now);
         owner.persist("p".into(), persisted(now));
-        let (r, _) = owner.take("p", &b1.encode(), 0, now).expect("recovers");
+        let (r, _) = owner
+            .take("p", &b1.encode(process_tag()), 0, now)
+            .expect("recovers");
         assert_eq!(texts(&r.missed), ["a1"]);
         let more = here
             .replay_after(&r.watermark, 0, &r.rooms)
