@@ -131,3 +131,115 @@ fn recovery_with_real_client() {
         );
     }
 }
+
+#[path = "common/raw.rs"]
+mod raw;
+
+/// The next text packet, pings answered and skipped.
+fn next(ws: &mut raw::Ws) -> String {
+    loop {
+        let t = ws.recv_text().expect("a packet");
+        if t == "2" {
+            ws.send_text("3");
+            continue;
+        }
+        return t;
+    }
+}
+
+/// `(args, offset)` of an EVENT `42[...]` whose last argument is an offset.
+fn event(packet: &str) -> (Vec<Value>, String) {
+    let body = packet.strip_prefix("42").expect("an EVENT");
+    let mut args: Vec<Value> = serde_json::from_str(body).expect("JSON array");
+    let offset = args.pop().and_then(|v| v.as_str().map(str::to_owned));
+    (args, offset.expect("an offset"))
+}
+
+/// Exact packets on the wire: `pid` in the CONNECT reply, an offset on
+/// events (not on acks), a raw recovery, and hostile recovery payloads
+/// answered as ordinary connections.
+#[test]
+fn wire_format_and_hostile_payloads() {
+    let (_s, addr) = start(Duration::from_secs(120));
+    let (mut a, _) = raw::Ws::open(addr);
+    a.send_text(r#"40{"tag":"raw"}"#);
+    let reply: Value = serde_json::from_str(next(&mut a).strip_prefix("40").unwrap()).unwrap();
+    let (sid, pid) = (
+        reply["sid"].as_str().unwrap(),
+        reply["pid"].as_str().unwrap(),
+    );
+    assert_ne!(sid, pid);
+    let (args, _) = event(&next(&mut a));
+    assert_eq!(args, [json!("hello"), json!({"recovered": false})]);
+    a.send_text(r#"421["join","r"]"#);
+    assert_eq!(next(&mut a), "431[true]");
+    a.send_text(r#"422["shout","",1]"#);
+    let (args, last) = event(&next(&mut a));
+    assert_eq!(args, [json!("news"), json!(1)]);
+    assert_eq!(next(&mut a), "432[true]");
+
+    let (mut w, _) = raw::Ws::open(addr);
+    w.send_text("40");
+    next(&mut w);
+    next(&mut w);
+    w.send_text(r#"421["join","watchers"]"#);
+    assert_eq!(next(&mut w), "431[true]");
+    drop(a);
+    let (args, _) = event(&next(&mut w));
+    assert_eq!(args[0], json!("gone"));
+    assert_eq!(args[1], json!([sid, "transport close"]));
+    w.send_text(r#"422["shout","r",2]"#);
+    assert_eq!(next(&mut w), "432[true]");
+
+    // Hostile or stale recovery payloads: ordinary new connections.
+    for auth in [
+        json!({"pid": 5, "offset": last}),
+        json!({"pid": pid, "offset": "garbage"}),
+        json!({"pid": "zz.zz", "offset": last}),
+        json!({"pid": "ffff.x", "offset": last}),
+        json!({"pid": pid, "offset": ["x"]}),
+    ] {
+        let (mut h, _) = raw::Ws::open(addr);
+        h.send_text(&format!("40{auth}"));
+        let r: Value = serde_json::from_str(next(&mut h).strip_prefix("40").unwrap()).unwrap();
+        assert_ne!(r["sid"], json!(sid), "{auth}");
+        assert_ne!(r["pid"], json!(pid), "{auth}");
+    }
+    // A wrong offset consumed the session (ours: a pid is good for one
+    // attempt, so offsets cannot be guessed; Node's in-memory store keeps
+    // it). Recover a fresh one.
+    let (mut b, _) = raw::Ws::open(addr);
+    b.send_text("40");
+    let reply: Value = serde_json::from_str(next(&mut b).strip_prefix("40").unwrap()).unwrap();
+    let (sid, pid) = (
+        reply["sid"].as_str().unwrap().to_owned(),
+        reply["pid"].as_str().unwrap().to_owned(),
+    );
+    let (_, last) = event(&next(&mut b));
+    drop(b);
+    loop {
+        let (args, _) = event(&next(&mut w));
+        if args[0] == json!("gone") && args[1][0] == json!(sid) {
+            break;
+        }
+    }
+    w.send_text(r#"423["shout","",3]"#);
+    let (args, _) = event(&next(&mut w));
+    assert_eq!(args, [json!("news"), json!(3)]);
+    assert_eq!(next(&mut w), "433[true]");
+    let (mut c, _) = raw::Ws::open(addr);
+    c.send_text(&format!(
+        "40{}",
+        json!({"pid": pid, "offset": last, "tag": "again"})
+    ));
+    let reply: Value = serde_json::from_str(next(&mut c).strip_prefix("40").unwrap()).unwrap();
+    assert_eq!(reply, json!({"sid": sid, "pid": pid}));
+    let (args, _) = event(&next(&mut c));
+    assert_eq!(args, [json!("news"), json!(3)]);
+    let (args, _) = event(&next(&mut c));
+    assert_eq!(args, [json!("hello"), json!({"recovered": true})]);
+    c.send_text(r#"421["whoami"]"#);
+    let me: Value = serde_json::from_str(next(&mut c).strip_prefix("431").unwrap()).unwrap();
+    assert_eq!(me[0]["id"], json!(sid));
+    assert_eq!(me[0]["data"], json!({"tag": null}));
+}
