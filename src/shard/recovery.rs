@@ -188,6 +188,13 @@ pub struct RecoveryStore {
     received: Vec<u64>,
     evicted: Vec<u64>,
     sessions: AHashMap<Box<str>, Persisted>,
+    session_bytes: usize,
+}
+
+/// Bytes counted for a kept session: ids, rooms and a fixed overhead
+/// (`socket.data` is the application's and not measured).
+fn session_size(pid: &str, s: &Persisted) -> usize {
+    ENTRY_OVERHEAD + pid.len() + s.sid.len() + s.rooms.iter().map(|r| r.len() + 16).sum::<usize>()
 }
 
 impl std::fmt::Debug for RecoveryStore {
@@ -212,6 +219,7 @@ impl RecoveryStore {
             received: vec![0; nshards],
             evicted: vec![0; nshards],
             sessions: AHashMap::new(),
+            session_bytes: 0,
         }
     }
 
@@ -228,6 +236,11 @@ impl RecoveryStore {
     /// Sessions kept.
     pub fn sessions(&self) -> usize {
         self.sessions.len()
+    }
+
+    /// Bytes of sessions kept ([`session_size`]).
+    pub fn session_bytes(&self) -> usize {
+        self.session_bytes
     }
 
     /// The next offset of a packet encoded on shard `origin` (this shard).
@@ -288,13 +301,25 @@ impl RecoveryStore {
             }
         }
         let ttl = self.ttl;
-        self.sessions
-            .retain(|_, s| now.saturating_duration_since(s.at) <= ttl);
+        let mut freed = 0;
+        self.sessions.retain(|pid, s| {
+            let keep = now.saturating_duration_since(s.at) <= ttl;
+            if !keep {
+                freed += session_size(pid, s);
+            }
+            keep
+        });
+        self.session_bytes -= freed;
     }
 
     /// Keeps the session of a socket that vanished.
     pub fn persist(&mut self, pid: Box<str>, session: Persisted) {
         self.expire(session.at);
+        if let Some(old) = self.sessions.get(&pid) {
+            // A pid is unique per socket; counted out all the same.
+            self.session_bytes -= session_size(&pid, old);
+        }
+        self.session_bytes += session_size(&pid, &session);
         self.sessions.insert(pid, session);
     }
 
@@ -315,6 +340,7 @@ impl RecoveryStore {
         let Some(session) = self.sessions.remove(pid) else {
             return Err(Miss::UnknownSession);
         };
+        self.session_bytes -= session_size(pid, &session);
         let pos = Offset::parse(offset, process_tag())
             .and_then(|o| self.entries.iter().position(|e| e.offset == o))
             .ok_or(Miss::UnknownOffset)?;
@@ -437,6 +463,7 @@ mod tests {
             .expect("recovers");
         assert_eq!(r.sid.as_ref(), "S");
         assert_eq!(texts(&r.missed), ["2[2]", "2[5]", "2[6]"]);
+        assert_eq!((s.sessions(), s.session_bytes()), (0, 0));
         // Taken: a second attempt fails.
         assert_eq!(
             s.take("p", &offs[0].encode(process_tag()), 0, now).err(),
@@ -464,6 +491,7 @@ mod tests {
         );
         assert_eq!(s.packets(), 0);
         assert_eq!(s.bytes(), 0);
+        assert_eq!((s.sessions(), s.session_bytes()), (0, 0));
     }
 
     #[test]
