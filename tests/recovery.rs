@@ -85,13 +85,17 @@ impl Drop for Started {
 }
 
 fn start(duration: Duration) -> (Started, SocketAddr) {
+    start_with(RecoveryConfig {
+        max_disconnection_duration: duration,
+        ..RecoveryConfig::default()
+    })
+}
+
+fn start_with(recovery: RecoveryConfig) -> (Started, SocketAddr) {
     let config = Config {
         listen: ([127, 0, 0, 1], 0).into(),
         shards: 2,
-        connection_state_recovery: Some(RecoveryConfig {
-            max_disconnection_duration: duration,
-            ..RecoveryConfig::default()
-        }),
+        connection_state_recovery: Some(recovery),
         ..Config::default()
     };
     let running = ringcast::runtime::start(config, app()).expect("server starts");
@@ -242,4 +246,41 @@ fn wire_format_and_hostile_payloads() {
     let me: Value = serde_json::from_str(next(&mut c).strip_prefix("431").unwrap()).unwrap();
     assert_eq!(me[0]["id"], json!(sid));
     assert_eq!(me[0]["data"], json!({"tag": null}));
+}
+
+/// `skip_middlewares` off: the middlewares run on a recovery too and their
+/// data replaces the kept one; the session is still recovered.
+#[test]
+fn middlewares_run_when_not_skipped() {
+    let (_s, addr) = start_with(RecoveryConfig {
+        skip_middlewares: false,
+        ..RecoveryConfig::default()
+    });
+    let (mut w, _) = raw::Ws::open(addr);
+    w.send_text("40");
+    next(&mut w);
+    next(&mut w);
+    w.send_text(r#"421["join","watchers"]"#);
+    assert_eq!(next(&mut w), "431[true]");
+    let (mut b, _) = raw::Ws::open(addr);
+    b.send_text(r#"40{"tag":"first"}"#);
+    let reply: Value = serde_json::from_str(next(&mut b).strip_prefix("40").unwrap()).unwrap();
+    let (_, last) = event(&next(&mut b));
+    drop(b);
+    loop {
+        let (args, _) = event(&next(&mut w));
+        if args[0] == json!("gone") && args[1][0] == reply["sid"] {
+            break;
+        }
+    }
+    let (mut c, _) = raw::Ws::open(addr);
+    let auth = json!({"pid": reply["pid"], "offset": last, "tag": "again"});
+    c.send_text(&format!("40{auth}"));
+    let again: Value = serde_json::from_str(next(&mut c).strip_prefix("40").unwrap()).unwrap();
+    assert_eq!(again, reply);
+    let (args, _) = event(&next(&mut c));
+    assert_eq!(args, [json!("hello"), json!({"recovered": true})]);
+    c.send_text(r#"421["whoami"]"#);
+    let me: Value = serde_json::from_str(next(&mut c).strip_prefix("431").unwrap()).unwrap();
+    assert_eq!(me[0]["data"], json!({"tag": "again"}));
 }
