@@ -96,6 +96,12 @@ impl Shard {
         let Some(store) = &self.recovery else {
             return false;
         };
+        // With a cluster bridge, other nodes' packets are not kept here
+        // yet: a recovery could miss some, so it fails cleanly instead (as
+        // Node's classic Redis adapter does, having no session store).
+        if self.mesh.publishes() {
+            return false;
+        }
         let Some((pid, offset)) = recovery_request(auth) else {
             return false;
         };
