@@ -71,6 +71,7 @@ fn broadcast() -> Arc<Broadcast> {
         ack: None,
         local: false,
         timeout: None,
+        offset: None,
     })
 }
 

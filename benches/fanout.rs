@@ -149,6 +149,7 @@ fn fanout(c: &mut Criterion) {
             ack: None,
             local: true,
             timeout: None,
+            offset: None,
         };
         g.bench_with_input(BenchmarkId::new("shard_deliver_local", n), &n, |bch, _| {
             bch.iter_custom(|iters| {

@@ -67,6 +67,12 @@ struct Args {
     /// permessage-deflate on websockets, threshold 1024 (part 2 section 13).
     #[arg(long, env = "PER_MESSAGE_DEFLATE")]
     per_message_deflate: bool,
+    /// Connection state recovery (section 8 of part 2), middlewares skipped.
+    #[arg(long, env = "RECOVERY")]
+    recovery: bool,
+    /// How long a disconnected session is kept, in ms.
+    #[arg(long, env = "MAX_DISCONNECTION_DURATION", default_value_t = 120_000)]
+    max_disconnection_duration: u64,
 }
 
 fn echo(_socket: &Socket, mut ev: Event) {
@@ -273,6 +279,11 @@ fn main() {
         max_room_name_bytes: 0,
         max_event_name_bytes: 0,
         client_events_per_second: 0,
+        connection_state_recovery: a.recovery.then(|| ringcast::RecoveryConfig {
+            max_disconnection_duration: Duration::from_millis(a.max_disconnection_duration),
+            skip_middlewares: true,
+            ..Default::default()
+        }),
         ..Config::default()
     };
     match a.profile.as_str() {

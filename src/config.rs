@@ -288,6 +288,9 @@ pub struct Config {
     /// Bytes that may wait in one connection's outgoing queue before the
     /// connection is considered a slow consumer and closed.
     pub max_buffered_bytes: usize,
+    /// Connection state recovery (Node's `connectionStateRecovery`); `None`
+    /// (the default) = off: no `pid`, no offsets, nothing kept.
+    pub connection_state_recovery: Option<crate::shard::recovery::RecoveryConfig>,
     /// Largest HTTP request head (request line + headers).
     pub max_http_head_bytes: usize,
     /// Most namespaces one Engine.IO session may join.
@@ -391,6 +394,7 @@ impl Default for Config {
             allow_request: None,
             parser: Parser::Json,
             max_buffered_bytes: 4 << 20,
+            connection_state_recovery: None,
             max_http_head_bytes: 8192,
             max_namespaces_per_session: 64,
             max_attachments: 10,

@@ -35,6 +35,7 @@ mod sim;
 pub use config::{
     AllowRequest, Config, Cookie, Cors, HandshakeRequest, Parser, SameSite, Transports,
 };
+pub use shard::recovery::RecoveryConfig;
 
 /// The README's code compiles (`cargo test --doc`).
 #[cfg(doctest)]

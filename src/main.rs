@@ -137,6 +137,14 @@ struct Args {
     /// Most open connections from one IP address (HTTP 429 beyond).
     #[arg(long, env = "MAX_CONNECTIONS_PER_IP", default_value_t = 0)]
     max_connections_per_ip: u32,
+    /// Connection state recovery: how long a disconnected session and the
+    /// packets it may miss are kept, in ms; 0 = off. The broker's JWT check
+    /// runs again on a recovery (`skip_middlewares` off).
+    #[arg(long, env = "CONNECTION_STATE_RECOVERY_MS", default_value_t = 0)]
+    connection_state_recovery_ms: u64,
+    /// Most bytes of packets one shard keeps for recovery.
+    #[arg(long, env = "RECOVERY_MAX_BYTES", default_value_t = 64 << 20)]
+    recovery_max_bytes: usize,
     // The [api] listener (README "HTTP API and metrics"; broker.md §5, §6).
     /// Address of the API listener (/api/*, /metrics, /healthz, /readyz),
     /// e.g. 127.0.0.1:3001; off when unset. File: `[api] listen`.
@@ -214,6 +222,13 @@ fn main() {
         client_events_per_second: a.client_events_per_second,
         client_events_burst: a.client_events_burst,
         max_connections_per_ip: a.max_connections_per_ip,
+        connection_state_recovery: (a.connection_state_recovery_ms > 0).then(|| {
+            ringcast::RecoveryConfig {
+                max_disconnection_duration: Duration::from_millis(a.connection_state_recovery_ms),
+                skip_middlewares: false,
+                max_bytes: a.recovery_max_bytes,
+            }
+        }),
         ..Config::default()
     };
     let perms = Permissions {

@@ -71,9 +71,9 @@ impl BroadcastOperator {
     pub fn emit(self, event: &str, payload: impl Into<Payload>) -> Result<(), EmitError> {
         check_event(event)?;
         let name = self.shard.app.namespace_name(self.nsp).to_owned();
-        let msg = payload
-            .into()
-            .encode_event(self.shard.config.parser, &name, None, event);
+        let (payload, offset) =
+            super::recovery::with_offset(&self.shard, payload.into(), self.volatile);
+        let msg = payload.encode_event(self.shard.config.parser, &name, None, event);
         self.shard.broadcast(Broadcast {
             nsp: self.nsp,
             rooms: self.rooms,
@@ -83,6 +83,7 @@ impl BroadcastOperator {
             ack: None,
             local: self.local,
             timeout: None,
+            offset,
         });
         Ok(())
     }
@@ -127,6 +128,7 @@ impl BroadcastOperator {
             }),
             local: self.local,
             timeout: Some(timeout),
+            offset: None,
         });
         Ok(())
     }

@@ -77,6 +77,7 @@ mod error;
 mod namespace;
 mod observe;
 mod payload;
+mod recovery;
 mod socket;
 
 use std::any::{Any, TypeId};

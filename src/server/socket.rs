@@ -124,7 +124,11 @@ impl Socket {
         check_event(event)?;
         let payload = payload.into();
         self.notify_outgoing(event, &payload);
+        let (payload, offset) = super::recovery::with_offset(&self.shard, payload, false);
         let msg = payload.encode_event(self.shard.config.parser, self.namespace(), None, event);
+        if let Some(offset) = offset {
+            super::recovery::keep_direct(&self.shard, offset, self.state.nsp, self.id(), &msg);
+        }
         self.shard.send_to_socket(self.key, &msg, false);
         Ok(())
     }

@@ -45,6 +45,9 @@ pub struct Broadcast {
     pub local: bool,
     /// For a broadcast with acks: the timeout (published as `flags.timeout`).
     pub timeout: Option<std::time::Duration>,
+    /// Connection state recovery: the offset appended to the packet, which
+    /// every shard keeps it under (`recovery` module).
+    pub offset: Option<super::recovery::Offset>,
 }
 
 /// The ack part of a broadcast with acks.
@@ -176,6 +179,16 @@ impl Shard {
     pub fn deliver_local(self: &Rc<Self>, b: &Broadcast) -> usize {
         use super::msg::OutItem;
         use super::session::Push;
+        if let (Some(offset), Some(store)) = (b.offset, &self.recovery) {
+            store.borrow_mut().handle_packet(
+                offset,
+                b.nsp,
+                &b.rooms,
+                &b.except,
+                &b.msg,
+                std::time::Instant::now(),
+            );
+        }
         let targets = self.resolve(b.nsp, &b.rooms, &b.except);
         let mut n = 0;
         // Sessions whose queue overflowed: closed after the loop, since

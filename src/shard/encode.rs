@@ -63,17 +63,24 @@ pub fn ack(parser: Parser, nsp: &str, id: u64, args: &[Value], attachments: &[By
     }
 }
 
-/// The server's CONNECT reply for namespace `nsp`, socket id `sid`.
-pub fn connect(parser: Parser, nsp: &str, sid: &str) -> Arc<Msg> {
+/// The CONNECT reply `{"sid"}` for namespace `nsp`, with the connection
+/// state recovery `pid` when recovery is on.
+pub fn connect(parser: Parser, nsp: &str, sid: &str, pid: Option<&str>) -> Arc<Msg> {
     match parser {
         Parser::Json => {
-            let mut out = String::with_capacity(32);
+            let mut out = String::with_capacity(48);
             socketio::encode_connect(&mut out, nsp, sid);
+            if let Some(pid) = pid {
+                out.pop();
+                out.push_str(",\"pid\":");
+                out.push_str(&Value::from(pid).to_string());
+                out.push('}');
+            }
             Msg::socketio(&out, &[])
         }
         Parser::Msgpack => {
-            let mut out = Vec::with_capacity(40);
-            msgpack::encode_connect(&mut out, nsp, sid);
+            let mut out = Vec::with_capacity(56);
+            msgpack::encode_connect(&mut out, nsp, sid, pid);
             Msg::engine_binary(&out)
         }
     }

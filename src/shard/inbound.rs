@@ -248,6 +248,7 @@ mod tests {
             }),
             local: true,
             timeout: None,
+            offset: None,
         });
         assert!(shard.handle_inbound(ToShard::Broadcast(b)).is_none());
         assert!(matches!(

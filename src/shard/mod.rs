@@ -27,6 +27,8 @@ pub mod msg;
 pub mod ops;
 pub mod port;
 pub mod quota;
+mod recover;
+pub mod recovery;
 pub mod rooms;
 pub mod session;
 pub mod sio;
@@ -115,6 +117,8 @@ pub struct Shard {
     /// Sessions their client closed over polling, for a late long-poll GET
     /// (`closed` module).
     pub closed_by_client: RefCell<closed::ClosedByClient>,
+    /// Connection state recovery store, when the option is on.
+    pub recovery: Option<RefCell<recovery::RecoveryStore>>,
 }
 
 impl std::fmt::Debug for Shard {
@@ -138,6 +142,10 @@ impl Shard {
     ) -> Rc<Self> {
         let nsps = app.namespace_count();
         let quota = quota::Quotas::new(&config);
+        let recovery = config
+            .connection_state_recovery
+            .as_ref()
+            .map(|c| RefCell::new(recovery::RecoveryStore::new(c, nshards)));
         let shard = Rc::new(Self {
             id,
             nshards,
@@ -157,6 +165,7 @@ impl Shard {
             stopping: Cell::new(false),
             next_ack_ids: RefCell::new(vec![0; nsps]),
             closed_by_client: RefCell::new(closed::ClosedByClient::default()),
+            recovery,
         });
         CURRENT.with(|c| *c.borrow_mut() = Some(shard.clone()));
         shard

@@ -319,6 +319,19 @@ impl Shard {
         if !self.may_join(session, Some(nsp), nsp_name) {
             return;
         }
+        if self.handle_recovery_connect(session, nsp, &auth) {
+            return;
+        }
+        self.authorize_then_connect(session, nsp, auth);
+    }
+
+    /// Middleware, then the CONNECT reply.
+    pub(crate) fn authorize_then_connect(
+        self: &Rc<Self>,
+        session: &Rc<Session>,
+        nsp: u16,
+        auth: Value,
+    ) {
         match self.app.authorize(nsp, session, &auth) {
             Authorization::Ready(verdict) => self.finish_connect(session, nsp, auth, verdict),
             Authorization::Pending(verdict) => {
@@ -339,7 +352,7 @@ impl Shard {
 
     /// Replies to a CONNECT once middleware decided; nothing when the
     /// session closed meanwhile.
-    fn finish_connect(
+    pub(crate) fn finish_connect(
         self: &Rc<Self>,
         session: &Rc<Session>,
         nsp: u16,
@@ -355,11 +368,15 @@ impl Shard {
             Err(r) => return self.refuse_connect(session, &nsp_name, &r.message, r.data.as_ref()),
         };
         let id = super::engine::random_id();
-        let msg = encode::connect(self.config.parser, &nsp_name, &id);
+        let pid = self.new_pid();
+        let msg = encode::connect(self.config.parser, &nsp_name, &id, pid.as_deref());
         self.push_to_session(session, &msg, false);
         let key = self.insert_socket(session, nsp, id, auth);
-        if let (Some(data), Some(state)) = (data, self.socket(key)) {
-            *state.data.borrow_mut() = Some(data);
+        if let Some(state) = self.socket(key) {
+            *state.pid.borrow_mut() = pid;
+            if data.is_some() {
+                *state.data.borrow_mut() = data;
+            }
         }
         self.app.handle_connect(self, key);
     }

@@ -73,6 +73,10 @@ pub struct SocketState {
     pub app_slot: RefCell<Option<Rc<dyn std::any::Any>>>,
     /// Event bucket and room-cap bookkeeping (`quota` module).
     pub quota: SocketQuota,
+    /// Private session id (connection state recovery on).
+    pub pid: RefCell<Option<Box<str>>>,
+    /// A recovered session (`socket.recovered`).
+    pub recovered: Cell<bool>,
 }
 
 impl Shard {
@@ -95,6 +99,8 @@ impl Shard {
             data: RefCell::new(None),
             app_slot: RefCell::new(None),
             quota: SocketQuota::default(),
+            pid: RefCell::new(None),
+            recovered: Cell::new(false),
         });
         self.ensure_namespace(nsp);
         let key = self.sockets.borrow_mut().insert(state) as SocketKey;
@@ -142,6 +148,7 @@ impl Shard {
             .retain(|&(_, k)| k != key);
         let acks = std::mem::take(&mut *state.acks.borrow_mut());
         self.app.handle_disconnect(self, key, reason);
+        self.persist_session(&state, reason);
         for (_, ack) in acks {
             if let PendingAck::Local(cb) = ack {
                 cb(Err(AckError::Disconnected));

@@ -98,6 +98,7 @@ impl App for SimApp {
                     }),
                     local: false,
                     timeout: None,
+                    offset: None,
                 });
             }
             "say" => shard.broadcast(Broadcast {
@@ -116,6 +117,7 @@ impl App for SimApp {
                 ack: None,
                 local: false,
                 timeout: None,
+                offset: None,
             }),
             "echo" => {
                 let msg = encode::event(

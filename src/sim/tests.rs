@@ -90,6 +90,7 @@ fn another_nodes_broadcast_with_acks_reports_to_the_bridge_from_every_shard() {
         }),
         local: true,
         timeout: None,
+        offset: None,
     });
     for shard in 0..3 {
         sim.bridge_delivers(shard, ToShard::Broadcast(b.clone()));

@@ -165,6 +165,7 @@ impl Core {
             ack: None,
             local: true,
             timeout: None,
+            offset: None,
         });
         self.to_all(|| ToShard::Broadcast(b.clone()));
     }
@@ -306,6 +307,7 @@ impl Core {
                     }),
                     local: true,
                     timeout: None,
+                    offset: None,
                 });
                 self.to_all(|| ToShard::Broadcast(b.clone()));
             }

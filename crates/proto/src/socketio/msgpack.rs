@@ -173,14 +173,19 @@ pub fn encode_ack(out: &mut Vec<u8>, nsp: &str, id: u64, args: &[Value], attachm
 }
 
 /// The server's CONNECT reply `{type: 0, data: {sid}, nsp}`.
-pub fn encode_connect(out: &mut Vec<u8>, nsp: &str, sid: &str) {
+pub fn encode_connect(out: &mut Vec<u8>, nsp: &str, sid: &str, pid: Option<&str>) {
     out.push(0x83);
     write_str(out, "type");
     out.push(PacketKind::Connect as u8);
     write_str(out, "data");
-    out.push(0x81);
+    out.push(if pid.is_some() { 0x82 } else { 0x81 });
     write_str(out, "sid");
     write_str(out, sid);
+    if let Some(pid) = pid {
+        // Connection state recovery's private id.
+        write_str(out, "pid");
+        write_str(out, pid);
+    }
     write_str(out, "nsp");
     write_str(out, nsp);
 }

@@ -101,7 +101,7 @@ fn plain_event_has_node_key_order() {
 #[test]
 fn connect_reply_and_refusal() {
     let mut out = Vec::new();
-    encode_connect(&mut out, "/", "abc");
+    encode_connect(&mut out, "/", "abc", None);
     // {type:0, data:{sid:"abc"}, nsp:"/"}
     assert_eq!(
         Bytes::from(out),

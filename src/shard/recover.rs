@@ -1,0 +1,254 @@
+//! Connection state recovery on the shard: persisting a vanished socket's
+//! session, and the CONNECT that names one (`{"pid", "offset"}` in its
+//! auth). The store and the exactly-once argument are in `recovery`.
+//!
+//! A `pid` names the shard that owns the session. A CONNECT on that shard
+//! recovers at once; on another shard it asks the owner through the mesh
+//! ([`ToShard::Run`]), the socket's namespace counting as `connecting`
+//! until the answer comes back. Any failure (unknown pid, expired, offset
+//! no longer kept, session closed meanwhile) is an ordinary new
+//! connection: middlewares run, new sid and pid.
+
+use std::rc::Rc;
+use std::time::Instant;
+
+use serde_json::Value;
+
+use super::app::{Authorization, SocketData, Verdict};
+use super::encode;
+use super::port::{ShardTask, ToShard};
+use super::recovery::{new_pid, pid_owner, Persisted, Recovered};
+use super::session::{CloseReason, Session};
+use super::socket::SocketState;
+use super::Shard;
+
+/// Node's `RECOVERABLE_DISCONNECT_REASONS`: the connection dropped, the
+/// client did not leave.
+fn recoverable(reason: CloseReason) -> bool {
+    matches!(
+        reason,
+        CloseReason::TransportClose
+            | CloseReason::TransportError
+            | CloseReason::PingTimeout
+            | CloseReason::ServerShutdown
+            | CloseReason::ForcedServerClose
+            | CloseReason::SlowConsumer
+            | CloseReason::ConnectTimeout
+    )
+}
+
+/// The `pid` and `offset` strings of a CONNECT's auth, if both are there.
+fn recovery_request(auth: &Value) -> Option<(Box<str>, Box<str>)> {
+    let pid = auth.get("pid")?.as_str()?;
+    let offset = auth.get("offset")?.as_str()?;
+    Some((pid.into(), offset.into()))
+}
+
+impl Shard {
+    /// Keeps the session of a socket that vanished for a recoverable reason.
+    pub(crate) fn persist_session(&self, state: &SocketState, reason: CloseReason) {
+        let Some(store) = &self.recovery else {
+            return;
+        };
+        if !recoverable(reason) {
+            return;
+        }
+        let Some(pid) = state.pid.borrow_mut().take() else {
+            return;
+        };
+        let rooms = std::iter::once(state.id.clone())
+            .chain(state.rooms.borrow().iter().cloned())
+            .collect();
+        let data = state.data.borrow_mut().take();
+        store.borrow_mut().persist(
+            pid,
+            Persisted {
+                sid: state.id.clone(),
+                nsp: state.nsp,
+                rooms,
+                data,
+                at: Instant::now(),
+            },
+        );
+    }
+
+    /// A CONNECT to `nsp`: recovers the session it names, when recovery is
+    /// on and it names one; else `false` (the caller connects as usual).
+    pub(crate) fn handle_recovery_connect(
+        self: &Rc<Self>,
+        session: &Rc<Session>,
+        nsp: u16,
+        auth: &Value,
+    ) -> bool {
+        let Some(store) = &self.recovery else {
+            return false;
+        };
+        // With a cluster bridge, other nodes' packets are not kept here
+        // yet: a recovery could miss some, so it fails cleanly instead (as
+        // Node's classic Redis adapter does, having no session store).
+        if self.mesh.publishes() {
+            return false;
+        }
+        let Some((pid, offset)) = recovery_request(auth) else {
+            return false;
+        };
+        let Some(owner) = pid_owner(&pid).filter(|&o| o < self.nshards) else {
+            return false;
+        };
+        if owner == self.id {
+            let taken = store.borrow_mut().take(&pid, &offset, nsp, Instant::now());
+            let Ok((recovered, data)) = taken else {
+                return false;
+            };
+            self.resume(session, nsp, auth.clone(), recovered, data);
+            return true;
+        }
+        session.st.borrow_mut().connecting.push(nsp);
+        let sid = session.sid.clone();
+        let here = self.id;
+        let auth = auth.clone();
+        self.mesh.send(
+            owner,
+            ToShard::Run(ShardTask(Box::new(move |owner: &Rc<Self>| {
+                let taken = owner
+                    .recovery
+                    .as_ref()
+                    .and_then(|s| s.borrow_mut().take(&pid, &offset, nsp, Instant::now()).ok());
+                let taken = taken.map(|(mut r, data)| {
+                    r.data_json = data.map(|d| d.to_json());
+                    r
+                });
+                owner.mesh.send(
+                    here,
+                    ToShard::Run(ShardTask(Box::new(move |shard: &Rc<Self>| {
+                        shard.handle_remote_recovery(&sid, nsp, auth, taken);
+                    }))),
+                );
+            }))),
+        );
+        true
+    }
+
+    /// The owner shard's answer: attach the recovered socket, or connect
+    /// as new when it failed.
+    fn handle_remote_recovery(
+        self: &Rc<Self>,
+        sid: &str,
+        nsp: u16,
+        auth: Value,
+        taken: Option<Recovered>,
+    ) {
+        let Some(session) = self.session(sid) else {
+            return;
+        };
+        session.st.borrow_mut().connecting.retain(|&n| n != nsp);
+        if session.is_closed() {
+            return;
+        }
+        match taken {
+            Some(mut r) => {
+                let data = r
+                    .data_json
+                    .take()
+                    .map(|v| Box::new(v) as Box<dyn SocketData>);
+                self.resume(&session, nsp, auth, r, data);
+            }
+            None => self.authorize_then_connect(&session, nsp, auth),
+        }
+    }
+
+    /// A session was found: middlewares unless skipped, then attach.
+    fn resume(
+        self: &Rc<Self>,
+        session: &Rc<Session>,
+        nsp: u16,
+        auth: Value,
+        r: Recovered,
+        data: Option<Box<dyn SocketData>>,
+    ) {
+        let skip = self
+            .config
+            .connection_state_recovery
+            .as_ref()
+            .is_some_and(|c| c.skip_middlewares);
+        if skip {
+            return self.attach_recovered(session, nsp, auth, r, data);
+        }
+        match self.app.authorize(nsp, session, &auth) {
+            Authorization::Ready(v) => self.finish_recovered(session, nsp, auth, r, data, v),
+            Authorization::Pending(verdict) => {
+                session.st.borrow_mut().connecting.push(nsp);
+                let shard = self.clone();
+                let session = session.clone();
+                glommio::spawn_local(async move {
+                    let v = verdict.await;
+                    session.st.borrow_mut().connecting.retain(|&n| n != nsp);
+                    shard.finish_recovered(&session, nsp, auth, r, data, v);
+                })
+                .detach();
+            }
+        }
+    }
+
+    fn finish_recovered(
+        self: &Rc<Self>,
+        session: &Rc<Session>,
+        nsp: u16,
+        auth: Value,
+        r: Recovered,
+        data: Option<Box<dyn SocketData>>,
+        verdict: Verdict,
+    ) {
+        match verdict {
+            // A middleware's data replaces the kept one.
+            Ok(d) => self.attach_recovered(session, nsp, auth, r, d.or(data)),
+            Err(_) => self.finish_connect(session, nsp, auth, verdict),
+        }
+    }
+
+    /// Writes the CONNECT reply and the missed packets, then attaches the
+    /// socket with its id, rooms and data; one synchronous step, so every
+    /// later packet is delivered live. When packets the owner had not seen
+    /// were evicted here meanwhile, connects as new instead.
+    fn attach_recovered(
+        self: &Rc<Self>,
+        session: &Rc<Session>,
+        nsp: u16,
+        auth: Value,
+        r: Recovered,
+        data: Option<Box<dyn SocketData>>,
+    ) {
+        if session.is_closed() {
+            return;
+        }
+        let extra = self
+            .recovery
+            .as_ref()
+            .and_then(|s| s.borrow().replay_after(&r.watermark, nsp, &r.rooms));
+        let Some(extra) = extra else {
+            return self.authorize_then_connect(session, nsp, auth);
+        };
+        let name = self.app.namespace_name(nsp).to_owned();
+        let reply = encode::connect(self.config.parser, &name, &r.sid, Some(&r.pid));
+        self.push_to_session(session, &reply, false);
+        for m in r.missed.iter().chain(&extra) {
+            self.push_to_session(session, m, false);
+        }
+        let key = self.insert_socket(session, nsp, r.sid.clone(), auth);
+        for room in r.rooms.iter().filter(|room| **room != r.sid) {
+            // Exempt from the room quotas: the socket had these rooms.
+            let _ = self.join_exempt(key, room);
+        }
+        if let Some(state) = self.socket(key) {
+            *state.data.borrow_mut() = data;
+            *state.pid.borrow_mut() = Some(r.pid);
+            state.recovered.set(true);
+        }
+        self.app.handle_connect(self, key);
+    }
+
+    /// A new `pid` for a socket connecting here, when recovery is on.
+    pub(crate) fn new_pid(&self) -> Option<Box<str>> {
+        self.recovery.as_ref().map(|_| new_pid(self.id))
+    }
+}
