@@ -10,6 +10,13 @@ from wire import Background, EioPolling, http, target
 ECHO = "/engine.io/"
 
 
+def without_pings(body):
+    """The payload minus server PINGs: with the suite's 300 ms pingInterval a
+    slow machine (a 1 MB POST under load) can let a heartbeat into the queue
+    before the GET; the echo is what these tests check, not the timing."""
+    return b"\x1e".join(p for p in body.split(b"\x1e") if p != b"2")
+
+
 def test_post_answers_ok_text_html():
     c = EioPolling(ECHO)
     r = c.post("4hello")
@@ -26,7 +33,7 @@ def test_several_packets_in_one_post_come_back_joined_by_record_separator():
     time.sleep(0.05)
     r = c.get()
     assert r.status == 200
-    assert r.body == b"4hello\x1e4world\x1e4!"
+    assert without_pings(r.body) == b"4hello\x1e4world\x1e4!"
     assert r.header("content-type") == "text/plain; charset=UTF-8"
     assert r.header("content-length") == str(len(r.body))
     assert r.header("cache-control") == "no-store"
@@ -37,7 +44,7 @@ def test_separate_posts_are_queued_and_flushed_in_one_get():
     for m in ["4a", "4b", "4c"]:
         assert c.post(m).body == b"ok"
     time.sleep(0.05)
-    assert c.get().body == b"4a\x1e4b\x1e4c"
+    assert without_pings(c.get().body) == b"4a\x1e4b\x1e4c"
 
 
 def test_pending_get_is_answered_when_a_message_arrives():
@@ -54,14 +61,14 @@ def test_binary_is_base64_with_b_prefix_both_directions():
     c = EioPolling(ECHO)
     assert c.post("bAQIDBA==").body == b"ok"  # bytes 01 02 03 04
     time.sleep(0.05)
-    assert c.get().body == b"bAQIDBA=="
+    assert without_pings(c.get().body) == b"bAQIDBA=="
 
 
 def test_mixed_text_and_binary_payload():
     c = EioPolling(ECHO)
     assert c.post("4hello\x1ebAQIDBA==\x1e4end").body == b"ok"
     time.sleep(0.05)
-    assert c.get().body == b"4hello\x1ebAQIDBA==\x1e4end"
+    assert without_pings(c.get().body) == b"4hello\x1ebAQIDBA==\x1e4end"
 
 
 def test_utf8_text_round_trip_and_byte_content_length():
@@ -70,15 +77,15 @@ def test_utf8_text_round_trip_and_byte_content_length():
     assert c.post(msg).body == b"ok"
     time.sleep(0.05)
     r = c.get()
-    assert r.body == msg.encode("utf-8")
-    assert r.header("content-length") == str(len(msg.encode("utf-8")))
+    assert without_pings(r.body) == msg.encode("utf-8")
+    assert r.header("content-length") == str(len(r.body))
 
 
 def test_message_packet_with_empty_data():
     c = EioPolling(ECHO)
     assert c.post("4").body == b"ok"
     time.sleep(0.05)
-    assert c.get().body == b"4"
+    assert without_pings(c.get().body) == b"4"
 
 
 def test_post_exactly_max_payload_is_accepted():
@@ -89,7 +96,7 @@ def test_post_exactly_max_payload_is_accepted():
     time.sleep(0.1)
     r = c.get(timeout=10)
     assert r.status == 200
-    assert r.body == body.encode()
+    assert without_pings(r.body) == body.encode()
 
 
 def test_post_over_max_payload_is_413_and_closes_the_session():
