@@ -29,6 +29,7 @@ use ahash::AHashMap;
 use glommio::channels::local_channel::{self, LocalSender};
 
 use super::auth::AuthFailure;
+use super::hooks::metrics::{HookCounters, HookStats, LATENCY_BUCKETS_MS};
 use crate::server::Quota;
 use crate::shard::port::{BridgeHealth, ShardTask, ToShard};
 use crate::shard::stats::{StatsSnapshot, CLOSE_REASONS, PACKET_TYPES};
@@ -55,21 +56,35 @@ pub fn count_auth_failure(f: AuthFailure) {
 
 thread_local! {
     /// Scrapes in flight on this shard: request id → where snapshots go.
-    static GATHERS: RefCell<AHashMap<u64, LocalSender<(usize, StatsSnapshot)>>> =
+    static GATHERS: RefCell<AHashMap<u64, LocalSender<(usize, ShardMetrics)>>> =
         RefCell::new(AHashMap::new());
     static NEXT_GATHER: Cell<u64> = const { Cell::new(0) };
 }
 
 /// Every shard's counters, indexed by shard; None when a shard did not
 /// answer in [`GATHER_TIMEOUT`].
-pub async fn gather(shard: &Rc<Shard>) -> Option<Vec<StatsSnapshot>> {
-    round_trip(shard, Shard::stats_snapshot).await
+pub async fn gather(shard: &Rc<Shard>) -> Option<Vec<ShardMetrics>> {
+    round_trip(shard, |s| ShardMetrics {
+        stats: s.stats_snapshot(),
+        hooks: super::hooks::metrics::snapshot(),
+    })
+    .await
+}
+
+/// What one shard reports to a scrape: its own counters and the broker's
+/// per-shard hook counters (thread-locals of that shard's thread).
+#[derive(Debug, Clone, Default)]
+pub struct ShardMetrics {
+    /// The shard's counters.
+    pub stats: StatsSnapshot,
+    /// The backend hooks' calls made from this shard.
+    pub hooks: HookStats,
 }
 
 /// Whether every shard answers a round trip through the mesh within
 /// [`GATHER_TIMEOUT`] (for `/readyz`: no session walk).
 pub async fn ping(shard: &Rc<Shard>) -> bool {
-    round_trip(shard, |_| StatsSnapshot::default())
+    round_trip(shard, |_| ShardMetrics::default())
         .await
         .is_some()
 }
@@ -77,9 +92,9 @@ pub async fn ping(shard: &Rc<Shard>) -> bool {
 /// `take` run on every shard (on its own thread), results by shard.
 async fn round_trip(
     shard: &Rc<Shard>,
-    take: fn(&Shard) -> StatsSnapshot,
-) -> Option<Vec<StatsSnapshot>> {
-    let mut all = vec![StatsSnapshot::default(); shard.nshards];
+    take: fn(&Shard) -> ShardMetrics,
+) -> Option<Vec<ShardMetrics>> {
+    let mut all = vec![ShardMetrics::default(); shard.nshards];
     *all.get_mut(shard.id)? = take(shard);
     let others = shard.nshards.saturating_sub(1);
     if others == 0 {
@@ -117,7 +132,7 @@ async fn round_trip(
 }
 
 /// A shard's snapshot for scrape `id` arrived (on the scraping shard).
-fn deliver(id: u64, snap: (usize, StatsSnapshot)) {
+fn deliver(id: u64, snap: (usize, ShardMetrics)) {
     GATHERS.with(|g| {
         if let Some(tx) = g.borrow().get(&id) {
             // Bounded by the number of shards, each answering once.
@@ -186,6 +201,74 @@ impl ApiCounts {
             let _ = writeln!(out, "{name}_sum{{path=\"{path}\"}} {}", h.sum);
             let _ = writeln!(out, "{name}_count{{path=\"{path}\"}} {}", h.count);
         }
+    }
+}
+
+/// The backend hooks' series (`[proxy]`), summed over the shards, appended
+/// to `out`.
+pub fn render_hooks(shards: &[ShardMetrics], out: &mut String) {
+    let mut sum = [HookCounters::default(), HookCounters::default()];
+    for s in shards {
+        for (t, c) in sum.iter_mut().zip([&s.hooks.connect, &s.hooks.event]) {
+            t.calls += c.calls;
+            t.failures += c.failures;
+            t.timeouts += c.timeouts;
+            t.refusals += c.refusals;
+            t.latency_us_sum += c.latency_us_sum;
+            for (a, b) in t.latency_buckets.iter_mut().zip(c.latency_buckets) {
+                *a += b;
+            }
+        }
+    }
+    let hooks = ["connect", "event"];
+    let counter = |out: &mut String, name: &str, help: &str, f: fn(&HookCounters) -> u64| {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} counter");
+        for (h, c) in hooks.iter().zip(&sum) {
+            let _ = writeln!(out, "{name}{{hook=\"{h}\"}} {}", f(c));
+        }
+    };
+    counter(
+        out,
+        "ringcast_hook_calls_total",
+        "Backend hook calls ([proxy]).",
+        |c| c.calls,
+    );
+    counter(
+        out,
+        "ringcast_hook_failures_total",
+        "Hook calls without a usable answer (answered \"unavailable\").",
+        |c| c.failures,
+    );
+    counter(
+        out,
+        "ringcast_hook_timeouts_total",
+        "Hook calls that ran out of time.",
+        |c| c.timeouts,
+    );
+    counter(
+        out,
+        "ringcast_hook_refusals_total",
+        "Hook calls the backend answered with a status other than 200.",
+        |c| c.refusals,
+    );
+    let name = "ringcast_hook_duration_seconds";
+    let _ = writeln!(out, "# HELP {name} Time of a backend hook call.");
+    let _ = writeln!(out, "# TYPE {name} histogram");
+    for (h, c) in hooks.iter().zip(&sum) {
+        let mut cumulative = 0;
+        for (le, n) in LATENCY_BUCKETS_MS.iter().zip(c.latency_buckets) {
+            cumulative += n;
+            let le = *le as f64 / 1000.0;
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{hook=\"{h}\",le=\"{le}\"}} {cumulative}"
+            );
+        }
+        let _ = writeln!(out, "{name}_bucket{{hook=\"{h}\",le=\"+Inf\"}} {}", c.calls);
+        let secs = c.latency_us_sum as f64 / 1e6;
+        let _ = writeln!(out, "{name}_sum{{hook=\"{h}\"}} {secs}");
+        let _ = writeln!(out, "{name}_count{{hook=\"{h}\"}} {}", c.calls);
     }
 }
 
@@ -337,6 +420,27 @@ pub fn render(shards: &[StatsSnapshot], bridge: &BridgeHealth, api: &ApiCounts) 
         "Acks (per-socket or broadcast aggregations) that timed out.",
         &[("", total.ack_timeouts)],
     );
+    family(
+        "ringcast_recovery_kept_packets",
+        "gauge",
+        "Connection state recovery: packets kept for replay.",
+        &[("", total.recovery_packets)],
+    );
+    family(
+        "ringcast_recovery_kept_bytes",
+        "gauge",
+        "Connection state recovery: bytes kept, by what (bounded by recovery_max_bytes per shard).",
+        &[
+            ("{kind=\"packets\"}", total.recovery_packet_bytes),
+            ("{kind=\"sessions\"}", total.recovery_session_bytes),
+        ],
+    );
+    family(
+        "ringcast_recovery_kept_sessions",
+        "gauge",
+        "Connection state recovery: disconnected sessions kept.",
+        &[("", total.recovery_sessions)],
+    );
     let disconnects: Vec<(String, u64)> = CLOSE_REASONS
         .iter()
         .zip(total.disconnects)
@@ -468,7 +572,19 @@ mod tests {
         shard.packets[10] = 7; // event
         shard.packets[3] = 1; // pong
         shard.disconnects[2] = 3; // ping timeout
-        let text = render(&[shard, shard], &BridgeHealth::default(), &api);
+        let mut text = render(&[shard, shard], &BridgeHealth::default(), &api);
+        let mut hooks = HookStats::default();
+        hooks.connect.calls = 3;
+        hooks.connect.failures = 1;
+        hooks.connect.timeouts = 1;
+        hooks.connect.latency_us_sum = 1_500_000;
+        hooks.connect.latency_buckets[0] = 2; // <= 1 ms
+        hooks.connect.latency_buckets[LATENCY_BUCKETS_MS.len()] = 1; // over 5 s
+        let per_shard = ShardMetrics {
+            stats: shard,
+            hooks,
+        };
+        render_hooks(&[per_shard.clone(), per_shard], &mut text);
         assert!(text.ends_with('\n'));
         let mut current = String::new();
         let mut families = std::collections::HashSet::new();
@@ -537,9 +653,18 @@ mod tests {
             "ringcast_acks_pending{kind=\"socket\"} 2\n",
             "ringcast_acks_pending{kind=\"broadcast\"} 4\n",
             "ringcast_ack_timeouts_total 10\n",
+            "ringcast_recovery_kept_sessions 0\n",
+            "ringcast_recovery_kept_bytes{kind=\"packets\"} 0\n",
             "ringcast_disconnects_total{reason=\"ping_timeout\"} 6\n",
             "ringcast_disconnects_total{reason=\"slow_consumer\"} 0\n",
             "ringcast_cluster_dropped_total{where=\"from_shards\"} 0\n",
+            "ringcast_hook_calls_total{hook=\"connect\"} 6\n",
+            "ringcast_hook_calls_total{hook=\"event\"} 0\n",
+            "ringcast_hook_timeouts_total{hook=\"connect\"} 2\n",
+            "ringcast_hook_duration_seconds_bucket{hook=\"connect\",le=\"0.001\"} 4\n",
+            "ringcast_hook_duration_seconds_bucket{hook=\"connect\",le=\"5\"} 4\n",
+            "ringcast_hook_duration_seconds_bucket{hook=\"connect\",le=\"+Inf\"} 6\n",
+            "ringcast_hook_duration_seconds_sum{hook=\"connect\"} 3\n",
         ] {
             assert!(text.contains(expected), "missing {expected}");
         }

@@ -191,6 +191,14 @@ pub struct StatsSnapshot {
     pub ack_timeouts: u64,
     /// Disconnects, indexed like [`CLOSE_REASONS`].
     pub disconnects: [u64; CLOSE_REASONS.len()],
+    /// Connection state recovery: packets kept for replay, and their bytes.
+    pub recovery_packets: u64,
+    /// Bytes of the packets kept for replay.
+    pub recovery_packet_bytes: u64,
+    /// Connection state recovery: disconnected sessions kept.
+    pub recovery_sessions: u64,
+    /// Bytes of the sessions kept (rooms, data).
+    pub recovery_session_bytes: u64,
 }
 
 impl StatsSnapshot {
@@ -213,6 +221,10 @@ impl StatsSnapshot {
         self.acks_pending_socket += other.acks_pending_socket;
         self.acks_pending_broadcast += other.acks_pending_broadcast;
         self.ack_timeouts += other.ack_timeouts;
+        self.recovery_packets += other.recovery_packets;
+        self.recovery_packet_bytes += other.recovery_packet_bytes;
+        self.recovery_sessions += other.recovery_sessions;
+        self.recovery_session_bytes += other.recovery_session_bytes;
         for (a, b) in self.refusals.iter_mut().zip(other.refusals) {
             *a += b;
         }
@@ -256,6 +268,12 @@ impl Shard {
             })
             .sum();
         let (received_bytes, sent_bytes) = IO_BYTES.with(|b| (b.0.get(), b.1.get()));
+        let recovery = self.recovery.as_ref().map(|r| {
+            let r = r.borrow();
+            [r.packets(), r.bytes(), r.sessions(), r.session_bytes()].map(|n| n as u64)
+        });
+        let [recovery_packets, recovery_packet_bytes, recovery_sessions, recovery_session_bytes] =
+            recovery.unwrap_or_default();
         let st = &self.stats;
         let ops = &st.ops;
         StatsSnapshot {
@@ -268,6 +286,10 @@ impl Shard {
             acks_pending_broadcast: self.acks.borrow().pending_count() as u64,
             ack_timeouts: ops.ack_timeouts.get(),
             disconnects: ops.disconnects.each_ref().map(Cell::get),
+            recovery_packets,
+            recovery_packet_bytes,
+            recovery_sessions,
+            recovery_session_bytes,
             websocket,
             polling,
             sockets: self.sockets.borrow().len() as u64,

@@ -69,7 +69,12 @@ async fn metrics_reply(state: &State, shard: &Rc<Shard>) -> Reply {
     Reply {
         status: 200,
         content_type: "text/plain; version=0.0.4; charset=utf-8",
-        body: metrics::render(&shards, &bridge, &state.counts).into_bytes(),
+        body: {
+            let stats: Vec<_> = shards.iter().map(|s| s.stats).collect();
+            let mut text = metrics::render(&stats, &bridge, &state.counts);
+            metrics::render_hooks(&shards, &mut text);
+            text.into_bytes()
+        },
     }
 }
 
