@@ -99,7 +99,8 @@ run() {
   SERVER=$!
   local i
   for i in $(seq 200); do
-    ss -Htln "( sport = :$port )" | grep -q . && break
+    ss -Htln "( sport = :$port )" | grep -q . \
+      && { [[ "${sargs[*]}" != *api-listen* ]] || ss -Htln "( sport = :$api_port )" | grep -q .; } && break
     kill -0 "$SERVER" 2>/dev/null || { cat "$WORK/server.log" >&2; exit 1; }
     sleep 0.05
   done
@@ -133,6 +134,8 @@ for rep in $(seq "$REPS"); do
   run fanout-socket "$rep" -- "${FANOUT[@]}"
   run fanout-api "$rep" --api-listen "127.0.0.1:@API_PORT@" --api-key "$API_KEY" -- \
     "${FANOUT[@]}" --api "http://127.0.0.1:@API_PORT@" --api-key "$API_KEY" --api-inflight 4
+  run fanout-api-64 "$rep" --api-listen "127.0.0.1:@API_PORT@" --api-key "$API_KEY" -- \
+    "${FANOUT[@]}" --api "http://127.0.0.1:@API_PORT@" --api-key "$API_KEY" --api-inflight 64
 done
 
 python3 - "$OUT" <<'EOF'
@@ -140,32 +143,32 @@ import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 meta = [r["meta"] for r in rows if "meta" in r][-1]
 runs = [r for r in rows if "bench" in r and r["bench"]["rep"] <= meta["reps"]]
-runs = runs[-5 * meta["reps"]:]
-def cell(case, f):
+runs = runs[-6 * meta["reps"]:]
+def cell(case, f, nd=0):
     v = [f(r) for r in runs if r["bench"]["case"] == case]
     v = [x for x in v if x is not None]
     if not v:
         return "–"
     m = statistics.median(v)
-    return f"{m:,.0f} ({min(v):,.0f}–{max(v):,.0f})" if len(v) > 1 else f"{m:,.0f}"
+    return f"{m:,.{nd}f} ({min(v):,.{nd}f}–{max(v):,.{nd}f})" if len(v) > 1 else f"{m:,.{nd}f}"
 ms = lambda k, p: (lambda r: r[k][p] / 1000 if r.get(k) else None)
 print(f"commit {meta['commit']}, {meta['date']}, {meta['host']}, {meta['cpus']} CPUs, {meta['reps']} reps")
 print()
 print("| case | connections/s | connect p50 ms | connect p99 ms | server CPU µs / connection | failed |")
 print("| --- | --- | --- | --- | --- | --- |")
 for c in ["connect-open", "connect-hs256", "connect-rs256"]:
-    print(f"| {c} | {cell(c, lambda r: r.get('connections_per_s'))} | {cell(c, ms('connect_us','p50'))} | "
-          f"{cell(c, ms('connect_us','p99'))} | {cell(c, lambda r: r.get('server_cpu_us_per_delivered_msg'))} | "
+    print(f"| {c} | {cell(c, lambda r: r.get('connections_per_s'))} | {cell(c, ms('connect_us','p50'), 1)} | "
+          f"{cell(c, ms('connect_us','p99'), 1)} | {cell(c, lambda r: r.get('server_cpu_us_per_delivered_msg'))} | "
           f"{cell(c, lambda r: r.get('connect_failed'))} |")
 print()
-print("| case | publishes/s | deliveries/s | latency p50 ms | p99 ms | server CPU µs / delivery ×1000 | lost | api failed |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-for c in ["fanout-socket", "fanout-api"]:
-    pub = (lambda r: r.get("api_accepted_per_s")) if c == "fanout-api" else (lambda r: r.get("publish_rate_per_s"))
+print("| case | publishes/s | deliveries/s | latency p50 ms | p99 ms | server CPU ns / delivery | lost | out of order | api failed |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+for c in ["fanout-socket", "fanout-api", "fanout-api-64"]:
+    pub = (lambda r: r.get("api_accepted_per_s")) if c.startswith("fanout-api") else (lambda r: r.get("publish_rate_per_s"))
     print(f"| {c} | {cell(c, pub)} | {cell(c, lambda r: r.get('delivered_per_s'))} | "
-          f"{cell(c, ms('latency_us','p50'))} | {cell(c, ms('latency_us','p99'))} | "
+          f"{cell(c, ms('latency_us','p50'), 1)} | {cell(c, ms('latency_us','p99'), 1)} | "
           f"{cell(c, lambda r: r['server_cpu_us_per_delivered_msg'] * 1000 if r.get('server_cpu_us_per_delivered_msg') else None)} | "
-          f"{cell(c, lambda r: r.get('lost'))} | {cell(c, lambda r: r.get('api_failed'))} |")
+          f"{cell(c, lambda r: r.get('lost'))} | {cell(c, lambda r: r.get('out_of_order'))} | {cell(c, lambda r: r.get('api_failed'))} |")
 print()
 print("load average (1/5/15 min) before each run:")
 for r in runs:
