@@ -161,14 +161,15 @@ for c in ["connect-open", "connect-hs256", "connect-rs256"]:
           f"{cell(c, ms('connect_us','p99'), 1)} | {cell(c, lambda r: r.get('server_cpu_us_per_delivered_msg'))} | "
           f"{cell(c, lambda r: r.get('connect_failed'))} |")
 print()
-print("| case | publishes/s | deliveries/s | latency p50 ms | p99 ms | server CPU ns / delivery | lost | out of order | api failed |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+print("| case | publishes/s | deliveries/s | latency p50 ms | p99 ms | server CPU ns / delivery | lost | out of order | api failed | api request p50 / p99 ms |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 for c in ["fanout-socket", "fanout-api", "fanout-api-64"]:
     pub = (lambda r: r.get("api_accepted_per_s")) if c.startswith("fanout-api") else (lambda r: r.get("publish_rate_per_s"))
     print(f"| {c} | {cell(c, pub)} | {cell(c, lambda r: r.get('delivered_per_s'))} | "
           f"{cell(c, ms('latency_us','p50'), 1)} | {cell(c, ms('latency_us','p99'), 1)} | "
           f"{cell(c, lambda r: r['server_cpu_us_per_delivered_msg'] * 1000 if r.get('server_cpu_us_per_delivered_msg') else None)} | "
-          f"{cell(c, lambda r: r.get('lost'))} | {cell(c, lambda r: r.get('out_of_order'))} | {cell(c, lambda r: r.get('api_failed'))} |")
+          f"{cell(c, lambda r: r.get('lost'))} | {cell(c, lambda r: r.get('out_of_order'))} | {cell(c, lambda r: r.get('api_failed'))} | "
+          f"{cell(c, ms('api_request_us','p50'), 2)} / {cell(c, ms('api_request_us','p99'), 2)} |")
 print()
 print("load average (1/5/15 min) before each run:")
 for r in runs:

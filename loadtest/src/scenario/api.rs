@@ -17,10 +17,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 
+use crate::stats::{now_us, Hist};
 use crate::wire;
+
+/// A request unanswered this long fails (and its connection is dropped).
+const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the request threads count.
 #[derive(Debug, Default)]
@@ -31,6 +36,8 @@ struct Counts {
     failed: AtomicU64,
     /// Failure reason -> count.
     errors: Mutex<BTreeMap<String, u64>>,
+    /// Request sent -> answer read, µs (answered requests).
+    request_us: Mutex<Hist>,
 }
 
 impl Counts {
@@ -108,6 +115,15 @@ impl ApiPublisher {
             .clone()
     }
 
+    /// Request times (sent → answer read), µs.
+    pub(crate) fn request_us(&self) -> Hist {
+        self.counts
+            .request_us
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     /// Lets the threads finish what is queued and waits for them.
     pub(crate) fn finish(&mut self) {
         self.tx = None;
@@ -140,6 +156,8 @@ fn worker(addr: SocketAddr, head: &str, rx: &Mutex<Receiver<Vec<u8>>>, counts: &
             None => match TcpStream::connect(addr) {
                 Ok(s) => {
                     let _ = s.set_nodelay(true);
+                    let _ = s.set_read_timeout(Some(TIMEOUT));
+                    let _ = s.set_write_timeout(Some(TIMEOUT));
                     s
                 }
                 Err(e) => {
@@ -148,7 +166,16 @@ fn worker(addr: SocketAddr, head: &str, rx: &Mutex<Receiver<Vec<u8>>>, counts: &
                 }
             },
         };
-        match exchange(stream, &req, &mut buf) {
+        let sent = now_us();
+        let answer = exchange(stream, &req, &mut buf);
+        if answer.is_ok() {
+            let mut h = counts
+                .request_us
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            h.record(now_us().saturating_sub(sent));
+        }
+        match answer {
             Ok((200, keep)) => {
                 counts.accepted.fetch_add(1, Ordering::Relaxed);
                 conn = keep;
@@ -197,4 +224,85 @@ fn exchange(
     }
     let keep = !head.close && buf.len() == want;
     Ok((head.status, keep.then_some(s)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::BufRead;
+    use std::net::TcpListener;
+
+    use super::*;
+
+    /// A keep-alive HTTP/1.1 peer that answers every request 200 on one
+    /// connection and returns the requests it read (head + body).
+    fn peer(listener: TcpListener, n: usize) -> std::thread::JoinHandle<Vec<String>> {
+        std::thread::spawn(move || {
+            let (s, _) = listener.accept().expect("a connection");
+            let mut r = std::io::BufReader::new(s.try_clone().expect("clone"));
+            let mut w = s;
+            let mut seen = Vec::new();
+            for _ in 0..n {
+                let (mut head, mut len) = (String::new(), 0usize);
+                loop {
+                    let mut line = String::new();
+                    r.read_line(&mut line).expect("a line");
+                    if let Some(v) = line.strip_prefix("Content-Length: ") {
+                        len = v.trim().parse().expect("a length");
+                    }
+                    head.push_str(&line);
+                    if line == "\r\n" {
+                        break;
+                    }
+                }
+                let mut body = vec![0; len];
+                r.read_exact(&mut body).expect("the body");
+                seen.push(head + &String::from_utf8_lossy(&body));
+                w.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n{\"ok\":true}")
+                    .expect("the answer");
+            }
+            seen
+        })
+    }
+
+    #[test]
+    fn posts_on_one_keep_alive_connection() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let seen = peer(listener, 3);
+        let mut p =
+            ApiPublisher::start(&format!("http://127.0.0.1:{port}"), "k", 1).expect("start");
+        for i in 0..3 {
+            p.send(format!(r#"{{"rooms":["r"],"event":"msg","args":[{i}]}}"#).into_bytes());
+        }
+        p.finish();
+        assert_eq!((p.accepted(), p.failed()), (3, 0));
+        assert_eq!(p.request_us().len(), 3);
+        let seen = seen.join().expect("peer");
+        assert!(seen[0].starts_with("POST /api/emit HTTP/1.1\r\n"));
+        assert!(seen[0].contains("Authorization: Bearer k\r\n"));
+        assert!(seen[2].ends_with(r#"{"rooms":["r"],"event":"msg","args":[2]}"#));
+    }
+
+    #[test]
+    fn refused_requests_count_as_failed() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let t = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().expect("a connection");
+            let mut b = [0u8; 1024];
+            let _ = s.read(&mut b);
+            s.write_all(
+                b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+            )
+            .expect("the answer");
+        });
+        let mut p =
+            ApiPublisher::start(&format!("http://127.0.0.1:{port}"), "k", 1).expect("start");
+        p.send(b"{}".to_vec());
+        p.finish();
+        t.join().expect("peer");
+        assert_eq!((p.accepted(), p.failed()), (0, 1));
+        assert_eq!(p.errors().get("api status 401"), Some(&1));
+        assert!(ApiPublisher::start("https://x:1", "k", 1).is_err());
+    }
 }

@@ -408,6 +408,7 @@ impl Scenario for Fanout {
             out.insert("api_failed".into(), json!(failed));
             out.insert("api_accepted_per_s".into(), json!(rate(ok, elapsed_s)));
             out.insert("api_errors".into(), json!(api.errors()));
+            out.insert("api_request_us".into(), api.request_us().summary());
         }
         out.insert(
             "delivered_per_s".into(),
