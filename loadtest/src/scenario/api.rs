@@ -235,7 +235,7 @@ mod tests {
 
     /// A keep-alive HTTP/1.1 peer that answers every request 200 on one
     /// connection and returns the requests it read (head + body).
-    fn peer(listener: TcpListener, n: usize) -> std::thread::JoinHandle<Vec<String>> {
+    fn peer(listener: TcpListener, n: usize) -> JoinHandle<Vec<String>> {
         std::thread::spawn(move || {
             let (s, _) = listener.accept().expect("a connection");
             let mut r = std::io::BufReader::new(s.try_clone().expect("clone"));
