@@ -289,8 +289,14 @@ mod tests {
         let port = listener.local_addr().expect("addr").port();
         let t = std::thread::spawn(move || {
             let (mut s, _) = listener.accept().expect("a connection");
-            let mut b = [0u8; 1024];
-            let _ = s.read(&mut b);
+            // Read the whole request first: closing with unread bytes
+            // would reset the connection before the answer is read.
+            let (mut got, mut b) = (Vec::new(), [0u8; 1024]);
+            while !got.ends_with(b"\r\n\r\n{}") {
+                let n = s.read(&mut b).expect("the request");
+                assert!(n > 0, "request cut short");
+                got.extend_from_slice(&b[..n]);
+            }
             s.write_all(
                 b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
             )
