@@ -37,7 +37,8 @@ CONNS=2000; SUBS=1000; MSGS=2000
 if [ "$QUICK" = 1 ]; then CONNS=200; SUBS=100; MSGS=200; fi
 
 if [ "$BUILD" = 1 ]; then
-  cargo build --release --bin ringcast -p ringcast-load >&2
+  cargo build --release -p ringcast --bin ringcast >&2
+  cargo build --release -p ringcast-load >&2
 fi
 RC=target/release/ringcast
 LOAD=target/release/ringcast-load
