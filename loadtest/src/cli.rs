@@ -64,6 +64,10 @@ pub(crate) struct Common {
     /// missing counts as lost.
     #[arg(long, default_value_t = 10.0)]
     pub(crate) drain_timeout: f64,
+    /// Socket.IO CONNECT auth payload (a JSON object), e.g.
+    /// `{"token":"<jwt>"}` for the broker's connection tokens.
+    #[arg(long)]
+    pub(crate) auth: Option<String>,
     /// Internal: this process is child I of P.
     #[arg(long, hide = true)]
     pub(crate) child: Option<String>,
@@ -91,6 +95,17 @@ pub(crate) struct FanoutArgs {
     /// Messages published but not yet delivered to their whole room.
     #[arg(long, default_value_t = 64)]
     pub(crate) window: u64,
+    /// Publish through the broker's HTTP API at this URL
+    /// (`http://host:port`, `POST /api/emit`) instead of the publisher
+    /// socket's `broadcast` event.
+    #[arg(long)]
+    pub(crate) api: Option<String>,
+    /// Bearer key for `--api`.
+    #[arg(long, default_value = "")]
+    pub(crate) api_key: String,
+    /// `--api`: keep-alive connections, one request in flight on each.
+    #[arg(long, default_value_t = 4)]
+    pub(crate) api_inflight: usize,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -151,7 +166,7 @@ impl Cmd {
 }
 
 /// Resolves `--url` into a connect target.
-pub(crate) fn parse_target(url: &str, bind: Option<IpAddr>) -> Result<Target> {
+pub(crate) fn parse_target(url: &str, bind: Option<IpAddr>, auth: Option<&str>) -> Result<Target> {
     let rest = url
         .strip_prefix("ws://")
         .or_else(|| url.strip_prefix("http://"))
@@ -181,11 +196,21 @@ pub(crate) fn parse_target(url: &str, bind: Option<IpAddr>) -> Result<Target> {
     if hostport.is_empty() {
         bail!("{url}: no host");
     }
+    let mut connect_packet = b"0".to_vec();
+    if let Some(auth) = auth {
+        let v: serde_json::Value =
+            serde_json::from_str(auth).with_context(|| format!("--auth {auth}: not JSON"))?;
+        if !v.is_object() {
+            bail!("--auth {auth}: the auth payload must be a JSON object");
+        }
+        connect_packet.extend_from_slice(v.to_string().as_bytes());
+    }
     Ok(Target {
         addr,
         host: hostport.to_owned(),
         path,
         bind,
+        connect_packet,
     })
 }
 
@@ -195,13 +220,15 @@ mod tests {
 
     #[test]
     fn urls() {
-        let t = parse_target("ws://127.0.0.1:3000", None).unwrap();
+        let t = parse_target("ws://127.0.0.1:3000", None, None).unwrap();
         assert_eq!(
             (t.addr.port(), t.path.as_str(), t.host.as_str()),
             (3000, "/socket.io/", "127.0.0.1:3000")
         );
-        let t = parse_target("http://localhost:8080/io", None).unwrap();
+        let t = parse_target("http://localhost:8080/io", None, Some(r#"{"token":"t"}"#)).unwrap();
         assert_eq!((t.addr.port(), t.path.as_str()), (8080, "/io/"));
-        assert!(parse_target("https://x", None).is_err());
+        assert_eq!(t.connect_packet, br#"0{"token":"t"}"#);
+        assert!(parse_target("ws://127.0.0.1:1", None, Some("[1]")).is_err());
+        assert!(parse_target("https://x", None, None).is_err());
     }
 }

@@ -29,6 +29,9 @@ pub(crate) struct Target {
     pub(crate) path: String,
     /// Source address to bind (extra processes use 127.0.0.2, …).
     pub(crate) bind: Option<IpAddr>,
+    /// The Socket.IO CONNECT packet after the Engine.IO `4`: `0`, or
+    /// `0{"token":…}` with `--auth` (the auth payload, e.g. a JWT).
+    pub(crate) connect_packet: Vec<u8>,
 }
 
 /// Client transport.

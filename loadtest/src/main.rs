@@ -97,7 +97,7 @@ fn process_count(cmd: &Cmd, c: &Common) -> usize {
 fn run<S: Scenario>(sc: S, name: &'static str, common: &Common, count: usize) -> Result<()> {
     let is_child = common.child.is_some();
     let pid = if is_child { None } else { common.server_pid };
-    let target = cli::parse_target(&common.url, common.bind)?;
+    let target = cli::parse_target(&common.url, common.bind, common.auth.as_deref())?;
     let before = pid.and_then(procstat::sample);
     if pid.is_some() && before.is_none() {
         bail!("cannot read /proc/{}/stat and status", pid.unwrap_or(0));

@@ -327,7 +327,9 @@ impl Engine {
             Incoming::Ping(d) => self.send_eio(cid, b'3', d),
             Incoming::Open(hs) => {
                 self.clients[cid].sid = hs.sid;
-                self.send_eio(cid, b'4', b"0");
+                let packet = std::mem::take(&mut self.target.connect_packet);
+                self.send_eio(cid, b'4', &packet);
+                self.target.connect_packet = packet;
             }
             Incoming::Connected => {
                 if state == State::Connecting {

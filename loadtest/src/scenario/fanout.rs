@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
 
+use super::api::ApiPublisher;
 use super::{room_name, Connector, Progress, Scenario, Share};
 use crate::cli::FanoutArgs;
 use crate::engine::{Engine, Kind};
@@ -64,6 +65,10 @@ pub(crate) struct Fanout {
     remote_delivered: u64,
     publisher_lost: bool,
     buf: Vec<u8>,
+    /// `--api`: the HTTP publisher (parent only), started at GO.
+    api: Option<ApiPublisher>,
+    /// `--api`: requests accepted / failed when the run ended.
+    api_done: (u64, u64),
 }
 
 impl Fanout {
@@ -90,6 +95,8 @@ impl Fanout {
             remote_delivered: 0,
             publisher_lost: false,
             buf: Vec::with_capacity(256),
+            api: None,
+            api_done: (0, 0),
         }
     }
 
@@ -115,6 +122,18 @@ impl Fanout {
         let seq = self.published;
         let room = (seq % self.rooms()) as usize;
         self.buf.clear();
+        if let Some(api) = &self.api {
+            self.buf.extend_from_slice(br#"{"rooms":[""#);
+            self.buf.extend_from_slice(self.room_names[room].as_bytes());
+            self.buf.extend_from_slice(br#""],"event":"msg","args":["#);
+            sio::write_stamp(&mut self.buf, seq, now, self.a.payload);
+            self.buf.extend_from_slice(b"]}");
+            api.send(self.buf.clone());
+            self.published_deliveries += self.room_size(room as u64);
+            self.last_publish_us = now;
+            self.published += 1;
+            return;
+        }
         sio::event_head(&mut self.buf, None, "broadcast");
         self.buf.extend_from_slice(b",\"");
         self.buf.extend_from_slice(self.room_names[room].as_bytes());
@@ -291,6 +310,15 @@ impl Scenario for Fanout {
     }
 
     fn go(&mut self, _eng: &mut Engine, _now: Instant) {
+        if let (Some(url), true) = (&self.a.api, self.share.is_parent()) {
+            match ApiPublisher::start(url, &self.a.api_key, self.a.api_inflight) {
+                Ok(p) => self.api = Some(p),
+                Err(e) => {
+                    eprintln!("ringcast-load: {e:#}");
+                    self.publisher_lost = true;
+                }
+            }
+        }
         self.go_us = now_us();
         self.running = true;
     }
@@ -311,6 +339,10 @@ impl Scenario for Fanout {
     }
 
     fn stop(&mut self, eng: &mut Engine) {
+        if let Some(api) = &mut self.api {
+            api.finish();
+            self.api_done = (api.accepted(), api.failed());
+        }
         for cid in self.cids.iter().copied().chain(self.publisher) {
             eng.disconnect(cid);
         }
@@ -369,6 +401,15 @@ impl Scenario for Fanout {
         out.insert("payload_bytes".into(), json!(self.a.payload));
         out.insert("window".into(), json!(self.a.window));
         out.insert("rate".into(), json!(self.a.rate));
+        if let Some(api) = &self.api {
+            let (ok, failed) = self.api_done;
+            out.insert("api_inflight".into(), json!(self.a.api_inflight));
+            out.insert("api_accepted".into(), json!(ok));
+            out.insert("api_failed".into(), json!(failed));
+            out.insert("api_accepted_per_s".into(), json!(rate(ok, elapsed_s)));
+            out.insert("api_errors".into(), json!(api.errors()));
+            out.insert("api_request_us".into(), api.request_us().summary());
+        }
         out.insert(
             "delivered_per_s".into(),
             json!(rate(total.delivered, elapsed_s)),

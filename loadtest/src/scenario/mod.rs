@@ -2,6 +2,7 @@
 //! runs, this process's [`Share`] of the clients, and the rate-limited
 //! [`Connector`].
 
+pub(crate) mod api;
 pub(crate) mod connect;
 pub(crate) mod echo;
 pub(crate) mod fanout;
