@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# A/B regression check: two builds of the conformance server, same scenarios, interleaved
+# (A B A B ...), one core each (server on CPU 0 with --shards 1, generator on CPU 1), medians.
+# The check to run the day a change lands ("did this slow the hot path?"); loadtest/compare.sh
+# is the side-by-side against other servers.
+#
+#   loadtest/ab.sh BASE_BINARY NEW_BINARY [REPS]      # default REPS 3
+#
+# BASE_BINARY / NEW_BINARY: `target/release/examples/conformance` of each commit (build the
+# base in a worktree: `git worktree add /tmp/base <commit> && (cd /tmp/base && cargo build
+# --release --example conformance)`). The generator is this tree's `target/release/ringcast-load`.
+# Prints one line per (case, build): median deliveries or requests per second (min-max) and the
+# server's CPU per delivered message, then the new/base ratios.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+# shellcheck source=loadtest/lib.sh
+. "$ROOT/loadtest/lib.sh"
+
+BASE=${1:?usage: $0 BASE_BINARY NEW_BINARY [REPS]}
+NEW=${2:?usage: $0 BASE_BINARY NEW_BINARY [REPS]}
+REPS=${3:-3}
+LOAD=$ROOT/target/release/ringcast-load
+[ -x "$LOAD" ] || cargo build --release -p ringcast-load
+CASES=(
+  "fanout-1k-64|fanout --subscribers 1000 --rooms 1 --messages 2000 --payload 64"
+  "fanout-10k-64|fanout --subscribers 10000 --rooms 1 --messages 150 --payload 64"
+  "echo-100|echo --clients 100 --requests 2000 --payload 64"
+)
+OUT=$(mktemp /tmp/ringcast-ab.XXXXXX.jsonl)
+
+run() { # label binary case-id args
+  local port pid line
+  port=$(free_port)
+  taskset -c 0 "$2" --port "$port" --shards 1 >/dev/null 2>&1 &
+  pid=$!
+  for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+  # shellcheck disable=SC2086
+  line=$(taskset -c 1 timeout 300 "$LOAD" $4 --url "ws://127.0.0.1:$port" --server-pid "$pid" --json |
+    tail -n 1) || true
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  jq -c --arg build "$1" --arg case "$3" --arg load "$(cut -d' ' -f1 /proc/loadavg)" \
+    '. + {build: $build, case: $case, load1: ($load|tonumber)}' <<<"$line" >>"$OUT" ||
+    echo "{\"build\":\"$1\",\"case\":\"$3\",\"failed\":true}" >>"$OUT"
+}
+
+for c in "${CASES[@]}"; do
+  id=${c%%|*}; args=${c#*|}
+  for r in $(seq 1 "$REPS"); do
+    echo "[ab] $id rep $r" >&2
+    run base "$BASE" "$id" "$args"
+    run new "$NEW" "$id" "$args"
+  done
+done
+
+python3 - "$OUT" <<'EOF'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+print(f"results: {sys.argv[1]}")
+print(f"{'case':16} {'build':5} {'rate (median, min-max)':>32} {'cpu us/msg':>11} {'load1':>6}")
+med = {}
+for case in dict.fromkeys(r["case"] for r in rows):
+    for build in ("base", "new"):
+        rs = [r for r in rows if r["case"] == case and r["build"] == build and not r.get("failed")]
+        key = "requests_per_s" if case.startswith("echo") else "delivered_per_s"
+        rate = [r[key] for r in rs if r.get(key)]
+        cpu = [r["server_cpu_us_per_delivered_msg"] for r in rs if r.get("server_cpu_us_per_delivered_msg")]
+        load = [r["load1"] for r in rs]
+        if not rate:
+            print(f"{case:16} {build:5} {'no complete run':>32}")
+            continue
+        m = statistics.median(rate)
+        c = statistics.median(cpu) if cpu else float("nan")
+        med[(case, build)] = (m, c)
+        print(f"{case:16} {build:5} {m:>14,.0f} ({min(rate):,.0f}-{max(rate):,.0f}) {c:>11.3f} {max(load):>6.2f}")
+for case in dict.fromkeys(r["case"] for r in rows):
+    if (case, "base") in med and (case, "new") in med:
+        (rb, cb), (rn, cn) = med[(case, "base")], med[(case, "new")]
+        print(f"{case:16} new/base: rate x{rn / rb:.3f}, cpu per msg x{cn / cb:.3f}")
+EOF
