@@ -14,12 +14,13 @@
 //! Needs `tests/js/node_modules`; skipped with a notice when
 //! `RINGCAST_E2E=0`.
 
-use std::ffi::OsString;
+#[path = "common/conformance.rs"]
+mod conformance;
+use conformance::conformance_bin;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use ringcast::server::{Event, Server, Socket};
@@ -41,38 +42,6 @@ fn skip() -> bool {
         "tests/js/node_modules missing: run scripts/test.sh (it runs npm ci)"
     );
     false
-}
-
-/// The conformance example, built by cargo for this test's profile.
-fn conformance_bin() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(path) = std::env::var_os("RINGCAST_CONFORMANCE_BIN") {
-            return PathBuf::from(path);
-        }
-        let exe = std::env::current_exe().expect("current_exe");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("target/<profile>/deps");
-        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") => "dev".to_owned(),
-            Some(p) => p.to_owned(),
-            None => panic!("unexpected test location"),
-        };
-        let target_dir = profile_dir.parent().expect("target dir");
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
-        let status = Command::new(cargo)
-            .current_dir(root())
-            .args(["build", "--example", "conformance", "--profile", &profile])
-            .arg("--target-dir")
-            .arg(target_dir)
-            .status()
-            .expect("running cargo");
-        assert!(status.success(), "cargo build --example conformance failed");
-        profile_dir.join("examples").join("conformance")
-    })
-    .clone()
 }
 
 fn free_port() -> u16 {
