@@ -94,7 +94,10 @@ fn write_number(f: f64, out: &mut Vec<u8>) {
     out.extend_from_slice(&f.to_bits().to_be_bytes());
 }
 
-fn write_uint(u: u64, out: &mut Vec<u8>) {
+/// A msgpack unsigned integer in its shortest form (positive fixint, uint
+/// 8/16/32/64), as notepack writes it. Also used by the Socket.IO msgpack
+/// parser in `ringcast-proto`.
+pub fn write_uint(u: u64, out: &mut Vec<u8>) {
     match u {
         0..=0x7f => out.push(u as u8),
         0x80..=0xff => out.extend_from_slice(&[0xcc, u as u8]),
@@ -113,7 +116,9 @@ fn write_uint(u: u64, out: &mut Vec<u8>) {
     }
 }
 
-fn write_int(i: i64, out: &mut Vec<u8>) {
+/// A msgpack signed integer in its shortest form (non-negative values as
+/// [`write_uint`]; negative fixint, int 8/16/32/64).
+pub fn write_int(i: i64, out: &mut Vec<u8>) {
     if let Ok(u) = u64::try_from(i) {
         return write_uint(u, out);
     }

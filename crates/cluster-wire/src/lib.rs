@@ -52,7 +52,7 @@ mod value;
 pub use broadcast::{BroadcastMessage, EMITTER_UID};
 pub use channel::{ChannelKind, Channels, DEFAULT_KEY};
 pub use decode::{decode, decode_with};
-pub use encode::{encode, encode_into};
+pub use encode::{encode, encode_into, write_int, write_uint};
 pub use error::{DecodeError, DecodeErrorKind, EncodeError, Limits};
 pub use fetch::{FetchedSocket, Handshake};
 pub use js_date::js_date_string;

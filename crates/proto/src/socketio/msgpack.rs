@@ -314,42 +314,11 @@ fn write_float(out: &mut Vec<u8>, f: f64) {
 }
 
 fn write_uint(out: &mut Vec<u8>, u: u64) {
-    if let Ok(b) = u8::try_from(u) {
-        if b < 0x80 {
-            out.push(b);
-        } else {
-            out.extend_from_slice(&[0xcc, b]);
-        }
-    } else if let Ok(h) = u16::try_from(u) {
-        out.push(0xcd);
-        out.extend_from_slice(&h.to_be_bytes());
-    } else if let Ok(w) = u32::try_from(u) {
-        out.push(0xce);
-        out.extend_from_slice(&w.to_be_bytes());
-    } else {
-        out.push(0xcf);
-        out.extend_from_slice(&u.to_be_bytes());
-    }
+    ringcast_cluster_wire::write_uint(u, out);
 }
 
 fn write_int(out: &mut Vec<u8>, i: i64) {
-    if let Ok(u) = u64::try_from(i) {
-        return write_uint(out, u);
-    }
-    if i >= -0x20 {
-        out.push(i as u8);
-    } else if let Ok(b) = i8::try_from(i) {
-        out.extend_from_slice(&[0xd0, b as u8]);
-    } else if let Ok(h) = i16::try_from(i) {
-        out.push(0xd1);
-        out.extend_from_slice(&h.to_be_bytes());
-    } else if let Ok(w) = i32::try_from(i) {
-        out.push(0xd2);
-        out.extend_from_slice(&w.to_be_bytes());
-    } else {
-        out.push(0xd3);
-        out.extend_from_slice(&i.to_be_bytes());
-    }
+    ringcast_cluster_wire::write_int(i, out);
 }
 
 fn write_id(out: &mut Vec<u8>, id: u64) {
