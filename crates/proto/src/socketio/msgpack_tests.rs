@@ -316,3 +316,30 @@ fn direct_encoder_matches_cluster_wire() {
     write_json(&mut out, &deep, &[]);
     assert_eq!(out, vec![0xc0]);
 }
+
+/// An integral float64 beyond 2^53 decodes as a JSON float and re-encodes
+/// as notepack writes that JavaScript number: int64 (`0xd3`). Both forms
+/// are the same number to a client (found by the `socketio_msgpack` fuzz
+/// target, which now compares numbers as JavaScript does).
+#[test]
+fn integral_float_beyond_2_pow_53_reencodes_as_int64() {
+    // {type:2, nsp:"/", data:["a", float64 -34369829393661952]}
+    let message = hex("83 a4 74797065 02 a3 6e7370 a1 2f a4 64617461 92 a1 61 cb c35e86cb60000000");
+    let (p, bins) = dec(&message).unwrap();
+    let Some(serde_json::Value::Array(items)) = &p.data else {
+        panic!("event data is an array: {:?}", p.data)
+    };
+    assert_eq!(items[1].as_f64(), Some(-34_369_829_393_661_952.0));
+    let mut out = Vec::new();
+    encode_event(&mut out, "/", None, "a", &items[1..], &bins);
+    assert!(
+        out.windows(9)
+            .any(|w| w == hex("d3 ff85e4d280000000").as_ref()),
+        "int64 form in {out:02x?}"
+    );
+    let (again, _) = dec(&Bytes::from(out)).unwrap();
+    let Some(serde_json::Value::Array(again)) = again.data else {
+        panic!("event data is an array")
+    };
+    assert_eq!(again[1].as_f64(), items[1].as_f64());
+}
