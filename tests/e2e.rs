@@ -20,15 +20,18 @@
 //! Script output is streamed through the test's stdout (shown with `--nocapture`, or by the
 //! test harness when the test fails); the server's log is printed when a test fails.
 
-use std::ffi::OsString;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
+
+#[path = "common/conformance.rs"]
+mod conformance;
+use conformance::conformance_bin;
 
 #[path = "common/raw.rs"]
 mod raw;
@@ -195,72 +198,6 @@ fn run_suite(suite: Suite, shards: usize) {
 }
 
 // --- the conformance binary --------------------------------------------------------------------
-
-/// The conformance example next to this test executable
-/// (`target/[<triple>/]<profile>/deps/e2e-xxx` → `target/[<triple>/]<profile>/examples/conformance`),
-/// built first with cargo in the same profile and target directory.
-fn conformance_bin() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(path) = std::env::var_os("RINGCAST_CONFORMANCE_BIN") {
-            return PathBuf::from(path);
-        }
-        let exe = std::env::current_exe().expect("current_exe");
-        let deps = exe.parent().expect("test executable has a directory");
-        let profile_dir = deps.parent().expect("deps/ has a parent");
-        let bin = profile_dir
-            .join("examples")
-            .join(format!("conformance{}", std::env::consts::EXE_SUFFIX));
-        build_conformance(profile_dir);
-        assert!(
-            bin.is_file(),
-            "conformance example not found at {} (cargo build --example conformance)",
-            bin.display()
-        );
-        bin
-    })
-    .clone()
-}
-
-/// `cargo build --example conformance` for the profile/target dir this test was built in; a no-op
-/// when `cargo test` already built it (plain `cargo test` builds examples, `--test e2e` does not).
-fn build_conformance(profile_dir: &Path) {
-    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-        Some("debug") => "dev".to_owned(),
-        Some(other) => other.to_owned(),
-        None => panic!(
-            "unexpected test executable location {}",
-            profile_dir.display()
-        ),
-    };
-    let parent = profile_dir.parent().expect("profile dir has a parent");
-    // Cargo marks its target directory with CACHEDIR.TAG; otherwise this is target/<triple>/.
-    let (target_dir, triple) = if parent.join("CACHEDIR.TAG").is_file() {
-        (parent.to_path_buf(), None)
-    } else {
-        let triple = parent.file_name().map(OsString::from);
-        (parent.parent().unwrap_or(parent).to_path_buf(), triple)
-    };
-    let cargo = std::env::var_os("CARGO")
-        .or_else(|| option_env!("CARGO").map(OsString::from))
-        .unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(&cargo);
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["build", "--example", "conformance", "--profile", &profile])
-        .arg("--target-dir")
-        .arg(&target_dir);
-    if let Some(triple) = triple {
-        cmd.arg("--target").arg(triple);
-    }
-    println!("e2e: {cmd:?}");
-    let status = cmd
-        .status()
-        .unwrap_or_else(|e| panic!("running {cargo:?}: {e}"));
-    assert!(
-        status.success(),
-        "cargo build --example conformance failed: {status}"
-    );
-}
 
 // --- the server --------------------------------------------------------------------------------
 
