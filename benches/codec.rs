@@ -160,9 +160,9 @@ fn engineio_payload(c: &mut Criterion) {
     });
 
     // The server's GET: the same 10 packets queued on a session as the
-    // shard queues them (one shared `Arc<Msg>` per event, controls by
+    // shard queues them (one shared `LocalMsg` per event, controls by
     // value), drained by `poll_payload`.
-    let event = Msg::socketio(&text_event(), &[]);
+    let event = std::rc::Rc::new(Msg::socketio(&text_event(), &[]));
     let fill = || {
         let config = SessionConfig {
             ping_interval: Duration::from_secs(25),

@@ -106,8 +106,10 @@ fn fanout(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("push_shared_msg", n), &n, |b, _| {
             b.iter_custom(|iters| {
                 timed(iters, &sessions, &waker, || {
+                    // As `deliver_local`: one `Rc` per broadcast and shard.
+                    let local = Rc::new(msg.clone());
                     for s in &sessions {
-                        let r = s.push(OutItem::Msg(msg.clone()), false);
+                        let r = s.push(OutItem::Msg(local.clone()), false);
                         debug_assert_eq!(r, Push::Queued);
                     }
                 })
@@ -116,7 +118,7 @@ fn fanout(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("encode_once_then_push", n), &n, |b, _| {
             b.iter_custom(|iters| {
                 timed(iters, &sessions, &waker, || {
-                    let msg = encode_chat();
+                    let msg = Rc::new(encode_chat());
                     for s in &sessions {
                         s.push(OutItem::Msg(msg.clone()), false);
                     }

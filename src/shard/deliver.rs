@@ -190,6 +190,7 @@ impl Shard {
             );
         }
         let targets = self.resolve(b.nsp, &b.rooms, &b.except);
+        let local: super::msg::LocalMsg = Rc::new(b.msg.clone());
         let mut n = 0;
         // Sessions whose queue overflowed: closed after the loop, since
         // closing mutates the tables borrowed here. Rare, so no allocation
@@ -207,7 +208,7 @@ impl Shard {
                         .borrow_mut()
                         .insert(ack.id, PendingAck::Aggregate(ack.origin));
                 }
-                match state.session.push(OutItem::Msg(b.msg.clone()), b.volatile) {
+                match state.session.push(OutItem::Msg(local.clone()), b.volatile) {
                     Push::Queued => n += 1,
                     r => {
                         if let Some(ack) = b.ack {
