@@ -22,9 +22,13 @@ mod open;
 mod packet;
 pub mod payload;
 pub mod session;
+pub mod v3;
 
 pub use open::{EngineError, OpenPacket};
 pub use packet::{DecodeError, Packet};
+pub use payload::Format;
+pub use v3::Protocol;
 
-/// The only Engine.IO protocol revision this crate speaks (`EIO=4`).
+/// The Engine.IO protocol revision this crate speaks by default (`EIO=4`;
+/// [`v3`] has what differs for `EIO=3` clients).
 pub const PROTOCOL_VERSION: &str = "4";
