@@ -124,10 +124,7 @@ pub fn decode_payload_text(body: &Bytes, max_packets: usize) -> Result<Vec<Packe
     let mut packets = Vec::new();
     let mut pos = 0usize;
     while pos < text.len() {
-        let colon = text[pos..]
-            .find(':')
-            .ok_or(DecodeError::EmptySegment)?
-            + pos;
+        let colon = text[pos..].find(':').ok_or(DecodeError::EmptySegment)? + pos;
         let digits = &text[pos..colon];
         let units = parse_digits(digits.bytes().map(|b| b.wrapping_sub(b'0')))?;
         let start = colon + 1;
@@ -149,10 +146,7 @@ pub fn decode_payload_text(body: &Bytes, max_packets: usize) -> Result<Vec<Packe
 /// Errors: an empty body, a bad marker, length or truncated packet
 /// ([`DecodeError::EmptySegment`]), more than `max_packets` packets, or
 /// any error of the packet decoders.
-pub fn decode_payload_binary(
-    body: &Bytes,
-    max_packets: usize,
-) -> Result<Vec<Packet>, DecodeError> {
+pub fn decode_payload_binary(body: &Bytes, max_packets: usize) -> Result<Vec<Packet>, DecodeError> {
     if body.is_empty() {
         return Err(DecodeError::Empty);
     }

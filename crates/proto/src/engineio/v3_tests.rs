@@ -83,8 +83,11 @@ fn binary_payload_vectors() {
 fn decode_text_payload_vectors() {
     let d = |s: &'static [u8]| decode_payload_text(&Bytes::from_static(s), 16);
     assert_eq!(d(b"6:4hello2:40"), Ok(vec![msg("hello"), msg("0")]));
-    assert_eq!(d(b"1:2"), Ok(vec![Packet::Ping(Bytes::new()), ]));
-    assert_eq!(d(b"6:2probe"), Ok(vec![Packet::Ping(Bytes::from_static(b"probe"))]));
+    assert_eq!(d(b"1:2"), Ok(vec![Packet::Ping(Bytes::new()),]));
+    assert_eq!(
+        d(b"6:2probe"),
+        Ok(vec![Packet::Ping(Bytes::from_static(b"probe"))])
+    );
     assert_eq!(d(b"1:1"), Ok(vec![Packet::Close]));
     assert_eq!(d(b"0:1:6"), Ok(vec![Packet::Noop]));
     assert_eq!(
