@@ -362,3 +362,53 @@ fn without_the_flag_eio3_is_refused() {
         r#"{"code":5,"message":"Unsupported protocol version"}"#
     );
 }
+
+/// The broker's config-file key `allow_eio3` (derived from `--allow-eio3`):
+/// an `EIO=3` handshake is answered with a v3 payload; off by default.
+#[test]
+fn broker_allow_eio3_key() {
+    if skip() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("ringcast-eio3-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    for (allow, want) in [(true, 200), (false, 400)] {
+        let file = dir.join(format!("{allow}.toml"));
+        std::fs::write(
+            &file,
+            format!("allow_eio3 = {allow}\nshards = 1\nno_pin = true\n"),
+        )
+        .expect("write");
+        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_ringcast"))
+            .arg("--config")
+            .arg(&file)
+            .args(["--port", &port.to_string(), "--host", "127.0.0.1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("broker starts");
+        let app = App {
+            child,
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+        };
+        let mut up = false;
+        for _ in 0..300 {
+            if TcpStream::connect(app.addr).is_ok() {
+                up = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(up, "broker on {} never listened", app.addr);
+        let r = get(app.addr, "/socket.io/?EIO=3&transport=polling");
+        assert_eq!(r.status, want, "allow_eio3 = {allow}: {}", r.text());
+        if allow {
+            assert!(r.text().contains(":0{\"sid\":"), "{}", r.text());
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

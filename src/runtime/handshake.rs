@@ -112,7 +112,10 @@ pub(crate) fn create_session(
     let timing = SessionConfig {
         ping_interval: config.ping_interval,
         ping_timeout: config.ping_timeout,
-        connect_timeout: (kind == SessionKind::SocketIo).then_some(config.connect_timeout),
+        // A v3 client is connected to `/` by the server: no connect deadline
+        // (Node sets none for protocol 3).
+        connect_timeout: (kind == SessionKind::SocketIo && !protocol.is_v3())
+            .then_some(config.connect_timeout),
         max_buffered_bytes: config.max_buffered_bytes,
         protocol,
     };

@@ -1,5 +1,6 @@
 //! Engine.IO protocol v4 (`EIO=4`): packets, the long-polling payload and
-//! the handshake, and the sans-IO [`session`] state machine.
+//! the handshake, and the sans-IO [`session`] state machine; [`v3`] has what
+//! differs for Engine.IO v3 clients (`EIO=3`, socket.io-client 2.x).
 //!
 //! # Wire format
 //! A packet is a one-character type (`0` open, `1` close, `2` ping,
