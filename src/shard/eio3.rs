@@ -59,6 +59,18 @@ pub(crate) fn socket_id(nsp: &str, sid: &str) -> Box<str> {
     }
 }
 
+/// JavaScript truthiness of a JSON value (socket.io sends `err.data ||
+/// err.message`: null, false, 0 and "" fall back to the message).
+pub(crate) fn is_truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(_) | Value::Object(_) => true,
+    }
+}
+
 /// The CONNECT reply: `0` + the namespace prefix, no payload.
 pub(crate) fn connect(nsp: &str) -> Arc<Msg> {
     encode(PacketKind::Connect, nsp, None)
@@ -110,6 +122,13 @@ mod tests {
             br#"44/nope,{"message":"Invalid namespace"}"#
         );
         assert_eq!(socket_id("/", "abc"), "abc".into());
+        assert!(
+            !is_truthy(&json!(null))
+                && !is_truthy(&json!(""))
+                && !is_truthy(&json!(0))
+                && !is_truthy(&json!(false))
+        );
+        assert!(is_truthy(&json!({})) && is_truthy(&json!("x")));
         assert_eq!(socket_id("/custom", "abc"), "/custom#abc".into());
     }
 }

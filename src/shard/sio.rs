@@ -402,7 +402,10 @@ impl Shard {
         data: Option<&Value>,
     ) {
         let msg = if session.protocol.is_v3() {
-            let payload = data.cloned().unwrap_or_else(|| Value::from(message));
+            let payload = data
+                .filter(|d| super::eio3::is_truthy(d))
+                .cloned()
+                .unwrap_or_else(|| Value::from(message));
             super::eio3::connect_error(nsp_name, payload)
         } else {
             encode::connect_error(self.config.parser, nsp_name, message, data)
