@@ -169,6 +169,7 @@ fn engineio_payload(c: &mut Criterion) {
             ping_timeout: Duration::from_secs(20),
             connect_timeout: None,
             max_buffered_bytes: 1 << 20,
+            protocol: engineio::Protocol::V4,
         };
         let mut s = Session::<OutItem>::new(config, Transport::Polling, Instant::now());
         for _ in 0..8 {

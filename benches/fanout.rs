@@ -60,6 +60,7 @@ fn new_session(i: usize, max_buffered: usize) -> Rc<Session> {
         ping_timeout: Duration::from_secs(20),
         connect_timeout: None,
         max_buffered_bytes: max_buffered,
+        protocol: ringcast_proto::engineio::Protocol::V4,
     };
     Session::new(
         format!("s{i:019}").into_boxed_str(),

@@ -57,6 +57,10 @@ struct Args {
     /// conformance-app-2.md section 11). An unknown value exits with status 2.
     #[arg(long, default_value = "json")]
     parser: ringcast::Parser,
+    /// Accept Engine.IO v3 / socket.io-client 2.x clients (`EIO=3`,
+    /// section 12 of part 2; Node's `allowEIO3`).
+    #[arg(long, env = "ALLOW_EIO3")]
+    allow_eio3: bool,
     /// CORS: only this exact origin, echoed (section 14). Default: any origin, `*`.
     #[arg(long)]
     cors: Option<String>,
@@ -264,6 +268,7 @@ fn main() {
         },
         cors_credentials: a.cors_credentials,
         parser: a.parser,
+        allow_eio3: a.allow_eio3,
         engine_paths: vec!["/engine.io/".into()],
         redis_url: a.redis_url.clone(),
         redis_sharded: a.redis_sharded,

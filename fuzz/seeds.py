@@ -48,6 +48,24 @@ engineio_packet = {
     "unknown-type": b"7",
     "invalid-utf8": b"4\xff\xfe",
 }
+def v3_framed(binary, packet):
+    """One packet of the Engine.IO v3 binary polling framing."""
+    return bytes([int(binary)] + [int(c) for c in str(len(packet))] + [0xFF]) + packet
+
+
+V3_ECHO = b'451-0["echo",{"_placeholder":true,"num":0}]'
+engineio_v3_payload = {
+    "text": b"6:4hello2:40",
+    "ping-probe": b"6:2probe1:2",
+    "utf16": '9:42["é😀"]'.encode(),
+    "base64-binary": str(len(V3_ECHO)).encode() + b":" + V3_ECHO + b"6:b4AQID",
+    "empty-packet": b"0:1:6",
+    "binary-framing": v3_framed(False, V3_ECHO) + v3_framed(True, bytes([4, 1, 2, 3])),
+    "binary-ping": v3_framed(False, b"2"),
+    "bad-length": b"6:4hell",
+    "no-colon": b"12",
+    "surrogate-split": "2:4😀".encode(),
+}
 engineio_payload = {
     "two-messages": b"4hello" + RS + b"2" + RS + b"4world",
     "binary": b"4hello" + RS + b"bAQIDBA==",
@@ -304,7 +322,7 @@ socketio_msgpack = {
 
 TARGETS = {name: val for name, val in globals().items()
            if isinstance(val, dict) and name in {
-               "engineio_packet", "engineio_payload", "socketio_packet", "socketio_binary",
+               "engineio_packet", "engineio_payload", "engineio_v3_payload", "socketio_packet", "socketio_binary",
                "http_request", "http_chunked", "ws_frame", "msgpack_decode", "socketio_msgpack",
                "cluster_broadcast", "cluster_request", "cluster_response"}}
 

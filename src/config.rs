@@ -285,6 +285,11 @@ pub struct Config {
     pub allow_request: Option<AllowRequest>,
     /// Socket.IO packet encoding (Node's `parser`): JSON by default.
     pub parser: Parser,
+    /// Accept Engine.IO v3 clients (`EIO=3`: socket.io-client 2.x, Socket.IO
+    /// protocol v4) on the Socket.IO path, next to v4 ones, sharing rooms
+    /// and broadcasts (Node's `allowEIO3`; off: `EIO=3` gets HTTP 400
+    /// `Unsupported protocol version`). Raw Engine.IO paths stay v4 only.
+    pub allow_eio3: bool,
     /// Bytes that may wait in one connection's outgoing queue before the
     /// connection is considered a slow consumer and closed.
     pub max_buffered_bytes: usize,
@@ -393,6 +398,7 @@ impl Default for Config {
             cookie: None,
             allow_request: None,
             parser: Parser::Json,
+            allow_eio3: false,
             max_buffered_bytes: 4 << 20,
             connection_state_recovery: None,
             max_http_head_bytes: 8192,

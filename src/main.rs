@@ -84,6 +84,10 @@ struct Args {
     /// Socket.IO parser: json (default) or msgpack (socket.io-msgpack-parser).
     #[arg(long, default_value = "json")]
     parser: ringcast::Parser,
+    /// Accept Engine.IO v3 clients (socket.io-client 2.x, EIO=3) next to v4
+    /// ones, sharing rooms and broadcasts (Node's allowEIO3).
+    #[arg(long)]
+    allow_eio3: bool,
     /// Redis URL: join a cluster of ringcast and Node socket.io nodes
     /// (`@socket.io/redis-adapter` 8.x protocol), e.g. redis://127.0.0.1:6379.
     /// Comma-separated URLs are seed nodes; a Redis Cluster is detected.
@@ -210,6 +214,7 @@ fn main() {
         cors,
         cors_credentials: a.cors_credentials,
         parser: a.parser,
+        allow_eio3: a.allow_eio3,
         redis_url: a.redis_url,
         redis_sharded: a.redis_sharded,
         redis_subscription_mode: a.redis_subscription_mode,

@@ -153,11 +153,13 @@ async fn dispatch(shard: &Rc<Shard>, conn: &mut Conn, head: RequestHead, head_le
         Route::Open {
             kind,
             transport: Transport::Polling,
-        } => Ok(handshake::open_polling(shard, conn, &head, kind).await),
+            protocol,
+        } => Ok(handshake::open_polling(shard, conn, &head, kind, protocol).await),
         Route::Open {
             kind,
             transport: Transport::WebSocket,
-        } => handshake::open_websocket(shard, conn, &head, kind).await,
+            protocol,
+        } => handshake::open_websocket(shard, conn, &head, kind, protocol).await,
         Route::Get(session) => polling::handle_get(shard, conn, &head, session).await,
         Route::Post(session) => polling::handle_post(shard, conn, &head, session).await,
         Route::Upgrade(session) => websocket::upgrade(shard, conn, &head, session).await,

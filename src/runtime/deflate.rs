@@ -131,6 +131,7 @@ pub(crate) async fn respond_compressed(
     conn: &mut Conn,
     head: &RequestHead,
     body: &[u8],
+    content_type: &str,
 ) -> Option<Next> {
     let coding = http_coding(&shard.config, head, body.len())?;
     let z = match http_compress(coding, body) {
@@ -141,7 +142,7 @@ pub(crate) async fn respond_compressed(
         }
     };
     let mut headers = vec![
-        ("Content-Type", "text/plain; charset=UTF-8"),
+        ("Content-Type", content_type),
         ("Cache-Control", "no-store"),
         ("Content-Encoding", coding.name()),
         ("Vary", "Accept-Encoding"),

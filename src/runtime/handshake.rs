@@ -11,8 +11,9 @@ use std::rc::Rc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::BytesMut;
+use ringcast_proto::engineio::payload::PayloadWriter;
 use ringcast_proto::engineio::session::SessionConfig;
-use ringcast_proto::engineio::{EngineError, OpenPacket};
+use ringcast_proto::engineio::{EngineError, Format, OpenPacket, Protocol};
 use ringcast_proto::http::{self, RequestHead};
 use ringcast_proto::ws;
 use ringcast_proto::ws::deflate::Negotiated;
@@ -69,21 +70,30 @@ pub(crate) fn handshake_info(head: &RequestHead, conn: &Conn) -> Handshake {
 }
 
 /// Creates and registers a session, with its heartbeat and connect timer.
+///
+/// An Engine.IO v3 Socket.IO session is connected to `/` right away
+/// (Node: protocol v4 clients send no CONNECT for the main namespace); the
+/// CONNECT reply is queued behind the open packet.
 pub(crate) fn new_session(
     shard: &Rc<Shard>,
     head: &RequestHead,
     conn: &Conn,
     kind: SessionKind,
     transport: Transport,
+    protocol: Protocol,
 ) -> Rc<Session> {
     let session = create_session(
         shard,
         kind,
         transport,
+        protocol,
         handshake_info(head, conn),
         Instant::now(),
     );
     tasks::spawn_session_timer(shard, &session);
+    if protocol.is_v3() && kind == SessionKind::SocketIo {
+        shard.handle_v3_open(&session);
+    }
     session
 }
 
@@ -94,6 +104,7 @@ pub(crate) fn create_session(
     shard: &Rc<Shard>,
     kind: SessionKind,
     transport: Transport,
+    protocol: Protocol,
     handshake: Handshake,
     now: Instant,
 ) -> Rc<Session> {
@@ -101,8 +112,12 @@ pub(crate) fn create_session(
     let timing = SessionConfig {
         ping_interval: config.ping_interval,
         ping_timeout: config.ping_timeout,
-        connect_timeout: (kind == SessionKind::SocketIo).then_some(config.connect_timeout),
+        // A v3 client is connected to `/` by the server: no connect deadline
+        // (Node sets none for protocol 3).
+        connect_timeout: (kind == SessionKind::SocketIo && !protocol.is_v3())
+            .then_some(config.connect_timeout),
         max_buffered_bytes: config.max_buffered_bytes,
+        protocol,
     };
     let session = Session::new(shard.new_sid(), kind, transport, handshake, timing, now);
     shard.insert_session(session.clone());
@@ -128,12 +143,19 @@ pub(crate) async fn open_polling(
     conn: &mut Conn,
     head: &RequestHead,
     kind: SessionKind,
+    protocol: Protocol,
 ) -> Next {
     if let Some(next) = refused_by_hook(shard, conn, head).await {
         return next;
     }
-    let session = new_session(shard, head, conn, kind, Transport::Polling);
-    let body = polling_open_body(shard, &session.sid);
+    let session = new_session(shard, head, conn, kind, Transport::Polling, protocol);
+    let mut body = polling_open_body(shard, &session.sid);
+    if protocol.is_v3() {
+        // A v3 payload of one packet: `<length>:0{…}`.
+        let mut out = BytesMut::new();
+        PayloadWriter::with_format(&mut out, Format::V3Text).push_encoded(body.as_bytes());
+        body = String::from_utf8_lossy(&out).into_owned();
+    }
     let cookie = shard
         .config
         .cookie
@@ -207,13 +229,14 @@ pub(crate) async fn open_websocket(
     conn: &mut Conn,
     head: &RequestHead,
     kind: SessionKind,
+    protocol: Protocol,
 ) -> Result<Next, EngineError> {
     if let Some(next) = refused_by_hook(shard, conn, head).await {
         return Ok(next);
     }
     let (mut out, deflate) = accept(shard, head)?;
     conn.deflate = deflate;
-    let session = new_session(shard, head, conn, kind, Transport::WebSocket);
+    let session = new_session(shard, head, conn, kind, Transport::WebSocket, protocol);
     if let Some(cookie) = &shard.config.cookie {
         append_headers(
             &mut out,

@@ -13,6 +13,7 @@ use bytes::BytesMut;
 use futures_lite::{AsyncRead, AsyncWrite};
 use glommio::net::TcpStream;
 
+use ringcast_proto::engineio::Protocol;
 use ringcast_proto::ws::deflate::Negotiated;
 
 use crate::shard::msg::OutItem;
@@ -102,6 +103,7 @@ impl Conn {
     ) -> Poll<io::Result<()>> {
         loop {
             let mut st = session.st.borrow_mut();
+            let protocol = st.eio.protocol();
             let outbox = st.eio.queued();
             if outbox.is_empty() {
                 return Poll::Ready(Ok(()));
@@ -112,7 +114,7 @@ impl Conn {
                 .as_ref()
                 .map(|n| (n, shard.config.per_message_deflate_threshold));
             let mut flat = shard.wscratch.borrow_mut();
-            let res = if gather_flat(outbox, self.write_offset, z, &mut flat) {
+            let res = if gather_flat(outbox, self.write_offset, z, protocol, &mut flat) {
                 // Small frames: one contiguous copy is cheaper than the kernel
                 // walking (and checking) one iovec per frame.
                 send_vectored(fd, &[IoSlice::new(&flat)])
@@ -122,7 +124,7 @@ impl Conn {
                 let mut n_iov = 0;
                 for (slot, chunk) in
                     iov.iter_mut()
-                        .zip(pending_chunks(outbox, self.write_offset, z))
+                        .zip(pending_chunks(outbox, self.write_offset, z, protocol))
                 {
                     *slot = IoSlice::new(chunk);
                     n_iov += 1;
@@ -134,7 +136,7 @@ impl Conn {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     // Let glommio arm write readiness (it retries the send first).
-                    let first = pending_chunks(outbox, self.write_offset, z)
+                    let first = pending_chunks(outbox, self.write_offset, z, protocol)
                         .next()
                         .unwrap_or_default();
                     match Pin::new(&mut self.stream).poll_write(cx, first) {
@@ -150,7 +152,7 @@ impl Conn {
             let mut left = self.write_offset + written;
             let mut done = 0;
             for item in outbox {
-                let len = ws_len(item, z);
+                let len = ws_len(item, z, protocol);
                 if left < len {
                     break;
                 }
@@ -169,10 +171,11 @@ fn pending_chunks<'a>(
     outbox: &'a VecDeque<OutItem>,
     mut offset: usize,
     z: Deflate<'a>,
+    protocol: Protocol,
 ) -> impl Iterator<Item = &'a [u8]> {
     outbox
         .iter()
-        .flat_map(move |item| ws_chunks(item, z))
+        .flat_map(move |item| ws_chunks(item, z, protocol))
         .filter_map(move |chunk| {
             if offset >= chunk.len() {
                 offset -= chunk.len();
@@ -193,10 +196,11 @@ fn gather_flat(
     outbox: &VecDeque<OutItem>,
     offset: usize,
     z: Deflate<'_>,
+    protocol: Protocol,
     flat: &mut Vec<u8>,
 ) -> bool {
     flat.clear();
-    for chunk in pending_chunks(outbox, offset, z) {
+    for chunk in pending_chunks(outbox, offset, z, protocol) {
         if chunk.len() > COPY_CHUNK_MAX || flat.len() + chunk.len() > COPY_MAX {
             break;
         }
@@ -211,17 +215,29 @@ type Deflate<'a> = Option<(&'a Negotiated, usize)>;
 
 /// The websocket byte chunks of a queue item (data frames compressed when
 /// `z` says so; the compressed form is shared by every receiver).
-pub(crate) fn ws_chunks<'a>(item: &'a OutItem, z: Deflate<'a>) -> impl Iterator<Item = &'a [u8]> {
+/// `protocol` is the receiver's Engine.IO revision (v3 binary frames
+/// have their own form, `Frame::wire_v3`).
+pub(crate) fn ws_chunks<'a>(
+    item: &'a OutItem,
+    z: Deflate<'a>,
+    protocol: Protocol,
+) -> impl Iterator<Item = &'a [u8]> {
     let (frames, control) = match item {
         OutItem::Msg(m) => (&m.frames[..], None),
         OutItem::Control(c) => (&[][..], Some(c.ws_frame())),
         OutItem::Raw(b) => (&[][..], Some(&b[..])),
     };
-    frames.iter().map(move |f| f.wire(z)).chain(control)
+    frames
+        .iter()
+        .map(move |f| match protocol {
+            Protocol::V4 => f.wire(z),
+            Protocol::V3 { binary } => f.wire_v3(z, binary),
+        })
+        .chain(control)
 }
 
-fn ws_len(item: &OutItem, z: Deflate<'_>) -> usize {
-    ws_chunks(item, z).map(<[u8]>::len).sum()
+fn ws_len(item: &OutItem, z: Deflate<'_>, protocol: Protocol) -> usize {
+    ws_chunks(item, z, protocol).map(<[u8]>::len).sum()
 }
 
 /// Non-blocking gathered send (`MSG_NOSIGNAL`: a closed peer is an error, not a signal).

@@ -9,8 +9,9 @@ use std::task::Poll;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
+use ringcast_proto::engineio::payload::PayloadWriter;
 use ringcast_proto::engineio::session::GetAnswer;
-use ringcast_proto::engineio::{payload, EngineError};
+use ringcast_proto::engineio::{payload, v3, EngineError, Format, Protocol};
 use ringcast_proto::http::{self, ChunkedDecoder, RequestHead};
 
 use super::conn::Next;
@@ -52,11 +53,14 @@ pub(crate) async fn handle_get(
         shard.close_session(&session, CloseReason::TransportClose);
         return Ok(Next::Close);
     };
-    let body = get_body(&session, answer);
-    if let Some(next) = super::deflate::respond_compressed(shard, conn, head, &body).await {
+    let (body, format) = get_body(&session, answer);
+    let content_type = content_type(format);
+    if let Some(next) =
+        super::deflate::respond_compressed(shard, conn, head, &body, content_type).await
+    {
         return Ok(next);
     }
-    Ok(respond(shard, conn, head, 200, "text/plain; charset=UTF-8", &body).await)
+    Ok(respond(shard, conn, head, 200, content_type, &body).await)
 }
 
 /// A long-poll GET starts on the session. Node: "data request overlap
@@ -80,20 +84,42 @@ pub(crate) fn begin_post(shard: &Rc<Shard>, session: &Rc<Session>) -> Result<(),
     Ok(())
 }
 
-/// The body answering a parked GET, as `poll_get` decided: the queue
-/// drained through the codec's payload writer (`Session::poll_payload`,
-/// text packets copied once from their shared frames), or a lone `1` /
-/// `6` (static, no allocation).
-pub(crate) fn get_body(session: &Session, answer: GetAnswer) -> Bytes {
-    match answer {
-        GetAnswer::Closed => Bytes::from_static(Control::Close.text()),
+/// The body answering a parked GET, as `poll_get` decided, and its
+/// payload format: the queue drained through the codec's payload writer
+/// (`Session::poll_payload`, text packets copied once from their shared
+/// frames), or a lone `1` / `6` (static for v4, `1:1` / `1:6` for v3).
+pub(crate) fn get_body(session: &Session, answer: GetAnswer) -> (Bytes, Format) {
+    let control = match answer {
+        GetAnswer::Closed => Control::Close,
         // The websocket took over: release this poll, never touch its queue.
-        GetAnswer::Upgraded => Bytes::from_static(Control::Noop.text()),
+        GetAnswer::Upgraded => Control::Noop,
         GetAnswer::Data => {
             let mut body = BytesMut::new();
-            session.st.borrow_mut().eio.poll_payload(&mut body);
-            body.freeze()
+            let mut st = session.st.borrow_mut();
+            let format = st.eio.payload_format();
+            st.eio.poll_payload(&mut body);
+            return (body.freeze(), format);
         }
+    };
+    (control_body(session.protocol, control), Format::V4)
+}
+
+/// A lone control packet as a payload of `protocol`.
+fn control_body(protocol: Protocol, control: Control) -> Bytes {
+    if !protocol.is_v3() {
+        return Bytes::from_static(control.text());
+    }
+    let mut body = BytesMut::new();
+    PayloadWriter::with_format(&mut body, Format::V3Text).push_encoded(control.text());
+    body.freeze()
+}
+
+/// The content type of a polling answer in `format` (Node's: binary only
+/// for the v3 binary framing).
+pub(crate) fn content_type(format: Format) -> &'static str {
+    match format {
+        Format::V3Binary => "application/octet-stream",
+        Format::V4 | Format::V3Text => "text/plain; charset=UTF-8",
     }
 }
 
@@ -118,8 +144,12 @@ pub(crate) async fn handle_get_after_close(
     {
         return None;
     }
-    let body = Control::Noop.text();
-    Some(respond(shard, conn, head, 200, "text/plain; charset=UTF-8", body).await)
+    let protocol = match head.query.eio.as_deref() {
+        Some("3") if shard.config.allow_eio3 => Protocol::V3 { binary: false },
+        _ => Protocol::V4,
+    };
+    let body = control_body(protocol, Control::Noop);
+    Some(respond(shard, conn, head, 200, "text/plain; charset=UTF-8", &body).await)
 }
 
 /// The POST: reads the body (bounded by `maxHttpBufferSize`), hands each
@@ -136,7 +166,7 @@ pub(crate) async fn handle_post(
         .headers
         .iter()
         .any(|(k, v)| k == "content-type" && v.starts_with("application/octet-stream"));
-    if octet {
+    if octet && !session.protocol.is_v3() {
         // Engine.IO v4 polling carries binary as base64 text only (Node: 400).
         session.st.borrow_mut().eio.handle_post_done();
         shard.close_session(&session, CloseReason::TransportError);
@@ -169,20 +199,28 @@ pub(crate) async fn handle_post(
             return Ok(Next::Close);
         }
     };
-    handle_post_body(shard, &session, &body, Instant::now());
+    handle_post_body(shard, &session, &body, octet, Instant::now());
     Ok(respond(shard, conn, head, 200, "text/html", b"ok").await)
 }
 
 /// A polling POST body read at `now`: each packet goes to the shard; a
 /// body that does not decode closes the session ("parse error"). The
-/// answer is `ok` either way (Node's).
+/// answer is `ok` either way (Node's). A v3 body is `<length>:<packet>`
+/// text, or the binary framing when sent as `application/octet-stream`
+/// (`octet`).
 pub(crate) fn handle_post_body(
     shard: &Rc<Shard>,
     session: &Rc<Session>,
     body: &Bytes,
+    octet: bool,
     now: Instant,
 ) {
-    match payload::decode(body, MAX_PACKETS_PER_POST) {
+    let decoded = match (session.protocol, octet) {
+        (Protocol::V4, _) => payload::decode(body, MAX_PACKETS_PER_POST),
+        (Protocol::V3 { .. }, false) => v3::decode_payload_text(body, MAX_PACKETS_PER_POST),
+        (Protocol::V3 { .. }, true) => v3::decode_payload_binary(body, MAX_PACKETS_PER_POST),
+    };
+    match decoded {
         Ok(packets) => {
             let get_parked = session.st.borrow().eio.is_get_active();
             for p in packets {

@@ -8,7 +8,7 @@
 //! session's request (long-poll GET, POST, websocket upgrade) or a
 //! handshake.
 
-use ringcast_proto::engineio::EngineError;
+use ringcast_proto::engineio::{EngineError, Protocol};
 use ringcast_proto::http::{Method, RequestHead};
 use ringcast_proto::sid;
 
@@ -37,6 +37,9 @@ pub(crate) enum Route<S> {
         kind: SessionKind,
         /// The first transport.
         transport: Transport,
+        /// The client's Engine.IO revision (v3 only on the Socket.IO path
+        /// with `Config::allow_eio3`).
+        protocol: Protocol,
     },
     /// The long-poll GET of a polling session.
     Get(S),
@@ -109,13 +112,21 @@ pub(crate) fn route<S>(
     if head.method != Method::Get {
         return Route::Error(EngineError::BadHandshakeMethod);
     }
-    if head.query.eio.as_deref() != Some("4") {
-        return Route::Error(EngineError::UnsupportedProtocolVersion);
-    }
+    let protocol = match head.query.eio.as_deref() {
+        Some("4") => Protocol::V4,
+        Some("3") if config.allow_eio3 && kind == SessionKind::SocketIo => Protocol::V3 {
+            binary: !head.query.b64,
+        },
+        _ => return Route::Error(EngineError::UnsupportedProtocolVersion),
+    };
     if transport == Transport::WebSocket && !head.upgrade_websocket {
         return Route::Error(EngineError::BadRequest);
     }
-    Route::Open { kind, transport }
+    Route::Open {
+        kind,
+        transport,
+        protocol,
+    }
 }
 
 /// [`route`] on `shard`, looking the named session up in its table (what
@@ -184,7 +195,8 @@ mod tests {
             ),
             Route::Open {
                 kind: SessionKind::SocketIo,
-                transport: Transport::Polling
+                transport: Transport::Polling,
+                protocol: Protocol::V4,
             }
         );
         assert_eq!(
@@ -194,7 +206,8 @@ mod tests {
             ),
             Route::Open {
                 kind: SessionKind::SocketIo,
-                transport: Transport::WebSocket
+                transport: Transport::WebSocket,
+                protocol: Protocol::V4,
             }
         );
         assert_eq!(
@@ -204,12 +217,54 @@ mod tests {
             ),
             Route::Open {
                 kind: SessionKind::Engine(0),
-                transport: Transport::Polling
+                transport: Transport::Polling,
+                protocol: Protocol::V4,
             }
         );
         assert_eq!(endpoint(&c, "/engine.io/"), Some(SessionKind::Engine(0)));
         assert_eq!(endpoint(&c, "/engine.io"), None, "paths match exactly");
         assert_eq!(endpoint(&c, "/other/"), None);
+    }
+
+    #[test]
+    fn eio3_only_when_allowed_and_only_for_socketio() {
+        let c = Config {
+            allow_eio3: true,
+            ..config()
+        };
+        let open = |h: &RequestHead| route(h, &c, 0, 1, |_| None::<((), Transport)>);
+        assert_eq!(
+            open(&get("/socket.io/?EIO=3&transport=polling")),
+            Route::Open {
+                kind: SessionKind::SocketIo,
+                transport: Transport::Polling,
+                protocol: Protocol::V3 { binary: true },
+            }
+        );
+        assert_eq!(
+            open(&get("/socket.io/?EIO=3&transport=polling&b64=1")),
+            Route::Open {
+                kind: SessionKind::SocketIo,
+                transport: Transport::Polling,
+                protocol: Protocol::V3 { binary: false },
+            }
+        );
+        assert_eq!(
+            open(&ws("/socket.io/?EIO=3&transport=websocket")),
+            Route::Open {
+                kind: SessionKind::SocketIo,
+                transport: Transport::WebSocket,
+                protocol: Protocol::V3 { binary: true },
+            }
+        );
+        assert_eq!(
+            open(&get("/engine.io/?EIO=3&transport=polling")),
+            Route::Error(EngineError::UnsupportedProtocolVersion)
+        );
+        assert_eq!(
+            open(&get("/socket.io/?EIO=2&transport=polling")),
+            Route::Error(EngineError::UnsupportedProtocolVersion)
+        );
     }
 
     #[test]

@@ -88,7 +88,7 @@ pub(crate) fn begin_upgrade(
         .st
         .borrow_mut()
         .eio
-        .handle_upgrade_request()
+        .handle_upgrade_request(!head.query.b64)
         .is_err()
     {
         return Err(EngineError::BadRequest);
@@ -284,8 +284,21 @@ pub(crate) fn handle_message(
     now: Instant,
     msg: Message,
 ) -> bool {
+    let v3 = session.protocol.is_v3();
     match msg {
-        Message::Text(text) => match Packet::decode_text(text) {
+        Message::Text(text) => {
+            let packet = if v3 {
+                Packet::decode_text_v3(text)
+            } else {
+                Packet::decode_text(text)
+            };
+            match packet {
+                Ok(p) => shard.handle_engine_packet(session, now, p),
+                Err(_) => shard.close_session(session, CloseReason::ParseError),
+            }
+        }
+        // A v3 binary frame starts with its packet type (`0x04`).
+        Message::Binary(data) if v3 => match Packet::decode_binary_v3(data) {
             Ok(p) => shard.handle_engine_packet(session, now, p),
             Err(_) => shard.close_session(session, CloseReason::ParseError),
         },

@@ -19,6 +19,7 @@
 pub mod app;
 pub mod closed;
 pub mod deliver;
+mod eio3;
 pub mod encode;
 pub mod engine;
 mod inbound;

@@ -8,6 +8,11 @@
 //! of a binary packet (`b` + base64) is derived when a polling receiver
 //! drains it. A broadcast therefore allocates once, whatever the number of
 //! receivers, and a receiver costs one reference-count increment.
+//!
+//! Engine.IO v3 receivers (`Config::allow_eio3`) read the same text frames;
+//! a binary frame has another websocket form for them (`0x04` + data, or
+//! `b4` + base64 text for `b64=1` clients), built once per frame by the
+//! first v3 receiver and shared like the compressed form ([`Frame::wire_v3`]).
 
 use std::rc::Rc;
 use std::sync::{Arc, OnceLock};
@@ -32,10 +37,21 @@ pub struct Frame {
     pub header_len: u8,
     /// Binary frame (raw attachment) rather than a text packet.
     pub binary: bool,
-    /// The permessage-deflate form (RSV1 frame), computed by the first
-    /// receiver that negotiated it and shared by all others ([`Self::wire`]);
-    /// None inside when compressing does not shrink the payload.
-    pub deflated: Arc<OnceLock<Option<Bytes>>>,
+    /// The other forms of this frame, computed by the first receiver that
+    /// needs one and shared by all others.
+    pub forms: Arc<Forms>,
+}
+
+/// The lazily built forms of a [`Frame`].
+#[derive(Debug, Default)]
+pub struct Forms {
+    /// The permessage-deflate form (RSV1 frame, [`Frame::wire`]); None
+    /// inside when compressing does not shrink the payload.
+    deflated: OnceLock<Option<Bytes>>,
+    /// Engine.IO v3 binary frame: `0x04` + data.
+    v3_binary: OnceLock<Bytes>,
+    /// Engine.IO v3 text frame `b4` + base64, for `b64=1` clients.
+    v3_base64: OnceLock<Bytes>,
 }
 
 impl Frame {
@@ -54,7 +70,7 @@ impl Frame {
         if len < threshold || !n.may_compress(len) {
             return &self.bytes;
         }
-        let z = self.deflated.get_or_init(|| {
+        let z = self.forms.deflated.get_or_init(|| {
             let data = ws::deflate::compress(self.payload(), DEFLATE_LEVEL)?;
             let op = if self.binary {
                 ws::opcode::BINARY
@@ -69,6 +85,42 @@ impl Frame {
             Some(out.freeze())
         });
         z.as_deref().unwrap_or(&self.bytes)
+    }
+
+    /// The bytes to write to an Engine.IO v3 websocket (`binary`: the
+    /// client takes binary frames, no `b64=1`): text frames as for v4; a
+    /// binary frame gets its type byte (`0x04` + data, Node's parser-v3
+    /// `encodePacket`), or becomes the text frame `b4` + base64. The v3
+    /// binary forms are never compressed.
+    pub fn wire_v3(
+        &self,
+        deflate: Option<(&ws::deflate::Negotiated, usize)>,
+        binary: bool,
+    ) -> &[u8] {
+        if !self.binary {
+            return self.wire(deflate);
+        }
+        let data = self.payload();
+        if binary {
+            return self.forms.v3_binary.get_or_init(|| {
+                let mut out =
+                    BytesMut::with_capacity(ws::frame_header_len(data.len() + 1) + data.len() + 1);
+                ws::encode_frame_header(ws::opcode::BINARY, data.len() + 1, &mut out);
+                out.put_u8(4);
+                out.extend_from_slice(data);
+                out.freeze()
+            });
+        }
+        self.forms.v3_base64.get_or_init(|| {
+            use base64::Engine as _;
+            let b64 = base64::engine::general_purpose::STANDARD.encode(data);
+            let mut out =
+                BytesMut::with_capacity(ws::frame_header_len(b64.len() + 2) + b64.len() + 2);
+            ws::encode_frame_header(ws::opcode::TEXT, b64.len() + 2, &mut out);
+            out.extend_from_slice(b"b4");
+            out.extend_from_slice(b64.as_bytes());
+            out.freeze()
+        })
     }
 
     /// The Engine.IO packet without WebSocket framing.
@@ -88,7 +140,7 @@ impl Frame {
             bytes: out.freeze(),
             header_len,
             binary: false,
-            deflated: Arc::default(),
+            forms: Arc::default(),
         }
     }
 
@@ -102,7 +154,7 @@ impl Frame {
             bytes: out.freeze(),
             header_len,
             binary: true,
-            deflated: Arc::default(),
+            forms: Arc::default(),
         }
     }
 }
@@ -198,5 +250,9 @@ impl QueueItem for OutItem {
             Self::Control(c) => w.push_encoded(c.text()),
             Self::Raw(_) => {}
         }
+    }
+
+    fn has_binary(&self) -> bool {
+        matches!(self, Self::Msg(m) if m.frames.iter().any(|f| f.binary))
     }
 }

@@ -23,7 +23,7 @@ use std::task::Waker;
 use std::time::Instant;
 
 use ringcast_proto::engineio::session::{self as eio, Event, SessionConfig};
-use ringcast_proto::engineio::Packet;
+use ringcast_proto::engineio::{Packet, Protocol};
 use ringcast_proto::socketio::Reassembler;
 
 pub use ringcast_proto::engineio::session::{CloseReason, Push, Transport};
@@ -111,6 +111,8 @@ pub struct Session {
     pub st: RefCell<State>,
     /// Socket.IO or raw Engine.IO.
     pub kind: SessionKind,
+    /// The client's Engine.IO revision (v3: Socket.IO protocol v4 too).
+    pub protocol: Protocol,
     /// The session's timer task.
     pub timer: RefCell<Option<Waker>>,
     /// The Engine.IO session id (20 chars, base64url).
@@ -132,6 +134,7 @@ impl Session {
         Rc::new(Self {
             sid,
             kind,
+            protocol: config.protocol,
             handshake,
             timer: RefCell::new(None),
             st: RefCell::new(State {

@@ -214,15 +214,21 @@ impl Shard {
         false
     }
 
-    fn handle_sio_connect(
+    pub(crate) fn handle_sio_connect(
         self: &Rc<Self>,
         session: &Rc<Session>,
         nsp_name: &str,
         data: Option<Value>,
     ) {
-        let auth = match data {
-            Some(v @ Value::Object(_)) => v,
-            _ => Value::Object(Default::default()),
+        let (nsp_name, auth) = if session.protocol.is_v3() {
+            // Protocol v4: the auth payload is the namespace's query.
+            super::eio3::split_namespace(nsp_name)
+        } else {
+            let auth = match data {
+                Some(v @ Value::Object(_)) => v,
+                _ => Value::Object(Default::default()),
+            };
+            (nsp_name, auth)
         };
         let nsp = match self.app.namespace_index(nsp_name) {
             Some(nsp) => nsp,
@@ -231,9 +237,7 @@ impl Shard {
                     self.namespace_created(nsp);
                     nsp
                 }
-                Creation::Ready(None) => {
-                    return self.refuse_connect(session, nsp_name, "Invalid namespace", None)
-                }
+                Creation::Ready(None) => return self.refuse_namespace(session, nsp_name),
                 Creation::Pending(created) => {
                     return self.create_then_connect(session, nsp_name, auth, created)
                 }
@@ -299,7 +303,7 @@ impl Shard {
             }
             match nsp {
                 Some(nsp) => shard.connect_to(&session, nsp, &name, auth),
-                None => shard.refuse_connect(&session, &name, "Invalid namespace", None),
+                None => shard.refuse_namespace(&session, &name),
             }
         })
         .detach();
@@ -367,9 +371,15 @@ impl Shard {
             Ok(data) => data,
             Err(r) => return self.refuse_connect(session, &nsp_name, &r.message, r.data.as_ref()),
         };
-        let id = super::engine::random_id();
-        let pid = self.new_pid();
-        let msg = encode::connect(self.config.parser, &nsp_name, &id, pid.as_deref());
+        let (id, pid, msg) = if session.protocol.is_v3() {
+            let id = super::eio3::socket_id(&nsp_name, &session.sid);
+            (id, None, super::eio3::connect(&nsp_name))
+        } else {
+            let id = super::engine::random_id();
+            let pid = self.new_pid();
+            let msg = encode::connect(self.config.parser, &nsp_name, &id, pid.as_deref());
+            (id, pid, msg)
+        };
         self.push_to_session(session, &msg, false);
         let key = self.insert_socket(session, nsp, id, auth);
         if let Some(state) = self.socket(key) {
@@ -381,7 +391,9 @@ impl Shard {
         self.app.handle_connect(self, key);
     }
 
-    /// CONNECT_ERROR `{"message", "data"}` for namespace `nsp_name`.
+    /// CONNECT_ERROR `{"message", "data"}` for namespace `nsp_name` (a
+    /// middleware refusal); to a v3 client the data, or the message as a
+    /// bare string without data (socket.io's `err.data || err.message`).
     fn refuse_connect(
         self: &Rc<Self>,
         session: &Rc<Session>,
@@ -389,7 +401,27 @@ impl Shard {
         message: &str,
         data: Option<&Value>,
     ) {
-        let msg = encode::connect_error(self.config.parser, nsp_name, message, data);
+        let msg = if session.protocol.is_v3() {
+            let payload = data
+                .filter(|d| super::eio3::is_truthy(d))
+                .cloned()
+                .unwrap_or_else(|| Value::from(message));
+            super::eio3::connect_error(nsp_name, payload)
+        } else {
+            encode::connect_error(self.config.parser, nsp_name, message, data)
+        };
         self.push_to_session(session, &msg, false);
+    }
+
+    /// CONNECT_ERROR `{"message":"Invalid namespace"}`: no such namespace.
+    fn refuse_namespace(self: &Rc<Self>, session: &Rc<Session>, nsp_name: &str) {
+        const MESSAGE: &str = "Invalid namespace";
+        if session.protocol.is_v3() {
+            let msg =
+                super::eio3::connect_error(nsp_name, serde_json::json!({ "message": MESSAGE }));
+            self.push_to_session(session, &msg, false);
+            return;
+        }
+        self.refuse_connect(session, nsp_name, MESSAGE, None)
     }
 }

@@ -21,6 +21,7 @@ use crate::runtime::websocket::{
 use crate::shard::msg::Frame;
 use crate::shard::port::ToShard;
 use crate::shard::session::{Handshake, Session, Transport};
+use ringcast_proto::engineio::Protocol;
 
 /// The answer to a simulated HTTP request.
 #[derive(Debug)]
@@ -160,7 +161,9 @@ impl Sim {
                 Route::NotFound => return done(404, "Not Found"),
                 Route::Preflight => return done(204, ""),
                 Route::Error(e) => return done(e.http_status(), ""),
-                Route::Open { kind, transport } => {
+                Route::Open {
+                    kind, transport, ..
+                } => {
                     let handshake = Handshake {
                         address: format!("10.0.0.{at}"),
                         ..Handshake::default()
@@ -170,7 +173,8 @@ impl Sim {
                             return done(e.http_status(), "");
                         }
                     }
-                    let session = create_session(&shard, kind, transport, handshake, self.now);
+                    let session =
+                        create_session(&shard, kind, transport, Protocol::V4, handshake, self.now);
                     self.sessions.push((at, session.clone()));
                     if transport == Transport::Polling {
                         return done(200, &polling_open_body(&shard, &session.sid));
@@ -208,7 +212,7 @@ impl Sim {
                 }
                 let body = Bytes::copy_from_slice(&bytes[head_len..]);
                 session.st.borrow_mut().eio.handle_post_done();
-                handle_post_body(&shard, &session, &body, self.now);
+                handle_post_body(&shard, &session, &body, false, self.now);
                 return done(200, "ok");
             }
             if let Err(e) = begin_get(&shard, &session) {
@@ -224,7 +228,7 @@ impl Sim {
     pub(crate) fn resume(&self, session: &Rc<Session>) -> Option<String> {
         let answer = session.st.borrow().eio.poll_get()?;
         session.st.borrow_mut().eio.handle_get_done();
-        let body = get_body(session, answer);
+        let (body, _) = get_body(session, answer);
         Some(String::from_utf8_lossy(&body).into_owned())
     }
 
@@ -266,7 +270,10 @@ impl Sim {
         }
         if !st.eio.is_closed() || st.eio.flushes_on_close() {
             while let Some(item) = st.eio.poll_transmit() {
-                let bytes: Vec<u8> = ws_chunks(&item, None).flatten().copied().collect();
+                let bytes: Vec<u8> = ws_chunks(&item, None, Protocol::V4)
+                    .flatten()
+                    .copied()
+                    .collect();
                 out.extend(frames_text(&bytes));
             }
         }

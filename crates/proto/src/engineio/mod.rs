@@ -1,5 +1,6 @@
 //! Engine.IO protocol v4 (`EIO=4`): packets, the long-polling payload and
-//! the handshake, and the sans-IO [`session`] state machine.
+//! the handshake, and the sans-IO [`session`] state machine; [`v3`] has what
+//! differs for Engine.IO v3 clients (`EIO=3`, socket.io-client 2.x).
 //!
 //! # Wire format
 //! A packet is a one-character type (`0` open, `1` close, `2` ping,
@@ -22,9 +23,13 @@ mod open;
 mod packet;
 pub mod payload;
 pub mod session;
+pub mod v3;
 
 pub use open::{EngineError, OpenPacket};
 pub use packet::{DecodeError, Packet};
+pub use payload::Format;
+pub use v3::Protocol;
 
-/// The only Engine.IO protocol revision this crate speaks (`EIO=4`).
+/// The Engine.IO protocol revision this crate speaks by default (`EIO=4`;
+/// [`v3`] has what differs for `EIO=3` clients).
 pub const PROTOCOL_VERSION: &str = "4";

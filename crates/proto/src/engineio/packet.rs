@@ -17,7 +17,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 /// "base64")` on well-formed input: standard alphabet, padding optional,
 /// non-zero trailing bits tolerated. Characters outside the alphabet are
 /// still rejected.
-const LENIENT_B64: GeneralPurpose = GeneralPurpose::new(
+pub(super) const LENIENT_B64: GeneralPurpose = GeneralPurpose::new(
     &alphabet::STANDARD,
     GeneralPurposeConfig::new()
         .with_decode_padding_mode(DecodePaddingMode::Indifferent)

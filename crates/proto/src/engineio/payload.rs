@@ -9,6 +9,7 @@
 //! - `0x1e` is ASCII, so splitting on it never cuts a UTF-8 sequence; each
 //!   text segment is validated on its own.
 
+use base64::Engine as _;
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::{DecodeError, Packet};
@@ -47,29 +48,106 @@ pub fn decode(body: &Bytes, max_packets: usize) -> Result<Vec<Packet>, DecodeErr
 /// Appends packets joined by [`SEPARATOR`] to a buffer (a GET response
 /// body). The separator is written between packets only, never first or
 /// last, regardless of what the buffer already contained.
+///
+/// With a v3 [`Format`] it writes the Engine.IO v3 payloads instead
+/// (`super::v3`): `<length>:<packet>` text, or the binary framing.
 #[derive(Debug)]
 pub struct PayloadWriter<'a> {
     out: &'a mut BytesMut,
     count: usize,
+    format: Format,
+}
+
+/// The payload encoding a [`PayloadWriter`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// v4: packets joined by `0x1e`, binary as `b` + base64.
+    V4,
+    /// v3 text: `<UTF-16 length>:<packet>`, binary as `b4` + base64.
+    V3Text,
+    /// v3 binary framing (`application/octet-stream`): `0x00`/`0x01`,
+    /// length digits, `0xff`, then the text or `0x04` + the data.
+    V3Binary,
 }
 
 impl<'a> PayloadWriter<'a> {
-    /// Starts a payload at the current end of `out`.
+    /// Starts a v4 payload at the current end of `out`.
     pub fn new(out: &'a mut BytesMut) -> Self {
-        Self { out, count: 0 }
+        Self::with_format(out, Format::V4)
+    }
+
+    /// Starts a payload in `format` at the current end of `out`.
+    pub fn with_format(out: &'a mut BytesMut, format: Format) -> Self {
+        Self {
+            out,
+            count: 0,
+            format,
+        }
     }
 
     /// Appends `packet` in its polling encoding.
     pub fn push(&mut self, packet: &Packet) {
-        self.separate(packet.encoded_polling_len());
-        packet.encode_polling(self.out);
+        match (self.format, packet) {
+            (Format::V4, _) => {
+                self.separate(packet.encoded_polling_len());
+                packet.encode_polling(self.out);
+            }
+            (Format::V3Text, Packet::Binary(d)) => {
+                let b64 = base64::engine::general_purpose::STANDARD.encode(d);
+                self.count += 1;
+                self.out.reserve(b64.len() + 14);
+                self.out
+                    .extend_from_slice((b64.len() + 2).to_string().as_bytes());
+                self.out.extend_from_slice(b":b4");
+                self.out.extend_from_slice(b64.as_bytes());
+            }
+            (Format::V3Binary, Packet::Binary(d)) => {
+                self.count += 1;
+                self.out.reserve(d.len() + 14);
+                self.out.put_u8(1);
+                put_digits(self.out, d.len() + 1);
+                self.out.put_u8(0xff);
+                self.out.put_u8(4);
+                self.out.extend_from_slice(d);
+            }
+            (_, other) => {
+                let mut text = BytesMut::with_capacity(other.encoded_polling_len());
+                other.encode_polling(&mut text);
+                self.push_encoded(&text);
+            }
+        }
     }
 
-    /// Appends a packet that is already polling-encoded (for example a
+    /// Appends a text packet that is already polling-encoded (for example a
     /// broadcast encoded once for many sessions).
     pub fn push_encoded(&mut self, polling_bytes: &[u8]) {
-        self.separate(polling_bytes.len());
-        self.out.extend_from_slice(polling_bytes);
+        match self.format {
+            Format::V4 => {
+                self.separate(polling_bytes.len());
+                self.out.extend_from_slice(polling_bytes);
+            }
+            Format::V3Text => {
+                self.count += 1;
+                let len = super::v3::utf16_len(polling_bytes).to_string();
+                self.out.reserve(len.len() + 1 + polling_bytes.len());
+                self.out.extend_from_slice(len.as_bytes());
+                self.out.put_u8(b':');
+                self.out.extend_from_slice(polling_bytes);
+            }
+            Format::V3Binary => {
+                self.count += 1;
+                self.out.reserve(polling_bytes.len() + 13);
+                self.out.put_u8(0);
+                put_digits(self.out, polling_bytes.len());
+                self.out.put_u8(0xff);
+                self.out.extend_from_slice(polling_bytes);
+            }
+        }
+    }
+
+    /// The format being written.
+    pub fn format(&self) -> Format {
+        self.format
     }
 
     /// Number of packets written so far.
@@ -88,6 +166,13 @@ impl<'a> PayloadWriter<'a> {
             self.out.put_u8(SEPARATOR);
         }
         self.count += 1;
+    }
+}
+
+/// The decimal digits of `n` as byte values 0..=9 (the v3 binary framing).
+fn put_digits(out: &mut BytesMut, n: usize) {
+    for c in n.to_string().bytes() {
+        out.put_u8(c - b'0');
     }
 }
 

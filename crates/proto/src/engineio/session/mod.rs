@@ -34,7 +34,10 @@
 //! - Heartbeat: a ping is queued `ping_interval` after the open (or after
 //!   the last pong); without a pong `ping_timeout` after the ping, the
 //!   session asks to be closed ([`CloseReason::PingTimeout`]). Deadlines
-//!   fire at their exact instant (`now >= deadline`).
+//!   fire at their exact instant (`now >= deadline`). An Engine.IO v3
+//!   client pings instead ([`Protocol::V3`]): each ping is answered with a
+//!   pong and moves the deadline to `ping_interval + ping_timeout` later
+//!   (kept in `pong_deadline`, always armed); a pong from it is an error.
 //! - Upgrade: after [`Session::handle_upgrade_request`], `2probe` is
 //!   answered `3probe` on the new transport and a parked GET with an empty
 //!   queue gets a noop (so the client pauses polling); `5` makes the
@@ -50,8 +53,8 @@ use std::time::Instant;
 
 use bytes::BytesMut;
 
-use super::payload::PayloadWriter;
-use super::Packet;
+use super::payload::{Format, PayloadWriter};
+use super::{Packet, Protocol};
 pub use types::{
     CloseReason, Control, Event, GetAnswer, Push, QueueItem, Refused, SessionConfig, Transport,
 };
@@ -79,6 +82,9 @@ pub struct Session<I> {
     connect_deadline: Option<Instant>,
     config: SessionConfig,
     events: VecDeque<Event>,
+    /// Whether the websocket being probed takes binary frames (v3: its own
+    /// `b64`), applied when it becomes the transport.
+    upgrade_binary: bool,
 }
 
 impl<I: QueueItem> Session<I> {
@@ -95,10 +101,14 @@ impl<I: QueueItem> Session<I> {
             post_active: false,
             ending: false,
             ping_at: now + config.ping_interval,
-            pong_deadline: None,
+            pong_deadline: config
+                .protocol
+                .is_v3()
+                .then(|| now + config.ping_interval + config.ping_timeout),
             connect_deadline: config.connect_timeout.map(|t| now + t),
             config,
             events: VecDeque::new(),
+            upgrade_binary: true,
         }
     }
 
@@ -127,6 +137,11 @@ impl<I: QueueItem> Session<I> {
     /// A long-poll GET is parked.
     pub fn is_get_active(&self) -> bool {
         self.get_active
+    }
+
+    /// The client's Engine.IO revision.
+    pub fn protocol(&self) -> Protocol {
+        self.config.protocol
     }
 
     /// Websocket bytes queued.
@@ -277,7 +292,20 @@ impl<I: QueueItem> Session<I> {
         if self.closed.is_some() {
             return;
         }
+        let v3 = self.config.protocol.is_v3();
         match packet {
+            // Node: "invalid heartbeat direction" (v3 clients never pong).
+            Packet::Pong(_) if v3 => self.end(CloseReason::TransportError),
+            Packet::Ping(_) if v3 => {
+                self.release_idle_memory();
+                if self.push_control(Control::Pong) == Push::Overflow {
+                    return self.end(CloseReason::SlowConsumer);
+                }
+                if !self.ending {
+                    self.pong_deadline =
+                        Some(now + self.config.ping_interval + self.config.ping_timeout);
+                }
+            }
             Packet::Pong(_) => {
                 if self.pong_deadline.take().is_some() {
                     self.ping_at = now + self.config.ping_interval;
@@ -331,11 +359,26 @@ impl<I: QueueItem> Session<I> {
         self.get_active = false;
     }
 
-    /// Drains the whole queue into a polling payload. A session closed by
-    /// the server (not by its client) ends the payload with a close packet.
-    /// Returns the number of packets written.
+    /// The encoding [`Session::poll_payload`] writes now: v4, or for a v3
+    /// client the text form, or the binary framing when the client supports
+    /// binary and a queued item holds a binary packet (Node's
+    /// `encodePayload`); the driver picks the content type from it.
+    pub fn payload_format(&self) -> Format {
+        match self.config.protocol {
+            Protocol::V4 => Format::V4,
+            Protocol::V3 { binary: true } if self.outbox.iter().any(I::has_binary) => {
+                Format::V3Binary
+            }
+            Protocol::V3 { .. } => Format::V3Text,
+        }
+    }
+
+    /// Drains the whole queue into a polling payload (in
+    /// [`Session::payload_format`]). A session closed by the server (not
+    /// by its client) ends the payload with a close packet. Returns the
+    /// number of packets written.
     pub fn poll_payload(&mut self, out: &mut BytesMut) -> usize {
-        let mut w = PayloadWriter::new(out);
+        let mut w = PayloadWriter::with_format(out, self.payload_format());
         for item in self.outbox.drain(..) {
             item.write_polling(&mut w);
         }
@@ -365,12 +408,16 @@ impl<I: QueueItem> Session<I> {
 
     // ----- upgrade -----
 
-    /// A websocket upgrade request names this session.
-    pub fn handle_upgrade_request(&mut self) -> Result<(), Refused> {
+    /// A websocket upgrade request names this session. `binary`: the new
+    /// transport takes binary frames (a v3 client's upgrade request has its
+    /// own `b64`; Node decides per transport, so a `b64=1` polling client may
+    /// upgrade to a binary websocket). Ignored for v4.
+    pub fn handle_upgrade_request(&mut self, binary: bool) -> Result<(), Refused> {
         if self.transport != Transport::Polling || self.upgrading {
             return Err(Refused::Busy);
         }
         self.upgrading = true;
+        self.upgrade_binary = binary;
         Ok(())
     }
 
@@ -392,6 +439,11 @@ impl<I: QueueItem> Session<I> {
         }
         self.transport = Transport::WebSocket;
         self.upgrading = false;
+        if self.config.protocol.is_v3() {
+            self.config.protocol = Protocol::V3 {
+                binary: self.upgrade_binary,
+            };
+        }
         true
     }
 

@@ -12,6 +12,7 @@ use super::*;
 enum Item {
     Control(Control),
     Text(&'static str),
+    Bin(&'static [u8]),
 }
 
 impl QueueItem for Item {
@@ -22,13 +23,18 @@ impl QueueItem for Item {
         match self {
             Self::Control(c) => c.ws_frame().len(),
             Self::Text(t) => 2 + t.len(),
+            Self::Bin(b) => 2 + b.len(),
         }
     }
     fn write_polling(&self, w: &mut PayloadWriter<'_>) {
         match self {
             Self::Control(c) => w.push_encoded(c.text()),
             Self::Text(t) => w.push_encoded(t.as_bytes()),
+            Self::Bin(b) => w.push(&Packet::Binary(Bytes::from_static(b))),
         }
+    }
+    fn has_binary(&self) -> bool {
+        matches!(self, Self::Bin(_))
     }
 }
 
@@ -49,6 +55,7 @@ fn config(connect: Option<Duration>, max: usize) -> SessionConfig {
         ping_timeout: TIMEOUT,
         connect_timeout: connect,
         max_buffered_bytes: max,
+        protocol: Protocol::V4,
     }
 }
 
@@ -141,8 +148,8 @@ fn upgrade_sequence_2probe_3probe_5() {
     assert_eq!(s.handle_get(), Ok(()));
     assert_eq!(s.poll_get(), None);
     // GET ?transport=websocket&sid=…: the 101 is sent, the probe starts.
-    assert_eq!(s.handle_upgrade_request(), Ok(()));
-    assert_eq!(s.handle_upgrade_request(), Err(Refused::Busy));
+    assert_eq!(s.handle_upgrade_request(true), Ok(()));
+    assert_eq!(s.handle_upgrade_request(true), Err(Refused::Busy));
     // Volatile packets are dropped while upgrading.
     assert_eq!(s.push(Item::Text("4v"), true), Push::Dropped);
     // `2probe` → `3probe` on the websocket, `6` to the parked GET.
@@ -170,7 +177,7 @@ fn upgrade_sequence_2probe_3probe_5() {
     assert_eq!(s.transport(), Transport::WebSocket);
     assert_eq!(s.poll_get(), Some(GetAnswer::Upgraded));
     s.handle_get_done();
-    assert_eq!(s.handle_upgrade_request(), Err(Refused::Busy));
+    assert_eq!(s.handle_upgrade_request(true), Err(Refused::Busy));
     // Messages now go to the websocket queue.
     assert_eq!(s.push(Item::Text("4hello"), false), Push::Queued);
     assert_eq!(s.poll_transmit(), Some(Item::Text("4hello")));
@@ -179,10 +186,10 @@ fn upgrade_sequence_2probe_3probe_5() {
 #[test]
 fn failed_probe_keeps_polling() {
     let (mut s, _) = session(Transport::Polling);
-    assert_eq!(s.handle_upgrade_request(), Ok(()));
+    assert_eq!(s.handle_upgrade_request(true), Ok(()));
     s.handle_upgrade_failed();
     assert!(!s.is_upgrading());
-    assert_eq!(s.handle_upgrade_request(), Ok(()));
+    assert_eq!(s.handle_upgrade_request(true), Ok(()));
     assert!(s.handle_close(CloseReason::TransportClose));
     assert!(!s.handle_upgrade(), "a closed session does not upgrade");
 }
@@ -293,4 +300,78 @@ fn inbound_packets_become_events() {
     assert!(!s.flushes_on_close());
     s.handle_packet(t0, Packet::decode_text(Bytes::from_static(b"4x")).unwrap());
     assert_eq!(events(&mut s), vec![], "nothing after close");
+}
+
+fn session_v3(binary: bool) -> (Session<Item>, Instant) {
+    let t0 = origin();
+    let config = SessionConfig {
+        protocol: Protocol::V3 { binary },
+        ..config(None, 1 << 20)
+    };
+    (Session::new(config, Transport::Polling, t0), t0)
+}
+
+#[test]
+fn v3_client_pings_and_the_server_pongs() {
+    let (mut s, t0) = session_v3(true);
+    let deadline = t0 + INTERVAL + TIMEOUT;
+    // No server ping, ever: the only deadline is the client's ping.
+    assert_eq!(s.poll_timeout(), Some(deadline));
+    s.handle_timeout(t0 + INTERVAL);
+    assert!(s.queued().is_empty());
+    let t1 = t0 + INTERVAL;
+    s.handle_packet(t1, Packet::Ping(Bytes::new()));
+    assert_eq!(payload(&mut s), b"1:3");
+    assert_eq!(s.poll_timeout(), Some(t1 + INTERVAL + TIMEOUT));
+    s.handle_timeout(deadline);
+    assert!(events(&mut s).is_empty());
+    s.handle_timeout(t1 + INTERVAL + TIMEOUT - NS);
+    assert!(events(&mut s).is_empty());
+    s.handle_timeout(t1 + INTERVAL + TIMEOUT);
+    assert_eq!(events(&mut s), vec![Event::Close(CloseReason::PingTimeout)]);
+    assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn v3_client_pong_is_an_error() {
+    let (mut s, t0) = session_v3(true);
+    s.handle_packet(t0, Packet::Pong(Bytes::new()));
+    assert_eq!(
+        events(&mut s),
+        vec![Event::Close(CloseReason::TransportError)]
+    );
+}
+
+#[test]
+fn v3_payload_formats() {
+    let (mut s, _) = session_v3(true);
+    s.push(Item::Text("40"), false);
+    s.push(Item::Text("42[\"a\"]"), false);
+    assert_eq!(s.payload_format(), Format::V3Text);
+    assert_eq!(payload(&mut s), b"2:407:42[\"a\"]");
+    s.push(
+        Item::Text("451-[\"b\",{\"_placeholder\":true,\"num\":0}]"),
+        false,
+    );
+    s.push(Item::Bin(&[1, 2]), false);
+    assert_eq!(s.payload_format(), Format::V3Binary);
+    let mut want = vec![0u8, 3, 9, 0xff];
+    want.extend_from_slice(b"451-[\"b\",{\"_placeholder\":true,\"num\":0}]");
+    want.extend_from_slice(&[1, 3, 0xff, 4, 1, 2]);
+    assert_eq!(payload(&mut s), want);
+    let (mut s, _) = session_v3(false);
+    s.push(Item::Bin(&[1, 2, 3]), false);
+    assert_eq!(s.payload_format(), Format::V3Text);
+    assert_eq!(payload(&mut s), b"6:b4AQID");
+    s.handle_close(CloseReason::ForcedServerClose);
+    assert_eq!(payload(&mut s), b"1:1");
+}
+
+#[test]
+fn v3_upgrade_takes_the_websocket_binary_support() {
+    let (mut s, _) = session_v3(false);
+    assert_eq!(s.handle_upgrade_request(true), Ok(()));
+    assert_eq!(s.protocol(), Protocol::V3 { binary: false });
+    assert!(s.handle_upgrade());
+    assert_eq!(s.protocol(), Protocol::V3 { binary: true });
 }

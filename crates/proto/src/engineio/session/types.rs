@@ -4,12 +4,15 @@
 use std::time::Duration;
 
 use super::super::payload::PayloadWriter;
+use super::super::Protocol;
 
 /// An Engine.IO control packet the session queues itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Control {
     /// `2`: heartbeat ping.
     Ping,
+    /// `3`: heartbeat pong, the answer to an Engine.IO v3 client's ping.
+    Pong,
     /// `3probe`: answer to the upgrade probe (sent on the new websocket only).
     PongProbe,
     /// `6`: noop, releases a parked long-poll during an upgrade.
@@ -23,6 +26,7 @@ impl Control {
     pub fn text(self) -> &'static [u8] {
         match self {
             Self::Ping => b"2",
+            Self::Pong => b"3",
             Self::PongProbe => b"3probe",
             Self::Noop => b"6",
             Self::Close => b"1",
@@ -33,6 +37,7 @@ impl Control {
     pub fn ws_frame(self) -> &'static [u8] {
         match self {
             Self::Ping => b"\x81\x012",
+            Self::Pong => b"\x81\x013",
             Self::PongProbe => b"\x81\x063probe",
             Self::Noop => b"\x81\x016",
             Self::Close => b"\x81\x011",
@@ -51,6 +56,9 @@ pub trait QueueItem {
     fn wire_len(&self) -> usize;
     /// Appends the item's long-polling packets (none for a websocket-only item).
     fn write_polling(&self, w: &mut PayloadWriter<'_>);
+    /// Whether the item holds a binary packet (an Engine.IO v3 client that
+    /// supports binary then gets the binary payload framing).
+    fn has_binary(&self) -> bool;
 }
 
 /// Why a session (or a Socket.IO socket) ended; the strings are Node's
@@ -168,4 +176,7 @@ pub struct SessionConfig {
     pub connect_timeout: Option<Duration>,
     /// Most websocket bytes queued at once.
     pub max_buffered_bytes: usize,
+    /// The client's Engine.IO revision: v3 reverses the heartbeat (the
+    /// client pings) and writes v3 polling payloads.
+    pub protocol: Protocol,
 }
