@@ -113,9 +113,9 @@ CASES=(
   "echo-100|echo --clients 100 --requests 2000 --payload 64"
   "connect-10k|connect --connections 10000 --concurrency 100"
   "idle-10k|idle --connections 10000 --hold-seconds 30"
-  "fanout-1k-2k-text|fanout --subscribers 1000 --rooms 1 --messages 500 --payload 2048 --pad text"
-  "fanout-1k-2k-deflate|fanout --subscribers 1000 --rooms 1 --messages 500 --payload 2048 --pad text --deflate|deflate"
-  "cluster-fanout-1k-64|fanout --subscribers 1000 --rooms 1 --messages 2000 --payload 64|cluster"
+  "fanout-1k-2k-text|fanout --subscribers 1000 --rooms 1 --messages 200 --payload 2048 --pad text"
+  "fanout-1k-2k-deflate|fanout --subscribers 1000 --rooms 1 --messages 200 --payload 2048 --pad text --deflate|deflate"
+  "cluster-fanout-1k-64|fanout --subscribers 1000 --rooms 1 --messages 1000 --payload 64|cluster"
 )
 if [ "$QUICK" = 1 ]; then
   CASES=(
