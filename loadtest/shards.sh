@@ -119,14 +119,14 @@ run_gen() { # mode shards case args...
 }
 
 # 2. lightly loaded
-want light && for rep in $(seq 1 "$REPS"); do
+want light && for _ in $(seq 1 "$REPS"); do
   for n in 1 2; do
     run_gen shared "$n" light fanout --subscribers 100 --rooms 1 --messages $((LIGHT_S * 50)) --payload 64 --rate 50
   done
 done
 
 # 3. and 4. throughput, generator pinned to CPU 1 / nothing pinned
-want throughput && for rep in $(seq 1 "$REPS"); do
+want throughput && for _ in $(seq 1 "$REPS"); do
   for mode in pinned shared; do
     for n in 1 2; do
       run_gen "$mode" "$n" fanout-1k-64 fanout --subscribers 1000 --rooms 1 --messages 2000 --payload 64
