@@ -89,8 +89,19 @@ if [ -n "$REPORT_ONLY" ]; then
 fi
 
 # ---------------------------------------------------------------------------------------------
-# Cases: id | generator arguments (--url, --server-pid and --json are added).
-# Message counts keep one run at <= ~30 s on Node (the slowest peer): see docs/benchmarks.md.
+# Cases: id | generator arguments (--url, --server-pid and --json are added) [| what the servers
+# run with]. Message counts keep one run at <= ~30 s on Node (the slowest peer): see
+# docs/benchmarks.md. The third field:
+#   deflate  permessage-deflate on (ringcast --per-message-deflate, Node perMessageDeflate with
+#            threshold 1024); ringcast and Node only: socketioxide 0.18 (tungstenite 0.30) has no
+#            permessage-deflate, the floor writes uncompressed frames.
+#   cluster  two nodes of the server joined through one redis-server (a fresh one per run on a
+#            free port): ringcast's conformance example with --redis-url, Node's
+#            tests/cluster/node-peer.js (@socket.io/redis-adapter); ringcast and Node only. The
+#            generator gets both URLs: the publisher and every other subscriber on node a, the
+#            rest on node b, so half of the deliveries cross Redis. Server CPU = both nodes +
+#            Redis. In one-core mode all three run on the server CPU (a 2-vCPU machine cannot
+#            give each node a core and the generator one).
 CASES=(
   "fanout-1k-64|fanout --subscribers 1000 --rooms 1 --messages 2000 --payload 64"
   "fanout-1k-64-w1024|fanout --subscribers 1000 --rooms 1 --messages 2000 --payload 64 --window 1024"
@@ -102,6 +113,9 @@ CASES=(
   "echo-100|echo --clients 100 --requests 2000 --payload 64"
   "connect-10k|connect --connections 10000 --concurrency 100"
   "idle-10k|idle --connections 10000 --hold-seconds 30"
+  "fanout-1k-2k-text|fanout --subscribers 1000 --rooms 1 --messages 200 --payload 2048 --pad text"
+  "fanout-1k-2k-deflate|fanout --subscribers 1000 --rooms 1 --messages 200 --payload 2048 --pad text --deflate|deflate"
+  "cluster-fanout-1k-64|fanout --subscribers 1000 --rooms 1 --messages 1000 --payload 64|cluster"
 )
 if [ "$QUICK" = 1 ]; then
   CASES=(
@@ -115,6 +129,9 @@ if [ "$QUICK" = 1 ]; then
     "echo-100|echo --clients 10 --requests 50 --payload 64"
     "connect-10k|connect --connections 200 --concurrency 50"
     "idle-10k|idle --connections 200 --hold-seconds 2"
+    "fanout-1k-2k-text|fanout --subscribers 100 --rooms 1 --messages 20 --payload 2048 --pad text"
+    "fanout-1k-2k-deflate|fanout --subscribers 100 --rooms 1 --messages 20 --payload 2048 --pad text --deflate|deflate"
+    "cluster-fanout-1k-64|fanout --subscribers 100 --rooms 1 --messages 50 --payload 64|cluster"
   )
 fi
 
@@ -123,13 +140,18 @@ log() { printf '[compare %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 load1() { cut -d' ' -f1 /proc/loadavg; }
 
 NODE_DIR="$ROOT/loadtest/peers/node"
+CLUSTER_DIR="$ROOT/tests/cluster"
 SXD_DIR="$ROOT/loadtest/peers/socketioxide"
 WORK=$(mktemp -d /tmp/ringcast-compare.XXXXXX)
 BIN="$WORK/bin"
 mkdir -p "$BIN"
-SPID=""
+SPID=""    # the server (a cluster: node a)
+SPIDS=()   # every process of the server side (a cluster: node a, node b, redis-server)
+SNAMES=()  # their names in the results
+URL=""
 cleanup() {
-  if [ -n "$SPID" ] && kill -0 "$SPID" 2>/dev/null; then kill -KILL "$SPID" 2>/dev/null || true; fi
+  local p
+  for p in "${SPIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -143,6 +165,13 @@ if [ "$BUILD" = 1 ]; then
   if ! (cd "$NODE_DIR" && npm ci --no-audit --no-fund); then
     [ -d "$NODE_DIR/node_modules" ] || { echo "npm ci failed" >&2; exit 1; }
     log "npm ci failed; using the node_modules already installed"
+  fi
+  if [[ "${CASES[*]}" == *"|cluster"* ]]; then
+    log "Node cluster peer (tests/cluster): npm ci"
+    if ! (cd "$CLUSTER_DIR" && npm ci --no-audit --no-fund); then
+      [ -d "$CLUSTER_DIR/node_modules" ] || { echo "npm ci in tests/cluster failed" >&2; exit 1; }
+      log "npm ci failed; using the node_modules already installed"
+    fi
   fi
   log "socketioxide peer: cargo build --release"
   (cd "$SXD_DIR" && CARGO_TARGET_DIR="$SXD_DIR/target" cargo build --release --locked)
@@ -167,7 +196,7 @@ fi
 # ---------------------------------------------------------------------------------------------
 # Meta line: machine, versions, commit, commands.
 json_cases=$(for c in "${CASES[@]}"; do printf '%s\n' "$c"; done |
-  jq -R -c 'split("|") | {id: .[0], args: .[1]}' | jq -s -c .)
+  jq -R -c 'split("|") | {id: .[0], args: .[1], flags: (.[2] // "")}' | jq -s -c .)
 dirty=$(git status --porcelain --untracked-files=no -- src crates examples Cargo.toml Cargo.lock | wc -l)
 jq -n -c \
   --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
@@ -184,12 +213,15 @@ jq -n -c \
   --arg reps "$REPS" --arg servers "$SERVERS" --arg quick "$QUICK" \
   --arg mode "$MODE" --arg server_cpus "$SERVER_CPUS" --arg gen_cpus "$GEN_CPUS" \
   --arg ulimit "$(ulimit -n)" \
+  --arg redis "$(redis-server --version 2>/dev/null | sed -n 's/.* v=\([^ ]*\).*/\1/p')" \
+  --arg redis_adapter "$(jq -r '.packages["node_modules/@socket.io/redis-adapter"].version // empty' "$CLUSTER_DIR/package-lock.json" 2>/dev/null)" \
   --argjson cases "$json_cases" \
   '{meta: {date: $date, nproc: ($nproc|tonumber), cpu: $cpu, kernel: $kernel, free_g: $free,
            commit: $commit, dirty_files: ($dirty|tonumber), rustc: $rustc, node: $node,
            socketio: $socketio, socketioxide: $socketioxide, reps: ($reps|tonumber),
            servers: ($servers|split(",")), quick: ($quick == "1"), open_files: $ulimit,
            mode: $mode, server_cpus: $server_cpus, generator_cpus: $gen_cpus,
+           redis: $redis, redis_adapter: $redis_adapter,
            cases: $cases}}' >"$OUT"
 log "results -> $OUT"
 
@@ -204,36 +236,83 @@ if [ -n "$SERVER_CPUS" ]; then SRV_PRE=(taskset -c "$SERVER_CPUS"); fi
 if [ -n "$GEN_CPUS" ]; then GEN_PRE=(taskset -c "$GEN_CPUS"); fi
 if [ "$MODE" = one-core ]; then RC_ARGS=(--shards 1); SXD_ENV=(TOKIO_WORKER_THREADS=1); fi
 
-start_server() { # name port log
+wait_listening() { # pid port log name
+  local i
+  for i in $(seq 1 100); do
+    if ! kill -0 "$1" 2>/dev/null; then
+      echo "server $4 exited on start:" >&2; cat "$3" >&2; return 1
+    fi
+    if (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "server $4 not listening on $2 after 10 s" >&2
+  return 1
+}
+
+start_server() { # name port log flags
   # started directly (no wrapper process), so $! is the server's own pid for /proc
+  local flags=${4:-}
+  local deflate=()
+  if [ "$flags" = cluster ]; then start_cluster "$@"; return; fi
   case "$1" in
-    ringcast) "${SRV_PRE[@]}" "$BIN/conformance" --port "$2" "${RC_ARGS[@]}" >"$3" 2>&1 & ;;
-    node) "${SRV_PRE[@]}" node "$NODE_DIR/server.js" --port "$2" >"$3" 2>&1 & ;;
+    ringcast) if [ "$flags" = deflate ]; then deflate=(--per-message-deflate); fi
+      "${SRV_PRE[@]}" "$BIN/conformance" --port "$2" "${RC_ARGS[@]}" "${deflate[@]}" >"$3" 2>&1 & ;;
+    node) if [ "$flags" = deflate ]; then deflate=(--per-message-deflate 1); fi
+      "${SRV_PRE[@]}" node "$NODE_DIR/server.js" --port "$2" "${deflate[@]}" >"$3" 2>&1 & ;;
     socketioxide) env "${SXD_ENV[@]}" "${SRV_PRE[@]}" "$BIN/socketioxide-peer" --port "$2" >"$3" 2>&1 & ;;
     floor) "${SRV_PRE[@]}" "$BIN/ringcast-floor" --port "$2" >"$3" 2>&1 & ;;
     *) echo "unknown server $1" >&2; return 1 ;;
   esac
-  SPID=$!
-  local i
-  for i in $(seq 1 100); do
-    if ! kill -0 "$SPID" 2>/dev/null; then
-      echo "server $1 exited on start:" >&2; cat "$3" >&2; return 1
-    fi
-    if (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null; then sleep 0.5; return 0; fi
-    sleep 0.1
+  SPID=$!; SPIDS=("$SPID"); SNAMES=(server); URL="ws://127.0.0.1:$2"
+  wait_listening "$SPID" "$2" "$3" "$1" || return 1
+  sleep 0.5
+}
+
+# Two nodes (a on PORT, b on a second free port) and the redis-server they share, all on the
+# server CPU in one-core mode. ringcast: --shards 1 per node in one-core mode, the default shards
+# in shared mode.
+start_cluster() { # name port log
+  local rport bport
+  rport=$(free_port); bport=$(free_port)
+  while [ "$bport" = "$2" ] || [ "$bport" = "$rport" ]; do bport=$(free_port); done
+  SPIDS=(); SNAMES=()
+  "${SRV_PRE[@]}" redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no \
+    >"$3.redis" 2>&1 &
+  local rpid=$!
+  SPIDS+=("$rpid"); SNAMES+=(redis)
+  wait_listening "$rpid" "$rport" "$3.redis" redis-server || return 1
+  local node port pid
+  for node in a b; do
+    port=$2; [ "$node" = b ] && port=$bport
+    case "$1" in
+      ringcast) "${SRV_PRE[@]}" "$BIN/conformance" --port "$port" "${RC_ARGS[@]}" \
+          --redis-url "redis://127.0.0.1:$rport" --name "$node" >"$3.$node" 2>&1 & ;;
+      node) env PORT="$port" REDIS_URL="redis://127.0.0.1:$rport" NODE_NAME="$node" \
+          "${SRV_PRE[@]}" node "$CLUSTER_DIR/node-peer.js" >"$3.$node" 2>&1 & ;;
+      *) echo "no cluster mode for server $1" >&2; return 1 ;;
+    esac
+    pid=$!
+    SPIDS=("$pid" "${SPIDS[@]}"); SNAMES=("node_$node" "${SNAMES[@]}")
+    wait_listening "$pid" "$port" "$3.$node" "$1 node $node" || return 1
   done
-  echo "server $1 not listening on $2 after 10 s" >&2
-  return 1
+  # node a first (the publisher's), then b, then redis
+  SPIDS=("${SPIDS[1]}" "${SPIDS[0]}" "${SPIDS[2]}"); SNAMES=(node_a node_b redis)
+  SPID=${SPIDS[0]}
+  URL="ws://127.0.0.1:$2,ws://127.0.0.1:$bport"
+  cat "$3.a" "$3.b" >"$3" 2>/dev/null || true
+  sleep 1 # both nodes subscribed to Redis before the clients join
 }
 
 stop_server() {
-  [ -n "$SPID" ] || return 0
-  kill -TERM "$SPID" 2>/dev/null || true
-  local i
-  for i in $(seq 1 50); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$SPID" 2>/dev/null || true
-  wait "$SPID" 2>/dev/null || true
-  SPID=""
+  [ ${#SPIDS[@]} -gt 0 ] || return 0
+  local p i
+  for p in "${SPIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${SPIDS[@]}"; do
+    for i in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+  SPID=""; SPIDS=(); SNAMES=()
 }
 
 busy_cores_5s() { # CPU in use on the whole machine over 5 s (nothing of ours runs meanwhile)
@@ -270,24 +349,31 @@ children_cpu_s() { # -> CHILD_CPU; not in $(...): a subshell would report its ow
 }
 proc_cpu_s() { awk '{ printf "%.2f\n", ($14 + $15) / 100 }' "/proc/$1/stat" 2>/dev/null || echo null; }
 
-run_one() { # case-id args server rep
-  local id=$1 args=$2 server=$3 rep=$4 port slog out err rc l1 t0
+run_one() { # case-id args server rep flags
+  local id=$1 args=$2 server=$3 rep=$4 flags=${5:-} port slog out err rc l1 t0
   port=$(free_port)
   slog="$WORK/server.log"; out="$WORK/out.json"; err="$WORK/err.txt"
   : >"$out"
   local busy0 ours0 w0 busy1 ours1 w1 srv_cpu
   busy0=$(machine_busy_s); children_cpu_s; ours0=$CHILD_CPU; w0=$(date +%s.%N)
-  start_server "$server" "$port" "$slog" || { SPID=""; return 1; }
+  start_server "$server" "$port" "$slog" "$flags" || { stop_server; return 1; }
   l1=$(load1)
   t0=$(date -u +%Y-%m-%dT%H:%M:%SZ)
   log "$id  $server  rep $rep  port $port  pid $SPID  load $l1"
   rc=0
   # shellcheck disable=SC2086
-  "${GEN_PRE[@]}" timeout "$RUN_TIMEOUT_S" "$BIN/ringcast-load" $args --url "ws://127.0.0.1:$port" \
-    --server-pid "$SPID" --json >"$out" 2>"$err" || rc=$?
-  local alive=true
-  kill -0 "$SPID" 2>/dev/null || alive=false
-  srv_cpu=$(proc_cpu_s "$SPID")
+  "${GEN_PRE[@]}" timeout "$RUN_TIMEOUT_S" "$BIN/ringcast-load" $args --url "$URL" \
+    --server-pid "$(IFS=,; echo "${SPIDS[*]}")" --json >"$out" 2>"$err" || rc=$?
+  local alive=true p procs="{}" c i=0
+  srv_cpu=0
+  for p in "${SPIDS[@]}"; do
+    kill -0 "$p" 2>/dev/null || alive=false
+    c=$(proc_cpu_s "$p")
+    procs=$(jq -c --arg n "${SNAMES[$i]}" --argjson c "$c" '. + {($n): $c}' <<<"$procs")
+    if [ "$c" = null ] || [ "$srv_cpu" = null ]; then srv_cpu=null
+    else srv_cpu=$(awk -v a="$srv_cpu" -v b="$c" 'BEGIN { printf "%.2f\n", a + b }'); fi
+    i=$((i + 1))
+  done
   stop_server
   busy1=$(machine_busy_s); children_cpu_s; ours1=$CHILD_CPU; w1=$(date +%s.%N)
   local line
@@ -297,14 +383,16 @@ run_one() { # case-id args server rep
     --arg server "$server" --arg case "$id" --arg args "$args" --arg rep "$rep" \
     --arg load1 "$l1" --arg started "$t0" --arg rc "$rc" --arg alive "$alive" \
     --argjson cpu "$(jq -n -c --argjson b0 "$busy0" --argjson b1 "$busy1" --argjson o0 "$ours0" \
-        --argjson o1 "$ours1" --argjson w0 "$w0" --argjson w1 "$w1" --argjson srv "$srv_cpu" \
+        --argjson o1 "$ours1" --argjson w0 "$w0" --argjson w1 "$w1" --argjson srv "$srv_cpu" --argjson procs "$procs" \
         '{wall_s: (($w1 - $w0) * 100 | round / 100), machine_busy_s: (($b1 - $b0) * 100 | round / 100),
           ours_s: (($o1 - $o0) * 100 | round / 100), server_total_s: $srv,
           generator_s: (if $srv == null then null else (($o1 - $o0 - $srv) * 100 | round / 100) end),
+          server_procs_s: $procs,
           others_s: (($b1 - $b0 - ($o1 - $o0)) * 100 | round / 100),
           others_cores: ((($b1 - $b0 - ($o1 - $o0)) / ($w1 - $w0)) * 100 | round / 100)}')" \
     --arg slog "$(tail -n 5 "$slog" | cut -c1-300)" --arg gerr "$(grep -v '^  ' "$err" | tail -n 5 | cut -c1-300)" \
-    '. + {bench: {server: $server, case: $case, args: $args, rep: ($rep|tonumber),
+    --arg flags "$flags" \
+    '. + {bench: {server: $server, case: $case, args: $args, flags: $flags, rep: ($rep|tonumber),
                   load1_before: ($load1|tonumber), started: $started, cpu: $cpu, rc: ($rc|tonumber),
                   server_alive_at_end: ($alive == "true"), server_log_tail: $slog,
                   generator_stderr_tail: $gerr}}' >>"$OUT"
@@ -317,15 +405,16 @@ run_one() { # case-id args server rep
 IFS=, read -r -a servers <<<"$SERVERS"
 start_all=$(date +%s)
 for c in "${CASES[@]}"; do
-  id=${c%%|*}
-  args=${c#*|}
+  IFS='|' read -r id args flags <<<"$c"
   if [ -n "$ONLY" ] && [[ ",$ONLY," != *",$id,"* ]]; then continue; fi
   wait_for_quiet
   for rep in $(seq 1 "$REPS"); do
     for s in "${servers[@]}"; do
       # the floor speaks WebSocket only
       if [ "$s" = floor ] && [[ "$args" == *--polling-fraction* ]]; then continue; fi
-      run_one "$id" "$args" "$s" "$rep" || log "  $id $s rep $rep: server failed to start"
+      # deflate and cluster cases: ringcast and Node only (see the case list)
+      if [ -n "$flags" ] && [ "$s" != ringcast ] && [ "$s" != node ]; then continue; fi
+      run_one "$id" "$args" "$s" "$rep" "$flags" || log "  $id $s rep $rep: server failed to start"
     done
   done
 done

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shell helpers shared by the loadtest scripts (sourced, not run).
 
 # A free TCP port below the ephemeral range (32768-60999), so no client

@@ -42,6 +42,28 @@ CASES = {
     "echo-100": ("Echo: 100 clients, request/ack round trips, 64 B", "echo"),
     "connect-10k": ("Connect storm: 10,000 connections, 100 in flight", "connect"),
     "idle-10k": ("Idle: 10,000 WebSocket connections held 30 s", "idle"),
+    "fanout-1k-2k-text": ("Fan-out: 1 room × 1,000 subscribers, 2 KiB of text, uncompressed", "fanout"),
+    "fanout-1k-2k-deflate": (
+        "Fan-out with permessage-deflate: 1 room × 1,000 subscribers, 2 KiB of text",
+        "fanout",
+    ),
+    "cluster-fanout-1k-64": (
+        "Cross-node fan-out: 2 nodes + Redis, 1 room × 1,000 subscribers (half on each node), 64 B",
+        "fanout",
+    ),
+}
+# What the third field of a compare.sh case means (servers started differently).
+FLAG_NOTE = {
+    "deflate": "permessage-deflate on: ringcast `--per-message-deflate` (a broadcast compressed once, "
+    "the same bytes to every receiver), Node `perMessageDeflate: {threshold: 1024}` (ws compresses per "
+    "socket); the generator offers `permessage-deflate; client_no_context_takeover; "
+    "server_no_context_takeover` (`--deflate`) and inflates every message. socketioxide 0.18 "
+    "(tungstenite 0.30) has no permessage-deflate and the floor writes plain frames: neither runs here",
+    "cluster": "two nodes of the server and one `redis-server`, all three started fresh per run (in "
+    "one-core mode all on the server CPU, the generator on the other); ringcast: the conformance "
+    "example with `--redis-url`, Node: `tests/cluster/node-peer.js` (@socket.io/redis-adapter). The "
+    "generator gets both URLs (`--url A,B`): the publisher and every other subscriber on node a, the "
+    "other half on node b, so half of the deliveries cross Redis; server CPU = node a + node b + Redis",
 }
 PLOT_LABEL = {
     "fanout-1k-64": "1 room × 1k\n64 B",
@@ -274,6 +296,39 @@ def ratio_lines(kind, stats):
     return ["", *[f"- {line}" for line in out]] if out else []
 
 
+def extra_lines(flags, stats, servers):
+    """Deflate: bytes on the wire per delivery; cluster: the server CPU by process."""
+    out = []
+    for s in servers:
+        st = stats.get(s)
+        if not st:
+            continue
+        have = [r for r in st.runs if "scenario" in r]
+        if flags == "deflate":
+            msgs = sum(r.get("ws_deflate_messages") or 0 for r in have)
+            wire = sum(r.get("ws_deflate_wire_bytes") or 0 for r in have)
+            infl = sum(r.get("ws_deflate_inflated_bytes") or 0 for r in have)
+            socks = med([r.get("ws_deflate_sockets") for r in have])
+            if msgs:
+                out.append(
+                    f"{LABEL[s]}: {num(socks)} connections negotiated permessage-deflate; "
+                    f"{num(msgs)} of {num(st.delivered)} deliveries arrived compressed, "
+                    f"{num(wire / msgs)} B on the wire for {num(infl / msgs)} B inflated "
+                    f"({infl / max(wire, 1):.2f}×)"
+                )
+            else:
+                out.append(f"{LABEL[s]}: no message arrived compressed")
+        if flags == "cluster":
+            procs = [r["bench"]["cpu"].get("server_procs_s") or {} for r in st.runs if r["bench"].get("cpu")]
+            names = sorted({n for p in procs for n in p})
+            if procs and names:
+                out.append(
+                    f"{LABEL[s]}: CPU s per run (median, whole run incl. setup): "
+                    + ", ".join(f"{n.replace('_', ' ')} {med([p.get(n) for p in procs]):.2f}" for n in names)
+                )
+    return ["", *[f"- {line}" for line in out]] if out else []
+
+
 def targets(allstats):
     """The targets table: ringcast vs socketioxide (one-core-each figures), and ringcast's CPU per
     delivery / request / connection divided by the kernel floor's (should stay under 1.3)."""
@@ -310,6 +365,26 @@ def targets(allstats):
                     f"fan-out {label}: every message delivered, in publish order (ringcast)",
                     f"{num(rc.delivered)} of {num(rc.expected)} delivered; lost {num(rc.lost)}, "
                     f"dup {num(rc.dup)}, out of order {num(rc.ooo)}",
+                    clean(rc),
+                )
+            )
+    for cid, label in (
+        ("fanout-1k-2k-deflate", "with permessage-deflate, 1 room × 1k, 2 KiB"),
+        ("cluster-fanout-1k-64", "across 2 nodes through Redis, 1 room × 1k, 64 B"),
+    ):
+        rc, nd = get(cid, "ringcast"), get(cid, "node")
+        if rc:
+            rows.append(
+                (
+                    f"fan-out {label}: every message delivered, in publish order (ringcast)",
+                    f"{num(rc.delivered)} of {num(rc.expected)} delivered; lost {num(rc.lost)}, "
+                    f"dup {num(rc.dup)}, out of order {num(rc.ooo)}"
+                    + (
+                        f"; vs Node: {ratio(rc.rate, nd.rate)} the deliveries/s"
+                        + (f", 1/{nd.cpu / rc.cpu:.1f} the server CPU per delivery" if rc.cpu and nd.cpu else "")
+                        if nd and rc.rate and nd.rate
+                        else ""
+                    ),
                     clean(rc),
                 )
             )
@@ -408,6 +483,7 @@ def render(meta, runs, img_dir, doc_dir):
             "**Mode: shared.** Every process on every core; each server with its default shards / "
             "threads (one per core).",
         ]
+    pre, gpre, sh = ("taskset -c 0 ", "taskset -c 1 ", " --shards 1") if mode == "one-core" else ("", "", "")
     out += ["", "### Targets", ""]
     out += targets(allstats)
     out += [
@@ -482,6 +558,19 @@ def render(meta, runs, img_dir, doc_dir):
                 "target/release/ringcast-load ARGS --url ws://127.0.0.1:PORT --server-pid PID --json",
             ]
         ),
+        *(
+            [
+                "# deflate cases: ringcast adds --per-message-deflate, Node --per-message-deflate 1",
+                "# cluster cases: a fresh redis-server and two nodes per run, then one generator for both",
+                f"{pre}redis-server --port RPORT --bind 127.0.0.1 --save '' --appendonly no",
+                f"{pre}target/release/examples/conformance --port PORT_A{sh} --redis-url redis://127.0.0.1:RPORT --name a   # b: PORT_B",
+                f"PORT=PORT_A REDIS_URL=redis://127.0.0.1:RPORT NODE_NAME=a {pre}node tests/cluster/node-peer.js   # b: PORT_B",
+                f"{gpre}target/release/ringcast-load ARGS --url ws://127.0.0.1:PORT_A,ws://127.0.0.1:PORT_B "
+                "--server-pid A,B,REDIS --json",
+            ]
+            if any(c.get("flags") and c["id"] in by_case for c in meta.get("cases", []))
+            else []
+        ),
         "```",
         "",
         "| case | ARGS |",
@@ -492,6 +581,21 @@ def render(meta, runs, img_dir, doc_dir):
             out.append(f"| `{c['id']}` | `{c['args']}` |")
     out += [
         "",
+        *(
+            [
+                "Server flags (the case list's third field): "
+                + "; ".join(
+                    f"`{c['id']}`: {c['flags']}"
+                    for c in meta.get("cases", [])
+                    if c.get("flags") and c["id"] in by_case
+                )
+                + " (each case's section says what they start). Redis "
+                + f"{meta.get('redis') or '?'}, @socket.io/redis-adapter {meta.get('redis_adapter') or '?'}.",
+                "",
+            ]
+            if any(c.get("flags") and c["id"] in by_case for c in meta.get("cases", []))
+            else []
+        ),
         "All clients use WebSocket, except in `fanout-1k-64-polling` (every subscriber on HTTP "
         "long-polling; the floor does not take part there). Fan-out: the publisher keeps at most 64 messages in flight "
         "(`--window`, the default), so a server's queues stay bounded (below socketioxide's "
@@ -528,8 +632,12 @@ def render(meta, runs, img_dir, doc_dir):
             )
         out.append(line + ".")
         out.append("")
+        flags = next((c.get("flags", "") for c in meta.get("cases", []) if c["id"] == cid), "")
+        if flags in FLAG_NOTE:
+            out += [f"Servers: {FLAG_NOTE[flags]}.", ""]
         out += case_table(cid, kind, stats, servers)
         out += ratio_lines(kind, stats)
+        out += extra_lines(flags, stats, servers)
         out.append("")
 
     # plots

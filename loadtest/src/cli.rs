@@ -33,16 +33,24 @@ pub(crate) enum Cmd {
 #[derive(Debug, Clone, Args)]
 pub(crate) struct Common {
     /// Server URL: ws://host:port[/path] or http://host:port[/path] (path
-    /// defaults to /socket.io/).
+    /// defaults to /socket.io/). Several, comma-separated (the nodes of a
+    /// cluster): client i of a process connects to URL i mod n, the first
+    /// client (a fan-out's publisher) to the first.
     #[arg(long)]
     pub(crate) url: String,
+    /// Offer permessage-deflate on WebSocket upgrades
+    /// (`client_no_context_takeover; server_no_context_takeover`) and
+    /// inflate every compressed message the server sends.
+    #[arg(long)]
+    pub(crate) deflate: bool,
     /// Fraction of the clients that use HTTP long-polling only (the rest use
     /// WebSocket only).
     #[arg(long, default_value_t = 0.0)]
     pub(crate) polling_fraction: f64,
-    /// Server process to sample (CPU per delivered message, RSS per connection).
-    #[arg(long)]
-    pub(crate) server_pid: Option<u32>,
+    /// Server process to sample (CPU per delivered message, RSS per
+    /// connection); several, comma-separated, are summed (cluster nodes).
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) server_pid: Vec<u32>,
     /// Print one JSON line on stdout (the table goes to stderr).
     #[arg(long)]
     pub(crate) json: bool,
@@ -89,6 +97,11 @@ pub(crate) struct FanoutArgs {
     /// Bytes of the stamped JSON object each message carries.
     #[arg(long, default_value_t = 64)]
     pub(crate) payload: usize,
+    /// What pads the stamp to --payload bytes: `x` (one repeated byte) or
+    /// `text` (words drawn at random, per message: compresses about as
+    /// well as chat text or JSON, ~2-3x, for permessage-deflate runs).
+    #[arg(long, value_enum, default_value_t = Pad::X)]
+    pub(crate) pad: Pad,
     /// Publish at this many messages per second (still capped by --window).
     #[arg(long)]
     pub(crate) rate: Option<f64>,
@@ -106,6 +119,13 @@ pub(crate) struct FanoutArgs {
     /// `--api`: keep-alive connections, one request in flight on each.
     #[arg(long, default_value_t = 4)]
     pub(crate) api_inflight: usize,
+}
+
+/// `fanout --pad`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Pad {
+    X,
+    Text,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -165,7 +185,18 @@ impl Cmd {
     }
 }
 
-/// Resolves `--url` into a connect target.
+/// Resolves a comma-separated `--url` into connect targets (at least one).
+pub(crate) fn parse_targets(
+    urls: &str,
+    bind: Option<IpAddr>,
+    auth: Option<&str>,
+) -> Result<Vec<Target>> {
+    urls.split(',')
+        .map(|u| parse_target(u.trim(), bind, auth))
+        .collect()
+}
+
+/// Resolves one URL into a connect target.
 pub(crate) fn parse_target(url: &str, bind: Option<IpAddr>, auth: Option<&str>) -> Result<Target> {
     let rest = url
         .strip_prefix("ws://")
@@ -230,5 +261,8 @@ mod tests {
         assert_eq!(t.connect_packet, br#"0{"token":"t"}"#);
         assert!(parse_target("ws://127.0.0.1:1", None, Some("[1]")).is_err());
         assert!(parse_target("https://x", None, None).is_err());
+        let ts = parse_targets("ws://127.0.0.1:1, ws://127.0.0.1:2", None, None).unwrap();
+        assert_eq!(ts.iter().map(|t| t.addr.port()).collect::<Vec<_>>(), [1, 2]);
+        assert!(parse_targets("ws://127.0.0.1:1,", None, None).is_err());
     }
 }

@@ -40,7 +40,8 @@ pub(crate) struct Driver<S> {
     setup_deadline: Instant,
     setup_warned: bool,
     drain: Duration,
-    pid: Option<u32>,
+    /// Server processes sampled together (`--server-pid`, may be empty).
+    pids: Vec<u32>,
     pub(crate) at_go: Option<Sample>,
     pub(crate) at_end: Option<Sample>,
     pub(crate) go_us: u64,
@@ -63,7 +64,7 @@ impl<S: Scenario> Driver<S> {
         side: Side,
         setup_timeout: f64,
         drain_timeout: f64,
-        pid: Option<u32>,
+        pids: Vec<u32>,
     ) -> Self {
         let now = Instant::now();
         if let Side::Parent { bar, .. } = &side {
@@ -82,7 +83,7 @@ impl<S: Scenario> Driver<S> {
             setup_deadline: now + Duration::from_secs_f64(setup_timeout),
             setup_warned: false,
             drain: Duration::from_secs_f64(drain_timeout),
-            pid,
+            pids,
             at_go: None,
             at_end: None,
             go_us: 0,
@@ -115,7 +116,7 @@ impl<S: Scenario> Driver<S> {
     }
 
     fn start_run(&mut self, eng: &mut Engine, now: Instant) {
-        self.at_go = self.pid.and_then(procstat::sample);
+        self.at_go = procstat::sample_all(&self.pids);
         if let Side::Parent {
             children: Some(c), ..
         } = &mut self.side
@@ -135,7 +136,7 @@ impl<S: Scenario> Driver<S> {
     }
 
     fn finish(&mut self, eng: &mut Engine, reason: &'static str) -> Option<Duration> {
-        self.at_end = self.pid.and_then(procstat::sample);
+        self.at_end = procstat::sample_all(&self.pids);
         self.end_us = now_us();
         self.end_reason = reason;
         self.sc.stop(eng);

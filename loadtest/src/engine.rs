@@ -17,7 +17,7 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
-use crate::wire::Rng;
+use crate::wire::{Inflater, Rng};
 
 /// Where to connect.
 #[derive(Debug, Clone)]
@@ -54,6 +54,8 @@ pub(crate) enum State {
 #[derive(Debug)]
 pub(crate) struct Client {
     pub(crate) kind: Kind,
+    /// Index into [`Engine::targets`] (the `--url` list, round-robin).
+    pub(crate) target: usize,
     pub(crate) state: State,
     /// Engine.IO session id (polling requests need it).
     pub(crate) sid: String,
@@ -110,6 +112,8 @@ pub(crate) struct Sock {
     /// Bytes of a response received on this socket for the current request.
     pub(crate) got_response_bytes: bool,
     pub(crate) ws_key: String,
+    /// permessage-deflate was negotiated on this WebSocket.
+    pub(crate) deflate: bool,
     /// WebSocket fragment reassembly (rare).
     pub(crate) frag: Vec<u8>,
 }
@@ -136,7 +140,18 @@ pub(crate) struct Engine {
     rbuf: Vec<u8>,
     dirty: Vec<usize>,
     graveyard: Vec<usize>,
-    pub(crate) target: Target,
+    /// The servers (`--url`, comma-separated): client `i` of a process
+    /// connects to `targets[i % len]`, so the first client (a fan-out's
+    /// publisher) is on the first.
+    pub(crate) targets: Vec<Target>,
+    /// Offer permessage-deflate on WebSocket upgrades (`--deflate`).
+    pub(crate) deflate: bool,
+    /// Inflates compressed messages (no context takeover: one for all);
+    /// taken out while a message is handled.
+    pub(crate) inflater: Option<Box<Inflater>>,
+    /// permessage-deflate counters, reported as `ws_deflate_*`: upgrades
+    /// that negotiated it, messages inflated, their wire and inflated bytes.
+    pub(crate) deflate_stats: [u64; 4],
     pub(crate) rng: Rng,
     /// Failures by reason.
     pub(crate) errors: std::collections::BTreeMap<String, u64>,
@@ -145,7 +160,11 @@ pub(crate) struct Engine {
 }
 
 impl Engine {
-    pub(crate) fn new(target: Target, seed: u64) -> io::Result<Self> {
+    pub(crate) fn new(targets: Vec<Target>, deflate: bool, seed: u64) -> io::Result<Self> {
+        assert!(
+            !targets.is_empty(),
+            "cli::parse_targets returns at least one"
+        );
         Ok(Self {
             poll: Poll::new()?,
             events: Some(Events::with_capacity(1024)),
@@ -154,7 +173,10 @@ impl Engine {
             rbuf: vec![0; 256 * 1024],
             dirty: Vec::new(),
             graveyard: Vec::new(),
-            target,
+            targets,
+            deflate,
+            inflater: Some(Box::default()),
+            deflate_stats: [0; 4],
             rng: Rng::new(seed),
             errors: Default::default(),
             deferred: Vec::new(),
@@ -163,8 +185,10 @@ impl Engine {
 
     /// Adds an idle client and returns its id.
     pub(crate) fn add_client(&mut self, kind: Kind) -> usize {
+        let target = self.clients.len() % self.targets.len();
         self.clients.push(Client {
             kind,
+            target,
             state: State::Idle,
             sid: String::new(),
             main: None,
@@ -191,11 +215,12 @@ impl Engine {
     /// Opens a non-blocking TCP connection for `cid` and registers it.
     pub(crate) fn open_sock(&mut self, cid: usize, role: Role) -> io::Result<usize> {
         use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-        let addr = self.target.addr;
+        let target = &self.targets[self.clients[cid].target];
+        let (addr, bind) = (target.addr, target.bind);
         let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
         s.set_nonblocking(true)?;
         s.set_nodelay(true)?;
-        if let Some(ip) = self.target.bind {
+        if let Some(ip) = bind {
             let one: libc::c_int = 1;
             // SAFETY: plain setsockopt on a socket we own, with a c_int value.
             unsafe {
@@ -237,6 +262,7 @@ impl Engine {
             close_after_response: false,
             got_response_bytes: false,
             ws_key: String::new(),
+            deflate: false,
             frag: Vec::new(),
         });
         Ok(id)

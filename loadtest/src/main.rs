@@ -96,17 +96,17 @@ fn process_count(cmd: &Cmd, c: &Common) -> usize {
 
 fn run<S: Scenario>(sc: S, name: &'static str, common: &Common, count: usize) -> Result<()> {
     let is_child = common.child.is_some();
-    let pid = if is_child { None } else { common.server_pid };
-    let target = cli::parse_target(&common.url, common.bind, common.auth.as_deref())?;
-    let before = pid.and_then(procstat::sample);
-    if pid.is_some() && before.is_none() {
-        bail!("cannot read /proc/{}/stat and status", pid.unwrap_or(0));
+    let pids: &[u32] = if is_child { &[] } else { &common.server_pid };
+    let targets = cli::parse_targets(&common.url, common.bind, common.auth.as_deref())?;
+    let before = procstat::sample_all(pids);
+    if !pids.is_empty() && before.is_none() {
+        bail!("cannot read /proc/PID/stat and status of every --server-pid {pids:?}");
     }
     let side = if is_child {
         Side::Child(ParentLink::new())
     } else {
         let children = if count > 1 {
-            Some(Children::spawn(count, target.addr.ip())?)
+            Some(Children::spawn(count, targets[0].addr.ip())?)
         } else {
             None
         };
@@ -114,13 +114,28 @@ fn run<S: Scenario>(sc: S, name: &'static str, common: &Common, count: usize) ->
         Side::Parent { children, bar }
     };
     let seed = u64::from(std::process::id()) << 32 ^ stats::now_us();
-    let mut eng = Engine::new(target, seed).context("creating the event loop")?;
-    let mut drv = Driver::new(sc, side, common.setup_timeout, common.drain_timeout, pid);
+    let mut eng = Engine::new(targets, common.deflate, seed).context("creating the event loop")?;
+    let mut drv = Driver::new(
+        sc,
+        side,
+        common.setup_timeout,
+        common.drain_timeout,
+        pids.to_vec(),
+    );
     drv.sc.start(&mut eng);
     eng.run(&mut drv);
     let mut part = drv.sc.part();
     for (k, v) in &eng.errors {
         *part.errors.entry(k.clone()).or_insert(0) += v;
+    }
+    if common.deflate {
+        let names = ["sockets", "messages", "wire_bytes", "inflated_bytes"];
+        for (name, v) in names.iter().zip(eng.deflate_stats) {
+            *part
+                .counters
+                .entry(format!("ws_deflate_{name}"))
+                .or_insert(0) += v;
+        }
     }
     if let Side::Child(link) = &drv.side {
         link.say(&format!("RESULT {}", serde_json::to_string(&part)?));
@@ -142,7 +157,7 @@ fn run<S: Scenario>(sc: S, name: &'static str, common: &Common, count: usize) ->
         go_us: drv.go_us,
         end_us: drv.end_us,
         end_reason: drv.end_reason,
-        server_pid: pid,
+        server_pids: pids,
         before,
         at_go: drv.at_go,
         at_end: drv.at_end,

@@ -20,6 +20,21 @@ pub(crate) fn sample(pid: u32) -> Option<Sample> {
     })
 }
 
+/// The sum of several processes (a cluster's nodes and its Redis); `None`
+/// when `pids` is empty or one of them cannot be read.
+pub(crate) fn sample_all(pids: &[u32]) -> Option<Sample> {
+    let mut total = Sample {
+        cpu_us: 0,
+        rss_bytes: 0,
+    };
+    for &pid in pids {
+        let s = sample(pid)?;
+        total.cpu_us += s.cpu_us;
+        total.rss_bytes += s.rss_bytes;
+    }
+    (!pids.is_empty()).then_some(total)
+}
+
 fn clk_tck() -> u64 {
     // SAFETY: sysconf has no preconditions.
     let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
@@ -57,5 +72,9 @@ mod tests {
         assert_eq!(parse_rss_kb("Name:\tx\nVmRSS:\t   12345 kB\n"), Some(12345));
         let me = sample(std::process::id()).unwrap();
         assert!(me.rss_bytes > 0);
+        let me = std::process::id();
+        let two = sample_all(&[me, me]).unwrap();
+        assert!(two.rss_bytes >= 2 * sample(me).unwrap().rss_bytes / 2);
+        assert!(sample_all(&[]).is_none());
     }
 }

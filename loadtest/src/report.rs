@@ -18,7 +18,8 @@ pub(crate) struct RunInfo<'a> {
     pub(crate) go_us: u64,
     pub(crate) end_us: u64,
     pub(crate) end_reason: &'static str,
-    pub(crate) server_pid: Option<u32>,
+    /// `--server-pid`: the processes whose CPU and RSS are summed.
+    pub(crate) server_pids: &'a [u32],
     pub(crate) before: Option<Sample>,
     pub(crate) at_go: Option<Sample>,
     pub(crate) at_end: Option<Sample>,
@@ -57,7 +58,10 @@ pub(crate) fn build<S: Scenario>(sc: &S, run: &RunInfo<'_>, total: &Part) -> Map
     m.insert("latency_us".into(), total.latency.summary());
     m.insert("latency_us_polling".into(), total.latency_polling.summary());
     m.insert("connect_us".into(), total.connect.summary());
-    m.insert("server_pid".into(), json!(run.server_pid));
+    m.insert("server_pid".into(), json!(run.server_pids.first()));
+    if run.server_pids.len() > 1 {
+        m.insert("server_pids".into(), json!(run.server_pids));
+    }
     let delivered = m.get("delivered").and_then(Value::as_u64).unwrap_or(0);
     let cpu = match (run.at_go, run.at_end) {
         (Some(a), Some(b)) => Some(b.cpu_us.saturating_sub(a.cpu_us)),

@@ -176,16 +176,76 @@ pub(crate) fn event_head(out: &mut Vec<u8>, ack: Option<u64>, name: &str) {
 /// Appends a stamped payload object of about `size` bytes:
 /// `{"s":<seq>,"t":<micros>,"p":"xxxx"}`.
 pub(crate) fn write_stamp(out: &mut Vec<u8>, seq: u64, micros: u64, size: usize) {
+    write_stamp_padded(out, seq, micros, size, false);
+}
+
+/// Words of the `text` pad (`fanout --pad text`): chat-like text that
+/// deflate compresses about 2-3x, where a run of `x` compresses ~100x.
+const WORDS: [&str; 64] = [
+    "the", "of", "and", "to", "in", "is", "you", "that", "it", "he", "was", "for", "on", "are",
+    "as", "with", "his", "they", "at", "be", "this", "have", "from", "or", "one", "had", "by",
+    "word", "but", "not", "what", "all", "were", "we", "when", "your", "can", "said", "there",
+    "use", "an", "each", "which", "she", "do", "how", "their", "if", "will", "up", "other",
+    "about", "out", "many", "then", "them", "these", "so", "some", "her", "would", "make", "like",
+    "him",
+];
+
+/// [`write_stamp`] with the pad made of random words (`text`) instead of
+/// `x`: different for every message (drawn from `seq`), JSON-safe.
+pub(crate) fn write_stamp_padded(
+    out: &mut Vec<u8>,
+    seq: u64,
+    micros: u64,
+    size: usize,
+    text: bool,
+) {
     let start = out.len();
     let _ = write!(out, "{{\"s\":{seq},\"t\":{micros},\"p\":\"");
-    let used = out.len() - start + 2;
-    out.resize(out.len() + size.saturating_sub(used), b'x');
+    let end = out.len() + size.saturating_sub(out.len() - start + 2);
+    if text {
+        let mut x = seq.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        while out.len() < end {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            out.extend_from_slice(WORDS[(x % 64) as usize].as_bytes());
+            out.push(if x & 0xf00 == 0 { b'.' } else { b' ' });
+        }
+        out.truncate(end);
+    }
+    out.resize(end, b'x');
     out.extend_from_slice(b"\"}");
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn padded_stamps() {
+        for text in [false, true] {
+            let mut out = Vec::new();
+            write_stamp_padded(&mut out, 42, 7, 300, text);
+            assert_eq!(out.len(), 300);
+            let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            assert_eq!((v["s"].as_u64(), v["t"].as_u64()), (Some(42), Some(7)));
+            assert_eq!(scan_stamp(&out), Some((42, 7)));
+            let compressed = ringcast_proto::ws::deflate::compress(&out, 6).unwrap();
+            // x: ~100x smaller; text: 1.5-4x (chat-like).
+            let ratio = out.len() as f64 / compressed.len() as f64;
+            assert!(
+                if text {
+                    (1.5..4.0).contains(&ratio)
+                } else {
+                    ratio > 5.0
+                },
+                "{ratio}"
+            );
+        }
+        let mut small = Vec::new();
+        write_stamp_padded(&mut small, 123_456, 7, 4, true);
+        assert_eq!(small, br#"{"s":123456,"t":7,"p":""}"#);
+    }
 
     #[test]
     fn classify_vectors() {

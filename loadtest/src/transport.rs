@@ -42,11 +42,12 @@ impl Engine {
         };
         self.clients[cid].main = Some(sid);
         let s = &mut self.socks[sid];
+        let t = &self.targets[self.clients[cid].target];
         if role == Role::Ws {
             s.ws_key = wire::ws_key(&mut self.rng);
-            wire::write_ws_upgrade(&mut s.wbuf, &self.target.host, &self.target.path, &s.ws_key);
+            wire::write_ws_upgrade(&mut s.wbuf, &t.host, &t.path, &s.ws_key, self.deflate);
         } else {
-            wire::write_poll_get(&mut s.wbuf, &self.target.host, &self.target.path, "");
+            wire::write_poll_get(&mut s.wbuf, &t.host, &t.path, "");
         }
         self.mark_dirty(sid);
     }
@@ -85,15 +86,10 @@ impl Engine {
                     };
                     if let Ok(p) = post {
                         self.clients[cid].post = Some(p);
-                        let sid = &self.clients[cid].sid;
+                        let c = &self.clients[cid];
+                        let (sid, t) = (&c.sid, &self.targets[c.target]);
                         let s = &mut self.socks[p];
-                        wire::write_poll_post(
-                            &mut s.wbuf,
-                            &self.target.host,
-                            &self.target.path,
-                            sid,
-                            b"41\x1e1",
-                        );
+                        wire::write_poll_post(&mut s.wbuf, &t.host, &t.path, sid, b"41\x1e1");
                     }
                 }
                 Kind::Polling => {}
@@ -152,14 +148,9 @@ impl Engine {
         let c = &mut self.clients[cid];
         c.post = Some(p);
         let s = &mut self.socks[p];
+        let t = &self.targets[c.target];
         s.got_response_bytes = false;
-        wire::write_poll_post(
-            &mut s.wbuf,
-            &self.target.host,
-            &self.target.path,
-            &c.sid,
-            &c.post_body,
-        );
+        wire::write_poll_post(&mut s.wbuf, &t.host, &t.path, &c.sid, &c.post_body);
         self.mark_dirty(p);
     }
 
@@ -190,6 +181,9 @@ impl Engine {
                         if head.ws_accept.as_deref() != Some(&wire::expected_accept(&s.ws_key)) {
                             return Err("bad Sec-WebSocket-Accept".into());
                         }
+                        s.deflate =
+                            wire::deflate_accepted(head.ws_extensions.as_deref(), self.deflate)?;
+                        self.deflate_stats[0] += u64::from(s.deflate);
                         s.phase = Phase::Frames;
                     } else {
                         if head.status != 200 {
@@ -248,18 +242,33 @@ impl Engine {
         let Some(cid) = self.socks[sid].cid else {
             return Ok(());
         };
+        if f.compressed
+            && (!self.socks[sid].deflate || f.opcode == opcode::CONTINUATION || f.opcode >= 8)
+        {
+            return Err(
+                "RSV1 set without permessage-deflate on a data frame's first fragment".into(),
+            );
+        }
         match f.opcode {
-            opcode::TEXT if f.fin => self.on_eio_text(cid, payload, h),
+            opcode::TEXT if f.fin && !f.compressed => self.on_eio_text(cid, payload, h),
+            opcode::TEXT if f.fin => self.on_compressed_text(cid, payload, h)?,
             opcode::TEXT | opcode::BINARY | opcode::CONTINUATION => {
                 let s = &mut self.socks[sid];
                 if f.opcode != opcode::CONTINUATION {
                     s.frag.clear();
-                    s.frag.push(f.opcode);
+                    // The first byte: the opcode, with RSV1's bit when compressed.
+                    s.frag.push(f.opcode | if f.compressed { 0x40 } else { 0 });
                 }
                 s.frag.extend_from_slice(payload);
-                if f.fin && s.frag.first() == Some(&opcode::TEXT) {
+                if f.fin {
                     let msg = std::mem::take(&mut s.frag);
-                    self.on_eio_text(cid, &msg[1..], h);
+                    match msg.first() {
+                        Some(&opcode::TEXT) => self.on_eio_text(cid, &msg[1..], h),
+                        Some(&op) if op == opcode::TEXT | 0x40 => {
+                            self.on_compressed_text(cid, &msg[1..], h)?;
+                        }
+                        _ => {}
+                    }
                 }
             }
             opcode::PING => {
@@ -271,6 +280,29 @@ impl Engine {
             _ => {}
         }
         Ok(())
+    }
+
+    /// A compressed text message: inflated into the engine's buffer, then
+    /// handled as any text message.
+    fn on_compressed_text<H: Handler>(
+        &mut self,
+        cid: usize,
+        data: &[u8],
+        h: &mut H,
+    ) -> Result<(), String> {
+        // Only None while a message is handled, and handling one never
+        // inflates another (on_eio_text does not read sockets).
+        let mut inf = self.inflater.take().unwrap_or_default();
+        let r = inf.inflate(data, MAX_MESSAGE);
+        if r.is_ok() {
+            let st = &mut self.deflate_stats;
+            st[1] += 1;
+            st[2] += data.len() as u64;
+            st[3] += inf.out.len() as u64;
+            self.on_eio_text(cid, &inf.out, h);
+        }
+        self.inflater = Some(inf);
+        r.map_err(str::to_owned)
     }
 
     fn on_http_body<H: Handler>(&mut self, sid: usize, body: &[u8], h: &mut H) {
@@ -306,8 +338,9 @@ impl Engine {
             self.clients[cid].main = Some(next);
         }
         let c = &self.clients[cid];
+        let t = &self.targets[c.target];
         let s = &mut self.socks[next];
-        wire::write_poll_get(&mut s.wbuf, &self.target.host, &self.target.path, &c.sid);
+        wire::write_poll_get(&mut s.wbuf, &t.host, &t.path, &c.sid);
         self.mark_dirty(next);
     }
 
@@ -327,9 +360,10 @@ impl Engine {
             Incoming::Ping(d) => self.send_eio(cid, b'3', d),
             Incoming::Open(hs) => {
                 self.clients[cid].sid = hs.sid;
-                let packet = std::mem::take(&mut self.target.connect_packet);
+                let t = self.clients[cid].target;
+                let packet = std::mem::take(&mut self.targets[t].connect_packet);
                 self.send_eio(cid, b'4', &packet);
-                self.target.connect_packet = packet;
+                self.targets[t].connect_packet = packet;
             }
             Incoming::Connected => {
                 if state == State::Connecting {

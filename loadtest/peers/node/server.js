@@ -2,8 +2,11 @@
 // Reference Node.js implementation of the ringcast conformance app.
 // Contract: docs/contracts/conformance-app.md (sections 1-6).
 //
-//   node server.js [--port PORT] [--profile suite|bench]
+//   node server.js [--port PORT] [--profile suite|bench] [--per-message-deflate 1]
 //   PORT=3000 PROFILE=bench node server.js
+//
+// --per-message-deflate 1 (or PER_MESSAGE_DEFLATE=1): socket.io's perMessageDeflate option on
+// (ws compresses every message of at least 1024 bytes, per socket); benchmarks only.
 //
 // It is both the peer in benchmarks and the oracle the client test suites are
 // validated against, so it must stay a plain socket.io 4.8 server with exactly
@@ -45,7 +48,7 @@ try {
 }
 for (const k of Object.keys(args)) {
   // accepted for command-line compatibility with the Rust example; unused here
-  if (!["port", "profile", "shards", "redis-url", "name"].includes(k)) {
+  if (!["port", "profile", "shards", "redis-url", "name", "per-message-deflate"].includes(k)) {
     console.error(`unknown option --${k}`);
     process.exit(2);
   }
@@ -57,6 +60,9 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   process.exit(2);
 }
 const profile = String(args.profile ?? process.env.PROFILE ?? "bench");
+const deflateArg = String(args["per-message-deflate"] ?? process.env.PER_MESSAGE_DEFLATE ?? "0");
+// threshold 1024 is socket.io's default once the option is on (and ringcast's)
+const perMessageDeflate = ["1", "true"].includes(deflateArg) ? { threshold: 1024 } : false;
 
 const TIMINGS = {
   // Socket.IO defaults
@@ -89,6 +95,7 @@ const io = new Server(httpServer, {
   connectTimeout: timings.connectTimeout,
   maxHttpBufferSize: MAX_PAYLOAD,
   cors: CORS,
+  perMessageDeflate,
   // connectionStateRecovery deliberately not set (off): CONNECT reply is {"sid":"..."}
 });
 
@@ -182,7 +189,8 @@ httpServer.listen(port, () => {
   const addr = httpServer.address();
   console.log(
     `ringcast node reference (socket.io ${require("socket.io/package.json").version}) ` +
-      `listening on port ${addr.port} (profile ${profile})`,
+      `listening on port ${addr.port} (profile ${profile}` +
+      `${perMessageDeflate ? ", perMessageDeflate" : ""})`,
   );
 });
 

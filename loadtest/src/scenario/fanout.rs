@@ -20,7 +20,7 @@ use serde_json::{json, Map, Value};
 
 use super::api::ApiPublisher;
 use super::{room_name, Connector, Progress, Scenario, Share};
-use crate::cli::FanoutArgs;
+use crate::cli::{FanoutArgs, Pad};
 use crate::engine::{Engine, Kind};
 use crate::sio;
 use crate::stats::{now_us, Part};
@@ -126,7 +126,13 @@ impl Fanout {
             self.buf.extend_from_slice(br#"{"rooms":[""#);
             self.buf.extend_from_slice(self.room_names[room].as_bytes());
             self.buf.extend_from_slice(br#""],"event":"msg","args":["#);
-            sio::write_stamp(&mut self.buf, seq, now, self.a.payload);
+            sio::write_stamp_padded(
+                &mut self.buf,
+                seq,
+                now,
+                self.a.payload,
+                self.a.pad == Pad::Text,
+            );
             self.buf.extend_from_slice(b"]}");
             api.send(self.buf.clone());
             self.published_deliveries += self.room_size(room as u64);
@@ -138,7 +144,13 @@ impl Fanout {
         self.buf.extend_from_slice(b",\"");
         self.buf.extend_from_slice(self.room_names[room].as_bytes());
         self.buf.extend_from_slice(b"\",\"msg\",");
-        sio::write_stamp(&mut self.buf, seq, now, self.a.payload);
+        sio::write_stamp_padded(
+            &mut self.buf,
+            seq,
+            now,
+            self.a.payload,
+            self.a.pad == Pad::Text,
+        );
         self.buf.push(b']');
         eng.send(cid, &self.buf);
         self.published_deliveries += self.room_size(room as u64);
@@ -399,6 +411,10 @@ impl Scenario for Fanout {
         out.insert("rooms".into(), json!(rooms));
         out.insert("messages".into(), json!(self.a.messages));
         out.insert("payload_bytes".into(), json!(self.a.payload));
+        out.insert(
+            "pad".into(),
+            json!(if self.a.pad == Pad::Text { "text" } else { "x" }),
+        );
         out.insert("window".into(), json!(self.a.window));
         out.insert("rate".into(), json!(self.a.rate));
         if let Some(api) = &self.api {
