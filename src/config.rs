@@ -181,26 +181,105 @@ impl HandshakeRequest<'_> {
 /// `Err(Some(message))` with that message.
 pub type AllowResult = Result<(), Option<String>>;
 
+/// What an asynchronous [`AllowRequest`] hook receives: the handshake
+/// request, owned, so the future may keep it across `.await`s.
+#[derive(Debug, Clone)]
+pub struct OwnedHandshakeRequest {
+    /// The parsed request head (method, path, query, headers, origin).
+    pub head: ringcast_proto::http::RequestHead,
+    /// The client's address, when the socket still has one.
+    pub address: Option<std::net::IpAddr>,
+}
+
+impl OwnedHandshakeRequest {
+    /// The borrowed view a synchronous hook sees.
+    pub fn as_request(&self) -> HandshakeRequest<'_> {
+        HandshakeRequest {
+            head: &self.head,
+            address: self.address,
+        }
+    }
+
+    /// The first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The decoded query parameter `key`.
+    pub fn query(&self, key: &str) -> Option<String> {
+        self.head.query.get(key)
+    }
+}
+
+/// The future an asynchronous [`AllowRequest`] hook returns: it runs on the
+/// shard that accepted the request, so it need not be `Send`.
+pub type AllowFuture = std::pin::Pin<Box<dyn std::future::Future<Output = AllowResult>>>;
+
+type SyncHook = dyn Fn(&HandshakeRequest<'_>) -> AllowResult + Send + Sync;
+type AsyncHook = dyn Fn(OwnedHandshakeRequest) -> AllowFuture + Send + Sync;
+
 /// Node's `allowRequest(req, callback)`: called for every handshake (a
 /// request without `sid`, polling or websocket) before a session exists. A
 /// refusal is answered as engine.io does: HTTP 403 with
 /// `{"code":4,"message":"Forbidden"}` (or the given message) on polling,
 /// `403` with the message as `text/html` on a websocket upgrade.
+///
+/// Synchronous ([`AllowRequest::new`]) or asynchronous
+/// ([`AllowRequest::new_async`], e.g. a lookup in a database or a call to
+/// another service, as Node's callback allows): while an asynchronous hook
+/// runs, only that request waits; the shard serves every other connection.
+/// There is no timeout beyond the client's own (Node has none either).
 #[derive(Clone)]
-pub struct AllowRequest(
-    pub std::sync::Arc<dyn Fn(&HandshakeRequest<'_>) -> AllowResult + Send + Sync>,
-);
+pub struct AllowRequest(AllowHook);
+
+#[derive(Clone)]
+enum AllowHook {
+    Sync(std::sync::Arc<SyncHook>),
+    Async(std::sync::Arc<AsyncHook>),
+}
 
 impl AllowRequest {
-    /// Wraps `f`.
+    /// A synchronous hook.
     pub fn new(f: impl Fn(&HandshakeRequest<'_>) -> AllowResult + Send + Sync + 'static) -> Self {
-        Self(std::sync::Arc::new(f))
+        Self(AllowHook::Sync(std::sync::Arc::new(f)))
+    }
+
+    /// An asynchronous hook: `f` returns a future, polled on the shard that
+    /// accepted the request.
+    pub fn new_async<F>(f: impl Fn(OwnedHandshakeRequest) -> F + Send + Sync + 'static) -> Self
+    where
+        F: std::future::Future<Output = AllowResult> + 'static,
+    {
+        Self(AllowHook::Async(std::sync::Arc::new(move |req| {
+            Box::pin(f(req)) as AllowFuture
+        })))
+    }
+
+    /// Runs the hook on `request`.
+    pub(crate) async fn check(&self, request: &HandshakeRequest<'_>) -> AllowResult {
+        match &self.0 {
+            AllowHook::Sync(f) => f(request),
+            AllowHook::Async(f) => {
+                f(OwnedHandshakeRequest {
+                    head: request.head.clone(),
+                    address: request.address,
+                })
+                .await
+            }
+        }
     }
 }
 
 impl std::fmt::Debug for AllowRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("AllowRequest(..)")
+        f.write_str(match self.0 {
+            AllowHook::Sync(_) => "AllowRequest(sync)",
+            AllowHook::Async(_) => "AllowRequest(async)",
+        })
     }
 }
 

@@ -33,7 +33,8 @@ pub mod shard;
 mod sim;
 
 pub use config::{
-    AllowRequest, Config, Cookie, Cors, HandshakeRequest, Parser, SameSite, Transports,
+    AllowFuture, AllowRequest, AllowResult, Config, Cookie, Cors, HandshakeRequest,
+    OwnedHandshakeRequest, Parser, SameSite, Transports,
 };
 pub use shard::recovery::RecoveryConfig;
 

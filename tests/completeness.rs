@@ -21,6 +21,7 @@ use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ringcast::server::{Event, Server, Socket};
@@ -457,6 +458,68 @@ fn cookie_and_allow_request() {
     assert_eq!(ws_denied.body_text(), "Forbidden");
 
     run_node("cookie.test.js", &format!("http://{addr}"));
+    running.stop();
+    running.join();
+}
+
+/// An asynchronous `allow_request` (Node's callback form): a handshake
+/// whose hook is still waiting does not hold back another one on the same
+/// shard, and its verdict, once given, is answered as the synchronous one.
+#[test]
+fn async_allow_request() {
+    if skip() {
+        return;
+    }
+    static RELEASE: AtomicBool = AtomicBool::new(false);
+    static HELD: AtomicBool = AtomicBool::new(false);
+    let config = Config {
+        listen: ([127, 0, 0, 1], 0).into(),
+        shards: 1,
+        pin_cores: false,
+        allow_request: Some(AllowRequest::new_async(|req| async move {
+            if req.query("hold").is_some() {
+                HELD.store(true, Ordering::SeqCst);
+                // Waits on the test's signal (a condition, not a duration).
+                while !RELEASE.load(Ordering::SeqCst) {
+                    glommio::timer::sleep(Duration::from_millis(2)).await;
+                }
+                return Err(Some(format!(
+                    "held for {}",
+                    req.header("x-who").unwrap_or("?")
+                )));
+            }
+            Ok(())
+        })),
+        ..Config::default()
+    };
+    let app = Server::builder()
+        .namespace("/", |ns| {
+            ns.on("echo", echo);
+        })
+        .build()
+        .into_app();
+    let running = ringcast::runtime::start(config, app).expect("server starts");
+    let addr = running.local_addr();
+
+    let held = std::thread::spawn(move || {
+        get(
+            addr,
+            "/socket.io/?EIO=4&transport=polling&hold=1",
+            "X-Who: eve\r\n",
+        )
+    });
+    while !HELD.load(Ordering::SeqCst) {
+        std::thread::yield_now();
+    }
+    // The same shard answers another handshake while the hook waits.
+    let open = get(addr, "/socket.io/?EIO=4&transport=polling", "");
+    assert_eq!(open.status, 200);
+    assert!(open.body_text().starts_with("0{"), "{}", open.body_text());
+    assert!(!held.is_finished(), "the held handshake waits for its hook");
+    RELEASE.store(true, Ordering::SeqCst);
+    let held = held.join().expect("request thread");
+    assert_eq!(held.status, 403);
+    assert_eq!(held.body_text(), r#"{"code":4,"message":"held for eve"}"#);
     running.stop();
     running.join();
 }

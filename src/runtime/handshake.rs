@@ -36,7 +36,7 @@ async fn refused_by_hook(shard: &Shard, conn: &mut Conn, head: &RequestHead) -> 
         head,
         address: conn.stream.peer_addr().ok().map(|a| a.ip()),
     };
-    let message = (hook.0)(&request).err()?;
+    let message = hook.check(&request).await.err()?;
     let err = EngineError::Forbidden;
     let message = message.unwrap_or_else(|| err.message().to_owned());
     if head.upgrade_websocket {
