@@ -10,8 +10,11 @@
 //!   sums the latest of each (the other shards' figures are at most 2 s
 //!   old). `aggregatedEvents` holds `rawConnection` and `rawDisconnection`
 //!   (Engine.IO sessions opened and closed since the previous report,
-//!   without the close reason); `packetsIn/Out` and `bytesIn/Out` are not
-//!   counted by the shards, so the dashboard's bytes chart stays empty.
+//!   without the close reason), `packetsIn` (Engine.IO messages received),
+//!   `packetsOut` (packets queued to clients: emits and broadcast
+//!   deliveries, not the heartbeat) and `bytesIn` / `bytesOut` (bytes on
+//!   the client sockets, HTTP and websocket framing included), each the
+//!   growth of the shards' counters since the previous report.
 //! - Socket and room events come from a server-wide observer: one
 //!   broadcast to the admin namespace per connect, disconnect, join and
 //!   leave in any namespace (what Node's admin-ui costs in its default
@@ -229,8 +232,8 @@ struct Stats {
     started: Instant,
     /// The latest counts of each shard.
     shards: Mutex<AHashMap<usize, ShardCounts>>,
-    /// Sessions opened and open at the previous report (shard 0 only).
-    previous: Mutex<(u64, u64)>,
+    /// The totals at the previous report (shard 0 only).
+    previous: Mutex<Totals>,
 }
 
 impl Stats {
@@ -242,7 +245,7 @@ impl Stats {
             admin,
             started: Instant::now(),
             shards: Mutex::new(AHashMap::new()),
-            previous: Mutex::new((0, 0)),
+            previous: Mutex::new(Totals::default()),
         }
     }
 
@@ -256,12 +259,17 @@ impl Stats {
 
     /// Sums the shards' counts and sends `server_stats`.
     fn emit(&self) {
-        let (mut clients, mut polling, mut opened) = (0, 0, 0);
+        let (mut clients, mut polling) = (0, 0);
+        let mut totals = Totals::default();
         let mut namespaces: Vec<(String, usize)> = Vec::new();
         for c in self.lock().values() {
             clients += c.clients;
             polling += c.polling_clients;
-            opened += c.sessions_opened;
+            totals.opened += c.sessions_opened;
+            totals.packets_in += c.packets_in;
+            totals.packets_out += c.packets_out;
+            totals.bytes_in += c.bytes_in;
+            totals.bytes_out += c.bytes_out;
             for (name, n) in &c.namespaces {
                 match namespaces.iter_mut().find(|(m, _)| m == name) {
                     Some((_, total)) => *total += n,
@@ -273,7 +281,8 @@ impl Stats {
             .into_iter()
             .map(|(name, n)| json!({ "name": name, "socketsCount": n }))
             .collect();
-        let aggregated = self.aggregated(opened, clients as u64);
+        totals.open = clients as u64;
+        let aggregated = self.aggregated(totals);
         let stats = json!({
             "serverId": self.server_id,
             "hostname": self.hostname,
@@ -290,15 +299,29 @@ impl Stats {
     }
 }
 
+/// The counters a report compares with the previous one.
+#[derive(Debug, Default, Clone, Copy)]
+struct Totals {
+    opened: u64,
+    open: u64,
+    packets_in: u64,
+    packets_out: u64,
+    bytes_in: u64,
+    bytes_out: u64,
+}
+
 impl Stats {
-    /// `rawConnection` / `rawDisconnection` since the previous report, from
-    /// the sessions opened in total and open now (each shard's pair comes
-    /// from one snapshot, so closed = opened - growth is never negative).
-    fn aggregated(&self, opened: u64, open: u64) -> Vec<Value> {
+    /// The `aggregatedEvents` since the previous report: `rawConnection` /
+    /// `rawDisconnection` from the sessions opened in total and open now
+    /// (each shard's pair comes from one snapshot, so closed = opened -
+    /// growth is never negative), and the growth of the packet and byte
+    /// counters. Kinds with a zero count are left out.
+    fn aggregated(&self, now_totals: Totals) -> Vec<Value> {
         let mut previous = self.previous.lock().unwrap_or_else(PoisonError::into_inner);
-        let (was_opened, was_open) = std::mem::replace(&mut *previous, (opened, open));
-        let connections = opened.saturating_sub(was_opened);
-        let disconnections = (was_open + connections).saturating_sub(open);
+        let was = std::mem::replace(&mut *previous, now_totals);
+        let t = now_totals;
+        let connections = t.opened.saturating_sub(was.opened);
+        let disconnections = (was.open + connections).saturating_sub(t.open);
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
@@ -306,6 +329,10 @@ impl Stats {
         [
             ("rawConnection", connections),
             ("rawDisconnection", disconnections),
+            ("packetsIn", t.packets_in.saturating_sub(was.packets_in)),
+            ("packetsOut", t.packets_out.saturating_sub(was.packets_out)),
+            ("bytesIn", t.bytes_in.saturating_sub(was.bytes_in)),
+            ("bytesOut", t.bytes_out.saturating_sub(was.bytes_out)),
         ]
         .into_iter()
         .filter(|&(_, count)| count > 0)

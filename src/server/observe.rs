@@ -54,6 +54,17 @@ pub struct ShardCounts {
     pub namespaces: Vec<(String, usize)>,
     /// Engine.IO sessions opened on this shard since it started.
     pub sessions_opened: u64,
+    /// Engine.IO message packets (those with data) received from clients
+    /// since the shard started.
+    pub packets_in: u64,
+    /// Packets queued to clients (emits and broadcast deliveries; not the
+    /// heartbeat) since the shard started.
+    pub packets_out: u64,
+    /// Bytes read from client sockets since the shard started (HTTP and
+    /// websocket framing included).
+    pub bytes_in: u64,
+    /// Bytes written to client sockets since the shard started.
+    pub bytes_out: u64,
 }
 
 /// The counts of the calling shard. Walks the shard's sessions (for their
@@ -80,10 +91,24 @@ fn counts(shard: &Rc<Shard>) -> ShardCounts {
             (shard.app.namespace_name(i as u16).to_owned(), sockets)
         })
         .collect();
+    drop(rooms);
+    drop(sessions);
+    let stats = shard.stats_snapshot();
+    // Packets that carry data (admin-ui counts those): Engine.IO messages.
+    let packets_in = crate::shard::stats::PACKET_TYPES
+        .iter()
+        .zip(stats.packets)
+        .filter(|(t, _)| matches!(**t, "message" | "binary"))
+        .map(|(_, n)| n)
+        .sum();
     ShardCounts {
-        clients: sessions.len(),
+        clients: stats.websocket as usize + stats.polling as usize,
         polling_clients,
         namespaces,
-        sessions_opened: shard.stats.sessions_opened.get(),
+        sessions_opened: stats.sessions_opened,
+        packets_in,
+        packets_out: stats.deliveries,
+        bytes_in: stats.received_bytes,
+        bytes_out: stats.sent_bytes,
     }
 }

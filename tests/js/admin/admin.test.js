@@ -123,9 +123,20 @@ test("the dashboard sees sockets and rooms, and its commands act on them", async
   const l2 = next(admin, "room_left", (nsp, room, id) => room === "r2" && id === client.id);
   admin.emit("leave", "/", "r2", client.id);
   await l2;
+  // Packets and bytes both ways show in a later report (the dashboard's
+  // packets and bytes charts): each kind with a positive count.
+  const kinds = ["packetsIn", "packetsOut", "bytesIn", "bytesOut"];
+  const seenKinds = new Set();
+  const traffic = next(admin, "server_stats", (s) => {
+    for (const e of s.aggregatedEvents || []) {
+      if (kinds.includes(e.type) && e.count > 0 && typeof e.timestamp === "number") seenKinds.add(e.type);
+    }
+    return seenKinds.size === kinds.length;
+  });
   const got = next(client, "hello");
   admin.emit("emit", "/", "r1", "hello", 1, { two: 2 });
   assert.deepEqual(await got, [1, { two: 2 }]);
+  await traffic;
 
   // _disconnect: the client is disconnected by the server; socket_disconnected.
   const id = client.id; // undefined once the client is disconnected
