@@ -132,6 +132,14 @@ pub(crate) enum Event {
         /// Its payload.
         payload: Bytes,
     },
+    /// The reply of an [`core::Action::Command`] with a token: a bulk
+    /// string's bytes, None for nil, another reply or a failure.
+    Reply {
+        /// The token given with the command.
+        token: u64,
+        /// The value.
+        value: Option<Bytes>,
+    },
     /// The answer of a `PUBSUB NUMSUB` (None: Redis unreachable).
     Numsub {
         /// The token given with the query.
@@ -300,7 +308,8 @@ pub fn start(config: &Config, app: Arc<dyn App>, nshards: usize) -> std::io::Res
         counters.clone(),
         config.node_name.clone(),
     )
-    .with_parser(config.parser);
+    .with_parser(config.parser)
+    .with_recovery(config.connection_state_recovery.is_some());
     let io = core::Io::new(ports, publisher);
     std::thread::Builder::new()
         .name("ringcast-cluster".into())

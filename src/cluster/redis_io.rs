@@ -45,8 +45,20 @@ const BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// Work for the publisher.
 #[derive(Debug)]
 pub(crate) enum PubCmd {
-    Publish { channel: String, payload: Bytes },
-    Numsub { channel: String, token: u64 },
+    Publish {
+        channel: String,
+        payload: Bytes,
+    },
+    Numsub {
+        channel: String,
+        token: u64,
+    },
+    /// A key command; with `token` its reply goes back as [`Event::Reply`].
+    Command {
+        key: String,
+        args: Vec<Bytes>,
+        token: Option<u64>,
+    },
 }
 
 /// The core's handle on the publisher thread.
@@ -166,6 +178,16 @@ impl Publisher {
     pub(crate) fn numsub(&self, channel: String, token: u64) {
         if !self.push(PubCmd::Numsub { channel, token }) {
             let _ = self.events.try_send(Event::Numsub { token, count: None });
+        }
+    }
+
+    /// Queues a key command; with `token`, its reply comes back to the
+    /// core as [`Event::Reply`] (None at once when it could not be queued).
+    pub(crate) fn command(&self, key: String, args: Vec<Bytes>, token: Option<u64>) {
+        if !self.push(PubCmd::Command { key, args, token }) {
+            if let Some(token) = token {
+                let _ = self.events.try_send(Event::Reply { token, value: None });
+            }
         }
     }
 

@@ -160,6 +160,12 @@ pub enum ToCluster {
         /// The child's process-wide index.
         nsp: u16,
     },
+    /// Connection state recovery: publish a vanished socket's session for
+    /// the other nodes (`SET .. PX`, `super::recovery_cluster`).
+    KeepSession(Box<super::recovery_cluster::SessionRecord>),
+    /// Connection state recovery: the session was taken on this node;
+    /// delete the copy in Redis.
+    DropSession(Box<str>),
     /// A server-side handler answered a request with an ack.
     ServerSideAck {
         /// Namespace.
