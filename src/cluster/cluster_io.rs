@@ -145,6 +145,17 @@ impl Router {
         }
     }
 
+    /// Learns the layout at once (before any work), so that
+    /// [`Counters::ordered`] is known early; a failure is retried with the
+    /// first batch.
+    pub(crate) fn probe(&mut self, counters: &Counters) {
+        let sharded = self.sharded;
+        if let Ok(l) = self.layout() {
+            let ordered = !sharded && matches!(l, Layout::Standalone(_));
+            counters.ordered.store(ordered, Ordering::Relaxed);
+        }
+    }
+
     /// Sends every command of `batch` (see the module doc for retries).
     pub(crate) fn run(&mut self, batch: &[PubCmd], events: &Sender<Event>, counters: &Counters) {
         let mut counts = vec![Count::default(); batch.len()];
@@ -164,6 +175,8 @@ impl Router {
                     continue;
                 }
             };
+            let ordered = !self.sharded && matches!(layout, Layout::Standalone(_));
+            counters.ordered.store(ordered, Ordering::Relaxed);
             let masters = layout.masters();
             let mut groups: BTreeMap<Addr, Vec<Job>> = BTreeMap::new();
             let mut retry = Vec::new();

@@ -104,6 +104,11 @@ pub struct Counters {
     pub connected: AtomicBool,
     /// Times the subscribed connection went from up to down.
     pub reconnects: AtomicU64,
+    /// The publisher last saw a single Redis server in classic mode: each
+    /// origin's broadcasts reach every node in order (one pipeline, one
+    /// subscribed connection). Not on a Redis Cluster (one pipeline per
+    /// master) nor in sharded mode (one subscription per master).
+    pub ordered: AtomicBool,
 }
 
 impl Counters {
@@ -185,6 +190,10 @@ impl ClusterPort for Link {
 
     fn tracks_socket_rooms(&self) -> bool {
         self.socket_rooms
+    }
+
+    fn ordered(&self) -> bool {
+        self.publish && self.counters.ordered.load(Ordering::Relaxed)
     }
 
     fn health(&self) -> BridgeHealth {

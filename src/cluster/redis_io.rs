@@ -291,6 +291,7 @@ fn publisher_loop(
     sharded: bool,
 ) {
     let mut router = Router::new(seeds, sharded);
+    router.probe(counters);
     let mut batch: Vec<PubCmd> = Vec::new();
     loop {
         match rx.recv() {

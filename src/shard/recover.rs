@@ -64,7 +64,7 @@ impl Shard {
             .chain(state.rooms.borrow().iter().cloned())
             .collect();
         let data = state.data.borrow_mut().take();
-        if self.mesh.publishes() {
+        if self.mesh.ordered() {
             // Also for the other nodes (`recovery_cluster`).
             let s = store.borrow();
             let record = SessionRecord {

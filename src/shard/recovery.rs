@@ -542,7 +542,7 @@ mod tests {
         s.handle_packet(o, 0, &[], &[], &msg("2[1]"), now);
         s.persist("p".into(), persisted(now));
         assert_eq!(
-            s.take("p", &"7.0.99", 0, now).err(),
+            s.take("p", "7.0.99", 0, now).err(),
             Some(Miss::UnknownOffset)
         );
         s.persist("q".into(), persisted(now));

@@ -153,8 +153,14 @@ impl Core {
         if !m.is_for(name) || m.opts.flags.local() {
             return;
         }
-        // Another ringcast node's offset: kept under it here too.
-        let offset = if self.recovery && !m.opts.flags.volatile() {
+        // Another ringcast node's offset: kept under it here too, when
+        // each origin's packets arrive in order (`Counters::ordered`; else
+        // the watermarks of `shard::recovery` would not hold).
+        let ordered = self
+            .counters
+            .ordered
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let offset = if self.recovery && ordered && !m.opts.flags.volatile() {
             let flag = m.opts.flags.get(sessions::OFFSET_FLAG);
             sessions::restore_offset(&mut m.packet, flag)
         } else {

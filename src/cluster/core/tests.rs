@@ -184,7 +184,7 @@ fn record() -> SessionRecord {
         sid: "S".into(),
         nsp: 0,
         rooms: vec!["S".into(), "r".into()],
-        data: Some(Json::from(serde_json::json!({"k": [1, 2]}))),
+        data: Some(serde_json::json!({"k": [1, 2]})),
         watermark: vec![((0xa, 1), 5), ((0xb, 0), 9)],
         tail: vec![(
             o,
@@ -198,6 +198,9 @@ fn record() -> SessionRecord {
 fn redis_core(n: usize) -> Core {
     let mut c = core(n).with_recovery(true);
     c.redis = true;
+    c.counters
+        .ordered
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     c
 }
 
@@ -405,14 +408,23 @@ fn broadcast_offsets_travel_in_flags() {
         let text = String::from_utf8_lossy(b.msg.frames[0].payload()).into_owned();
         assert_eq!(text, format!(r#"42["news",1,"{}"]"#, o.encode()));
     }
-    // Recovery off: delivered without the offset, not kept.
-    let mut c = core(1);
-    c.redis = true;
-    c.handle_event(Event::Incoming { channel, payload }, Instant::now());
-    let (sent, _) = drain(&mut c);
-    let ToShard::Broadcast(b) = &sent[0].1 else {
-        panic!("expected a broadcast")
-    };
-    assert_eq!(b.offset, None);
-    assert_eq!(b.msg.frames[0].payload(), br#"42["news",1]"#);
+    // Recovery off, or not in order (Redis Cluster, sharded): delivered
+    // without the offset, not kept.
+    let mut off = core(1);
+    off.redis = true;
+    let mut unordered = redis_core(1);
+    unordered
+        .counters
+        .ordered
+        .store(false, std::sync::atomic::Ordering::Relaxed);
+    for c in [&mut off, &mut unordered] {
+        let (channel, payload) = (channel.clone(), payload.clone());
+        c.handle_event(Event::Incoming { channel, payload }, Instant::now());
+        let (sent, _) = drain(c);
+        let ToShard::Broadcast(b) = &sent[0].1 else {
+            panic!("expected a broadcast")
+        };
+        assert_eq!(b.offset, None);
+        assert_eq!(b.msg.frames[0].payload(), br#"42["news",1]"#);
+    }
 }
