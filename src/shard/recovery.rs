@@ -2,8 +2,9 @@
 //! packets a shard delivered and the sessions of sockets that vanished, kept
 //! for `max_disconnection_duration`.
 //!
-//! **Offsets.** Every stored packet gets an offset `<origin>.<seq>` (hex):
-//! the shard that encoded it and that shard's own counter. The offset is in
+//! **Offsets.** Every stored packet gets an offset `<node>.<origin>.<seq>`
+//! (hex): the node and shard that encoded it (its *origin*) and that
+//! shard's own counter. The offset is in
 //! the encoded bytes (one extra last argument), so it is the same for every
 //! receiver and a broadcast is still encoded once. The mesh is FIFO per
 //! pair of shards, so every shard sees one origin's packets in `seq` order;
@@ -27,6 +28,8 @@
 //! the packets of its own store Y had not handled yet (`seq > watermark`),
 //! then attaches the socket, all in one synchronous step: every packet is
 //! either in Y's replay, in X's addition, or delivered live, exactly once.
+//! Across nodes the same argument holds with the owner's replay replaced
+//! by the tail it published to Redis (`recovery_cluster`).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
