@@ -114,7 +114,9 @@ impl Shard {
             return false;
         };
         if node != store.borrow().node() {
-            return self.mesh.publishes()
+            // Exactly once needs each origin's packets in order on every
+            // node: not so on a Redis Cluster or in sharded mode.
+            return self.mesh.ordered()
                 && self.recover_from_cluster(session, nsp, auth, pid, offset);
         }
         if owner >= self.nshards {
