@@ -63,6 +63,26 @@ fn app() -> std::sync::Arc<dyn ringcast::shard::App> {
                 let ok = op.emit("news", n).is_ok();
                 ack(&mut ev, json!(ok));
             });
+            // emit_later(event, ms, arg): `event` with `arg` to the
+            // sender's session (its id room) after `ms`, as the conformance
+            // app's section 9 does: it reaches the socket wherever it is
+            // connected by then, and is kept for it while it is away.
+            ns.on("emit_later", |s, mut ev| {
+                let event = ev.str_arg(0).unwrap_or_default().to_owned();
+                let ms = ev.payload.args.get(1).and_then(Value::as_u64);
+                let arg = ev.payload.args.get(2).cloned().unwrap_or(Value::Null);
+                let op = s.nsp().to(s.id());
+                // The watchers learn it was fired (tests wait on that).
+                let watchers = s.nsp().to("watchers");
+                glommio::spawn_local(async move {
+                    let ms = ms.unwrap_or(0).min(60_000);
+                    glommio::timer::sleep(Duration::from_millis(ms)).await;
+                    let _ = op.emit(&event, arg.clone());
+                    let _ = watchers.emit("fired", arg);
+                })
+                .detach();
+                ack(&mut ev, json!(true));
+            });
             ns.on("whoami", |s, mut ev| {
                 let v = json!({
                     "id": s.id(),

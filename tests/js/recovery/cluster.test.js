@@ -121,6 +121,7 @@ let p;
 let wA;
 let wB;
 let goneAll;
+const firedOnA = new Set(); // emit_later timers that fired (on any node)
 const onA = []; // every `news` to room r, in A's order
 const onB = []; // and in B's
 
@@ -130,6 +131,7 @@ test.before(async () => {
   wA = await ready(A);
   assert.equal(await wA.emitWithAck("join", "watchers"), true);
   goneAll = watcher(wA);
+  wA.on("fired", (n) => firedOnA.add(n));
   assert.equal(await wA.emitWithAck("join", "r"), true);
   wA.on("news", (n) => onA.push(n));
   wB = await ready(B);
@@ -154,7 +156,8 @@ async function shout(w, room, n) {
 }
 
 // A client on `from` (through the proxy), in room r, killed; packets from
-// both nodes meanwhile; reconnected to `to`.
+// both nodes meanwhile (and an `emit_later` of the old node to the
+// session); reconnected to `to`.
 async function roundTrip(from, to, tag) {
   p.flip(from);
   const c = await ready(p.url, { tag });
@@ -169,6 +172,12 @@ async function roundTrip(from, to, tag) {
   const sent = [`${tag}-before`];
   await shout(wB, "r", sent[0]);
   await until(c, "news", () => news.length === 1);
+  // Fired by the old node's timer, to the session, most likely while the
+  // client is away (else live before the drop, or after the recovery):
+  // exactly once in every case.
+  const later = `${tag}-later`;
+  const fired = until(wA, "fired", () => firedOnA.has(later));
+  assert.equal(await c.emitWithAck("emit_later", "news", 300, later), true);
   await kill(c);
   await goneAll([id]);
   await sessionExists(c._pid, "1");
@@ -183,6 +192,7 @@ async function roundTrip(from, to, tag) {
       if (mine) sent.push(n);
     }
   }
+  await fired;
   p.flip(to);
   const hello = once(c, "hello");
   c.connect();
@@ -199,8 +209,15 @@ async function roundTrip(from, to, tag) {
   await shout(wA, "r", `${tag}-liveA`);
   await shout(wB, "r", `${tag}-liveB`);
   sent.push(`${tag}-liveA`, `${tag}-liveB`);
-  await until(c, "news", () => news.length >= sent.length);
-  assert.deepEqual(news, sent);
+  await until(c, "news", () => news.length >= sent.length + 1);
+  assert.deepEqual(
+    news.filter((n) => n === later),
+    [later],
+  );
+  assert.deepEqual(
+    news.filter((n) => n !== later),
+    sent,
+  );
   await sessionExists(c._pid, "0");
   c.close();
 }
