@@ -6,8 +6,9 @@
 //! failing cleanly; a recovery storm of 2,000 sockets at once. Across
 //! nodes (conformance part 2, 8.7): three servers and a `redis-server` of
 //! their own (tests/js/recovery/cluster.test.js): a client whose transport
-//! dies on node A recovers on node B with what A and B sent meanwhile, on
-//! A again with Redis on, and fails cleanly when its session expired.
+//! dies on node A recovers on node B with what A and B sent meanwhile (an
+//! `emit_later` of A included), on A again with Redis on, and fails cleanly
+//! when its session expired or Redis stopped.
 //!
 //! Skipped with a notice when `RINGCAST_E2E=0`.
 
@@ -243,6 +244,37 @@ fn recovery_across_nodes_with_real_client() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+/// Redis stops while a client is away: the node it reconnects to connects
+/// it as new (the bridge's `GETDEL` gets no answer within 2 s), no error.
+#[test]
+fn recovery_across_nodes_fails_cleanly_without_redis() {
+    if std::env::var("RINGCAST_E2E").as_deref() == Ok("0") {
+        eprintln!("RINGCAST_E2E=0: skipping the Redis-down recovery test");
+        return;
+    }
+    let js = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/js");
+    let redis = Redis::start();
+    let url = Some(format!("redis://127.0.0.1:{}", redis.port));
+    let (_a, a) = start_node(RecoveryConfig::default(), url.clone());
+    let (_b, b) = start_node(RecoveryConfig::default(), url);
+    let out = Command::new("node")
+        .args(["--test", "--test-timeout=60000", "recovery/cluster.test.js"])
+        .current_dir(js)
+        .env("RINGCAST_A_URL", format!("http://{a}"))
+        .env("RINGCAST_B_URL", format!("http://{b}"))
+        .env("RINGCAST_REDIS_PORT", redis.port.to_string())
+        .env("RINGCAST_REDIS_DOWN", "1")
+        .output()
+        .expect("node runs");
+    eprintln!("{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "Redis-down recovery failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[path = "common/raw.rs"]
