@@ -43,7 +43,8 @@
 //! Limits (documented in docs/architecture.md): packets that never reach
 //! B cannot be replayed there: A's `local` broadcasts, broadcasts from Node
 //! nodes or the emitter (they carry no offset), packets lost by the bridge
-//! (queue full, Redis outage). Per-origin order needs one subscribed
+//! (queue full, Redis outage) or published before B subscribed (B started
+//! or restarted meanwhile): missed silently, as by a live socket. Per-origin order needs one subscribed
 //! connection: classic pub/sub on one Redis server.
 
 use std::sync::Arc;
