@@ -232,6 +232,7 @@ fn main() {
                 max_disconnection_duration: Duration::from_millis(a.connection_state_recovery_ms),
                 skip_middlewares: false,
                 max_bytes: a.recovery_max_bytes,
+                ..Default::default()
             }
         }),
         ..Config::default()

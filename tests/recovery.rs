@@ -3,7 +3,12 @@
 //! against a 2-shard server: a transport killed while broadcasts are sent,
 //! then recovered (same id, rooms, data, missed packets in order exactly
 //! once), whichever shard the reconnect lands on; an expired session
-//! failing cleanly; a recovery storm of 2,000 sockets at once.
+//! failing cleanly; a recovery storm of 2,000 sockets at once. Across
+//! nodes (conformance part 2, 8.7): three servers and a `redis-server` of
+//! their own (tests/js/recovery/cluster.test.js): a client whose transport
+//! dies on node A recovers on node B with what A and B sent meanwhile (an
+//! `emit_later` of A included), on A again with Redis on, and fails cleanly
+//! when its session expired or Redis stopped.
 //!
 //! Skipped with a notice when `RINGCAST_E2E=0`.
 
@@ -59,6 +64,26 @@ fn app() -> std::sync::Arc<dyn ringcast::shard::App> {
                 let ok = op.emit("news", n).is_ok();
                 ack(&mut ev, json!(ok));
             });
+            // emit_later(event, ms, arg): `event` with `arg` to the
+            // sender's session (its id room) after `ms`, as the conformance
+            // app's section 9 does: it reaches the socket wherever it is
+            // connected by then, and is kept for it while it is away.
+            ns.on("emit_later", |s, mut ev| {
+                let event = ev.str_arg(0).unwrap_or_default().to_owned();
+                let ms = ev.payload.args.get(1).and_then(Value::as_u64);
+                let arg = ev.payload.args.get(2).cloned().unwrap_or(Value::Null);
+                let op = s.nsp().to(s.id());
+                // The watchers learn it was fired (tests wait on that).
+                let watchers = s.nsp().to("watchers");
+                glommio::spawn_local(async move {
+                    let ms = ms.unwrap_or(0).min(60_000);
+                    glommio::timer::sleep(Duration::from_millis(ms)).await;
+                    let _ = op.emit(&event, arg.clone());
+                    let _ = watchers.emit("fired", arg);
+                })
+                .detach();
+                ack(&mut ev, json!(true));
+            });
             ns.on("whoami", |s, mut ev| {
                 let v = json!({
                     "id": s.id(),
@@ -92,10 +117,15 @@ fn start(duration: Duration) -> (Started, SocketAddr) {
 }
 
 fn start_with(recovery: RecoveryConfig) -> (Started, SocketAddr) {
+    start_node(recovery, None)
+}
+
+fn start_node(recovery: RecoveryConfig, redis_url: Option<String>) -> (Started, SocketAddr) {
     let config = Config {
         listen: ([127, 0, 0, 1], 0).into(),
         shards: 2,
         connection_state_recovery: Some(recovery),
+        redis_url,
         ..Config::default()
     };
     let running = ringcast::runtime::start(config, app()).expect("server starts");
@@ -134,6 +164,117 @@ fn recovery_with_real_client() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+/// A `redis-server` on a free port, killed when dropped.
+struct Redis {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Redis {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server runs");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let up = Command::new("redis-cli")
+                .args(["-p", &port.to_string(), "PING"])
+                .output()
+                .is_ok_and(|o| o.stdout.starts_with(b"PONG"));
+            if up {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "redis-server up");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self { child, port }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Recovery across nodes: A and B (2 minutes), S (1 ms), one Redis; the
+/// client reaches them through a proxy of its own whose target flips.
+#[test]
+fn recovery_across_nodes_with_real_client() {
+    if std::env::var("RINGCAST_E2E").as_deref() == Ok("0") {
+        eprintln!("RINGCAST_E2E=0: skipping the cross-node recovery test");
+        return;
+    }
+    let js = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/js");
+    let redis = Redis::start();
+    let url = Some(format!("redis://127.0.0.1:{}", redis.port));
+    let long = |d| RecoveryConfig {
+        max_disconnection_duration: d,
+        ..RecoveryConfig::default()
+    };
+    let (_a, a) = start_node(long(Duration::from_secs(120)), url.clone());
+    let (_b, b) = start_node(long(Duration::from_secs(120)), url.clone());
+    let (_s, s) = start_node(long(Duration::from_millis(1)), url);
+    for mode in ["websocket", "polling"] {
+        let out = Command::new("node")
+            .args(["--test", "--test-timeout=60000", "recovery/cluster.test.js"])
+            .current_dir(js)
+            .env("RINGCAST_A_URL", format!("http://{a}"))
+            .env("RINGCAST_B_URL", format!("http://{b}"))
+            .env("RINGCAST_S_URL", format!("http://{s}"))
+            .env("RINGCAST_REDIS_PORT", redis.port.to_string())
+            .env("RINGCAST_TRANSPORTS", mode)
+            .output()
+            .expect("node runs");
+        eprintln!("{mode}:\n{}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            out.status.success(),
+            "cross-node recovery failed ({mode}):\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Redis stops while a client is away: the node it reconnects to connects
+/// it as new (the bridge's `GETDEL` gets no answer within 2 s), no error.
+#[test]
+fn recovery_across_nodes_fails_cleanly_without_redis() {
+    if std::env::var("RINGCAST_E2E").as_deref() == Ok("0") {
+        eprintln!("RINGCAST_E2E=0: skipping the Redis-down recovery test");
+        return;
+    }
+    let js = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/js");
+    let redis = Redis::start();
+    let url = Some(format!("redis://127.0.0.1:{}", redis.port));
+    let (_a, a) = start_node(RecoveryConfig::default(), url.clone());
+    let (_b, b) = start_node(RecoveryConfig::default(), url);
+    let out = Command::new("node")
+        .args(["--test", "--test-timeout=60000", "recovery/cluster.test.js"])
+        .current_dir(js)
+        .env("RINGCAST_A_URL", format!("http://{a}"))
+        .env("RINGCAST_B_URL", format!("http://{b}"))
+        .env("RINGCAST_REDIS_PORT", redis.port.to_string())
+        .env("RINGCAST_REDIS_DOWN", "1")
+        .output()
+        .expect("node runs");
+    eprintln!("{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "Redis-down recovery failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[path = "common/raw.rs"]

@@ -133,6 +133,7 @@ impl Router {
                 };
                 command(&[verb, channel.as_bytes(), &payload[..]])
             }
+            PubCmd::Command { args, .. } => command(args),
             PubCmd::Numsub { channel, .. } => {
                 let sub = if self.sharded {
                     "SHARDNUMSUB"
@@ -141,6 +142,17 @@ impl Router {
                 };
                 command(&["PUBSUB", sub, channel])
             }
+        }
+    }
+
+    /// Learns the layout at once (before any work), so that
+    /// [`Counters::ordered`] is known early; a failure is retried with the
+    /// first batch.
+    pub(crate) fn probe(&mut self, counters: &Counters) {
+        let sharded = self.sharded;
+        if let Ok(l) = self.layout() {
+            let ordered = !sharded && matches!(l, Layout::Standalone(_));
+            counters.ordered.store(ordered, Ordering::Relaxed);
         }
     }
 
@@ -163,6 +175,8 @@ impl Router {
                     continue;
                 }
             };
+            let ordered = !self.sharded && matches!(layout, Layout::Standalone(_));
+            counters.ordered.store(ordered, Ordering::Relaxed);
             let masters = layout.masters();
             let mut groups: BTreeMap<Addr, Vec<Job>> = BTreeMap::new();
             let mut retry = Vec::new();
@@ -186,14 +200,16 @@ impl Router {
                         }
                         continue;
                     }
-                    (PubCmd::Publish { channel, .. }, None) => match layout.route(channel) {
-                        Some(a) => a.clone(),
-                        None => {
-                            job.redirects += 1;
-                            retry.push(job);
-                            continue;
+                    (PubCmd::Publish { channel: key, .. } | PubCmd::Command { key, .. }, None) => {
+                        match layout.route(key) {
+                            Some(a) => a.clone(),
+                            None => {
+                                job.redirects += 1;
+                                retry.push(job);
+                                continue;
+                            }
                         }
-                    },
+                    }
                 };
                 groups.entry(target).or_default().push(job);
             }
@@ -229,12 +245,27 @@ impl Router {
                                     refresh = true;
                                     retry.push(job);
                                 } else {
-                                    self.give_up(&batch[job.idx], &e, counters);
+                                    self.give_up(&batch[job.idx], &e, counters, events);
                                 }
                             }
-                            _ => {
-                                counters.published.fetch_add(1, Ordering::Relaxed);
-                            }
+                            reply => match &batch[job.idx] {
+                                PubCmd::Command {
+                                    token: Some(token), ..
+                                } => {
+                                    let value = match reply {
+                                        Reply::Bulk(Some(b)) => Some(b.into()),
+                                        _ => None,
+                                    };
+                                    let _ = events.send(Event::Reply {
+                                        token: *token,
+                                        value,
+                                    });
+                                }
+                                PubCmd::Command { .. } => {}
+                                _ => {
+                                    counters.published.fetch_add(1, Ordering::Relaxed);
+                                }
+                            },
                         }
                         continue;
                     };
@@ -249,7 +280,7 @@ impl Router {
             }
             for job in retry {
                 if job.redirects > MAX_REDIRECTS {
-                    self.give_up(&batch[job.idx], "too many redirections", counters);
+                    self.give_up(&batch[job.idx], "too many redirections", counters, events);
                     if let PubCmd::Numsub { .. } = &batch[job.idx] {
                         counts[job.idx].failed = true;
                         counts[job.idx].left = counts[job.idx].left.saturating_sub(1);
@@ -302,12 +333,24 @@ impl Router {
         }
     }
 
-    fn give_up(&self, cmd: &PubCmd, err: &str, counters: &Counters) {
-        if let PubCmd::Publish { channel, .. } = cmd {
-            let n = bump(&counters.dropped_publishes);
-            if n.is_power_of_two() {
-                tracing::warn!(%channel, error = err, dropped = n, "redis refused a publish; dropped");
+    fn give_up(&self, cmd: &PubCmd, err: &str, counters: &Counters, events: &Sender<Event>) {
+        match cmd {
+            PubCmd::Publish { channel, .. } => {
+                let n = bump(&counters.dropped_publishes);
+                if n.is_power_of_two() {
+                    tracing::warn!(%channel, error = err, dropped = n, "redis refused a publish; dropped");
+                }
             }
+            PubCmd::Command { key, token, .. } => {
+                tracing::warn!(%key, error = err, "redis refused a command");
+                if let Some(token) = token {
+                    let _ = events.send(Event::Reply {
+                        token: *token,
+                        value: None,
+                    });
+                }
+            }
+            PubCmd::Numsub { .. } => {}
         }
     }
 

@@ -53,6 +53,7 @@ pub(crate) use io::{Action, Io};
 mod from_redis;
 mod from_shards;
 mod io;
+mod sessions;
 #[cfg(test)]
 mod tests;
 
@@ -145,6 +146,11 @@ pub(crate) struct Core {
     /// The server's Socket.IO parser: events from other nodes are encoded
     /// once in it.
     parser: Parser,
+    /// Connection state recovery is on: broadcasts from other ringcast
+    /// nodes get their offset back ([`sessions`]).
+    recovery: bool,
+    /// Session `GETDEL`s waiting for Redis, by command token.
+    takes: AHashMap<u64, sessions::Take>,
     /// The time of the event being handled ([`Self::handle_event`],
     /// [`Self::handle_timeout`]): decisions never read the clock.
     now: Instant,
@@ -190,6 +196,8 @@ impl Core {
             room_refs: AHashMap::new(),
             requesters: AHashMap::new(),
             parser: Parser::Json,
+            recovery: false,
+            takes: AHashMap::new(),
             now: Instant::now(),
         }
     }
@@ -197,6 +205,13 @@ impl Core {
     /// Encodes events from other nodes for clients of `parser`.
     pub(crate) fn with_parser(mut self, parser: Parser) -> Self {
         self.parser = parser;
+        self
+    }
+
+    /// Connection state recovery is on (offsets of other nodes' broadcasts
+    /// are restored and kept).
+    pub(crate) fn with_recovery(mut self, on: bool) -> Self {
+        self.recovery = on;
         self
     }
 
@@ -329,6 +344,7 @@ impl Core {
                     self.check(&rid);
                 }
             }
+            Event::Reply { token, value } => self.handle_reply(token, value),
         }
     }
 

@@ -104,6 +104,11 @@ pub struct Counters {
     pub connected: AtomicBool,
     /// Times the subscribed connection went from up to down.
     pub reconnects: AtomicU64,
+    /// The publisher last saw a single Redis server in classic mode: each
+    /// origin's broadcasts reach every node in order (one pipeline, one
+    /// subscribed connection). Not on a Redis Cluster (one pipeline per
+    /// master) nor in sharded mode (one subscription per master).
+    pub ordered: AtomicBool,
 }
 
 impl Counters {
@@ -131,6 +136,14 @@ pub(crate) enum Event {
         channel: String,
         /// Its payload.
         payload: Bytes,
+    },
+    /// The reply of an [`core::Action::Command`] with a token: a bulk
+    /// string's bytes, None for nil, another reply or a failure.
+    Reply {
+        /// The token given with the command.
+        token: u64,
+        /// The value.
+        value: Option<Bytes>,
     },
     /// The answer of a `PUBSUB NUMSUB` (None: Redis unreachable).
     Numsub {
@@ -177,6 +190,10 @@ impl ClusterPort for Link {
 
     fn tracks_socket_rooms(&self) -> bool {
         self.socket_rooms
+    }
+
+    fn ordered(&self) -> bool {
+        self.publish && self.counters.ordered.load(Ordering::Relaxed)
     }
 
     fn health(&self) -> BridgeHealth {
@@ -300,7 +317,8 @@ pub fn start(config: &Config, app: Arc<dyn App>, nshards: usize) -> std::io::Res
         counters.clone(),
         config.node_name.clone(),
     )
-    .with_parser(config.parser);
+    .with_parser(config.parser)
+    .with_recovery(config.connection_state_recovery.is_some());
     let io = core::Io::new(ports, publisher);
     std::thread::Builder::new()
         .name("ringcast-cluster".into())

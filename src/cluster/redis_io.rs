@@ -45,8 +45,20 @@ const BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// Work for the publisher.
 #[derive(Debug)]
 pub(crate) enum PubCmd {
-    Publish { channel: String, payload: Bytes },
-    Numsub { channel: String, token: u64 },
+    Publish {
+        channel: String,
+        payload: Bytes,
+    },
+    Numsub {
+        channel: String,
+        token: u64,
+    },
+    /// A key command; with `token` its reply goes back as [`Event::Reply`].
+    Command {
+        key: String,
+        args: Vec<Bytes>,
+        token: Option<u64>,
+    },
 }
 
 /// The core's handle on the publisher thread.
@@ -169,6 +181,16 @@ impl Publisher {
         }
     }
 
+    /// Queues a key command; with `token`, its reply comes back to the
+    /// core as [`Event::Reply`] (None at once when it could not be queued).
+    pub(crate) fn command(&self, key: String, args: Vec<Bytes>, token: Option<u64>) {
+        if !self.push(PubCmd::Command { key, args, token }) {
+            if let Some(token) = token {
+                let _ = self.events.try_send(Event::Reply { token, value: None });
+            }
+        }
+    }
+
     fn push(&self, cmd: PubCmd) -> bool {
         match self.tx.try_send(cmd) {
             Ok(()) => true,
@@ -269,6 +291,7 @@ fn publisher_loop(
     sharded: bool,
 ) {
     let mut router = Router::new(seeds, sharded);
+    router.probe(counters);
     let mut batch: Vec<PubCmd> = Vec::new();
     loop {
         match rx.recv() {

@@ -120,6 +120,10 @@ fn bind(addr: SocketAddr) -> std::io::Result<(OwnedFd, SocketAddr)> {
 /// is bound.
 pub fn start(config: Config, app: Arc<dyn App>) -> Result<Running, StartError> {
     let mut config = config.validate()?;
+    if let Some(r) = config.connection_state_recovery.as_mut() {
+        // This server's part of every recovery offset and pid.
+        r.node = rand::random();
+    }
     let n = config.shards;
     // Bind every listener here so port 0 resolves once and errors surface early.
     let (first, addr) = bind(config.listen).map_err(|source| StartError::Listen {

@@ -10,7 +10,7 @@ use std::time::Instant;
 use super::payload::Payload;
 use super::socket::Socket;
 use crate::shard::msg::Msg;
-use crate::shard::recovery::{process_tag, Offset};
+use crate::shard::recovery::Offset;
 use crate::shard::Shard;
 
 /// When recovery is on and the packet is not volatile: the payload with
@@ -25,7 +25,7 @@ pub(crate) fn with_offset(
     };
     // Shard ids fit in u16: a process has at most a few hundred cores.
     let offset = store.borrow_mut().next_offset(shard.id as u16);
-    (payload.arg(offset.encode(process_tag())), Some(offset))
+    (payload.arg(offset.encode()), Some(offset))
 }
 
 /// Keeps a `socket.emit` for recovery as Node does: a packet to the

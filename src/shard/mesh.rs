@@ -79,6 +79,12 @@ impl Mesh {
         self.cluster().is_some_and(ClusterPort::publishes)
     }
 
+    /// Whether other nodes see each origin's broadcasts in publish order
+    /// ([`ClusterPort::ordered`]).
+    pub fn ordered(&self) -> bool {
+        self.cluster().is_some_and(ClusterPort::ordered)
+    }
+
     /// Hands `msg` to the cluster bridge without blocking; false when there
     /// is no bridge or its queue is full (the message is dropped and counted).
     pub fn to_cluster(&self, msg: ToCluster) -> bool {

@@ -30,6 +30,7 @@ pub mod port;
 pub mod quota;
 mod recover;
 pub mod recovery;
+pub mod recovery_cluster;
 pub mod rooms;
 pub mod session;
 pub mod sio;
@@ -146,7 +147,7 @@ impl Shard {
         let recovery = config
             .connection_state_recovery
             .as_ref()
-            .map(|c| RefCell::new(recovery::RecoveryStore::new(c, nshards)));
+            .map(|c| RefCell::new(recovery::RecoveryStore::new(c)));
         let shard = Rc::new(Self {
             id,
             nshards,

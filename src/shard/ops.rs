@@ -56,6 +56,9 @@ pub enum Op {
         /// Whether the caller waits for acks.
         ack: bool,
     },
+    /// Connection state recovery: take (`GETDEL`) the session another
+    /// node published under this pid (`super::recovery_cluster`).
+    TakeSession(Box<str>),
 }
 
 /// Which sockets of a namespace an operation targets.
@@ -111,6 +114,9 @@ pub enum OpResult {
     Rooms(Result<Vec<String>, ClusterError>),
     /// serverSideEmit with acks: every answer, or an error with the answers so far.
     Acks(Result<Vec<Value>, (ClusterError, Vec<Value>)>),
+    /// The session of [`Op::TakeSession`]; `None`: unknown, expired,
+    /// undecodable, or Redis unreachable.
+    Session(Option<Box<super::recovery_cluster::SessionRecord>>),
 }
 
 /// Callback of an operation, run on its shard with the result.

@@ -160,6 +160,12 @@ pub enum ToCluster {
         /// The child's process-wide index.
         nsp: u16,
     },
+    /// Connection state recovery: publish a vanished socket's session for
+    /// the other nodes (`SET .. PX`, `super::recovery_cluster`).
+    KeepSession(Box<super::recovery_cluster::SessionRecord>),
+    /// Connection state recovery: the session was taken on this node;
+    /// delete the copy in Redis.
+    DropSession(Box<str>),
     /// A server-side handler answered a request with an ack.
     ServerSideAck {
         /// Namespace.
@@ -184,6 +190,13 @@ pub trait ClusterPort {
     /// Whether shards also report each socket's own id room (on connect /
     /// disconnect): subscriptionMode `"dynamic-private"`.
     fn tracks_socket_rooms(&self) -> bool;
+    /// Whether every node receives each origin's broadcasts in the order
+    /// they were published (classic pub/sub on one Redis server, as last
+    /// seen by the publisher): connection state recovery across nodes
+    /// depends on it (`super::recovery_cluster`).
+    fn ordered(&self) -> bool {
+        false
+    }
     /// The bridge's counters and link state, read when metrics are scraped.
     fn health(&self) -> BridgeHealth {
         BridgeHealth::default()

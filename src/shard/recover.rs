@@ -2,11 +2,13 @@
 //! session, and the CONNECT that names one (`{"pid", "offset"}` in its
 //! auth). The store and the exactly-once argument are in `recovery`.
 //!
-//! A `pid` names the shard that owns the session. A CONNECT on that shard
-//! recovers at once; on another shard it asks the owner through the mesh
-//! ([`ToShard::Run`]), the socket's namespace counting as `connecting`
-//! until the answer comes back. Any failure (unknown pid, expired, offset
-//! no longer kept, session closed meanwhile) is an ordinary new
+//! A `pid` names the node and shard that own the session. A CONNECT on
+//! that shard recovers at once; on another shard it asks the owner through
+//! the mesh ([`ToShard::Run`]); with another node's pid it asks the
+//! cluster bridge for the session that node published (`GETDEL`,
+//! `recovery_cluster`). Meanwhile the socket's namespace counts as
+//! `connecting`. Any failure (unknown pid, expired, offset no longer kept,
+//! session closed meanwhile, Redis unreachable) is an ordinary new
 //! connection: middlewares run, new sid and pid.
 
 use std::rc::Rc;
@@ -16,8 +18,10 @@ use serde_json::Value;
 
 use super::app::{Authorization, SocketData, Verdict};
 use super::encode;
-use super::port::{ShardTask, ToShard};
+use super::ops::{start_op, Op, OpResult};
+use super::port::{ShardTask, ToCluster, ToShard};
 use super::recovery::{new_pid, pid_owner, Persisted, Recovered};
+use super::recovery_cluster::{SessionRecord, TAIL_BYTES, TAIL_MAX};
 use super::session::{CloseReason, Session};
 use super::socket::SocketState;
 use super::Shard;
@@ -56,10 +60,30 @@ impl Shard {
         let Some(pid) = state.pid.borrow_mut().take() else {
             return;
         };
-        let rooms = std::iter::once(state.id.clone())
+        let rooms: Vec<Box<str>> = std::iter::once(state.id.clone())
             .chain(state.rooms.borrow().iter().cloned())
             .collect();
         let data = state.data.borrow_mut().take();
+        if self.mesh.ordered() {
+            // Also for the other nodes (`recovery_cluster`).
+            let s = store.borrow();
+            let record = SessionRecord {
+                pid: pid.clone(),
+                sid: state.id.clone(),
+                nsp: state.nsp,
+                tail: s.tail(state.nsp, &rooms, TAIL_MAX, TAIL_BYTES),
+                rooms: rooms.clone(),
+                data: data.as_ref().map(|d| d.to_json()),
+                watermark: s.watermark(),
+                ttl: self
+                    .config
+                    .connection_state_recovery
+                    .as_ref()
+                    .map_or_else(Default::default, |c| c.max_disconnection_duration),
+            };
+            self.mesh
+                .to_cluster(ToCluster::KeepSession(Box::new(record)));
+        }
         store.borrow_mut().persist(
             pid,
             Persisted {
@@ -83,18 +107,26 @@ impl Shard {
         let Some(store) = &self.recovery else {
             return false;
         };
-        // With a cluster bridge, other nodes' packets are not kept here
-        // yet: a recovery could miss some, so it fails cleanly instead (as
-        // Node's classic Redis adapter does, having no session store).
-        if self.mesh.publishes() {
-            return false;
-        }
         let Some((pid, offset)) = recovery_request(auth) else {
             return false;
         };
-        let Some(owner) = pid_owner(&pid).filter(|&o| o < self.nshards) else {
+        let Some((node, owner)) = pid_owner(&pid) else {
             return false;
         };
+        if node != store.borrow().node() {
+            // Exactly once needs each origin's packets in order on every
+            // node: not so on a Redis Cluster or in sharded mode.
+            return self.mesh.ordered()
+                && self.recover_from_cluster(session, nsp, auth, pid, offset);
+        }
+        if owner >= self.nshards {
+            return false;
+        }
+        if self.mesh.publishes() {
+            // A pid is good for one attempt: the copy other nodes would
+            // read goes too.
+            self.mesh.to_cluster(ToCluster::DropSession(pid.clone()));
+        }
         if owner == self.id {
             let taken = store.borrow_mut().take(&pid, &offset, nsp, Instant::now());
             let Ok((recovered, data)) = taken else {
@@ -129,8 +161,42 @@ impl Shard {
         true
     }
 
-    /// The owner shard's answer: attach the recovered socket, or connect
-    /// as new when it failed.
+    /// Another node's pid: asks the bridge for the session that node
+    /// published; the answer comes back on this shard. False when the
+    /// bridge cannot take the request (the caller connects as new).
+    fn recover_from_cluster(
+        self: &Rc<Self>,
+        session: &Rc<Session>,
+        nsp: u16,
+        auth: &Value,
+        pid: Box<str>,
+        offset: Box<str>,
+    ) -> bool {
+        session.st.borrow_mut().connecting.push(nsp);
+        // Weak: the callback waits in this shard's own table.
+        let shard = Rc::downgrade(self);
+        let sid = session.sid.clone();
+        let auth = auth.clone();
+        let done = Box::new(move |result: OpResult| {
+            let Some(shard) = shard.upgrade() else {
+                return;
+            };
+            let taken = match result {
+                OpResult::Session(Some(record)) => record.recover(&offset, nsp).ok(),
+                _ => None,
+            };
+            shard.handle_remote_recovery(&sid, nsp, auth, taken);
+        });
+        if start_op(self, Op::TakeSession(pid), Some(done)) {
+            return true;
+        }
+        session.st.borrow_mut().connecting.retain(|&n| n != nsp);
+        false
+    }
+
+    /// The owner's answer (another shard, or another node through the
+    /// bridge): attach the recovered socket, or connect as new when it
+    /// failed.
     fn handle_remote_recovery(
         self: &Rc<Self>,
         sid: &str,
@@ -249,6 +315,8 @@ impl Shard {
 
     /// A new `pid` for a socket connecting here, when recovery is on.
     pub(crate) fn new_pid(&self) -> Option<Box<str>> {
-        self.recovery.as_ref().map(|_| new_pid(self.id))
+        self.recovery
+            .as_ref()
+            .map(|s| new_pid(s.borrow().node(), self.id))
     }
 }

@@ -2,8 +2,9 @@
 //! packets a shard delivered and the sessions of sockets that vanished, kept
 //! for `max_disconnection_duration`.
 //!
-//! **Offsets.** Every stored packet gets an offset `<origin>.<seq>` (hex):
-//! the shard that encoded it and that shard's own counter. The offset is in
+//! **Offsets.** Every stored packet gets an offset `<node>.<origin>.<seq>`
+//! (hex): the node and shard that encoded it (its *origin*) and that
+//! shard's own counter. The offset is in
 //! the encoded bytes (one extra last argument), so it is the same for every
 //! receiver and a broadcast is still encoded once. The mesh is FIFO per
 //! pair of shards, so every shard sees one origin's packets in `seq` order;
@@ -27,6 +28,8 @@
 //! the packets of its own store Y had not handled yet (`seq > watermark`),
 //! then attaches the socket, all in one synchronous step: every packet is
 //! either in Y's replay, in X's addition, or delivered live, exactly once.
+//! Across nodes the same argument holds with the owner's replay replaced
+//! by the tail it published to Redis (`recovery_cluster`).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -49,6 +52,10 @@ pub struct RecoveryConfig {
     pub skip_middlewares: bool,
     /// Most bytes of packets one shard keeps (ours; Node keeps all).
     pub max_bytes: usize,
+    /// This node's part of every offset and pid: drawn at random by
+    /// `runtime::start` (a value given here is replaced), so offsets of
+    /// two nodes of a cluster, or of two servers in one process, differ.
+    pub node: u32,
 }
 
 impl Default for RecoveryConfig {
@@ -57,64 +64,75 @@ impl Default for RecoveryConfig {
             max_disconnection_duration: Duration::from_secs(120),
             skip_middlewares: true,
             max_bytes: 64 << 20,
+            node: 0,
         }
     }
 }
 
-/// A stored packet's offset: origin shard and its sequence number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where stored packets come from: a node ([`RecoveryConfig::node`]) and
+/// one of its shards. Each origin numbers its packets 1, 2, 3, ...
+pub type Origin = (u32, u16);
+
+/// A stored packet's offset: its origin and that origin's sequence number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Offset {
-    /// The shard that encoded the packet.
+    /// The node that encoded the packet.
+    pub node: u32,
+    /// The shard of that node.
     pub origin: u16,
     /// That shard's counter.
     pub seq: u64,
 }
 
 impl Offset {
-    /// The string sent to clients: `<process>.<origin>.<seq>`, where
-    /// `process` ([`process_tag`]) keeps another process's offset (a
-    /// broadcast from another node of a cluster) from matching one of ours.
-    pub fn encode(self, process: u32) -> String {
-        format!("{process:x}.{:x}.{:x}", self.origin, self.seq)
+    /// The string sent to clients: `<node>.<origin>.<seq>` (hex). Every
+    /// node keeps a packet under the offset its origin gave it (a
+    /// broadcast published to Redis carries it, `cluster::core`).
+    pub fn encode(self) -> String {
+        format!("{:x}.{:x}.{:x}", self.node, self.origin, self.seq)
     }
 
-    /// Parses a client's offset issued by process `process`; `None` for
-    /// anything malformed or issued elsewhere.
-    pub fn parse(s: &str, process: u32) -> Option<Self> {
-        let (p, rest) = s.split_once('.')?;
-        if p.len() > 8 || u32::from_str_radix(p, 16).ok()? != process {
-            return None;
-        }
+    /// Parses an offset; `None` for anything malformed.
+    pub fn parse(s: &str) -> Option<Self> {
+        let (n, rest) = s.split_once('.')?;
         let (o, q) = rest.split_once('.')?;
-        if o.is_empty() || q.is_empty() || o.len() > 4 || q.len() > 16 {
+        let ok = |x: &str, max: usize| !x.is_empty() && x.len() <= max;
+        if !ok(n, 8) || !ok(o, 4) || !ok(q, 16) {
             return None;
         }
         Some(Self {
+            node: u32::from_str_radix(n, 16).ok()?,
             origin: u16::from_str_radix(o, 16).ok()?,
             seq: u64::from_str_radix(q, 16).ok()?,
         })
     }
+
+    fn key(self) -> Origin {
+        (self.node, self.origin)
+    }
 }
 
-/// A random tag of this process, part of every offset it issues.
-pub fn process_tag() -> u32 {
-    static TAG: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    *TAG.get_or_init(rand::random)
+/// Builds a `pid` owned by `shard` of `node`: `<shard>.<node>.<random>`.
+pub fn new_pid(node: u32, shard: usize) -> Box<str> {
+    format!("{shard:x}.{node:x}.{}", super::engine::random_id()).into_boxed_str()
 }
 
-/// Builds a `pid` owned by `shard`.
-pub fn new_pid(shard: usize) -> Box<str> {
-    format!("{shard:x}.{}", super::engine::random_id()).into_boxed_str()
-}
-
-/// The shard that owns `pid`, when well formed.
-pub fn pid_owner(pid: &str) -> Option<usize> {
+/// The node and shard that own `pid`, when well formed.
+pub fn pid_owner(pid: &str) -> Option<(u32, usize)> {
     let (s, rest) = pid.split_once('.')?;
-    if s.is_empty() || s.len() > 4 || rest.is_empty() {
+    let (n, rest) = rest.split_once('.')?;
+    if s.is_empty() || s.len() > 4 || n.is_empty() || n.len() > 8 || rest.is_empty() {
         return None;
     }
-    usize::from_str_radix(s, 16).ok()
+    Some((
+        u32::from_str_radix(n, 16).ok()?,
+        usize::from_str_radix(s, 16).ok()?,
+    ))
 }
+
+/// Per origin, the highest seq a shard had handled (a plain list: it
+/// crosses threads and nodes).
+pub type Watermark = Vec<(Origin, u64)>;
 
 /// Bytes counted per stored packet beyond its wire size and filters.
 const ENTRY_OVERHEAD: usize = 96;
@@ -165,8 +183,8 @@ pub struct Recovered {
     pub data_json: Option<Value>,
     /// The missed packets, in order.
     pub missed: Vec<Arc<Msg>>,
-    /// Highest seq the owner had handled, per origin shard.
-    pub watermark: Vec<u64>,
+    /// Highest seq the owner had handled, per origin.
+    pub watermark: Watermark,
 }
 
 /// Why a recovery failed (the client gets a new session).
@@ -182,11 +200,12 @@ pub enum Miss {
 pub struct RecoveryStore {
     ttl: Duration,
     max_bytes: usize,
+    node: u32,
     entries: VecDeque<Entry>,
     bytes: usize,
     next_seq: u64,
-    received: Vec<u64>,
-    evicted: Vec<u64>,
+    received: AHashMap<Origin, u64>,
+    evicted: AHashMap<Origin, u64>,
     sessions: AHashMap<Box<str>, Persisted>,
     session_bytes: usize,
 }
@@ -208,16 +227,17 @@ impl std::fmt::Debug for RecoveryStore {
 }
 
 impl RecoveryStore {
-    /// An empty store for a process of `nshards` shards.
-    pub fn new(config: &RecoveryConfig, nshards: usize) -> Self {
+    /// An empty store of a shard of node `config.node`.
+    pub fn new(config: &RecoveryConfig) -> Self {
         Self {
             ttl: config.max_disconnection_duration,
             max_bytes: config.max_bytes,
+            node: config.node,
             entries: VecDeque::new(),
             bytes: 0,
             next_seq: 0,
-            received: vec![0; nshards],
-            evicted: vec![0; nshards],
+            received: AHashMap::new(),
+            evicted: AHashMap::new(),
             sessions: AHashMap::new(),
             session_bytes: 0,
         }
@@ -243,10 +263,16 @@ impl RecoveryStore {
         self.session_bytes
     }
 
+    /// This node's id ([`RecoveryConfig::node`]).
+    pub fn node(&self) -> u32 {
+        self.node
+    }
+
     /// The next offset of a packet encoded on shard `origin` (this shard).
     pub fn next_offset(&mut self, origin: u16) -> Offset {
         self.next_seq += 1;
         Offset {
+            node: self.node,
             origin,
             seq: self.next_seq,
         }
@@ -269,9 +295,8 @@ impl RecoveryStore {
                 .chain(except)
                 .map(|r| r.len() + 16)
                 .sum::<usize>();
-        if let Some(r) = self.received.get_mut(offset.origin as usize) {
-            *r = (*r).max(offset.seq);
-        }
+        let r = self.received.entry(offset.key()).or_insert(0);
+        *r = (*r).max(offset.seq);
         self.entries.push_back(Entry {
             offset,
             at: now,
@@ -295,9 +320,8 @@ impl RecoveryStore {
             }
             if let Some(e) = self.entries.pop_front() {
                 self.bytes -= e.bytes;
-                if let Some(v) = self.evicted.get_mut(e.offset.origin as usize) {
-                    *v = (*v).max(e.offset.seq);
-                }
+                let v = self.evicted.entry(e.offset.key()).or_insert(0);
+                *v = (*v).max(e.offset.seq);
             }
         }
         let ttl = self.ttl;
@@ -341,7 +365,7 @@ impl RecoveryStore {
             return Err(Miss::UnknownSession);
         };
         self.session_bytes -= session_size(pid, &session);
-        let pos = Offset::parse(offset, process_tag())
+        let pos = Offset::parse(offset)
             .and_then(|o| self.entries.iter().position(|e| e.offset == o))
             .ok_or(Miss::UnknownOffset)?;
         let missed = self
@@ -357,33 +381,64 @@ impl RecoveryStore {
             rooms: session.rooms,
             data_json: None,
             missed,
-            watermark: self.received.clone(),
+            watermark: self.watermark(),
         };
         Ok((recovered, session.data))
     }
 
-    /// The packets of this store another shard had not handled by
-    /// `watermark` that reach `rooms` in `nsp`; `None` when some of them
-    /// were already evicted.
+    /// The highest seq this shard handled, per origin.
+    pub fn watermark(&self) -> Watermark {
+        self.received.iter().map(|(&k, &v)| (k, v)).collect()
+    }
+
+    /// The packets of this store another shard (or node) had not handled
+    /// by `watermark` that reach `rooms` in `nsp`; `None` when some of
+    /// them were already evicted.
     pub fn replay_after(
         &self,
-        watermark: &[u64],
+        watermark: &[(Origin, u64)],
         nsp: u16,
         rooms: &[Box<str>],
     ) -> Option<Vec<Arc<Msg>>> {
-        let seen = |o: Offset| watermark.get(o.origin as usize).copied().unwrap_or(0);
-        for (origin, &ev) in self.evicted.iter().enumerate() {
-            if ev > watermark.get(origin).copied().unwrap_or(0) {
-                return None;
-            }
+        let seen: AHashMap<Origin, u64> = watermark.iter().copied().collect();
+        let seen = |k: Origin| seen.get(&k).copied().unwrap_or(0);
+        if self.evicted.iter().any(|(&k, &ev)| ev > seen(k)) {
+            return None;
         }
         Some(
             self.entries
                 .iter()
-                .filter(|e| e.offset.seq > seen(e.offset) && e.reaches(nsp, rooms))
+                .filter(|e| e.offset.seq > seen(e.offset.key()) && e.reaches(nsp, rooms))
                 .map(|e| e.msg.clone())
                 .collect(),
         )
+    }
+
+    /// The last packets of this store that reach `rooms` in `nsp`, in
+    /// order, with their offsets: at most `max` of them and about
+    /// `max_bytes` of wire size (a session published to other nodes
+    /// carries them, `recovery_cluster`).
+    pub fn tail(
+        &self,
+        nsp: u16,
+        rooms: &[Box<str>],
+        max: usize,
+        max_bytes: usize,
+    ) -> Vec<(Offset, Arc<Msg>)> {
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        let scan = super::recovery_cluster::TAIL_SCAN;
+        for e in self.entries.iter().rev().take(scan) {
+            if out.len() >= max || bytes >= max_bytes {
+                break;
+            }
+            if e.reaches(nsp, rooms) {
+                bytes += e.msg.wire_len;
+                out.push((e.offset, e.msg.clone()));
+            }
+        }
+        out.reverse();
+        out
     }
 }
 
@@ -396,6 +451,7 @@ mod tests {
             max_disconnection_duration: Duration::from_secs(10),
             skip_middlewares: true,
             max_bytes,
+            node: 7,
         }
     }
 
@@ -426,24 +482,36 @@ mod tests {
     #[test]
     fn offsets_round_trip_and_reject_garbage() {
         let o = Offset {
+            node: 0xdead_beef,
             origin: 3,
             seq: 0xabc,
         };
-        let tag = process_tag();
-        assert_eq!(Offset::parse(&o.encode(tag), tag), Some(o));
-        assert_eq!(Offset::parse(&o.encode(tag ^ 1), tag), None);
-        for bad in ["", ".", "1.", ".1", "x.1", "1.1.1", "11111.1", "1.zz"] {
-            let bad = format!("{tag:x}.{bad}");
-            assert_eq!(Offset::parse(&bad, tag), None, "{bad}");
+        assert_eq!(o.encode(), "deadbeef.3.abc");
+        assert_eq!(Offset::parse(&o.encode()), Some(o));
+        for bad in [
+            "",
+            ".",
+            "1.",
+            ".1",
+            "x.1",
+            "1.1",
+            "1.1.1.1",
+            "1.11111.1",
+            "1.1.zz",
+            "123456789.1.1",
+        ] {
+            assert_eq!(Offset::parse(bad), None, "{bad}");
         }
-        assert_eq!(pid_owner(&new_pid(5)), Some(5));
-        assert_eq!(pid_owner("nope"), None);
+        assert_eq!(pid_owner(&new_pid(0xabc, 5)), Some((0xabc, 5)));
+        for bad in ["nope", "1.2", "1..x", ".2.x", "zz.1.x", "1.123456789.x"] {
+            assert_eq!(pid_owner(bad), None, "{bad}");
+        }
     }
 
     #[test]
     fn replays_after_offset_filtered_by_rooms_in_order() {
         let now = Instant::now();
-        let mut s = RecoveryStore::new(&cfg(1 << 20), 1);
+        let mut s = RecoveryStore::new(&cfg(1 << 20));
         let mut offs = Vec::new();
         for (text, r, ex) in [
             ("2[1]", vec![], vec![]),
@@ -458,15 +526,13 @@ mod tests {
             offs.push(o);
         }
         s.persist("p".into(), persisted(now));
-        let (r, _) = s
-            .take("p", &offs[0].encode(process_tag()), 0, now)
-            .expect("recovers");
+        let (r, _) = s.take("p", &offs[0].encode(), 0, now).expect("recovers");
         assert_eq!(r.sid.as_ref(), "S");
         assert_eq!(texts(&r.missed), ["2[2]", "2[5]", "2[6]"]);
         assert_eq!((s.sessions(), s.session_bytes()), (0, 0));
         // Taken: a second attempt fails.
         assert_eq!(
-            s.take("p", &offs[0].encode(process_tag()), 0, now).err(),
+            s.take("p", &offs[0].encode(), 0, now).err(),
             Some(Miss::UnknownSession)
         );
     }
@@ -474,19 +540,18 @@ mod tests {
     #[test]
     fn unknown_offset_or_expired_session_fails() {
         let now = Instant::now();
-        let mut s = RecoveryStore::new(&cfg(1 << 20), 1);
+        let mut s = RecoveryStore::new(&cfg(1 << 20));
         let o = s.next_offset(0);
         s.handle_packet(o, 0, &[], &[], &msg("2[1]"), now);
         s.persist("p".into(), persisted(now));
         assert_eq!(
-            s.take("p", &format!("{:x}.0.99", process_tag()), 0, now)
-                .err(),
+            s.take("p", "7.0.99", 0, now).err(),
             Some(Miss::UnknownOffset)
         );
         s.persist("q".into(), persisted(now));
         let later = now + Duration::from_secs(11);
         assert_eq!(
-            s.take("q", &o.encode(process_tag()), 0, later).err(),
+            s.take("q", &o.encode(), 0, later).err(),
             Some(Miss::UnknownSession)
         );
         assert_eq!(s.packets(), 0);
@@ -498,7 +563,7 @@ mod tests {
     fn byte_bound_evicts_oldest_and_counts() {
         let now = Instant::now();
         let one = ENTRY_OVERHEAD + msg("2[1]").wire_len;
-        let mut s = RecoveryStore::new(&cfg(one * 3), 1);
+        let mut s = RecoveryStore::new(&cfg(one * 3));
         let mut offs = Vec::new();
         for i in 0..10 {
             let o = s.next_offset(0);
@@ -511,13 +576,11 @@ mod tests {
         s.persist("p".into(), persisted(now));
         // The offset was evicted: clean failure.
         assert_eq!(
-            s.take("p", &offs[2].encode(process_tag()), 0, now).err(),
+            s.take("p", &offs[2].encode(), 0, now).err(),
             Some(Miss::UnknownOffset)
         );
         s.persist("p".into(), persisted(now));
-        let (r, _) = s
-            .take("p", &offs[7].encode(process_tag()), 0, now)
-            .expect("kept");
+        let (r, _) = s.take("p", &offs[7].encode(), 0, now).expect("kept");
         assert_eq!(texts(&r.missed), ["2[8]", "2[9]"]);
     }
 
@@ -525,8 +588,8 @@ mod tests {
     fn other_shard_adds_what_the_owner_had_not_seen() {
         let now = Instant::now();
         // Shard 1 owns the session; shard 0 attaches the socket.
-        let mut owner = RecoveryStore::new(&cfg(1 << 20), 2);
-        let mut here = RecoveryStore::new(&cfg(1 << 20), 2);
+        let mut owner = RecoveryStore::new(&cfg(1 << 20));
+        let mut here = RecoveryStore::new(&cfg(1 << 20));
         let a1 = here.next_offset(0);
         let b1 = owner.next_offset(1);
         // Owner handled b1 then a1; here handled a1, b1, then a2 which the
@@ -538,9 +601,7 @@ mod tests {
         let a2 = here.next_offset(0);
         here.handle_packet(a2, 0, &[], &[], &msg("a2"), now);
         owner.persist("p".into(), persisted(now));
-        let (r, _) = owner
-            .take("p", &b1.encode(process_tag()), 0, now)
-            .expect("recovers");
+        let (r, _) = owner.take("p", &b1.encode(), 0, now).expect("recovers");
         assert_eq!(texts(&r.missed), ["a1"]);
         let more = here
             .replay_after(&r.watermark, 0, &r.rooms)

@@ -145,7 +145,7 @@ impl Core {
     }
 
     /// Decoded once here; the same encoded `Broadcast` goes to every shard.
-    pub(super) fn deliver_broadcast(&mut self, nsp: u16, m: BroadcastMessage) {
+    pub(super) fn deliver_broadcast(&mut self, nsp: u16, mut m: BroadcastMessage) {
         if m.uid.as_deref() == Some(self.uid.as_str()) {
             return;
         }
@@ -153,6 +153,19 @@ impl Core {
         if !m.is_for(name) || m.opts.flags.local() {
             return;
         }
+        // Another ringcast node's offset: kept under it here too, when
+        // each origin's packets arrive in order (`Counters::ordered`; else
+        // the watermarks of `shard::recovery` would not hold).
+        let ordered = self
+            .counters
+            .ordered
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let offset = if self.recovery && ordered && !m.opts.flags.volatile() {
+            let flag = m.opts.flags.get(sessions::OFFSET_FLAG);
+            sessions::restore_offset(&mut m.packet, flag)
+        } else {
+            None
+        };
         let Some(msg) = packet_to_msg(self.parser, name, &m.packet, None) else {
             return;
         };
@@ -165,7 +178,7 @@ impl Core {
             ack: None,
             local: true,
             timeout: None,
-            offset: None,
+            offset,
         });
         self.to_all(|| ToShard::Broadcast(b.clone()));
     }

@@ -8,6 +8,8 @@ impl Core {
     pub(super) fn shard_msg(&mut self, m: ToCluster) {
         match m {
             ToCluster::Broadcast(b) => self.publish_broadcast(&b),
+            ToCluster::KeepSession(r) => self.keep_session(&r),
+            ToCluster::DropSession(pid) => self.drop_session(&pid),
             ToCluster::AckCount { key, count } => {
                 let done = self.remote_acks.get_mut(&key).and_then(|r| {
                     r.remaining = r.remaining.saturating_sub(1);
@@ -75,10 +77,15 @@ impl Core {
         let Some((name, channels)) = self.nsps.get(b.nsp as usize) else {
             return;
         };
-        let Some(packet) = msg_to_packet(name, &b.msg) else {
+        let Some(mut packet) = msg_to_packet(name, &b.msg) else {
             return;
         };
         let mut flags = Flags::default();
+        if let Some(offset) = b.offset {
+            if let Some(v) = sessions::strip_offset(&mut packet, offset) {
+                flags.set(sessions::OFFSET_FLAG, v);
+            }
+        }
         if b.volatile {
             flags.set("volatile", Value::Bool(true));
         }
@@ -135,6 +142,7 @@ impl Core {
 
     pub(super) fn op(&mut self, origin: usize, token: u64, op: Op) {
         match op {
+            Op::TakeSession(pid) => self.take_session(origin, token, &pid),
             Op::Fetch(t) => {
                 let nsp = t.nsp;
                 let mut p = self.pending(RequestType::RemoteFetch, origin, token, REQUESTS_TIMEOUT);
@@ -323,7 +331,10 @@ impl Core {
 
     /// Whether no request, remote ack or requester is waiting on a deadline.
     pub(super) fn idle(&self) -> bool {
-        self.requests.is_empty() && self.remote_acks.is_empty() && self.requesters.is_empty()
+        self.requests.is_empty()
+            && self.remote_acks.is_empty()
+            && self.requesters.is_empty()
+            && self.takes.is_empty()
     }
 
     pub(super) fn expire(&mut self, now: Instant) {
@@ -355,6 +366,7 @@ impl Core {
                 },
             );
         }
+        self.expire_takes(now);
         self.remote_acks.retain(|_, r| r.deadline > now);
         self.requesters.retain(|_, (_, t)| *t > now);
         if self.gathers.len() > 10_000 {

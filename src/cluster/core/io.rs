@@ -27,6 +27,17 @@ pub(crate) enum Action {
         /// The core's token for the answer.
         token: u64,
     },
+    /// A key command (`SET`, `GETDEL`, `DEL`), sent to the master of
+    /// `key`'s slot; with `token`, its reply comes back as
+    /// [`crate::cluster::Event::Reply`] (also when it fails).
+    Command {
+        /// The key (routes the command on a Redis Cluster).
+        key: String,
+        /// The command and its arguments.
+        args: Vec<Bytes>,
+        /// The core's token for the reply.
+        token: Option<u64>,
+    },
     /// Sharded mode: hold a subscription to `0`.
     Subscribe(String),
     /// Sharded mode: drop the subscription to `0`.
@@ -69,6 +80,12 @@ impl Io {
             Action::Numsub { channel, token } => {
                 if let Some(p) = &self.publisher {
                     p.numsub(channel, token);
+                }
+            }
+            Action::Command { key, args, token } => {
+                // Without Redis the core answers takes itself.
+                if let Some(p) = &self.publisher {
+                    p.command(key, args, token);
                 }
             }
             Action::Subscribe(ch) => {

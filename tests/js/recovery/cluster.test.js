@@ -1,0 +1,294 @@
+"use strict";
+// Connection state recovery across ringcast nodes (conformance part 2, 8.7),
+// driven by socket.io-client 4.8 against three servers of tests/recovery.rs
+// sharing one redis-server: A and B keep sessions 2 minutes, S 1 ms. The
+// client under test talks to a TCP proxy of this file whose target flips, so
+// the same Socket object reconnects to another node as it would behind a
+// load balancer. Skipped unless RINGCAST_B_URL is set.
+//
+//   RINGCAST_A_URL=http://127.0.0.1:P1 RINGCAST_B_URL=http://127.0.0.1:P2 \
+//   RINGCAST_S_URL=http://127.0.0.1:P3 RINGCAST_REDIS_PORT=P4 \
+//     node --test tests/js/recovery/cluster.test.js
+
+const test = require("node:test");
+const assert = require("node:assert/strict");
+const net = require("node:net");
+const { execFile } = require("node:child_process");
+const { io } = require("socket.io-client");
+
+const env = process.env;
+const skip = !env.RINGCAST_B_URL && "RINGCAST_B_URL not set";
+// RINGCAST_REDIS_DOWN=1 runs only the test that stops Redis (its own run).
+const down = !!env.RINGCAST_REDIS_DOWN;
+const skipUp = skip || (down && "Redis is stopped in this run");
+const skipDown = skip || (!down && "RINGCAST_REDIS_DOWN not set");
+const [A, B, S] = [env.RINGCAST_A_URL, env.RINGCAST_B_URL, env.RINGCAST_S_URL];
+const MODE = env.RINGCAST_TRANSPORTS || "websocket";
+const opts = MODE === "polling" ? { transports: ["polling"] } : { transports: ["websocket"] };
+const open = [];
+
+function client(url, auth = {}) {
+  const s = io(url, { forceNew: true, reconnection: false, auth, ...opts });
+  open.push(s);
+  return s;
+}
+
+function once(s, ev) {
+  return new Promise((resolve) => s.once(ev, (...a) => resolve(a)));
+}
+
+function connected(s) {
+  return new Promise((resolve, reject) => {
+    if (s.connected) return resolve(s);
+    s.once("connect", () => resolve(s));
+    s.once("connect_error", reject);
+  });
+}
+
+async function ready(url, auth) {
+  const s = client(url, auth);
+  const hello = once(s, "hello");
+  await connected(s);
+  await hello;
+  return s;
+}
+
+// Kills the transport (no DISCONNECT packet: a recoverable close).
+function kill(s) {
+  const d = once(s, "disconnect");
+  s.io.engine.close();
+  return d;
+}
+
+// Resolves when `pred()` holds, checked after every `ev` on `s`.
+async function until(s, ev, pred) {
+  while (!pred()) await once(s, ev);
+}
+
+// A TCP proxy to `target` (host:port of an http URL); `flip(url)` sends new
+// connections elsewhere and cuts the current ones.
+function proxy(target) {
+  let to = new URL(target);
+  const conns = new Set();
+  const server = net.createServer((inbound) => {
+    const outbound = net.connect(Number(to.port), to.hostname);
+    conns.add(inbound).add(outbound);
+    for (const [a, b] of [
+      [inbound, outbound],
+      [outbound, inbound],
+    ]) {
+      a.pipe(b);
+      a.on("error", () => b.destroy());
+      a.on("close", () => {
+        b.destroy();
+        conns.delete(a);
+      });
+    }
+  });
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () =>
+      resolve({
+        url: `http://127.0.0.1:${server.address().port}`,
+        flip(url) {
+          to = new URL(url);
+          for (const c of conns) c.destroy();
+        },
+        close: () => server.close(),
+      }),
+    ),
+  );
+}
+
+function redis(...args) {
+  return new Promise((resolve, reject) =>
+    execFile("redis-cli", ["-p", env.RINGCAST_REDIS_PORT, ...args], (e, out) =>
+      e ? reject(e) : resolve(out.trim()),
+    ),
+  );
+}
+
+// Polls Redis until `EXISTS ringcast:session:<pid>` is `want` (the owner
+// publishes the session right after the disconnect handlers ran).
+async function sessionExists(pid, want) {
+  const key = `ringcast:session:${pid}`;
+  while ((await redis("EXISTS", key)) !== want) await new Promise((r) => setImmediate(r));
+}
+
+// Watches `gone` notices (every node broadcasts them to room `watchers`).
+function watcher(w) {
+  const gone = new Set();
+  w.on("gone", ([id]) => gone.add(id));
+  return (ids) => until(w, "gone", () => ids.every((i) => gone.has(i)));
+}
+
+let p;
+let wA;
+let wB;
+let goneAll;
+const firedOnA = new Set(); // emit_later timers that fired (on any node)
+const onA = []; // every `news` to room r, in A's order
+const onB = []; // and in B's
+
+test.before(async () => {
+  if (skip) return;
+  p = await proxy(A);
+  wA = await ready(A);
+  assert.equal(await wA.emitWithAck("join", "watchers"), true);
+  goneAll = watcher(wA);
+  wA.on("fired", (n) => firedOnA.add(n));
+  assert.equal(await wA.emitWithAck("join", "r"), true);
+  wA.on("news", (n) => onA.push(n));
+  wB = await ready(B);
+  assert.equal(await wB.emitWithAck("join", "r"), true);
+  wB.on("news", (n) => onB.push(n));
+});
+
+test.after(() => {
+  for (const s of open) s.close();
+  if (p) p.close();
+});
+
+// Shouts `n` to `room` from `w` and waits until A and B have seen it (so
+// both stores hold the packets in the order they were sent; otherwise each
+// node's order is its own, per-origin order only being common).
+async function shout(w, room, n) {
+  assert.equal(await w.emitWithAck("shout", room, n), true);
+  if (room === "r" || room === "") {
+    await until(wA, "news", () => onA.includes(n));
+    await until(wB, "news", () => onB.includes(n));
+  }
+}
+
+// A client on `from` (through the proxy), in room r, killed; packets from
+// both nodes meanwhile (and an `emit_later` of the old node to the
+// session); reconnected to `to`.
+async function roundTrip(from, to, tag) {
+  p.flip(from);
+  const c = await ready(p.url, { tag });
+  assert.equal(await c.emitWithAck("join", "r"), true);
+  const id = c.id;
+  const news = [];
+  c.on("news", (n, offset) => {
+    assert.equal(typeof offset, "string");
+    news.push(n);
+  });
+  // Received before the drop: its offset was issued by node B.
+  const sent = [`${tag}-before`];
+  await shout(wB, "r", sent[0]);
+  await until(c, "news", () => news.length === 1);
+  // Fired by the old node's timer, to the session, most likely while the
+  // client is away (else live before the drop, or after the recovery):
+  // exactly once in every case.
+  const later = `${tag}-later`;
+  const fired = until(wA, "fired", () => firedOnA.has(later));
+  assert.equal(await c.emitWithAck("emit_later", "news", 300, later), true);
+  await kill(c);
+  await goneAll([id]);
+  await sessionExists(c._pid, "1");
+  for (let i = 0; i < 3; i++) {
+    for (const [w, room, n, mine] of [
+      [wA, "r", `${tag}-a${i}`, true],
+      [wB, "r", `${tag}-b${i}`, true],
+      [wA, "", `${tag}-all${i}`, true],
+      [wB, "elsewhere", `${tag}-no${i}`, false],
+    ]) {
+      await shout(w, room, n);
+      if (mine) sent.push(n);
+    }
+  }
+  await fired;
+  p.flip(to);
+  const hello = once(c, "hello");
+  c.connect();
+  await connected(c);
+  assert.equal(c.recovered, true);
+  assert.equal(c.id, id);
+  assert.equal((await hello)[0].recovered, true);
+  const me = await c.emitWithAck("whoami");
+  assert.equal(me.id, id);
+  assert.equal(me.recovered, true);
+  assert.deepEqual(me.rooms.sort(), [id, "r"].sort());
+  assert.deepEqual(me.data, { tag });
+  // Live after the replay, from both nodes: everything before arrived once.
+  await shout(wA, "r", `${tag}-liveA`);
+  await shout(wB, "r", `${tag}-liveB`);
+  sent.push(`${tag}-liveA`, `${tag}-liveB`);
+  await until(c, "news", () => news.length >= sent.length + 1);
+  assert.deepEqual(
+    news.filter((n) => n === later),
+    [later],
+  );
+  assert.deepEqual(
+    news.filter((n) => n !== later),
+    sent,
+  );
+  await sessionExists(c._pid, "0");
+  c.close();
+}
+
+test("a client dropped on node A recovers on node B, missed packets of both nodes exactly once in order", { skip: skipUp }, async () => {
+  await roundTrip(A, B, "ab");
+});
+
+test("recovery on the same node still works with Redis on", { skip: skipUp }, async () => {
+  await roundTrip(A, A, "aa");
+});
+
+test("a session expired in Redis fails cleanly on another node", { skip: skipUp }, async () => {
+  p.flip(S);
+  const c = await ready(p.url, { tag: "x" });
+  assert.equal(await c.emitWithAck("join", "r"), true);
+  const id = c.id;
+  const news = [];
+  c.on("news", (n) => news.push(n));
+  await shout(wB, "r", "x-before");
+  await until(c, "news", () => news.length === 1);
+  // A watcher on S, so that a publish from S follows the session's SET.
+  const wS = await ready(S);
+  await kill(c);
+  await goneAll([id]);
+  await shout(wS, "r", "x-marker");
+  // Published after the SET (one connection, in order): the SET ran, and
+  // the 1 ms session is gone once EXISTS says so.
+  await sessionExists(c._pid, "0");
+  await shout(wB, "r", "x-missed");
+  p.flip(B);
+  c.connect();
+  await connected(c);
+  assert.equal(c.recovered, false);
+  assert.notEqual(c.id, id);
+  const me = await c.emitWithAck("whoami");
+  assert.equal(me.recovered, false);
+  assert.deepEqual(me.rooms, [c.id]);
+  assert.deepEqual(me.data, { tag: "x" });
+  assert.equal(await c.emitWithAck("join", "r"), true);
+  await shout(wB, "r", "x-after");
+  await until(c, "news", () => news.length >= 2);
+  assert.deepEqual(news, ["x-before", "x-after"]);
+  c.close();
+});
+
+test("Redis unreachable: the other node connects the client as new, no error", { skip: skipDown }, async () => {
+  p.flip(A);
+  const c = await ready(p.url, { tag: "down" });
+  assert.equal(await c.emitWithAck("join", "r"), true);
+  const id = c.id;
+  const news = [];
+  c.on("news", (n) => news.push(n));
+  await shout(wB, "r", "down-before");
+  await until(c, "news", () => news.length === 1);
+  await kill(c);
+  await goneAll([id]);
+  await sessionExists(c._pid, "1");
+  // The connection drops as Redis stops: redis-cli may report it.
+  await redis("SHUTDOWN", "NOSAVE").catch(() => {});
+  p.flip(B);
+  c.connect();
+  await connected(c);
+  assert.equal(c.recovered, false);
+  assert.notEqual(c.id, id);
+  const me = await c.emitWithAck("whoami");
+  assert.equal(me.recovered, false);
+  assert.deepEqual(me.data, { tag: "down" });
+  c.close();
+});
