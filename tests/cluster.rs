@@ -25,6 +25,8 @@ use std::time::{Duration, Instant};
 mod nosticky;
 #[path = "cluster/redis.rs"]
 mod redis;
+#[path = "cluster/rr_proxy.rs"]
+mod rr_proxy;
 use redis::{Redis, RedisCluster};
 
 /// What the nodes of a test share.
