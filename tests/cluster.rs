@@ -8,7 +8,8 @@
 //! a Node node and a ringcast node (2 shards) — ringcast at both positions since every scenario
 //! starts each operation from each node.
 //!
-//! Needs `redis-server`, Node 20 and `npm ci` in tests/cluster (scripts/test.sh does both).
+//! Needs `redis-server`, Node 20 and `npm ci` in tests/cluster (scripts/test.sh does both);
+//! `balancers.rs` also nginx and haproxy (scripts/test.sh installs them).
 //! `RINGCAST_E2E=0` skips these tests. Tests run one at a time (a process-wide lock).
 
 #[path = "common/conformance.rs"]
@@ -21,6 +22,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+#[path = "cluster/balancers.rs"]
+mod balancers;
 #[path = "cluster/nosticky.rs"]
 mod nosticky;
 #[path = "cluster/redis.rs"]

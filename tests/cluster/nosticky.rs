@@ -14,7 +14,7 @@ use super::{check_node_modules, cluster_dir, conformance_bin, free_port, serial,
 use super::{Node, Proc};
 
 /// Heartbeat of the nodes (ms): several heartbeats pass in each scenario.
-const PING_FAST: (u32, u32) = (400, 2000);
+pub(super) const PING_FAST: (u32, u32) = (400, 2000);
 /// Heartbeat of the node-kill scenario: no ping, so no pong POST, can be on its way while a
 /// node dies (a POST in flight through the dead node is lost, and no balancer resends a POST),
 /// whatever the machine's speed: the scenario's kill window is far shorter than 30 s.
@@ -86,6 +86,44 @@ fn run_nosticky_on(scenario: &str, kills: bool, redis_cluster: bool) {
         std::fs::create_dir_all(dir).expect("log dir");
     }
     let proxy = RoundRobin::start(vec![addr_a, addr_b], Some(routes.clone()));
+    let env = ScenarioEnv {
+        proxy: format!("http://{}", proxy.addr),
+        nodes: [&a, &b],
+        routes: Some(&routes),
+        redis_url: &seed,
+    };
+    run_scenario(scenario, &env);
+    let counts = proxy.counts();
+    println!(
+        "proxy requests per node: {counts:?}, idempotent requests retried: {}",
+        proxy.retries()
+    );
+    assert!(
+        scenario == "raw" || counts.iter().all(|&c| c >= 4),
+        "the proxy alternated between both nodes: {counts:?}"
+    );
+    if !kills {
+        a.proc.assert_running();
+        b.proc.assert_running();
+    }
+    println!("nodes {} and {} ok", a.name, b.name);
+}
+
+/// What a client scenario is given.
+pub(super) struct ScenarioEnv<'a> {
+    /// The balancer's URL.
+    pub(super) proxy: String,
+    pub(super) nodes: [&'a Node; 2],
+    /// Where the balancer records the node of each websocket upgrade (`rr_proxy.rs`).
+    pub(super) routes: Option<&'a std::path::Path>,
+    /// A Redis seed URL.
+    pub(super) redis_url: &'a str,
+}
+
+/// Runs `scenario` of `scenario-nosticky.js` (or, for `python`, `nosticky_client.py`) against
+/// `env`; panics with its output when it fails.
+pub(super) fn run_scenario(scenario: &str, env: &ScenarioEnv<'_>) {
+    let [a, b] = env.nodes;
     let pids = format!("{},{}", a.proc.child.id(), b.proc.child.id());
     let mut cmd = if scenario == "python" {
         let python = super::root()
@@ -108,11 +146,14 @@ fn run_nosticky_on(scenario: &str, kills: bool, redis_cluster: bool) {
         c
     };
     let mut child = cmd
-        .env("PROXY", format!("http://{}", proxy.addr))
+        .env("PROXY", &env.proxy)
         .env("NODES", format!("{},{}", a.url, b.url))
         .env("PIDS", pids)
-        .env("ROUTES", &routes)
-        .env("REDIS_URL", seed)
+        .env(
+            "ROUTES",
+            env.routes.map(|p| p.as_os_str()).unwrap_or_default(),
+        )
+        .env("REDIS_URL", env.redis_url)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -136,23 +177,9 @@ fn run_nosticky_on(scenario: &str, kills: bool, redis_cluster: bool) {
     let err = err_thread.join().unwrap_or_default();
     assert!(
         status.success(),
-        "scenario {scenario} failed ({status}):\n{out}\n{err}\n(node logs in {}/cluster)",
+        "scenario {scenario} failed ({status}):\n{out}\n{err}\n(logs in {}/cluster)",
         env!("CARGO_TARGET_TMPDIR")
     );
-    let counts = proxy.counts();
-    println!(
-        "proxy requests per node: {counts:?}, idempotent requests retried: {}",
-        proxy.retries()
-    );
-    assert!(
-        scenario == "raw" || counts.iter().all(|&c| c >= 4),
-        "the proxy alternated between both nodes: {counts:?}"
-    );
-    if !kills {
-        a.proc.assert_running();
-        b.proc.assert_running();
-    }
-    println!("nodes {} and {} ok", a.name, b.name);
 }
 
 #[test]

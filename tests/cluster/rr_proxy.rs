@@ -281,7 +281,9 @@ fn serve(shared: &Shared, mut client: TcpStream) {
         let mut chunk = [0u8; 16 * 1024];
         while have < len {
             let want = chunk.len().min(len - have);
-            let Ok(n) = up.stream.read(&mut chunk[..want]) else { return };
+            let Ok(n) = up.stream.read(&mut chunk[..want]) else {
+                return;
+            };
             if n == 0 || client.write_all(&chunk[..n]).is_err() {
                 return;
             }

@@ -265,6 +265,36 @@ async function scenarioKill(redis) {
   );
 }
 
+/** Behind nginx or HAProxy with the README's config (tests/cluster/balancers.rs): a polling-only
+ * client and a default client (it upgrades to websocket) connect, get acks, and receive
+ * broadcasts sent from each node by a client connected to that node directly, so each receives
+ * one from the node that does not own its session. */
+async function scenarioBalancer(redis) {
+  const p = polling();
+  const w = client();
+  await Promise.all([connected(p), connected(w)]);
+  await upgraded(w);
+  assert.equal(p.io.engine.transport.name, "polling");
+  assert.equal(w.io.engine.transport.name, "websocket");
+  for (const s of [p, w]) {
+    for (let i = 0; i < 4; i++) assert.deepEqual(await ask(s, "echo", "lb", i), ["lb", i]);
+    assert.equal((await ask(s, "join", "lb"))[0], true);
+  }
+  log("polling and upgraded clients: acks through the balancer ok");
+  const owners = [await owner(redis, p), await owner(redis, w)];
+  const direct = NODES.map((u) => io(u, { forceNew: true, reconnection: false }));
+  clients.push(...direct);
+  await Promise.all(direct.map(connected));
+  const got = [p, w].map((s) => collect(s, "from", 2));
+  for (const [i, d] of direct.entries()) d.emit("broadcast", "lb", "from", i);
+  for (const [k, msgs] of (await Promise.all(got)).entries()) {
+    const from = msgs.map(([i]) => i).sort();
+    assert.deepEqual(from, [0, 1], "a broadcast from each node");
+    assert.ok(from.includes(1 - owners[k]), "one from the node that does not own the session");
+  }
+  log(`broadcasts from both nodes received (sessions owned by nodes ${owners}) ok`);
+}
+
 /** Deterministic forwarding, no proxy: a raw Engine.IO session opened on node 0, then every
  * request of it sent to node 1 (POST, GET, then the websocket upgrade, which node 1 splices). */
 async function scenarioRaw() {
@@ -316,6 +346,7 @@ async function main() {
     upgrade: scenarioUpgrade,
     kill: scenarioKill,
     raw: scenarioRaw,
+    balancer: scenarioBalancer,
   };
   assert.ok(scenarios[which], `unknown scenario ${which}`);
   await scenarios[which](redis);
