@@ -24,6 +24,10 @@ use std::time::{Duration, Instant};
 
 #[path = "cluster/balancers.rs"]
 mod balancers;
+#[path = "broker_util/mod.rs"]
+mod broker_util;
+#[path = "cluster/forward_metrics.rs"]
+mod forward_metrics;
 #[path = "cluster/nosticky.rs"]
 mod nosticky;
 #[path = "cluster/redis.rs"]

@@ -217,7 +217,7 @@ fn nosticky_kill() {
 
 /// One raw HTTP/1.1 request; returns the whole response (the node closes or answers with a
 /// Content-Length body that is read fully).
-fn raw_request(addr: SocketAddr, req: &str) -> String {
+pub(super) fn raw_request(addr: SocketAddr, req: &str) -> String {
     use std::io::Write;
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10)))

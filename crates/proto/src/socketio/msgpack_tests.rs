@@ -326,7 +326,7 @@ fn integral_float_beyond_2_pow_53_reencodes_as_int64() {
     // {type:2, nsp:"/", data:["a", float64 -34369829393661952]}
     let message = hex("83 a4 74797065 02 a3 6e7370 a1 2f a4 64617461 92 a1 61 cb c35e86cb60000000");
     let (p, bins) = dec(&message).unwrap();
-    let Some(serde_json::Value::Array(items)) = &p.data else {
+    let Some(Value::Array(items)) = &p.data else {
         panic!("event data is an array: {:?}", p.data)
     };
     assert_eq!(items[1].as_f64(), Some(-34_369_829_393_661_952.0));
@@ -338,7 +338,7 @@ fn integral_float_beyond_2_pow_53_reencodes_as_int64() {
         "int64 form in {out:02x?}"
     );
     let (again, _) = dec(&Bytes::from(out)).unwrap();
-    let Some(serde_json::Value::Array(again)) = again.data else {
+    let Some(Value::Array(again)) = again.data else {
         panic!("event data is an array")
     };
     assert_eq!(again[1].as_f64(), items[1].as_f64());
