@@ -211,7 +211,11 @@ impl Sim {
                 handle_post_body(&shard, &session, &body, self.now);
                 return done(200, "ok");
             }
-            if let Err(e) = begin_get_via(&shard, &session, false) {
+            let relayed = head
+                .headers
+                .iter()
+                .any(|(k, _)| k == crate::runtime::forward::HOP_HEADER);
+            if let Err(e) = begin_get_via(&shard, &session, relayed) {
                 return done(e.http_status(), "");
             }
             return self
