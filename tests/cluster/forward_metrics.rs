@@ -28,6 +28,7 @@ fn start_broker(dir: &TempDir, name: &str, redis_url: &str) -> Broker {
         .arg(&file)
         .args(["--host", "127.0.0.1", "--port", &port.to_string()])
         .args(["--shards", "2", "--no-pin"])
+        .env("RUST_LOG", "warn")
         .spawn()
         .expect("broker starts");
     let mut server = Server(child);

@@ -1,10 +1,13 @@
 #!/usr/bin/env node
-// No sticky sessions (issue 14): two ringcast nodes sharing one Redis behind a round-robin TCP
-// proxy (no affinity; socket.io-client in Node opens one TCP connection per polling request, so
-// every request goes to the next node). Started by tests/cluster/nosticky.rs.
+// No sticky sessions (issue 14): two ringcast nodes sharing one Redis behind a round-robin HTTP
+// proxy (no affinity, every request to the next node: tests/cluster/rr_proxy.rs), or behind
+// nginx / HAProxy for `balancer`. Started by tests/cluster/nosticky.rs and balancers.rs.
 //
 //   PROXY=http://127.0.0.1:4000 NODES=http://127.0.0.1:3001,http://127.0.0.1:3002 \
-//   PIDS=123,456 REDIS_URL=redis://... node scenario-nosticky.js <polling|upgrade|kill>
+//   PIDS=123,456 REDIS_URL=redis://... ROUTES=/tmp/routes.txt \
+//   node scenario-nosticky.js <polling|upgrade|kill|raw|balancer>
+//
+// ROUTES (kill): the proxy's record of the node each websocket upgrade reached.
 //
 // Exits 0 when every check passed; prints the first failure and exits 1 otherwise.
 "use strict";
