@@ -4,7 +4,10 @@
 //! backend addresses and the listen port replaced. Through it a polling-only socket.io-client
 //! and a default one (upgrading to websocket) connect, get acks and receive broadcasts from both
 //! nodes (`scenarioBalancer` in `scenario-nosticky.js`); the balancer's own records (nginx's
-//! access log, HAProxy's stats) prove that requests alternated between the nodes.
+//! access log, HAProxy's stats) prove that requests alternated between the nodes. The node-kill
+//! scenario (polling clients) runs behind each too: the balancer resends the long-poll GET that
+//! was waiting in the killed node, so the survivor's clients see nothing, and the killed node's
+//! clients reconnect at their first attempt.
 //!
 //! Needs `nginx` and `haproxy` (Debian: nginx-light, haproxy; scripts/test.sh installs them).
 
@@ -13,7 +16,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::nosticky::{run_scenario, start_ringcast, ScenarioEnv, PING_FAST};
+use super::nosticky::{run_scenario, start_ringcast, ScenarioEnv, PING_FAST, PING_SLOW};
 use super::redis::Redis;
 use super::{check_node_modules, free_port, root, serial, skip, wait_http, Proc};
 
@@ -190,7 +193,8 @@ enum Balancer {
     Haproxy,
 }
 
-fn run_balancer(which: Balancer) {
+/// `scenario`: `balancer`, or `kill` (node 0 is killed; slow heartbeat, see `PING_SLOW`).
+fn run_balancer(which: Balancer, scenario: &str) {
     if skip() {
         eprintln!("RINGCAST_E2E=0: skipped");
         return;
@@ -202,8 +206,11 @@ fn run_balancer(which: Balancer) {
         Balancer::Nginx => "nginx",
         Balancer::Haproxy => "haproxy",
     };
-    let (mut a, addr_a) = start_ringcast(&redis.url(), 2, &format!("rr0-{tag}"), PING_FAST);
-    let (mut b, addr_b) = start_ringcast(&redis.url(), 1, &format!("rr1-{tag}"), PING_FAST);
+    let kills = scenario == "kill";
+    let ping = if kills { PING_SLOW } else { PING_FAST };
+    let name = |i: usize| format!("rr{i}-{tag}-{scenario}");
+    let (mut a, addr_a) = start_ringcast(&redis.url(), 2, &name(0), ping);
+    let (mut b, addr_b) = start_ringcast(&redis.url(), 1, &name(1), ping);
     let nodes = [addr_a, addr_b];
     let (mut lb, url, counts): (Proc, String, Box<dyn Fn() -> [usize; 2]>) = match which {
         Balancer::Nginx => {
@@ -221,7 +228,7 @@ fn run_balancer(which: Balancer) {
         routes: None,
         redis_url: &redis.url(),
     };
-    run_scenario("balancer", &env);
+    run_scenario(scenario, &env);
     let counts = counts();
     println!("{tag}: requests per node {counts:?}");
     // The scenario makes about 25 requests through the balancer (handshakes, POSTs, GETs, the
@@ -231,18 +238,30 @@ fn run_balancer(which: Balancer) {
         "{tag} alternated between both nodes: {counts:?}"
     );
     lb.assert_running();
-    a.proc.assert_running();
+    if !kills {
+        a.proc.assert_running();
+    }
     b.proc.assert_running();
 }
 
 #[test]
 fn balancer_nginx_round_robin() {
-    run_balancer(Balancer::Nginx);
+    run_balancer(Balancer::Nginx, "balancer");
 }
 
 #[test]
 fn balancer_haproxy_round_robin() {
-    run_balancer(Balancer::Haproxy);
+    run_balancer(Balancer::Haproxy, "balancer");
+}
+
+#[test]
+fn balancer_nginx_node_kill() {
+    run_balancer(Balancer::Nginx, "kill");
+}
+
+#[test]
+fn balancer_haproxy_node_kill() {
+    run_balancer(Balancer::Haproxy, "kill");
 }
 
 /// The README shows the configs these tests run, word for word.

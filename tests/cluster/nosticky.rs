@@ -18,7 +18,7 @@ pub(super) const PING_FAST: (u32, u32) = (400, 2000);
 /// Heartbeat of the node-kill scenario: no ping, so no pong POST, can be on its way while a
 /// node dies (a POST in flight through the dead node is lost, and no balancer resends a POST),
 /// whatever the machine's speed: the scenario's kill window is far shorter than 30 s.
-const PING_SLOW: (u32, u32) = (30_000, 20_000);
+pub(super) const PING_SLOW: (u32, u32) = (30_000, 20_000);
 
 pub(super) fn start_ringcast(
     redis_url: &str,

@@ -14,10 +14,12 @@
 //!   fail_timeout=10s`, HAProxy's `check` marking a server down).
 //!
 //! Once a response started, it is relayed as is; a `101` turns the connection into a byte
-//! splice. Per-backend request counts let a test check that the proxy really alternated, and the
-//! backend of each websocket upgrade is appended to a file (`<sid> <backend index>` per line,
-//! written before the `101` reaches the client) so that a scenario knows where each websocket
-//! lives.
+//! splice. Per-backend request counts let a test check that the proxy really alternated, and a
+//! file records where each session's traffic is, so that a scenario knows which node holds what:
+//! `ws <sid> <backend index>` for a websocket upgrade (written before the `101` reaches the
+//! client), `get <sid> <backend index>` when a polling GET is sent to a backend and `got <sid>`
+//! when its response head came back (a `get` with no `got` after it: the long-poll GET waiting in
+//! that backend).
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -44,7 +46,7 @@ struct Shared {
     counts: Vec<AtomicUsize>,
     /// Retries after a failure with the request sent (idempotent requests only).
     retries: AtomicUsize,
-    /// Where the backend of each websocket upgrade is appended.
+    /// Where upgrades and polling GETs are recorded (module docs).
     routes: Option<PathBuf>,
 }
 
@@ -111,13 +113,14 @@ impl Shared {
         st.1[i] = Some(Instant::now() + FAIL_TIMEOUT);
     }
 
-    fn record_upgrade(&self, sid: &str, i: usize) {
+    /// Appends `line` to the routes file (one `write`: lines never interleave).
+    fn record(&self, line: &str) {
         let Some(path) = &self.routes else { return };
         let mut f = std::fs::OpenOptions::new()
             .append(true)
             .open(path)
             .expect("routes file");
-        f.write_all(format!("{sid} {i}\n").as_bytes())
+        f.write_all(format!("{line}\n").as_bytes())
             .expect("routes write");
     }
 }
@@ -128,6 +131,8 @@ struct Request {
     bytes: Vec<u8>,
     idempotent: bool,
     upgrade: bool,
+    /// A polling GET (not an upgrade) naming a session.
+    polling_get: bool,
     close: bool,
     sid: Option<String>,
 }
@@ -180,10 +185,12 @@ fn read_request(client: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Request> {
         .split_once('?')
         .and_then(|(_, q)| q.split('&').find_map(|kv| kv.strip_prefix("sid=")))
         .map(str::to_owned);
+    let upgrade = header(&head, "upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
     Some(Request {
         bytes,
         idempotent: method == "GET" || method == "HEAD",
-        upgrade: header(&head, "upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket")),
+        polling_get: method == "GET" && !upgrade && sid.is_some(),
+        upgrade,
         close: header(&head, "connection").is_some_and(|v| v.eq_ignore_ascii_case("close")),
         sid,
     })
@@ -214,6 +221,9 @@ fn dispatch(shared: &Shared, req: &Request) -> Option<Upstream> {
         if sent_once {
             shared.retries.fetch_add(1, Ordering::Relaxed);
         }
+        if let (true, Some(sid)) = (req.polling_get, &req.sid) {
+            shared.record(&format!("get {sid} {i}"));
+        }
         let mut got = Vec::new();
         let head = up
             .write_all(&req.bytes)
@@ -221,6 +231,9 @@ fn dispatch(shared: &Shared, req: &Request) -> Option<Upstream> {
             .and_then(|()| fill_head(&mut up, &mut got));
         match head {
             Some(head_len) => {
+                if let (true, Some(sid)) = (req.polling_get, &req.sid) {
+                    shared.record(&format!("got {sid}"));
+                }
                 return Some(Upstream {
                     stream: up,
                     backend: i,
@@ -263,7 +276,7 @@ fn serve(shared: &Shared, mut client: TcpStream) {
             .unwrap_or(0);
         if status == 101 && req.upgrade {
             if let Some(sid) = &req.sid {
-                shared.record_upgrade(sid, up.backend);
+                shared.record(&format!("ws {sid} {}", up.backend));
             }
             if client.write_all(&up.got).is_err() || up.stream.write_all(&buf).is_err() {
                 return;

@@ -187,12 +187,31 @@ async function idle(s) {
   while (!(e.transport.writable && e.writeBuffer.length === 0)) await once(e, "drain");
 }
 
-/** The backend (index in NODES) of each websocket upgrade, as the proxy records it before the
- * 101 reaches the client. */
-function wsRoutes() {
+/** What the proxy recorded (tests/cluster/rr_proxy.rs): per sid, the node (index in NODES) of
+ * its websocket upgrade (`ws`), and of its long-poll GET now waiting (`parked`: a GET sent there
+ * and not answered yet; null when none is). */
+function routes() {
   const fs = require("node:fs");
   const lines = fs.readFileSync(process.env.ROUTES, "utf8").split("\n").filter(Boolean);
-  return new Map(lines.map((l) => l.split(" ")).map(([sid, i]) => [sid, Number(i)]));
+  const ws = new Map();
+  const parked = new Map();
+  for (const [what, sid, i] of lines.map((l) => l.split(" "))) {
+    if (what === "ws") ws.set(sid, Number(i));
+    if (what === "get") parked.set(sid, Number(i));
+    if (what === "got") parked.set(sid, null);
+  }
+  return { ws, parked };
+}
+
+/** The node where the long-poll GET of polling client `s` waits, once it does (the client sends
+ * its next GET as soon as the previous one is answered; the proxy records it when it sends it
+ * on). Waits on the proxy's record, checking it every 5 ms. */
+async function parkedOn(s) {
+  for (;;) {
+    const at = routes().parked.get(s.io.engine.id);
+    if (at !== undefined && at !== null) return at;
+    await new Promise((r) => setTimeout(r, 5));
+  }
 }
 
 /** Node kill. A client belongs to the dead node when its session lives there (owner) or its
@@ -206,29 +225,51 @@ async function scenarioKill(redis) {
   const survivor = 1;
   const all = [];
   const count = (f) => all.filter(f).length;
+  // Without ROUTES (behind nginx or HAProxy, which log a websocket only when it ends), polling
+  // clients only.
+  const withWs = Boolean(process.env.ROUTES);
   const cases = {
     "polling client of the survivor": (c) => !c.ws && c.owner === survivor,
+    "polling client of the survivor, its GET waiting in the victim": (c) =>
+      !c.ws && c.owner === survivor && c.parked === victim,
     "polling client of the victim": (c) => !c.ws && c.owner === victim,
     "websocket on the survivor, session there": (c) => c.ws && c.owner === survivor && c.via === survivor,
     "websocket on the victim, session on the survivor": (c) => c.ws && c.owner === survivor && c.via === victim,
     "websocket on the survivor, session on the victim": (c) => c.ws && c.owner === victim && c.via === survivor,
   };
+  if (!withWs) {
+    for (const k of Object.keys(cases)) {
+      if (k.startsWith("websocket") || k.includes("GET")) delete cases[k];
+    }
+  }
   const missing = () => Object.entries(cases).filter(([, f]) => count(f) === 0).map(([k]) => k);
-  // Clients one at a time until every case has one; an extra request now and then shifts the
-  // round-robin phase, so that sessions and websockets land on every combination of nodes.
-  for (let k = 0; k < 40 && missing().length > 0; k += 1) {
-    const ws = k % 2 === 1;
+  // Clients one at a time until every case has one; 0 to 2 extra requests after each shift the
+  // round-robin phase at random, so that sessions, GETs and websockets land on every combination
+  // of nodes (a fixed pattern can lock onto a phase).
+  for (let k = 0; k < 100 && missing().length > 0; k += 1) {
+    const ws = withWs && k % 2 === 1;
     const s = ws ? client() : polling();
+    stage = `client ${k} (${ws ? "default" : "polling"}): connecting`;
     await connected(s);
+    stage = `client ${k}: upgrading`;
     if (ws) await upgraded(s);
+    stage = `client ${k}: waiting for idle`;
     await idle(s);
-    const via = ws ? wsRoutes().get(s.io.engine.id) : null;
+    stage = `client ${k}: waiting for its parked GET`;
+    const via = ws ? routes().ws.get(s.io.engine.id) : null;
     assert.ok(!ws || via !== undefined, `the proxy recorded the websocket of ${s.io.engine.id}`);
-    all.push({ s, ws, via, owner: await owner(redis, s) });
-    if (k % 3 === 2) await (await fetch(`${PROXY}/`)).arrayBuffer();
+    const parked = withWs && !ws ? await parkedOn(s) : null;
+    all.push({ s, ws, via, parked, owner: await owner(redis, s) });
+    stage = `client ${k} created: ${JSON.stringify({ ws, via, parked, owner: all.at(-1).owner })}`;
+    const shift = Math.floor(Math.random() * 3);
+    for (let j = 0; j < shift; j++) await (await fetch(`${PROXY}/socket.io/`)).arrayBuffer();
   }
   assert.deepEqual(missing(), [], "clients for every case");
   for (const c of all) await idle(c.s);
+  // Nothing moved since (no packet flows: no pings either): each GET still waits where it did.
+  for (const c of all.filter((x) => x.parked !== null)) {
+    assert.equal(await parkedOn(c.s), c.parked, "the long-poll GET still waits in the same node");
+  }
   const dead = (c) => c.owner === victim || c.via === victim;
   for (const c of all) {
     c.sid = c.s.io.engine.id;
@@ -245,10 +286,12 @@ async function scenarioKill(redis) {
     Object.entries(cases).map(([k, f]) => `${k}: ${count(f)}`).join(", "),
   );
   log(`killing node ${victim} (pid ${PIDS[victim]})`);
+  stage = "node killed";
   process.kill(PIDS[victim], "SIGKILL");
   // The dead node's clients: disconnected, then reconnected at the first attempt (after one
   // reconnection delay, no failed try), with a new session on the survivor.
   for (const c of all.filter(dead)) {
+    stage = `waiting for the reconnection of ${c.sid} ${JSON.stringify({ ws: c.ws, via: c.via, parked: c.parked, owner: c.owner })}`;
     const attempt = await c.back;
     assert.equal(attempt, 1, `reconnected at the first attempt (${c.sid})`);
     await connected(c.s);
@@ -258,6 +301,7 @@ async function scenarioKill(redis) {
   }
   // Every other client saw nothing: no disconnect, the same session, and it still answers.
   for (const c of all.filter((x) => !dead(x))) {
+    stage = `echo on survivor client ${c.sid}`;
     assert.deepEqual(await ask(c.s, "echo", "after"), ["after"]);
     assert.equal(c.disconnects, 0, `no disconnect on a client of the survivor (${c.sid})`);
     assert.equal(c.s.io.engine.id, c.sid, "the same session");
@@ -357,6 +401,14 @@ async function main() {
   await redis.quit();
   log(`scenario ${which} passed`);
 }
+
+/** Where the scenario is, reported if it hangs (below). */
+let stage = "start";
+// A hang guard, not a timed assertion: a scenario stuck for 5 minutes says where, and fails.
+setTimeout(() => {
+  console.error(`FAILED: stuck at: ${stage}`);
+  process.exit(1);
+}, 300_000).unref();
 
 main().then(
   () => process.exit(0),
