@@ -230,41 +230,93 @@ async function scenarioKill(redis) {
   const withWs = Boolean(process.env.ROUTES);
   const cases = {
     "polling client of the survivor": (c) => !c.ws && c.owner === survivor,
-    "polling client of the survivor, its GET waiting in the victim": (c) =>
-      !c.ws && c.owner === survivor && c.parked === victim,
     "polling client of the victim": (c) => !c.ws && c.owner === victim,
-    "websocket on the survivor, session there": (c) => c.ws && c.owner === survivor && c.via === survivor,
-    "websocket on the victim, session on the survivor": (c) => c.ws && c.owner === survivor && c.via === victim,
-    "websocket on the survivor, session on the victim": (c) => c.ws && c.owner === victim && c.via === survivor,
   };
-  if (!withWs) {
-    for (const k of Object.keys(cases)) {
-      if (k.startsWith("websocket") || k.includes("GET")) delete cases[k];
-    }
+  if (withWs) {
+    Object.assign(cases, {
+      "polling client of the survivor, its GET waiting in the victim": (c) =>
+        !c.ws && c.owner === survivor && c.parked === victim,
+      "polling client of the survivor, its GET waiting in the survivor": (c) =>
+        !c.ws && c.owner === survivor && c.parked === survivor,
+      "websocket on the survivor, session there": (c) =>
+        c.ws && c.owner === survivor && c.via === survivor,
+      "websocket on the victim, session there": (c) => c.ws && c.owner === victim && c.via === victim,
+    });
   }
+  /** Cases that upgrading clients may or may not produce (the node their upgrade reaches
+   * depends on how their requests interleave): counted and checked, not required. */
+  const crossing = {
+    "websocket on the victim, session on the survivor": (c) =>
+      c.ws && c.owner === survivor && c.via === victim,
+    "websocket on the survivor, session on the victim": (c) =>
+      c.ws && c.owner === victim && c.via === survivor,
+  };
   const missing = () => Object.entries(cases).filter(([, f]) => count(f) === 0).map(([k]) => k);
-  // Clients one at a time until every case has one; 0 to 2 extra requests after each shift the
-  // round-robin phase at random, so that sessions, GETs and websockets land on every combination
-  // of nodes (a fixed pattern can lock onto a phase).
-  for (let k = 0; k < 100 && missing().length > 0; k += 1) {
-    const ws = withWs && k % 2 === 1;
-    const s = ws ? client() : polling();
-    stage = `client ${k} (${ws ? "default" : "polling"}): connecting`;
+  // 0 to 2 extra requests through the proxy shift its round-robin phase at random, so that new
+  // sessions land on either node.
+  const shift = async (n = Math.floor(Math.random() * 3)) => {
+    for (let j = 0; j < n; j++) await (await fetch(`${PROXY}/socket.io/`)).arrayBuffer();
+  };
+  /** Connects a client of `kind` (polling, websocket, default = upgrading) and records where
+   * its session, websocket and long-poll GET are. */
+  const add = async (kind) => {
+    const s = kind === "polling" ? polling() : kind === "websocket" ? client({ transports: ["websocket"] }) : client();
+    stage = `client ${all.length} (${kind}): connecting`;
     await connected(s);
-    stage = `client ${k}: upgrading`;
-    if (ws) await upgraded(s);
-    stage = `client ${k}: waiting for idle`;
+    if (kind === "default") await upgraded(s);
     await idle(s);
-    stage = `client ${k}: waiting for its parked GET`;
-    const via = ws ? routes().ws.get(s.io.engine.id) : null;
-    assert.ok(!ws || via !== undefined, `the proxy recorded the websocket of ${s.io.engine.id}`);
-    const parked = withWs && !ws ? await parkedOn(s) : null;
-    all.push({ s, ws, via, parked, owner: await owner(redis, s) });
-    stage = `client ${k} created: ${JSON.stringify({ ws, via, parked, owner: all.at(-1).owner })}`;
-    const shift = Math.floor(Math.random() * 3);
-    for (let j = 0; j < shift; j++) await (await fetch(`${PROXY}/socket.io/`)).arrayBuffer();
+    const c = { s, ws: kind !== "polling", owner: await owner(redis, s), via: null, parked: null };
+    // A websocket-only session lives where its websocket is.
+    if (kind === "websocket") c.via = c.owner;
+    if (kind === "default") {
+      c.via = routes().ws.get(s.io.engine.id);
+      assert.ok(c.via !== undefined, `the proxy recorded the websocket of ${s.io.engine.id}`);
+    }
+    stage = `client ${all.length} (${kind}): waiting for its long-poll GET`;
+    if (withWs && kind === "polling") c.parked = await parkedOn(s);
+    all.push(c);
+    await shift();
+    return c;
+  };
+  /** Moves the long-poll GET of polling client `c` to node `want`: with no other traffic, one
+   * extra request, the echo's POST and the GET that follows the answer put the new GET on the
+   * other node each time. */
+  const steer = async (c, want) => {
+    for (let i = 0; i < 4 && c.parked !== want; i++) {
+      stage = `steering the GET of ${c.s.io.engine.id} to node ${want}`;
+      await shift(1);
+      assert.deepEqual(await ask(c.s, "echo", "steer"), ["steer"]);
+      await idle(c.s);
+      c.parked = await parkedOn(c.s);
+    }
+    assert.equal(c.parked, want, "the long-poll GET moved");
+  };
+  for (let k = 0; k < 40 && count(cases["polling client of the victim"]) === 0; k++) await add("polling");
+  for (const want of withWs ? [victim, survivor] : [survivor]) {
+    let c = null;
+    for (let k = 0; k < 40 && !c; k++) {
+      const n = await add("polling");
+      if (n.owner === survivor) c = n;
+    }
+    assert.ok(c, "a polling session on the survivor");
+    if (withWs) await steer(c, want);
   }
-  assert.deepEqual(missing(), [], "clients for every case");
+  if (withWs) {
+    for (const node of [survivor, victim]) {
+      for (let k = 0; k < 40 && !all.some((c) => c.ws && c.owner === node && c.via === node); k++) {
+        await add("websocket");
+      }
+    }
+    for (let k = 0; k < 8 && count(crossing["websocket on the victim, session on the survivor"]) === 0; k++) {
+      await add("default");
+    }
+    Object.assign(cases, crossing);
+  }
+  assert.deepEqual(
+    missing().filter((k) => !crossing[k]),
+    [],
+    "clients for every case",
+  );
   for (const c of all) await idle(c.s);
   // Nothing moved since (no packet flows: no pings either): each GET still waits where it did.
   for (const c of all.filter((x) => x.parked !== null)) {
