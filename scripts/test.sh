@@ -4,7 +4,7 @@
 #   ./scripts/test.sh [extra cargo test args...]
 #
 # 1. installs what is missing (on a Debian machine with Rust, Node 20 and Python 3 only):
-#    curl, chromium, redis-server and prometheus (apt-get), npm ci in tests/js, tests/cluster and loadtest/peers/node,
+#    curl, chromium, redis-server, prometheus, nginx-light and haproxy (apt-get), npm ci in tests/js, tests/cluster and loadtest/peers/node,
 #    the python virtualenv tests/.venv (tests/python and tests/protocol requirements);
 # 2. runs `cargo test --workspace --all-targets`: unit, property and integration tests,
 #    plus tests/e2e.rs, which starts the conformance example (--shards 1 and 2) and runs
@@ -47,6 +47,9 @@ command -v curl >/dev/null 2>&1 || apt_wanted+=(curl ca-certificates)
 command -v redis-server >/dev/null 2>&1 || apt_wanted+=(redis-server)
 # promtool and prometheus for tests/broker_api.rs (metrics format, a real scrape).
 command -v promtool >/dev/null 2>&1 || apt_wanted+=(prometheus)
+# nginx and haproxy for tests/cluster/balancers.rs (the README's round-robin configs, run).
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || apt_wanted+=(nginx-light)
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || apt_wanted+=(haproxy)
 if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1 && [ ! -x tests/.venv/bin/python ]; then
   apt_wanted+=(python3-venv)
 fi

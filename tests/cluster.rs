@@ -8,7 +8,8 @@
 //! a Node node and a ringcast node (2 shards) — ringcast at both positions since every scenario
 //! starts each operation from each node.
 //!
-//! Needs `redis-server`, Node 20 and `npm ci` in tests/cluster (scripts/test.sh does both).
+//! Needs `redis-server`, Node 20 and `npm ci` in tests/cluster (scripts/test.sh does both);
+//! `balancers.rs` also nginx and haproxy (scripts/test.sh installs them).
 //! `RINGCAST_E2E=0` skips these tests. Tests run one at a time (a process-wide lock).
 
 #[path = "common/conformance.rs"]
@@ -21,10 +22,18 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+#[path = "cluster/balancers.rs"]
+mod balancers;
+#[path = "broker_util/mod.rs"]
+mod broker_util;
+#[path = "cluster/forward_metrics.rs"]
+mod forward_metrics;
 #[path = "cluster/nosticky.rs"]
 mod nosticky;
 #[path = "cluster/redis.rs"]
 mod redis;
+#[path = "cluster/rr_proxy.rs"]
+mod rr_proxy;
 use redis::{Redis, RedisCluster};
 
 /// What the nodes of a test share.

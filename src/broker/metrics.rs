@@ -32,7 +32,9 @@ use super::auth::AuthFailure;
 use super::hooks::metrics::{HookCounters, HookStats, LATENCY_BUCKETS_MS};
 use crate::server::Quota;
 use crate::shard::port::{BridgeHealth, ShardTask, ToShard};
-use crate::shard::stats::{StatsSnapshot, CLOSE_REASONS, PACKET_TYPES};
+use crate::shard::stats::{
+    StatsSnapshot, CLOSE_REASONS, FORWARD_FAILURES, FORWARD_KINDS, PACKET_TYPES,
+};
 use crate::shard::Shard;
 
 /// How long a scrape waits for every shard's snapshot.
@@ -368,6 +370,29 @@ pub fn render(shards: &[StatsSnapshot], bridge: &BridgeHealth, api: &ApiCounts) 
         "counter",
         "Connections handed to the shard owning their session.",
         &[("", total.handoffs)],
+    );
+    let labelled = |key: &str, names: &[&str], values: &[u64]| -> Vec<(String, u64)> {
+        names
+            .iter()
+            .zip(values)
+            .map(|(n, v)| (format!("{{{key}=\"{n}\"}}"), *v))
+            .collect()
+    };
+    let forwarded = labelled("kind", &FORWARD_KINDS, &total.forwarded);
+    let forwarded: Vec<(&str, u64)> = forwarded.iter().map(|(l, n)| (l.as_str(), *n)).collect();
+    family(
+        "ringcast_forwarded_requests_total",
+        "counter",
+        "Requests of sessions owned by another ringcast node, forwarded to it, by kind.",
+        &forwarded,
+    );
+    let failures = labelled("reason", &FORWARD_FAILURES, &total.forward_failures);
+    let failures: Vec<(&str, u64)> = failures.iter().map(|(l, n)| (l.as_str(), *n)).collect();
+    family(
+        "ringcast_forward_failures_total",
+        "counter",
+        "Forwarded requests that failed, by reason (all but broken answer 400 unknown sid).",
+        &failures,
     );
     family(
         "ringcast_received_bytes_total",

@@ -102,9 +102,46 @@ pub(crate) fn foreign(shard: &Shard, head: &RequestHead) -> Option<(Rc<Forwarder
 #[derive(Debug)]
 enum FwdError {
     /// Nothing reached the client yet: answer unknown sid.
-    Unreachable,
+    Unreachable(Failure),
     /// Part of the response was relayed: close the client connection.
     Broken,
+}
+
+/// A failed forward, the `reason` of `ringcast_forward_failures_total`
+/// (indexed like `shard::stats::FORWARD_FAILURES`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// The sid's node tag is not registered in Redis (the node is gone).
+    UnknownOwner,
+    /// No TCP connection to the owner (refused, or not within 1 s).
+    Connect,
+    /// No response head from the owner within the bounded wait.
+    Timeout,
+    /// The owner closed the connection (or answered garbage) before a
+    /// response head.
+    Closed,
+    /// The relay broke after part of the response reached the client.
+    Broken,
+}
+
+/// Counts one forwarded request of `head`'s kind on `shard`
+/// (`ringcast_forwarded_requests_total{kind}`, indexed like
+/// `shard::stats::FORWARD_KINDS`).
+fn count_forward(shard: &Shard, head: &RequestHead) {
+    let kind = if head.upgrade_websocket {
+        2
+    } else if head.method == ringcast_proto::http::Method::Post {
+        1
+    } else {
+        0
+    };
+    let c = &shard.stats.forwarded[kind];
+    c.set(c.get() + 1);
+}
+
+fn count_failure(shard: &Shard, f: Failure) {
+    let c = &shard.stats.forward_failures[f as usize];
+    c.set(c.get() + 1);
 }
 
 impl Forwarder {
@@ -117,7 +154,9 @@ impl Forwarder {
         head_len: usize,
         tag: &str,
     ) -> Next {
+        count_forward(shard, &head);
         let Some(addr) = self.resolve(tag).await else {
+            count_failure(shard, Failure::UnknownOwner);
             tracing::debug!(node = %tag, "forward: owner unknown");
             return unknown(shard, conn, head, head_len).await;
         };
@@ -163,14 +202,18 @@ impl Forwarder {
                 Next::KeepAlive
             }
             Ok(_) => Next::Close,
-            Err(FwdError::Unreachable) => {
+            Err(FwdError::Unreachable(why)) => {
+                count_failure(shard, why);
                 self.nodes.forget(tag);
-                tracing::debug!(node = %tag, %addr, "forward: owner unreachable");
+                tracing::debug!(node = %tag, %addr, ?why, "forward: owner unreachable");
                 let mut h = head;
                 h.keep_alive = h.keep_alive && !oversized;
                 response::send_engine_error(shard, conn, &h, EngineError::UnknownSid).await
             }
-            Err(FwdError::Broken) => Next::Close,
+            Err(FwdError::Broken) => {
+                count_failure(shard, Failure::Broken);
+                Next::Close
+            }
         }
     }
 
@@ -228,7 +271,7 @@ impl Forwarder {
                 None => {
                     let s = TcpStream::connect_timeout(addr, CONNECT_TIMEOUT)
                         .await
-                        .map_err(|_| FwdError::Unreachable)?;
+                        .map_err(|_| FwdError::Unreachable(Failure::Connect))?;
                     let _ = s.set_nodelay(true);
                     (s, false)
                 }
@@ -240,7 +283,8 @@ impl Forwarder {
             let head = match head {
                 Ok(Ok(h)) => h,
                 Ok(Err(_)) if reused => continue,
-                Ok(Err(_)) | Err(_) => return Err(FwdError::Unreachable),
+                Ok(Err(_)) => return Err(FwdError::Unreachable(Failure::Closed)),
+                Err(_) => return Err(FwdError::Unreachable(Failure::Timeout)),
             };
             let relayed = relay(&mut peer, conn, head, upgrade, limits.body).await?;
             if relayed == Relayed::KeepAlive {
@@ -248,7 +292,7 @@ impl Forwarder {
             }
             return Ok(relayed);
         }
-        Err(FwdError::Unreachable)
+        Err(FwdError::Unreachable(Failure::Closed))
     }
 }
 
@@ -514,6 +558,23 @@ async fn splice(client: &mut TcpStream, peer: &mut TcpStream, pending: Vec<u8>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `Failure as usize` indexes the metric's label values.
+    #[test]
+    fn failure_labels_line_up() {
+        use crate::shard::stats::FORWARD_FAILURES;
+        let all = [
+            (Failure::UnknownOwner, "unknown_owner"),
+            (Failure::Connect, "connect"),
+            (Failure::Timeout, "timeout"),
+            (Failure::Closed, "closed"),
+            (Failure::Broken, "broken"),
+        ];
+        assert_eq!(all.len(), FORWARD_FAILURES.len());
+        for (f, name) in all {
+            assert_eq!(FORWARD_FAILURES[f as usize], name);
+        }
+    }
 
     #[test]
     fn hop_header_goes_last() {

@@ -12,7 +12,7 @@
 
 mod conn;
 mod deflate;
-mod forward;
+pub(crate) mod forward;
 pub(crate) mod handshake;
 pub(crate) mod io;
 mod ip_limit;

@@ -26,33 +26,60 @@ const MAX_PACKETS_PER_POST: usize = 4096;
 
 /// The long-poll GET: waits until packets are queued (or the session
 /// closes), then answers them all joined by `0x1e`.
+///
+/// A GET relayed by another ringcast node (it carries
+/// [`super::forward::HOP_HEADER`]) travels over a node-to-node connection:
+/// that connection closing means the relaying node died (or dropped it),
+/// not that the client left, so it ends this GET and leaves the session to
+/// its heartbeat; and a newer GET of the session takes its place instead
+/// of being refused as an overlap (the load balancer retried the GET on
+/// another node: `begin_get_via`).
 pub(crate) async fn handle_get(
     shard: &Rc<Shard>,
     conn: &mut Conn,
     head: &RequestHead,
     session: Rc<Session>,
 ) -> Result<Next, EngineError> {
-    begin_get(shard, &session)?;
-    let answer = poll_fn(|cx| {
+    let relayed = head
+        .headers
+        .iter()
+        .any(|(k, _)| k == super::forward::HOP_HEADER);
+    let gen = begin_get_via(shard, &session, relayed)?;
+    let parked = poll_fn(|cx| {
         {
             let mut st = session.st.borrow_mut();
+            if st.get_gen != gen {
+                return Poll::Ready(Parked::Superseded);
+            }
             if let Some(answer) = st.eio.poll_get() {
-                return Poll::Ready(Some(answer));
+                return Poll::Ready(Parked::Answer(answer));
             }
             st.writer = Some(cx.waker().clone());
         }
         // Watch the connection: a client that goes away ends the session.
         match conn.poll_fill(cx, shard) {
-            Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => Poll::Ready(None),
+            Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => Poll::Ready(Parked::Gone),
             Poll::Ready(Ok(_)) | Poll::Pending => Poll::Pending,
         }
     })
     .await;
-    session.st.borrow_mut().eio.handle_get_done();
-    let Some(answer) = answer else {
-        shard.close_session(&session, CloseReason::TransportClose);
-        return Ok(Next::Close);
+    let answer = match parked {
+        Parked::Answer(answer) => answer,
+        Parked::Superseded => {
+            // The newer GET owns the session's GET state; this connection
+            // is most likely dead already: a noop if it is not.
+            let body = Control::Noop.text();
+            return Ok(respond(shard, conn, head, 200, "text/plain; charset=UTF-8", body).await);
+        }
+        Parked::Gone => {
+            session.st.borrow_mut().eio.handle_get_done();
+            if !relayed {
+                shard.close_session(&session, CloseReason::TransportClose);
+            }
+            return Ok(Next::Close);
+        }
     };
+    session.st.borrow_mut().eio.handle_get_done();
     let (body, format) = get_body(&session, answer);
     let content_type = content_type(format);
     if let Some(next) =
@@ -63,15 +90,45 @@ pub(crate) async fn handle_get(
     Ok(respond(shard, conn, head, 200, content_type, &body).await)
 }
 
+/// How a parked GET ended.
+enum Parked {
+    /// `poll_get` answered.
+    Answer(GetAnswer),
+    /// A newer GET of the session replaced this relayed one.
+    Superseded,
+    /// The connection closed.
+    Gone,
+}
+
 /// A long-poll GET starts on the session. Node: "data request overlap
 /// from client": a second GET is refused (400) and closes the session, so
-/// the pending one is answered with a close packet.
-pub(crate) fn begin_get(shard: &Rc<Shard>, session: &Rc<Session>) -> Result<(), EngineError> {
-    if session.st.borrow_mut().eio.handle_get().is_err() {
+/// the pending one is answered with a close packet. `relayed` when the GET
+/// came from another ringcast node; returns the GET's number (`State::get_gen`). A GET parked through
+/// another node is replaced by a newer GET rather than refused: the
+/// node-to-node connection under it is what failed when a load balancer
+/// retries a GET elsewhere (the relaying node died), and its close may
+/// reach this node after the retried GET does.
+pub(crate) fn begin_get_via(
+    shard: &Rc<Shard>,
+    session: &Rc<Session>,
+    relayed: bool,
+) -> Result<u32, EngineError> {
+    let mut st = session.st.borrow_mut();
+    if st.get_relayed && st.eio.is_get_active() {
+        st.eio.handle_get_done();
+        st.get_gen = st.get_gen.wrapping_add(1);
+        if let Some(w) = st.writer.take() {
+            w.wake();
+        }
+    }
+    if st.eio.handle_get().is_err() {
+        drop(st);
         shard.close_session(session, CloseReason::TransportError);
         return Err(EngineError::BadRequest);
     }
-    Ok(())
+    st.get_relayed = relayed;
+    st.get_gen = st.get_gen.wrapping_add(1);
+    Ok(st.get_gen)
 }
 
 /// A POST starts being read on the session; an overlapping POST is

@@ -63,6 +63,11 @@ pub struct Stats {
     pub volatile_dropped: Cell<u64>,
     /// Connections handed to another shard (polling / upgrade routing).
     pub handoffs: Cell<u64>,
+    /// Requests of other nodes' sessions forwarded to their owner, by kind
+    /// (`stats::FORWARD_KINDS`).
+    pub forwarded: [Cell<u64>; 3],
+    /// Forwards that failed, by reason (`stats::FORWARD_FAILURES`).
+    pub forward_failures: [Cell<u64>; 5],
     /// Sessions opened.
     pub sessions_opened: Cell<u64>,
     /// EVENT packets received from clients (before quotas and handlers).

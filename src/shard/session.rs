@@ -100,6 +100,13 @@ pub struct State {
     pub connecting: Vec<u16>,
     /// A BINARY_EVENT/BINARY_ACK waiting for attachments.
     pub reassembly: Option<Reassembler>,
+    /// The parked long-poll GET came from another ringcast node
+    /// (`runtime::forward`): its connection closing, or a newer GET, ends
+    /// that GET and not the session (`runtime::polling::begin_get_via`).
+    pub get_relayed: bool,
+    /// Counts the long-poll GETs begun: a parked GET whose number is no
+    /// longer this one was superseded by a newer GET.
+    pub get_gen: u32,
 }
 
 /// One Engine.IO session. `repr(C)`: the state a push touches comes first
@@ -143,6 +150,8 @@ impl Session {
                 sockets: Vec::new(),
                 connecting: Vec::new(),
                 reassembly: None,
+                get_relayed: false,
+                get_gen: 0,
             }),
         })
     }

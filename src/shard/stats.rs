@@ -148,6 +148,14 @@ impl Ops {
     }
 }
 
+/// Label values of `ringcast_forwarded_requests_total{kind}`, indexed like
+/// [`super::Stats::forwarded`].
+pub const FORWARD_KINDS: [&str; 3] = ["polling_get", "polling_post", "upgrade"];
+
+/// Label values of `ringcast_forward_failures_total{reason}`, indexed like
+/// `runtime::forward::Failure`.
+pub const FORWARD_FAILURES: [&str; 5] = ["unknown_owner", "connect", "timeout", "closed", "broken"];
+
 /// One shard's counters at one instant.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StatsSnapshot {
@@ -171,6 +179,10 @@ pub struct StatsSnapshot {
     pub volatile_dropped: u64,
     /// Connections handed to another shard.
     pub handoffs: u64,
+    /// Requests forwarded to the owner node, indexed like [`FORWARD_KINDS`].
+    pub forwarded: [u64; FORWARD_KINDS.len()],
+    /// Failed forwards, indexed like [`FORWARD_FAILURES`].
+    pub forward_failures: [u64; FORWARD_FAILURES.len()],
     /// Quota refusals, indexed like [`Quota::ALL`].
     pub refusals: [u64; Quota::ALL.len()],
     /// Bytes read from client sockets.
@@ -232,6 +244,12 @@ impl StatsSnapshot {
             *a += b;
         }
         for (a, b) in self.disconnects.iter_mut().zip(other.disconnects) {
+            *a += b;
+        }
+        for (a, b) in self.forwarded.iter_mut().zip(other.forwarded) {
+            *a += b;
+        }
+        for (a, b) in self.forward_failures.iter_mut().zip(other.forward_failures) {
             *a += b;
         }
     }
@@ -300,6 +318,8 @@ impl Shard {
             slow_consumers: st.slow_consumers.get(),
             volatile_dropped: st.volatile_dropped.get(),
             handoffs: st.handoffs.get(),
+            forwarded: st.forwarded.each_ref().map(Cell::get),
+            forward_failures: st.forward_failures.each_ref().map(Cell::get),
             refusals,
         }
     }

@@ -13,7 +13,7 @@ use ringcast_proto::ws::{self, Message};
 use super::Sim;
 use crate::runtime::handshake::{create_session, open_packet, polling_open_body};
 use crate::runtime::io::ws_chunks;
-use crate::runtime::polling::{begin_get, begin_post, get_body, handle_post_body};
+use crate::runtime::polling::{begin_get_via, begin_post, get_body, handle_post_body};
 use crate::runtime::route::{route_on, Route};
 use crate::runtime::websocket::{
     begin_upgrade, handle_message, probe_message, ProbeStep, UpgradeStart,
@@ -215,7 +215,11 @@ impl Sim {
                 handle_post_body(&shard, &session, &body, false, self.now);
                 return done(200, "ok");
             }
-            if let Err(e) = begin_get(&shard, &session) {
+            let relayed = head
+                .headers
+                .iter()
+                .any(|(k, _)| k == crate::runtime::forward::HOP_HEADER);
+            if let Err(e) = begin_get_via(&shard, &session, relayed) {
                 return done(e.http_status(), "");
             }
             return self

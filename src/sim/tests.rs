@@ -359,3 +359,41 @@ fn broadcasts_from_several_shards_reach_a_receiver_in_per_sender_order() {
         "the seeds interleave the senders differently"
     );
 }
+
+/// A long-poll GET relayed by another ringcast node (hop header) gives way
+/// to a newer GET of its session instead of being refused as an overlap:
+/// the relaying node died and the load balancer sent the GET again. A
+/// direct GET over a direct GET is still Node's overlap error.
+#[test]
+fn relayed_get_gives_way_to_a_newer_get() {
+    let mut sim = Sim::new(1, Config::default(), 1);
+    let sid = open_polling(&mut sim, 0);
+    assert_eq!(sim.http(0, &post(&polling(&sid), "40")).ok(), "ok");
+    assert!(sim
+        .http(0, &get(&polling(&sid), false))
+        .ok()
+        .starts_with("40"));
+    let relayed = format!(
+        "GET {} HTTP/1.1\r\nHost: sim\r\nX-Ringcast-Forwarded: ABCDEFGH\r\n\r\n",
+        polling(&sid)
+    );
+    let Reply::Parked(session) = sim.http(0, &relayed) else {
+        panic!("the relayed GET parks");
+    };
+    let first = session.st.borrow().get_gen;
+    let Reply::Parked(_) = sim.http(0, &get(&polling(&sid), false)) else {
+        panic!("the newer GET parks in its place");
+    };
+    assert!(!session.is_closed(), "no overlap error");
+    assert_ne!(
+        session.st.borrow().get_gen,
+        first,
+        "the relayed GET is superseded"
+    );
+    let overlap = sim.http(0, &get(&polling(&sid), false));
+    assert!(
+        matches!(overlap, Reply::Done { status: 400, .. }),
+        "{overlap:?}"
+    );
+    assert!(session.is_closed(), "a direct overlap closes the session");
+}

@@ -1,88 +1,37 @@
 //! No sticky sessions (issue 14): two ringcast nodes (conformance example, 2 shards and 1
-//! shard) sharing one `redis-server`, behind a round-robin TCP proxy started here (each
-//! incoming connection goes to the next live backend, no affinity; socket.io-client in Node
-//! opens a connection per polling request, so each request goes to the next node). The
-//! scenarios are `tests/cluster/scenario-nosticky.js`.
+//! shard) sharing one `redis-server`, behind the round-robin HTTP proxy of `rr_proxy.rs`
+//! (every request to the next live backend, no affinity; failures handled as nginx and HAProxy
+//! handle them). The scenarios are `tests/cluster/scenario-nosticky.js`.
 
 use std::io::{BufRead, BufReader, Read};
-use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::redis::{Redis, RedisCluster};
+use super::rr_proxy::RoundRobin;
 use super::{check_node_modules, cluster_dir, conformance_bin, free_port, serial, skip, wait_http};
 use super::{Node, Proc};
 
-/// A round-robin TCP proxy: per-backend connection counts, for the test to check that it
-/// really alternated.
-struct RoundRobin {
-    addr: SocketAddr,
-    counts: Arc<Vec<AtomicUsize>>,
-}
+/// Heartbeat of the nodes (ms): several heartbeats pass in each scenario.
+pub(super) const PING_FAST: (u32, u32) = (400, 2000);
+/// Heartbeat of the node-kill scenario: no ping, so no pong POST, can be on its way while a
+/// node dies (a POST in flight through the dead node is lost, and no balancer resends a POST),
+/// whatever the machine's speed: the scenario's kill window is far shorter than 30 s.
+pub(super) const PING_SLOW: (u32, u32) = (30_000, 20_000);
 
-impl RoundRobin {
-    fn start(backends: Vec<SocketAddr>) -> Self {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("proxy bind");
-        let addr = listener.local_addr().expect("proxy addr");
-        let counts: Arc<Vec<AtomicUsize>> =
-            Arc::new(backends.iter().map(|_| AtomicUsize::new(0)).collect());
-        let c = counts.clone();
-        std::thread::spawn(move || {
-            let mut next = 0usize;
-            for client in listener.incoming() {
-                let Ok(client) = client else { continue };
-                // The next backend that accepts a connection (a dead one is skipped, as a load
-                // balancer's health check would).
-                let mut upstream = None;
-                for k in 0..backends.len() {
-                    let i = (next + k) % backends.len();
-                    if let Ok(s) = TcpStream::connect_timeout(&backends[i], Duration::from_secs(1))
-                    {
-                        c[i].fetch_add(1, Ordering::Relaxed);
-                        upstream = Some(s);
-                        next = i + 1;
-                        break;
-                    }
-                }
-                let Some(up) = upstream else { continue };
-                let _ = client.set_nodelay(true);
-                let _ = up.set_nodelay(true);
-                pipe(client, up);
-            }
-        });
-        Self { addr, counts }
-    }
-
-    fn counts(&self) -> Vec<usize> {
-        self.counts
-            .iter()
-            .map(|c| c.load(Ordering::Relaxed))
-            .collect()
-    }
-}
-
-/// Copies both ways; when either direction ends, both sockets are shut down.
-fn pipe(a: TcpStream, b: TcpStream) {
-    let (Ok(a2), Ok(b2)) = (a.try_clone(), b.try_clone()) else {
-        return;
-    };
-    let one = move |mut from: TcpStream, mut to: TcpStream| {
-        let _ = std::io::copy(&mut from, &mut to);
-        let _ = from.shutdown(Shutdown::Both);
-        let _ = to.shutdown(Shutdown::Both);
-    };
-    std::thread::spawn(move || one(a, b));
-    std::thread::spawn(move || one(b2, a2));
-}
-
-fn start_ringcast(redis_url: &str, shards: usize, name: &str) -> (Node, SocketAddr) {
+pub(super) fn start_ringcast(
+    redis_url: &str,
+    shards: usize,
+    name: &str,
+    ping: (u32, u32),
+) -> (Node, SocketAddr) {
     let port = free_port();
     let mut cmd = Command::new(conformance_bin());
     cmd.args(["--port", &port.to_string(), "--shards", &shards.to_string()])
         .args(["--name", name, "--redis-url", redis_url])
-        .args(["--ping-interval", "400", "--ping-timeout", "2000"])
+        .args(["--ping-interval", &ping.0.to_string()])
+        .args(["--ping-timeout", &ping.1.to_string()])
         .args(["--cluster-advertise", &format!("127.0.0.1:{port}")])
         .env("RUST_LOG", "warn,ringcast=info");
     let proc = Proc::spawn(
@@ -127,9 +76,54 @@ fn run_nosticky_on(scenario: &str, kills: bool, redis_cluster: bool) {
         let suffix = if redis_cluster { "-rcluster" } else { "" };
         format!("rr{i}-nosticky-{scenario}{suffix}")
     };
-    let (mut a, addr_a) = start_ringcast(&url, 2, &name(0));
-    let (mut b, addr_b) = start_ringcast(&url, 1, &name(1));
-    let proxy = RoundRobin::start(vec![addr_a, addr_b]);
+    let ping = if kills { PING_SLOW } else { PING_FAST };
+    let (mut a, addr_a) = start_ringcast(&url, 2, &name(0), ping);
+    let (mut b, addr_b) = start_ringcast(&url, 1, &name(1), ping);
+    let routes = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("cluster")
+        .join(format!("routes-{}.txt", name(0)));
+    if let Some(dir) = routes.parent() {
+        std::fs::create_dir_all(dir).expect("log dir");
+    }
+    let proxy = RoundRobin::start(vec![addr_a, addr_b], Some(routes.clone()));
+    let env = ScenarioEnv {
+        proxy: format!("http://{}", proxy.addr),
+        nodes: [&a, &b],
+        routes: Some(&routes),
+        redis_url: &seed,
+    };
+    run_scenario(scenario, &env);
+    let counts = proxy.counts();
+    println!(
+        "proxy requests per node: {counts:?}, idempotent requests retried: {}",
+        proxy.retries()
+    );
+    assert!(
+        scenario == "raw" || counts.iter().all(|&c| c >= 4),
+        "the proxy alternated between both nodes: {counts:?}"
+    );
+    if !kills {
+        a.proc.assert_running();
+        b.proc.assert_running();
+    }
+    println!("nodes {} and {} ok", a.name, b.name);
+}
+
+/// What a client scenario is given.
+pub(super) struct ScenarioEnv<'a> {
+    /// The balancer's URL.
+    pub(super) proxy: String,
+    pub(super) nodes: [&'a Node; 2],
+    /// Where the balancer records the node of each websocket upgrade (`rr_proxy.rs`).
+    pub(super) routes: Option<&'a std::path::Path>,
+    /// A Redis seed URL.
+    pub(super) redis_url: &'a str,
+}
+
+/// Runs `scenario` of `scenario-nosticky.js` (or, for `python`, `nosticky_client.py`) against
+/// `env`; panics with its output when it fails.
+pub(super) fn run_scenario(scenario: &str, env: &ScenarioEnv<'_>) {
+    let [a, b] = env.nodes;
     let pids = format!("{},{}", a.proc.child.id(), b.proc.child.id());
     let mut cmd = if scenario == "python" {
         let python = super::root()
@@ -152,10 +146,14 @@ fn run_nosticky_on(scenario: &str, kills: bool, redis_cluster: bool) {
         c
     };
     let mut child = cmd
-        .env("PROXY", format!("http://{}", proxy.addr))
+        .env("PROXY", &env.proxy)
         .env("NODES", format!("{},{}", a.url, b.url))
         .env("PIDS", pids)
-        .env("REDIS_URL", seed)
+        .env(
+            "ROUTES",
+            env.routes.map(|p| p.as_os_str()).unwrap_or_default(),
+        )
+        .env("REDIS_URL", env.redis_url)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -179,20 +177,9 @@ fn run_nosticky_on(scenario: &str, kills: bool, redis_cluster: bool) {
     let err = err_thread.join().unwrap_or_default();
     assert!(
         status.success(),
-        "scenario {scenario} failed ({status}):\n{out}\n{err}\n(node logs in {}/cluster)",
+        "scenario {scenario} failed ({status}):\n{out}\n{err}\n(logs in {}/cluster)",
         env!("CARGO_TARGET_TMPDIR")
     );
-    let counts = proxy.counts();
-    println!("proxy connections per node: {counts:?}");
-    assert!(
-        scenario == "raw" || counts.iter().all(|&c| c >= 4),
-        "the proxy alternated between both nodes: {counts:?}"
-    );
-    if !kills {
-        a.proc.assert_running();
-        b.proc.assert_running();
-    }
-    println!("nodes {} and {} ok", a.name, b.name);
 }
 
 #[test]
@@ -230,7 +217,7 @@ fn nosticky_kill() {
 
 /// One raw HTTP/1.1 request; returns the whole response (the node closes or answers with a
 /// Content-Length body that is read fully).
-fn raw_request(addr: SocketAddr, req: &str) -> String {
+pub(super) fn raw_request(addr: SocketAddr, req: &str) -> String {
     use std::io::Write;
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10)))
@@ -273,7 +260,7 @@ fn nosticky_unknown_owner() {
     }
     let _guard = serial();
     let redis = Redis::start();
-    let (mut node, addr) = start_ringcast(&redis.url(), 2, "rr0-nosticky-unknown");
+    let (mut node, addr) = start_ringcast(&redis.url(), 2, "rr0-nosticky-unknown", PING_FAST);
     let sid = "AAAAAAAAAAAAAAAAAAAAzzzzzzzz";
     let get =
         format!("GET /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\n\r\n");
