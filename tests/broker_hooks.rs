@@ -55,6 +55,9 @@ struct Slow {
     held: usize,
     /// An `after-slow` event arrived: release the held CONNECTs.
     released: bool,
+    /// The `sid` of every CONNECT the backend accepted: the event hook's
+    /// `sid` must be one of them (the socket's id, not the engine's).
+    connect_sids: std::collections::HashSet<String>,
 }
 
 type Shared = Arc<(Mutex<Slow>, Condvar)>;
@@ -155,6 +158,11 @@ fn on_connect(body: &Value, shared: &Shared) -> Vec<u8> {
     if let Err(e) = check_connect_body(body) {
         return response(400, &json!({ "error": e }).to_string());
     }
+    if let Some(sid) = body["sid"].as_str() {
+        let (lock, _) = &**shared;
+        let mut s = lock.lock().expect("not poisoned");
+        s.connect_sids.insert(sid.to_owned());
+    }
     match body["auth"]["scenario"].as_str().unwrap_or("") {
         "accept" => {
             // The client's own query reaches the backend, decoded.
@@ -200,9 +208,13 @@ fn on_event(body: &Value, shared: &Shared) -> Vec<u8> {
     let event = body["event"].as_str().unwrap_or("");
     match event {
         "echo" => {
+            let seen = body["sid"].as_str().is_some_and(|sid| {
+                let (lock, _) = &**shared;
+                lock.lock().expect("not poisoned").connect_sids.contains(sid)
+            });
             let ack = json!({"ack": {
                 "args": body["args"], "user": body["user"], "nsp": body["nsp"],
-                "sid_is_string": body["sid"].is_string(),
+                "sid": body["sid"], "sid_seen_at_connect": seen,
             }});
             response(200, &ack.to_string())
         }

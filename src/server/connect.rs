@@ -24,6 +24,7 @@ pub struct ConnectRequest {
 
 struct Inner {
     namespace: Box<str>,
+    id: Box<str>,
     auth: Value,
     session: Rc<Session>,
     data: RefCell<Option<Box<dyn SocketData>>>,
@@ -34,16 +35,18 @@ impl std::fmt::Debug for ConnectRequest {
         f.debug_struct("ConnectRequest")
             .field("namespace", &self.inner.namespace)
             .field("auth", &self.inner.auth)
+            .field("id", &self.inner.id)
             .field("sid", &self.inner.session.sid)
             .finish()
     }
 }
 
 impl ConnectRequest {
-    pub(crate) fn new(namespace: &str, auth: &Value, session: &Rc<Session>) -> Self {
+    pub(crate) fn new(namespace: &str, id: &str, auth: &Value, session: &Rc<Session>) -> Self {
         Self {
             inner: Rc::new(Inner {
                 namespace: namespace.into(),
+                id: id.into(),
                 auth: auth.clone(),
                 session: session.clone(),
                 data: RefCell::new(None),
@@ -61,8 +64,14 @@ impl ConnectRequest {
         &self.inner.auth
     }
 
-    /// The Engine.IO session id (the socket's own id is created once the
-    /// CONNECT is accepted).
+    /// The id the socket gets if every middleware accepts (Node's
+    /// `socket.id` inside `nsp.use`): the one the CONNECT reply carries,
+    /// a recovered socket's old id.
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    /// The Engine.IO session id (shared by the client's namespaces).
     pub fn engine_sid(&self) -> &str {
         &self.inner.session.sid
     }

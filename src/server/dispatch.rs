@@ -239,14 +239,14 @@ impl App for ServerApp {
         Creation::Ready(None)
     }
 
-    fn authorize(&self, nsp: u16, session: &Rc<Session>, auth: &Value) -> Authorization {
+    fn authorize(&self, nsp: u16, session: &Rc<Session>, id: &str, auth: &Value) -> Authorization {
         let Some(ns) = self.namespace(nsp) else {
             return Authorization::Ready(Err(Refusal::new("Invalid namespace")));
         };
         if ns.middleware.is_empty() {
             return Authorization::Ready(Ok(None));
         }
-        let req = ConnectRequest::new(self.namespace_name(nsp), auth, session);
+        let req = ConnectRequest::new(self.namespace_name(nsp), id, auth, session);
         for (i, m) in ns.middleware.iter().enumerate() {
             match m(&req) {
                 Step::Done(Ok(())) => {}

@@ -178,8 +178,11 @@ pub trait App: Send + Sync + 'static {
     fn create_namespace(&self, _name: &str, _auth: &Value) -> Creation {
         Creation::Ready(None)
     }
-    /// Connect middleware: may refuse the connection, now or later.
-    fn authorize(&self, nsp: u16, session: &Rc<Session>, auth: &Value) -> Authorization;
+    /// Connect middleware: may refuse the connection, now or later. `id`
+    /// is the id the socket will have if accepted (as in Node, where
+    /// `socket.id` is set before `nsp.use` middleware runs; a recovered
+    /// socket's old id).
+    fn authorize(&self, nsp: u16, session: &Rc<Session>, id: &str, auth: &Value) -> Authorization;
     /// A socket connected (after the CONNECT reply was queued and the
     /// verdict's data attached to it).
     fn handle_connect(&self, shard: &Rc<Shard>, key: SocketKey);
@@ -232,7 +235,7 @@ impl App for OneNamespace {
     fn namespace_name(&self, _idx: u16) -> &str {
         "/"
     }
-    fn authorize(&self, _: u16, _: &Rc<Session>, _: &Value) -> Authorization {
+    fn authorize(&self, _: u16, _: &Rc<Session>, _: &str, _: &Value) -> Authorization {
         Authorization::Ready(Ok(None))
     }
     fn handle_connect(&self, _: &Rc<Shard>, _: SocketKey) {}

@@ -240,7 +240,7 @@ impl Shard {
         if skip {
             return self.attach_recovered(session, nsp, auth, r, data);
         }
-        match self.app.authorize(nsp, session, &auth) {
+        match self.app.authorize(nsp, session, &r.sid, &auth) {
             Authorization::Ready(v) => self.finish_recovered(session, nsp, auth, r, data, v),
             Authorization::Pending(verdict) => {
                 session.st.borrow_mut().connecting.push(nsp);
@@ -268,7 +268,7 @@ impl Shard {
         match verdict {
             // A middleware's data replaces the kept one.
             Ok(d) => self.attach_recovered(session, nsp, auth, r, d.or(data)),
-            Err(_) => self.finish_connect(session, nsp, auth, verdict),
+            Err(_) => self.finish_connect(session, nsp, r.sid, auth, verdict),
         }
     }
 

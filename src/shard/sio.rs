@@ -336,8 +336,13 @@ impl Shard {
         nsp: u16,
         auth: Value,
     ) {
-        match self.app.authorize(nsp, session, &auth) {
-            Authorization::Ready(verdict) => self.finish_connect(session, nsp, auth, verdict),
+        let id = if session.protocol.is_v3() {
+            super::eio3::socket_id(self.app.namespace_name(nsp), &session.sid)
+        } else {
+            super::engine::random_id()
+        };
+        match self.app.authorize(nsp, session, &id, &auth) {
+            Authorization::Ready(verdict) => self.finish_connect(session, nsp, id, auth, verdict),
             Authorization::Pending(verdict) => {
                 // Only this socket waits: the verdict resolves in its own
                 // task, the session keeps serving its other namespaces.
@@ -347,7 +352,7 @@ impl Shard {
                 glommio::spawn_local(async move {
                     let verdict = verdict.await;
                     session.st.borrow_mut().connecting.retain(|&n| n != nsp);
-                    shard.finish_connect(&session, nsp, auth, verdict);
+                    shard.finish_connect(&session, nsp, id, auth, verdict);
                 })
                 .detach();
             }
@@ -355,11 +360,13 @@ impl Shard {
     }
 
     /// Replies to a CONNECT once middleware decided; nothing when the
-    /// session closed meanwhile.
+    /// session closed meanwhile. `id` is the socket's, chosen before the
+    /// middleware ran.
     pub(crate) fn finish_connect(
         self: &Rc<Self>,
         session: &Rc<Session>,
         nsp: u16,
+        id: Box<str>,
         auth: Value,
         verdict: Verdict,
     ) {
@@ -371,14 +378,12 @@ impl Shard {
             Ok(data) => data,
             Err(r) => return self.refuse_connect(session, &nsp_name, &r.message, r.data.as_ref()),
         };
-        let (id, pid, msg) = if session.protocol.is_v3() {
-            let id = super::eio3::socket_id(&nsp_name, &session.sid);
-            (id, None, super::eio3::connect(&nsp_name))
+        let (pid, msg) = if session.protocol.is_v3() {
+            (None, super::eio3::connect(&nsp_name))
         } else {
-            let id = super::engine::random_id();
             let pid = self.new_pid();
             let msg = encode::connect(self.config.parser, &nsp_name, &id, pid.as_deref());
-            (id, pid, msg)
+            (pid, msg)
         };
         self.push_to_session(session, &msg, false);
         let key = self.insert_socket(session, nsp, id, auth);

@@ -52,7 +52,7 @@ impl App for SimApp {
     fn namespace_name(&self, _idx: u16) -> &str {
         "/"
     }
-    fn authorize(&self, _: u16, _: &Rc<Session>, _: &Value) -> Authorization {
+    fn authorize(&self, _: u16, _: &Rc<Session>, _: &str, _: &Value) -> Authorization {
         Authorization::Ready(Ok(None))
     }
     fn handle_connect(&self, _: &Rc<Shard>, _: SocketKey) {}

@@ -30,7 +30,8 @@ def test_accepted_connect_gets_rooms_user_and_patterns(make_client):
     c.wait_for(lambda: "/" in c.connected_ns, "connect")
     assert c.ack("join", "extra:py") == [True]
     assert c.ack("join", "nope") == [{"error": "forbidden"}]
-    assert c.ack("echo", "hi") == [{"args": ["hi"], "user": "alice", "nsp": "/", "sid_is_string": True}]
+    sid = c.sio.get_sid("/")
+    assert c.ack("echo", "hi") == [{"args": ["hi"], "user": "alice", "nsp": "/", "sid": sid, "sid_seen_at_connect": True}]
     room = "hooked:room"
     p = make_client(auth={"scenario": "accept"}, connect=False)
     p.sio.connect(os.environ["RINGCAST_URL"] + "/?who=a+b", transports=[p.transport], auth=p.auth, wait_timeout=T)
@@ -50,7 +51,8 @@ def test_refusals_carry_the_reason(make_client, scenario, reason):
 
 def test_event_hook_acks_and_failures(make_client):
     c = make_client()
-    assert c.ack("echo", 1, [2]) == [{"args": [1, [2]], "user": None, "nsp": "/", "sid_is_string": True}]
+    sid = c.sio.get_sid("/")
+    assert c.ack("echo", 1, [2]) == [{"args": [1, [2]], "user": None, "nsp": "/", "sid": sid, "sid_seen_at_connect": True}]
     assert c.ack("chunked") == ["chunked ok"]
     assert c.ack("fail") == [UNAVAILABLE]
     assert c.ack("garbage") == [UNAVAILABLE]

@@ -2,8 +2,9 @@
 //! `{"sid","nsp","auth","headers","query","address","user"}` to
 //! `connect_url` and accepts, refuses or enriches the socket by the reply.
 //!
-//! `sid` is the Engine.IO session id (Node's `socket.conn.id`): the
-//! socket's own id is created once the CONNECT is accepted, after the hook.
+//! `sid` is the socket's id (Node's `socket.id`, chosen before middleware
+//! runs): the one the client sees, the event hook sends and `POST
+//! /api/join {"sid"}` takes, so a backend can address the socket by it.
 //! `user` is the token's `sub` (or null): the token was checked by the
 //! middleware before this one, which left its claims in the shard's
 //! one-entry slot (`grants::take_verified`); this middleware takes them
@@ -104,7 +105,7 @@ fn body(req: &ConnectRequest, claims: Option<&Token>) -> Vec<u8> {
             .or_insert_with(|| Value::String(ringcast_proto::http::percent_decode(v)));
     }
     let body = json!({
-        "sid": req.engine_sid(),
+        "sid": req.id(),
         "nsp": req.namespace(),
         "auth": req.auth(),
         "headers": headers,

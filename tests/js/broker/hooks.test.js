@@ -63,9 +63,10 @@ for (const transport of ["websocket", "polling"]) {
       assert.equal(await ack(other, "broadcast_others", room, "news", room), true, room);
       assert.equal(await got, room);
     }
-    // The event hook sees the user the connect hook named.
+    // The event hook sees the user the connect hook named, and both hooks
+    // name the socket by its id (socket.id), the one the API's `sid` takes.
     const echoed = await ack(s, "echo", 1, { a: [2] });
-    assert.deepEqual(echoed, { args: [1, { a: [2] }], user: "alice", nsp: "/", sid_is_string: true });
+    assert.deepEqual(echoed, { args: [1, { a: [2] }], user: "alice", nsp: "/", sid: s.id, sid_seen_at_connect: true });
   });
 }
 
@@ -106,7 +107,7 @@ test("a backend that never answers: connect refused, event answered unavailable,
 
 test("event hook: the ack is the backend's value; chunked replies; failures answer unavailable", async () => {
   const s = await connect(URL, {});
-  assert.deepEqual(await ack(s, "echo", "x"), { args: ["x"], user: null, nsp: "/", sid_is_string: true });
+  assert.deepEqual(await ack(s, "echo", "x"), { args: ["x"], user: null, nsp: "/", sid: s.id, sid_seen_at_connect: true });
   assert.equal(await ack(s, "chunked"), "chunked ok");
   assert.equal(await ack(s, "no-ack-in-reply"), null);
   assert.deepEqual(await ack(s, "fail"), UNAVAILABLE);
