@@ -210,7 +210,10 @@ fn on_event(body: &Value, shared: &Shared) -> Vec<u8> {
         "echo" => {
             let seen = body["sid"].as_str().is_some_and(|sid| {
                 let (lock, _) = &**shared;
-                lock.lock().expect("not poisoned").connect_sids.contains(sid)
+                lock.lock()
+                    .expect("not poisoned")
+                    .connect_sids
+                    .contains(sid)
             });
             let ack = json!({"ack": {
                 "args": body["args"], "user": body["user"], "nsp": body["nsp"],

@@ -421,8 +421,11 @@ pub fn render(shards: &[StatsSnapshot], bridge: &BridgeHealth, api: &ApiCounts) 
     family(
         "ringcast_broadcasts_total",
         "counter",
-        "Broadcasts started on this node (sockets, server API, HTTP API).",
-        &[("{origin=\"local\"}", total.broadcasts)],
+        "Broadcasts delivered by this node: started here (sockets, server API, HTTP API) or received from other nodes through Redis.",
+        &[
+            ("{origin=\"local\"}", total.broadcasts),
+            ("{origin=\"cluster\"}", bridge.broadcasts_received),
+        ],
     );
     family(
         "ringcast_broadcast_receivers_total",
@@ -674,6 +677,7 @@ mod tests {
             "ringcast_packets_received_total{type=\"pong\"} 2\n",
             "ringcast_packets_received_total{type=\"binary_ack\"} 0\n",
             "ringcast_broadcasts_total{origin=\"local\"} 8\n",
+            "ringcast_broadcasts_total{origin=\"cluster\"} 0\n",
             "ringcast_broadcast_receivers_total 80\n",
             "ringcast_acks_pending{kind=\"socket\"} 2\n",
             "ringcast_acks_pending{kind=\"broadcast\"} 4\n",

@@ -100,6 +100,8 @@ pub struct Counters {
     pub published: AtomicU64,
     /// Messages received from Redis.
     pub received: AtomicU64,
+    /// Broadcasts of other nodes delivered to this node's shards.
+    pub broadcasts_received: AtomicU64,
     /// The subscribed connection is up (all its subscriptions confirmed).
     pub connected: AtomicBool,
     /// Times the subscribed connection went from up to down.
@@ -204,6 +206,7 @@ impl ClusterPort for Link {
             connected: c.connected.load(Ordering::Relaxed),
             published: n(&c.published),
             received: n(&c.received),
+            broadcasts_received: n(&c.broadcasts_received),
             dropped_from_shards: n(&c.dropped_from_shards),
             dropped_to_shards: n(&c.dropped_to_shards),
             dropped_publishes: n(&c.dropped_publishes),

@@ -215,6 +215,9 @@ pub struct BridgeHealth {
     pub published: u64,
     /// Messages received from Redis.
     pub received: u64,
+    /// Broadcasts from other nodes handed to this node's shards (once per
+    /// broadcast, whatever the number of shards or receivers).
+    pub broadcasts_received: u64,
     /// Messages from shards dropped (bridge queue full).
     pub dropped_from_shards: u64,
     /// Messages to shards dropped (shard queue full).

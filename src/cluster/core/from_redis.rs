@@ -180,6 +180,9 @@ impl Core {
             timeout: None,
             offset,
         });
+        self.counters
+            .broadcasts_received
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.to_all(|| ToShard::Broadcast(b.clone()));
     }
 
@@ -322,6 +325,9 @@ impl Core {
                     timeout: None,
                     offset: None,
                 });
+                self.counters
+                    .broadcasts_received
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 self.to_all(|| ToShard::Broadcast(b.clone()));
             }
         }
