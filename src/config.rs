@@ -161,9 +161,9 @@ pub struct HandshakeRequest<'a> {
     pub address: Option<std::net::IpAddr>,
 }
 
-impl HandshakeRequest<'_> {
+impl<'a> HandshakeRequest<'a> {
     /// The first header named `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: &str) -> Option<&'a str> {
         self.head
             .headers
             .iter()
@@ -202,16 +202,12 @@ impl OwnedHandshakeRequest {
 
     /// The first header named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.head
-            .headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.as_request().header(name)
     }
 
     /// The decoded query parameter `key`.
     pub fn query(&self, key: &str) -> Option<String> {
-        self.head.query.get(key)
+        self.as_request().query(key)
     }
 }
 

@@ -16,8 +16,10 @@
 
 #[path = "common/conformance.rs"]
 mod conformance;
+#[path = "common/raw.rs"]
+mod raw;
 use conformance::conformance_bin;
-use std::io::{Read, Write};
+use raw::Response;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -98,67 +100,9 @@ impl App {
     }
 }
 
-/// A raw HTTP response: status, head lines, body.
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Response {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn body_text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-/// One request on a fresh connection; reads the head and the body
-/// (`Content-Length`), or everything up to `101`'s head.
+/// One request on a fresh connection (see [`raw::request`]).
 fn request(addr: SocketAddr, req: &str) -> Response {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    s.write_all(req.as_bytes()).expect("write");
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-            let mut lines = head.lines();
-            let status = lines
-                .next()
-                .and_then(|l| l.split(' ').nth(1))
-                .and_then(|c| c.parse().ok())
-                .unwrap_or(0);
-            let headers: Vec<(String, String)> = lines
-                .filter_map(|l| l.split_once(':'))
-                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-                .collect();
-            let len = headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-                .and_then(|(_, v)| v.parse::<usize>().ok())
-                .unwrap_or(0);
-            if status == 101 || buf.len() >= end + 4 + len {
-                let body = buf[end + 4..(end + 4 + len).min(buf.len())].to_vec();
-                return Response {
-                    status,
-                    headers,
-                    body,
-                };
-            }
-        }
-        match s.read(&mut chunk) {
-            Ok(0) | Err(_) => panic!("connection ended early: {}", String::from_utf8_lossy(&buf)),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
+    raw::request(addr, req, b"")
 }
 
 fn get(addr: SocketAddr, path: &str, extra: &str) -> Response {
@@ -220,12 +164,12 @@ fn msgpack_parser_with_real_clients() {
     let app = App::start(&["--parser", "msgpack"]);
     // Over polling the server's CONNECT reply is one binary message, `b<base64>`.
     let open = get(app.addr, "/socket.io/?EIO=4&transport=polling", "");
-    let sid = sid_of(&open.body_text());
+    let sid = sid_of(&open.text());
     let path = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
     // {type:0, data:undefined, nsp:"/custom"} as the client sends it.
     let connect = "bg6R0eXBlAKRkYXRh1AAAo25zcKcvY3VzdG9t";
     assert_eq!(post(app.addr, &path, "", connect).status, 200);
-    let reply = get(app.addr, &path, "").body_text();
+    let reply = get(app.addr, &path, "").text();
     assert!(reply.starts_with('b'), "binary CONNECT reply: {reply:?}");
     run_node("msgpack.test.js", &app.url());
     run_python_msgpack(&app.url());
@@ -321,7 +265,7 @@ fn cors_exact_origin_with_credentials() {
     assert_eq!(open.status, 200);
     check(&open, "handshake");
     assert_eq!(open.header("Vary"), Some("Origin"));
-    let sid = sid_of(&open.body_text());
+    let sid = sid_of(&open.text());
     let path = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
     let p = post(app.addr, &path, &origin, "40");
     assert_eq!(p.status, 200);
@@ -417,7 +361,7 @@ fn cookie_and_allow_request() {
     let addr = running.local_addr();
 
     let open = get(addr, "/socket.io/?EIO=4&transport=polling", "");
-    let sid = sid_of(&open.body_text());
+    let sid = sid_of(&open.text());
     assert_eq!(
         open.header("Set-Cookie"),
         Some(format!("io={sid}; Path=/; HttpOnly; SameSite=Lax").as_str())
@@ -441,7 +385,7 @@ fn cookie_and_allow_request() {
 
     let denied = get(addr, "/socket.io/?EIO=4&transport=polling&deny=1", "");
     assert_eq!(denied.status, 403);
-    assert_eq!(denied.body_text(), r#"{"code":4,"message":"Forbidden"}"#);
+    assert_eq!(denied.text(), r#"{"code":4,"message":"Forbidden"}"#);
     assert_eq!(denied.header("Set-Cookie"), None);
     let custom = get(
         addr,
@@ -449,13 +393,10 @@ fn cookie_and_allow_request() {
         "X-Who: eve\r\n",
     );
     assert_eq!(custom.status, 403);
-    assert_eq!(
-        custom.body_text(),
-        r#"{"code":4,"message":"banned from eve"}"#
-    );
+    assert_eq!(custom.text(), r#"{"code":4,"message":"banned from eve"}"#);
     let ws_denied = ws_open(addr, "&deny=1");
     assert_eq!(ws_denied.status, 403);
-    assert_eq!(ws_denied.body_text(), "Forbidden");
+    assert_eq!(ws_denied.text(), "Forbidden");
 
     run_node("cookie.test.js", &format!("http://{addr}"));
     running.stop();
@@ -514,12 +455,12 @@ fn async_allow_request() {
     // The same shard answers another handshake while the hook waits.
     let open = get(addr, "/socket.io/?EIO=4&transport=polling", "");
     assert_eq!(open.status, 200);
-    assert!(open.body_text().starts_with("0{"), "{}", open.body_text());
+    assert!(open.text().starts_with("0{"), "{}", open.text());
     assert!(!held.is_finished(), "the held handshake waits for its hook");
     RELEASE.store(true, Ordering::SeqCst);
     let held = held.join().expect("request thread");
     assert_eq!(held.status, 403);
-    assert_eq!(held.body_text(), r#"{"code":4,"message":"held for eve"}"#);
+    assert_eq!(held.text(), r#"{"code":4,"message":"held for eve"}"#);
     running.stop();
     running.join();
 }
@@ -556,14 +497,14 @@ fn broker_parser_key() {
         addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
     };
     app.wait_ready();
-    let sid = sid_of(&get(app.addr, "/socket.io/?EIO=4&transport=polling", "").body_text());
+    let sid = sid_of(&get(app.addr, "/socket.io/?EIO=4&transport=polling", "").text());
     let path = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
     // {type:0, nsp:"/"}
     assert_eq!(
         post(app.addr, &path, "", "bgqR0eXBlAKNuc3ChLw==").status,
         200
     );
-    let reply = get(app.addr, &path, "").body_text();
+    let reply = get(app.addr, &path, "").text();
     assert!(reply.starts_with('b'), "binary CONNECT reply: {reply:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }

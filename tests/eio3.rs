@@ -80,64 +80,7 @@ impl App {
     }
 }
 
-/// A response: status, content type, body.
-struct Response {
-    status: u16,
-    content_type: String,
-    body: Vec<u8>,
-}
-
-impl Response {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-/// One request on a fresh connection; reads the head and the
-/// `Content-Length` body.
-fn request(addr: SocketAddr, head: &str, body: &[u8]) -> Response {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    s.write_all(head.as_bytes()).expect("write");
-    s.write_all(body).expect("write");
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-            let mut lines = head.lines();
-            let status = lines
-                .next()
-                .and_then(|l| l.split(' ').nth(1))
-                .and_then(|c| c.parse().ok())
-                .unwrap_or(0);
-            let headers: Vec<(String, String)> = lines
-                .filter_map(|l| l.split_once(':'))
-                .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-                .collect();
-            let header = |name: &str| {
-                headers
-                    .iter()
-                    .find(|(k, _)| k == name)
-                    .map(|(_, v)| v.clone())
-                    .unwrap_or_default()
-            };
-            let len: usize = header("content-length").parse().unwrap_or(0);
-            if buf.len() >= end + 4 + len {
-                return Response {
-                    status,
-                    content_type: header("content-type"),
-                    body: buf[end + 4..end + 4 + len].to_vec(),
-                };
-            }
-        }
-        match s.read(&mut chunk) {
-            Ok(0) | Err(_) => panic!("connection ended early: {}", String::from_utf8_lossy(&buf)),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
-}
+use raw::{request, Response};
 
 fn get(addr: SocketAddr, path: &str) -> Response {
     request(
@@ -196,7 +139,10 @@ fn v3_polling_wire() {
     let path = format!("/socket.io/?EIO=3&transport=polling&sid={sid}");
     // The server connected the client to `/` by itself: `40`, then the auth emit.
     let first = get(app.addr, &path);
-    assert_eq!(first.content_type, "text/plain; charset=UTF-8");
+    assert_eq!(
+        first.header("content-type").unwrap_or_default(),
+        "text/plain; charset=UTF-8"
+    );
     assert_eq!(first.text(), v3(&["40", r#"42["auth",{}]"#]));
 
     let connect = v3(&["40/custom?token=abc,", "2"]);
@@ -241,7 +187,10 @@ fn v3_polling_wire() {
         200
     );
     let ack = get(app.addr, &path);
-    assert_eq!(ack.content_type, "application/octet-stream");
+    assert_eq!(
+        ack.header("content-type").unwrap_or_default(),
+        "application/octet-stream"
+    );
     assert_eq!(
         ack.body,
         [
@@ -276,7 +225,10 @@ fn v3_polling_base64_binary() {
         200
     );
     let ack = get(app.addr, &path);
-    assert_eq!(ack.content_type, "text/plain; charset=UTF-8");
+    assert_eq!(
+        ack.header("content-type").unwrap_or_default(),
+        "text/plain; charset=UTF-8"
+    );
     assert_eq!(ack.text(), v3(&[ACK_BIN, "b4AQID"]));
 }
 

@@ -242,3 +242,70 @@ pub fn rss() -> usize {
         .and_then(|kb| kb.parse::<usize>().ok())
         .map_or(0, |kb| kb * 1024)
 }
+
+/// A complete HTTP response read by [`request`]: status, head lines, body.
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body, as (lossy) text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// One request (`head`, then `body`) on a fresh connection; reads the head
+/// and the `Content-Length` body, or only the head of a `101`. Panics when
+/// the connection ends first.
+pub fn request(addr: SocketAddr, head: &str, body: &[u8]) -> Response {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    s.write_all(head.as_bytes()).expect("write");
+    s.write_all(body).expect("write");
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let text = String::from_utf8_lossy(&buf[..end]).into_owned();
+            let mut lines = text.lines();
+            let status = lines
+                .next()
+                .and_then(|l| l.split(' ').nth(1))
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0);
+            let headers: Vec<(String, String)> = lines
+                .filter_map(|l| l.split_once(':'))
+                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                .collect();
+            let mut r = Response {
+                status,
+                headers,
+                body: Vec::new(),
+            };
+            let len: usize = r
+                .header("content-length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            if status == 101 || buf.len() >= end + 4 + len {
+                r.body = buf[end + 4..(end + 4 + len).min(buf.len())].to_vec();
+                return r;
+            }
+        }
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => panic!("connection ended early: {}", String::from_utf8_lossy(&buf)),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
