@@ -18,11 +18,11 @@
 mod conformance;
 #[path = "common/raw.rs"]
 mod raw;
-use conformance::conformance_bin;
+use conformance::{conformance_bin, free_port, App};
 use raw::Response;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -45,59 +45,6 @@ fn skip() -> bool {
         "tests/js/node_modules missing: run scripts/test.sh (it runs npm ci)"
     );
     false
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
-
-/// A conformance app; killed on drop.
-struct App {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl App {
-    fn start(flags: &[&str]) -> Self {
-        let port = free_port();
-        let child = Command::new(conformance_bin())
-            .args(["--port", &port.to_string(), "--shards", "2", "--no-pin"])
-            .args(flags)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("conformance starts");
-        let app = Self {
-            child,
-            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
-        };
-        app.wait_ready();
-        app
-    }
-
-    /// Waits for the listener (bounded number of tries, no timing assertion).
-    fn wait_ready(&self) {
-        for _ in 0..300 {
-            if TcpStream::connect(self.addr).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("conformance app on {} never listened", self.addr);
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
 }
 
 /// One request on a fresh connection (see [`raw::request`]).

@@ -22,10 +22,10 @@ mod raw;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use conformance::conformance_bin;
+use conformance::App;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -37,47 +37,6 @@ fn skip() -> bool {
         return true;
     }
     false
-}
-
-/// A conformance app; killed on drop.
-struct App {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl App {
-    fn start(flags: &[&str]) -> Self {
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let child = Command::new(conformance_bin())
-            .args(["--port", &port.to_string(), "--shards", "2", "--no-pin"])
-            .args(flags)
-            .env_remove("ALLOW_EIO3")
-            .env_remove("REDIS_URL")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("conformance starts");
-        let app = Self {
-            child,
-            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
-        };
-        for _ in 0..300 {
-            if TcpStream::connect(app.addr).is_ok() {
-                return app;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("conformance app on {} never listened", app.addr);
-    }
 }
 
 use raw::{request, Response};

@@ -3,10 +3,75 @@
 //! triple (`RINGCAST_CONFORMANCE_BIN` overrides it). Included with
 //! `#[path = "common/conformance.rs"] mod conformance;`.
 
+#![allow(dead_code)]
+
 use std::ffi::OsString;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
+use std::time::Duration;
+
+/// A server process on `addr` (the conformance app from [`App::start`], or
+/// any child a test spawns); killed on drop.
+pub(crate) struct App {
+    pub(crate) child: Child,
+    pub(crate) addr: SocketAddr,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl App {
+    /// The conformance app on a free port with 2 shards and `flags`; its
+    /// environment's `ALLOW_EIO3` and `REDIS_URL` are not inherited.
+    pub(crate) fn start(flags: &[&str]) -> Self {
+        let port = free_port();
+        let child = Command::new(conformance_bin())
+            .args(["--port", &port.to_string(), "--shards", "2", "--no-pin"])
+            .args(flags)
+            .env_remove("ALLOW_EIO3")
+            .env_remove("REDIS_URL")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("conformance starts");
+        let app = Self {
+            child,
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+        };
+        app.wait_ready();
+        app
+    }
+
+    /// Waits for the listener (a bounded number of tries, no timing
+    /// assertion).
+    pub(crate) fn wait_ready(&self) {
+        for _ in 0..300 {
+            if TcpStream::connect(self.addr).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("server on {} never listened", self.addr);
+    }
+
+    /// `http://ADDR`.
+    pub(crate) fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+/// A port free now on 127.0.0.1.
+pub(crate) fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
 
 /// The conformance example next to this test executable
 /// (`target/[<triple>/]<profile>/deps/e2e-xxx` → `target/[<triple>/]<profile>/examples/conformance`),
