@@ -40,6 +40,34 @@ fn admin_ui_with_a_plain_password() {
     run_suite(&url, "/admin", "correct horse");
 }
 
+/// `mode = "production"` and `readonly = true` (Node's `instrument`
+/// options), each against its own broker (tests/js/admin/modes.test.js).
+#[test]
+fn admin_ui_production_mode_and_readonly() {
+    for (name, extra) in [
+        ("production", "mode = \"production\"\n"),
+        ("readonly", "readonly = true\n"),
+    ] {
+        let dir = TempDir::new(&format!("admin-{name}"));
+        let config = dir.write(
+            "ringcast.toml",
+            &format!("[admin_ui]\nusername = \"ops\"\npassword = \"pw\"\n{extra}"),
+        );
+        let (_server, url) = start(&["--config", &config.to_string_lossy()]);
+        let Some(js) = js_dir() else { return };
+        let out = Command::new("node")
+            .args(["--test", "admin/modes.test.js"])
+            .current_dir(js)
+            .env("RINGCAST_URL", &url)
+            .env("ADMIN_USER", "ops")
+            .env("ADMIN_PASSWORD", "pw")
+            .env("ADMIN_MODE", name)
+            .output()
+            .expect("node runs");
+        assert_passed(&format!("admin-ui {name}"), &out);
+    }
+}
+
 #[test]
 fn admin_ui_with_a_bcrypt_hash_and_guarded_namespaces() {
     // Invariant: hashing with a valid cost succeeds.

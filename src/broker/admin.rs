@@ -46,6 +46,24 @@ pub struct AdminUi {
     pub username: String,
     /// The password, or its bcrypt hash.
     pub password: Password,
+    /// `mode`: what the dashboard is sent (Node's `instrument` option).
+    pub mode: Mode,
+    /// `readonly`: the dashboard may look but not act (no `emit`, `join`,
+    /// `leave`, `_disconnect`), as Node's `readonly` option.
+    pub readonly: bool,
+}
+
+/// Node admin-ui's `mode` option.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Node's default: `all_sockets`, the socket and room events, and
+    /// every event sockets send and are sent one by one (`event_received`,
+    /// `event_sent`, feature `ALL_EVENTS`): one broadcast to the admin
+    /// namespace per such event.
+    Development,
+    /// Only `config` and `server_stats` (with its aggregated events): no
+    /// per-socket traffic to the dashboard.
+    Production,
 }
 
 impl std::fmt::Debug for AdminUi {
@@ -53,6 +71,8 @@ impl std::fmt::Debug for AdminUi {
         f.debug_struct("AdminUi")
             .field("namespace", &self.namespace)
             .field("username", &self.username)
+            .field("mode", &self.mode)
+            .field("readonly", &self.readonly)
             .finish_non_exhaustive()
     }
 }
@@ -85,7 +105,15 @@ impl AdminUi {
             }
         };
         for key in t.keys() {
-            if !["namespace", "username", "password", "password_bcrypt"].contains(&key.as_str()) {
+            let known = [
+                "namespace",
+                "username",
+                "password",
+                "password_bcrypt",
+                "mode",
+                "readonly",
+            ];
+            if !known.contains(&key.as_str()) {
                 return Err(KeyError::new(format!("admin_ui.{key}"), "unknown key"));
             }
         }
@@ -127,10 +155,27 @@ impl AdminUi {
                 ))
             }
         };
+        let mode = match text("mode")?.as_deref() {
+            None | Some("development") => Mode::Development,
+            Some("production") => Mode::Production,
+            Some(other) => {
+                return Err(KeyError::new(
+                    "admin_ui.mode",
+                    format!("{other:?} is not \"development\" or \"production\""),
+                ))
+            }
+        };
+        let readonly = match t.get("readonly") {
+            None => false,
+            Some(Value::Boolean(b)) => *b,
+            Some(other) => return Err(KeyError::type_of("admin_ui.readonly", "a boolean", other)),
+        };
         Ok(Self {
             namespace,
             username,
             password,
+            mode,
+            readonly,
         })
     }
 
@@ -143,6 +188,8 @@ impl AdminUi {
             sessions: Mutex::new(VecDeque::new()),
         });
         let nsp = self.namespace.clone();
+        let development = self.mode == Mode::Development;
+        let features = super::admin_events::features(self.readonly, development);
         let builder = builder.namespace(&nsp, |ns| {
             let l = login.clone();
             ns.use_middleware_async(move |req| {
@@ -152,11 +199,13 @@ impl AdminUi {
             let l = login.clone();
             ns.on_connect_async(move |socket| {
                 let session = l.session_for(&socket);
-                super::admin_events::greet(socket, session)
+                super::admin_events::greet(socket, session, features.clone(), development)
             });
-            super::admin_events::commands(ns);
+            if !self.readonly {
+                super::admin_events::commands(ns);
+            }
         });
-        super::admin_events::install(builder, nsp, server_id)
+        super::admin_events::install(builder, nsp, server_id, development)
     }
 }
 
@@ -273,6 +322,25 @@ mod tests {
             key("[admin_ui]\nusername = \"a\"\npassword = \"p\"\nuser = \"x\""),
             "admin_ui.user"
         );
+        assert_eq!(
+            key("[admin_ui]\nusername = \"a\"\npassword = \"p\"\nmode = \"dev\""),
+            "admin_ui.mode"
+        );
+        assert_eq!(
+            key("[admin_ui]\nusername = \"a\"\npassword = \"p\"\nreadonly = \"yes\""),
+            "admin_ui.readonly"
+        );
+    }
+
+    #[test]
+    fn mode_and_readonly() {
+        let ui = parse("[admin_ui]\nusername = \"a\"\npassword = \"p\"").expect("loads");
+        assert_eq!((ui.mode, ui.readonly), (Mode::Development, false));
+        let ui = parse(
+            "[admin_ui]\nusername = \"a\"\npassword = \"p\"\nmode = \"production\"\nreadonly = true",
+        )
+        .expect("loads");
+        assert_eq!((ui.mode, ui.readonly), (Mode::Production, true));
     }
 
     #[test]

@@ -24,9 +24,16 @@
 //!   cluster operations of the library on every node: `to(filter)` then
 //!   `emit` / `sockets_join` / `sockets_leave` / `disconnect_sockets`.
 //!
+//! - `event_received` / `event_sent` (feature `ALL_EVENTS`): every event a
+//!   socket outside the admin namespace sends, and every `Socket::emit` to
+//!   one (not broadcasts, as Node's `onAnyOutgoing`), from the same
+//!   observer.
+//! - All of the above per-socket traffic only in `mode = "development"`
+//!   (Node's default); `"production"` sends `config` and `server_stats`
+//!   only. `readonly` registers no commands and advertises none.
+//!
 //! `socket_updated` is sent for transport upgrades (not for changes of a
-//! socket's data: `set_data` has no hook). Not sent: `event_received` /
-//! `event_sent` (feature `ALL_EVENTS`, which the dashboard then hides).
+//! socket's data: `set_data` has no hook).
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -39,8 +46,8 @@ use crate::server::{
     Socket,
 };
 
-/// `supportedFeatures` of `config`.
-const FEATURES: [&str; 8] = [
+/// The commands of `supportedFeatures` (Node with socket.io 4.x).
+const COMMANDS: [&str; 7] = [
     "EMIT",
     "JOIN",
     "LEAVE",
@@ -48,19 +55,40 @@ const FEATURES: [&str; 8] = [
     "MJOIN",
     "MLEAVE",
     "MDISCONNECT",
-    "AGGREGATED_EVENTS",
 ];
+
+/// `supportedFeatures` of `config`, as Node's `instrument` computes it:
+/// no commands when `readonly`, `ALL_EVENTS` in development mode.
+pub(super) fn features(readonly: bool, development: bool) -> Arc<[&'static str]> {
+    let commands = if readonly { &[][..] } else { &COMMANDS[..] };
+    let all_events = if development {
+        &["ALL_EVENTS"][..]
+    } else {
+        &[]
+    };
+    [commands, &["AGGREGATED_EVENTS"], all_events]
+        .concat()
+        .into()
+}
 
 /// How often `server_stats` is sent (Node: 2 s).
 const STATS_EVERY: Duration = Duration::from_secs(2);
 
 /// The connect handler of the admin namespace: `session` (after a login by
 /// password), `config`, then `all_sockets`.
-pub(super) async fn greet(socket: Socket, session: Option<String>) {
+pub(super) async fn greet(
+    socket: Socket,
+    session: Option<String>,
+    features: Arc<[&'static str]>,
+    development: bool,
+) {
     if let Some(id) = session {
         let _ = socket.emit("session", id);
     }
-    let _ = socket.emit("config", json!({ "supportedFeatures": FEATURES }));
+    let _ = socket.emit("config", json!({ "supportedFeatures": &*features }));
+    if !development {
+        return;
+    }
     let mut all = Vec::new();
     for (name, _) in shard_counts().namespaces {
         let Some(op) = server::of(&name) else {
@@ -121,25 +149,33 @@ fn target(args: &[Value], filter: usize) -> Option<server::BroadcastOperator> {
     })
 }
 
-/// Adds the observer and the statistics task.
-pub(super) fn install(builder: Builder, nsp: String, server_id: Option<String>) -> Builder {
+/// Adds the observer (development mode) and the statistics task.
+pub(super) fn install(
+    builder: Builder,
+    nsp: String,
+    server_id: Option<String>,
+    development: bool,
+) -> Builder {
     let stats = Arc::new(Stats::new(server_id, nsp.clone()));
-    let observed = nsp;
-    builder
-        .observe(move |socket, what| observe(&observed, socket, what))
-        .on_shard_start(move |shard| {
-            let stats = stats.clone();
-            glommio::spawn_local(async move {
-                loop {
-                    stats.publish(shard, shard_counts());
-                    if shard == 0 {
-                        stats.emit();
-                    }
-                    glommio::timer::sleep(STATS_EVERY).await;
+    let builder = if development {
+        let observed = nsp;
+        builder.observe(move |socket, what| observe(&observed, socket, what))
+    } else {
+        builder
+    };
+    builder.on_shard_start(move |shard| {
+        let stats = stats.clone();
+        glommio::spawn_local(async move {
+            loop {
+                stats.publish(shard, shard_counts());
+                if shard == 0 {
+                    stats.emit();
                 }
-            })
-            .detach();
+                glommio::timer::sleep(STATS_EVERY).await;
+            }
         })
+        .detach();
+    })
 }
 
 /// Reports a socket's change to the admin namespace.
@@ -181,8 +217,33 @@ fn observe(admin: &str, socket: &Socket, what: Lifecycle<'_>) {
                 .arg(socket.id())
                 .arg(now),
         ),
+        // Not for the admin namespace's own sockets, as Node (the
+        // dashboard's commands would echo back).
+        Lifecycle::EventReceived(..) | Lifecycle::EventSent(..) if socket.namespace() == admin => {
+            return
+        }
+        Lifecycle::EventReceived(name, args) => {
+            ("event_received", event_args(socket, name, args, now))
+        }
+        Lifecycle::EventSent(name, args) => ("event_sent", event_args(socket, name, args, now)),
     };
     let _ = to.emit(event, payload);
+}
+
+/// `(nsp, id, [event, ...args], timestamp)` of `event_received` /
+/// `event_sent`; binary arguments stay binary (their placeholders index
+/// the same attachments).
+fn event_args(socket: &Socket, name: &str, args: &Payload, now: String) -> Payload {
+    let mut all = Vec::with_capacity(args.args.len() + 1);
+    all.push(Value::from(name));
+    all.extend(args.args.iter().cloned());
+    let row = vec![
+        Value::from(socket.namespace()),
+        Value::from(socket.id()),
+        Value::Array(all),
+        Value::from(now),
+    ];
+    Payload::from_parts(row, args.attachments.clone())
 }
 
 /// A local socket as `SerializedSocket`, with its transport and client id.

@@ -73,7 +73,7 @@ impl ServerApp {
     }
 
     /// Runs the server-wide observers.
-    fn observe(&self, socket: &Socket, what: Lifecycle<'_>) {
+    pub(super) fn observe(&self, socket: &Socket, what: Lifecycle<'_>) {
         for o in &self.hooks.observers {
             o(socket, what);
         }
@@ -300,6 +300,10 @@ impl App for ServerApp {
             payload: Payload::from_parts(ev.args, ev.attachments),
             ack,
         };
+        self.observe(
+            &socket,
+            Lifecycle::EventReceived(&event.name, &event.payload),
+        );
         if ns.order == EventOrder::Concurrent {
             // The common path, without the closure `run` takes.
             if let Some(f) = dispatch_event(ns, &socket, event) {

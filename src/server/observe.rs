@@ -13,13 +13,16 @@
 //! join of a room the socket is in is none); the socket's own id room and
 //! the rooms left by disconnecting are not reported (Node's adapter reports
 //! those as `join-room`/`leave-room`; the socket's connect and disconnect
-//! say the same). Without an observer, a join or leave costs one branch.
+//! say the same). Events are reported as they arrive and as
+//! `Socket::emit` sends them (not broadcasts). Without an observer, a join,
+//! a leave or an event costs one branch.
 
 use std::rc::Rc;
 
 use crate::shard::session::{CloseReason, Transport};
 use crate::shard::Shard;
 
+use super::payload::Payload;
 use super::socket::Socket;
 
 /// What happened to a socket ([`super::Builder::observe`]). More kinds may
@@ -38,6 +41,15 @@ pub enum Lifecycle<'a> {
     /// Its Engine.IO session moved from HTTP long-polling to a websocket
     /// ([`Socket::transport`] is now `"websocket"`).
     Upgraded,
+    /// It sent this event (name, arguments without the ack), seen on
+    /// arrival before the namespace's `on_any` listeners (Node's
+    /// `socket.onAny`).
+    EventReceived(&'a str, &'a Payload),
+    /// The server emitted this event to it alone ([`Socket::emit`] and the
+    /// ack forms), before the packet is queued (Node's
+    /// `socket.onAnyOutgoing`). Broadcasts are not reported: they are
+    /// encoded once for every receiver.
+    EventSent(&'a str, &'a Payload),
 }
 
 pub(crate) type Observer = dyn Fn(&Socket, Lifecycle<'_>) + Send + Sync;

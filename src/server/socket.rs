@@ -205,9 +205,14 @@ impl Socket {
         Ok(())
     }
 
-    /// Runs the namespace's `on_any_outgoing` listeners.
+    /// Runs the namespace's `on_any_outgoing` listeners and the
+    /// server-wide observers.
     fn notify_outgoing(&self, event: &str, payload: &Payload) {
-        let Some(ns) = server_app(&self.shard).and_then(|a| a.namespace(self.state.nsp)) else {
+        let Some(app) = server_app(&self.shard) else {
+            return;
+        };
+        app.observe(self, super::observe::Lifecycle::EventSent(event, payload));
+        let Some(ns) = app.namespace(self.state.nsp) else {
             return;
         };
         for h in &ns.outgoing {

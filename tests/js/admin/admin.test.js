@@ -73,7 +73,8 @@ test("the dashboard sees sockets and rooms, and its commands act on them", async
   await connected(admin);
 
   const [{ supportedFeatures }] = await config;
-  for (const f of ["EMIT", "JOIN", "LEAVE", "DISCONNECT", "MJOIN", "MLEAVE", "MDISCONNECT", "AGGREGATED_EVENTS"]) {
+  // Node's default mode ("development") also has ALL_EVENTS.
+  for (const f of ["EMIT", "JOIN", "LEAVE", "DISCONNECT", "MJOIN", "MLEAVE", "MDISCONNECT", "AGGREGATED_EVENTS", "ALL_EVENTS"]) {
     assert.ok(supportedFeatures.includes(f), `${f} in ${supportedFeatures}`);
   }
   const [sockets] = await all;
@@ -111,10 +112,15 @@ test("the dashboard sees sockets and rooms, and its commands act on them", async
   await next(admin, "server_stats", (s) => s.namespaces.some((n) => n.name === "/" && n.socketsCount >= 1));
   await aggregated;
 
-  // The client joins a room: room_joined.
+  // The client joins a room: room_joined, and the event itself (ALL_EVENTS): event_received
+  // with the name first and without the ack.
   const joined = next(admin, "room_joined", (nsp, room, id) => nsp === "/" && room === "r1" && id === client.id);
+  const received = next(admin, "event_received", (nsp, id, args) => nsp === "/" && id === client.id && args[0] === "join");
   assert.equal(await client.timeout(5000).emitWithAck("join", "r1"), true);
   await joined;
+  const [, , args, when] = await received;
+  assert.deepEqual(args, ["join", "r1"]);
+  assert.ok(!Number.isNaN(Date.parse(when)), when);
 
   // The dashboard's join and leave (filter: the client's id), then emit to it.
   const j2 = next(admin, "room_joined", (nsp, room, id) => room === "r2" && id === client.id);
