@@ -1,6 +1,6 @@
 //! The Redis servers of tests/cluster.rs, each killed (with every process it started) when
 //! dropped: a single `redis-server` on a free port, and a 3-master Redis Cluster
-//! (`redis-server --cluster-enabled yes` on free ports below 30000, the cluster bus being port +
+//! (`redis-server --cluster-enabled yes` on free ports whose bus port (+10000) is below the ephemeral range, the cluster bus being port +
 //! 10000, slots assigned with `redis-cli --cluster create`).
 
 use std::io::{Read, Write};
@@ -98,19 +98,30 @@ fn redis_inline(port: u16, cmd: &str) -> Option<String> {
     Some(String::from_utf8_lossy(&buf[..n]).into_owned())
 }
 
-/// A port below 30000 whose cluster bus port (+10000) is free too.
+/// A port whose cluster bus port (+10000) is free too, both below the
+/// kernel's ephemeral range (`ip_local_port_range`): a bus port inside it
+/// can be taken by any outgoing connection of a concurrent test or load
+/// run between this check and `redis-server`'s bind (seen: "Could not
+/// create server TCP listening socket 127.0.0.1:33090").
 fn free_cluster_port(taken: &[u16]) -> u16 {
     use std::sync::atomic::{AtomicU16, Ordering};
+    const BASE: u16 = 20000;
     static NEXT: AtomicU16 = AtomicU16::new(0);
+    let ephemeral_low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768);
+    // Ports p with p + 10000 < ephemeral_low (2,767 of them by default).
+    let span = ephemeral_low.saturating_sub(BASE + 10000).clamp(100, 9000);
     if NEXT.load(Ordering::Relaxed) == 0 {
         NEXT.store(
-            20000 + (std::process::id() % 4000) as u16 * 2,
+            BASE + (std::process::id() % u32::from(span)) as u16,
             Ordering::Relaxed,
         );
     }
     loop {
         let p = NEXT.fetch_add(1, Ordering::Relaxed);
-        let p = 20000 + (p - 20000) % 9000;
+        let p = BASE + (p.wrapping_sub(BASE)) % span;
         let free = |port: u16| TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok();
         if !taken.contains(&p) && free(p) && free(p + 10000) {
             return p;
@@ -118,7 +129,7 @@ fn free_cluster_port(taken: &[u16]) -> u16 {
     }
 }
 
-/// A 3-master Redis Cluster (`redis-server --cluster-enabled yes` on free ports below 30000,
+/// A 3-master Redis Cluster (`redis-server --cluster-enabled yes` on free ports below the ephemeral range less 10000,
 /// slots assigned with `redis-cli --cluster create`), stopped (every process) when dropped.
 pub(crate) struct RedisCluster {
     procs: Vec<Proc>,
