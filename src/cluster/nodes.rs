@@ -214,6 +214,16 @@ pub(crate) struct Nodes {
 }
 
 impl Nodes {
+    /// A directory with an empty table (unit tests of its users).
+    #[cfg(test)]
+    pub(crate) fn for_test(me: &str, want: Sender<String>) -> Self {
+        Self {
+            me: me.into(),
+            table: Mutex::new(Table::default()),
+            want,
+        }
+    }
+
     /// This node's tag.
     pub(crate) fn tag(&self) -> &str {
         &self.me
