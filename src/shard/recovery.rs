@@ -30,6 +30,14 @@
 //! either in Y's replay, in X's addition, or delivered live, exactly once.
 //! Across nodes the same argument holds with the owner's replay replaced
 //! by the tail it published to Redis (`recovery_cluster`).
+//!
+//! A recovered socket keeps its pid (Node's), which may name another
+//! shard Y than the one it now lives on, X. When it vanishes again, X hands
+//! Y a [`SessionRecord`] (X's tail and watermark, as published across
+//! nodes; [`RecoveryStore::keep_record`]) through the mesh, so the next
+//! recovery, routed by the pid to Y, finds it there and X's tail replaces
+//! Y's replay in the argument above. A socket recovered from another node
+//! keeps nothing locally: only its copy in Redis can be found again.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -40,6 +48,7 @@ use serde_json::Value;
 
 use super::app::SocketData;
 use super::msg::Msg;
+use super::recovery_cluster::SessionRecord;
 
 /// Connection state recovery settings (Node's `connectionStateRecovery`).
 #[derive(Debug, Clone)]
@@ -207,6 +216,11 @@ pub struct RecoveryStore {
     received: AHashMap<Origin, u64>,
     evicted: AHashMap<Origin, u64>,
     sessions: AHashMap<Box<str>, Persisted>,
+    /// Sessions this shard owns (their pid names it) whose socket lived on
+    /// another shard of this node after a recovery there: kept as that
+    /// shard's record (tail and watermark, `recovery_cluster`), with when
+    /// it came.
+    records: AHashMap<Box<str>, (SessionRecord, Instant)>,
     session_bytes: usize,
 }
 
@@ -214,6 +228,16 @@ pub struct RecoveryStore {
 /// (`socket.data` is the application's and not measured).
 fn session_size(pid: &str, s: &Persisted) -> usize {
     ENTRY_OVERHEAD + pid.len() + s.sid.len() + s.rooms.iter().map(|r| r.len() + 16).sum::<usize>()
+}
+
+/// Bytes counted for a kept record: as a session, plus its watermark and
+/// tail entries (the packets themselves are shared with the stores).
+fn record_size(pid: &str, r: &SessionRecord) -> usize {
+    ENTRY_OVERHEAD
+        + pid.len()
+        + r.sid.len()
+        + r.rooms.iter().map(|x| x.len() + 16).sum::<usize>()
+        + (r.watermark.len() + r.tail.len()) * 24
 }
 
 impl std::fmt::Debug for RecoveryStore {
@@ -239,6 +263,7 @@ impl RecoveryStore {
             received: AHashMap::new(),
             evicted: AHashMap::new(),
             sessions: AHashMap::new(),
+            records: AHashMap::new(),
             session_bytes: 0,
         }
     }
@@ -253,9 +278,9 @@ impl RecoveryStore {
         self.entries.len()
     }
 
-    /// Sessions kept.
+    /// Sessions kept (records included).
     pub fn sessions(&self) -> usize {
-        self.sessions.len()
+        self.sessions.len() + self.records.len()
     }
 
     /// Bytes of sessions kept ([`session_size`]).
@@ -333,7 +358,27 @@ impl RecoveryStore {
             }
             keep
         });
+        self.records.retain(|pid, (r, at)| {
+            let keep = now.saturating_duration_since(*at) <= ttl;
+            if !keep {
+                freed += record_size(pid, r);
+            }
+            keep
+        });
         self.session_bytes -= freed;
+    }
+
+    /// Keeps the session of a socket this shard owns (its pid names this
+    /// shard) that vanished from another shard of this node: `record` is
+    /// that shard's view (tail and watermark), as published to other nodes.
+    pub fn keep_record(&mut self, record: SessionRecord, now: Instant) {
+        self.expire(now);
+        let pid = record.pid.clone();
+        if let Some((old, _)) = self.records.get(&pid) {
+            self.session_bytes -= record_size(&pid, old);
+        }
+        self.session_bytes += record_size(&pid, &record);
+        self.records.insert(pid, (record, now));
     }
 
     /// Keeps the session of a socket that vanished.
@@ -358,6 +403,18 @@ impl RecoveryStore {
         now: Instant,
     ) -> Result<(Recovered, Option<Box<dyn SocketData>>), Miss> {
         self.expire(now);
+        if self.records.get(pid).is_some_and(|(r, _)| r.nsp == nsp) {
+            let Some((record, _)) = self.records.remove(pid) else {
+                return Err(Miss::UnknownSession);
+            };
+            self.session_bytes -= record_size(pid, &record);
+            let mut r = record.recover(offset, nsp)?;
+            let data = r
+                .data_json
+                .take()
+                .map(|v| Box::new(v) as Box<dyn SocketData>);
+            return Ok((r, data));
+        }
         if self.sessions.get(pid).is_none_or(|s| s.nsp != nsp) {
             return Err(Miss::UnknownSession);
         }

@@ -164,3 +164,54 @@ fn other_shard_adds_what_the_owner_had_not_seen() {
         .expect("nothing evicted");
     assert_eq!(texts(&more), ["a2"]);
 }
+
+/// Regression: a socket recovered on shard X with a pid owned by shard Y
+/// vanishes again; X hands Y its record (the session was kept on X, where
+/// the next recovery, asking Y, never looked). Y recovers it: X's tail
+/// after the offset, data as JSON, X's watermark for the attaching shard.
+#[test]
+fn owner_recovers_a_record_from_the_shard_the_socket_lived_on() {
+    use super::super::recovery_cluster::{SessionRecord, TAIL_BYTES, TAIL_MAX};
+    let now = Instant::now();
+    let mut x = RecoveryStore::new(&cfg(1 << 20));
+    let mut y = RecoveryStore::new(&cfg(1 << 20));
+    let r = rooms(&["S", "a"]);
+    let o1 = x.next_offset(1);
+    x.handle_packet(o1, 0, &[], &[], &msg("x1"), now);
+    let o2 = x.next_offset(1);
+    x.handle_packet(o2, 0, &rooms(&["b"]), &[], &msg("not for S"), now);
+    let o3 = x.next_offset(1);
+    x.handle_packet(o3, 0, &rooms(&["S"]), &[], &msg("x3"), now);
+    let record = || SessionRecord {
+        pid: "1.7.p".into(),
+        sid: "S".into(),
+        nsp: 0,
+        tail: x.tail(0, &r, TAIL_MAX, TAIL_BYTES),
+        rooms: r.clone(),
+        data: Some(serde_json::json!({"k": 1})),
+        watermark: x.watermark(),
+        ttl: Duration::from_secs(10),
+    };
+    y.keep_record(record(), now);
+    assert_eq!(y.sessions(), 1);
+    assert!(y.session_bytes() > 0);
+    // Another namespace: not this session, and it stays.
+    assert_eq!(
+        y.take("1.7.p", &o1.encode(), 1, now).err(),
+        Some(Miss::UnknownSession)
+    );
+    let (got, data) = y.take("1.7.p", &o1.encode(), 0, now).expect("recovers");
+    assert_eq!(texts(&got.missed), ["x3"]);
+    assert_eq!(got.sid.as_ref(), "S");
+    assert_eq!(data.map(|d| d.to_json()), Some(serde_json::json!({"k": 1})));
+    assert_eq!(got.watermark, x.watermark());
+    assert_eq!((y.sessions(), y.session_bytes()), (0, 0));
+    // Taken once; a record expires like a session.
+    assert_eq!(
+        y.take("1.7.p", &o1.encode(), 0, now).err(),
+        Some(Miss::UnknownSession)
+    );
+    y.keep_record(record(), now);
+    y.expire(now + Duration::from_secs(11));
+    assert_eq!((y.sessions(), y.session_bytes()), (0, 0));
+}
