@@ -44,6 +44,12 @@ pub(crate) const NODE_TTL: Duration = Duration::from_millis(5000);
 pub(crate) const ABSENT_FOR: Duration = Duration::from_millis(1000);
 /// Most absent tags remembered (beyond, the memory is cleared).
 const MAX_ABSENT: usize = 10_000;
+/// Most tags waiting to be read: the tags come from clients' sids, and
+/// while Redis is unreachable nothing clears them, so without a bound a
+/// client sending made-up sids would grow the set (and the next `MGET`)
+/// without end. A tag refused here is answered as unknown after the
+/// shard's bounded wait; the client reconnects.
+const MAX_WANTED: usize = 1024;
 /// Wait before reconnecting to Redis after an error.
 const RETRY: Duration = Duration::from_millis(200);
 
@@ -98,7 +104,11 @@ impl Directory {
 
     /// A shard asks for `tag` (ignored unless well formed, or our own).
     pub(crate) fn handle_want(&mut self, tag: &str) {
-        if sid::is_node_tag(tag) && tag != self.me && !self.known.contains(tag) {
+        if sid::is_node_tag(tag)
+            && tag != self.me
+            && !self.known.contains(tag)
+            && self.wanted.len() < MAX_WANTED
+        {
             self.wanted.insert(tag.to_owned());
         }
     }
@@ -214,6 +224,16 @@ pub(crate) struct Nodes {
 }
 
 impl Nodes {
+    /// A directory with an empty table (unit tests of its users).
+    #[cfg(test)]
+    pub(crate) fn for_test(me: &str, want: Sender<String>) -> Self {
+        Self {
+            me: me.into(),
+            table: Mutex::new(Table::default()),
+            want,
+        }
+    }
+
     /// This node's tag.
     pub(crate) fn tag(&self) -> &str {
         &self.me
@@ -485,6 +505,26 @@ mod tests {
         assert_eq!(d.poll_timeout(), None);
         let r = d.poll_round(now).expect("retried");
         assert_eq!(r.commands.len(), 2, "SET again, MGET again");
+    }
+
+    /// Regression: made-up tags from clients' sids, while Redis is
+    /// unreachable (every round fails), stay bounded.
+    #[test]
+    fn wanted_tags_are_bounded_while_redis_is_down() {
+        let mut d = Directory::new("k", "AAAAAAAA", "127.0.0.1:1");
+        let now = Instant::now();
+        for i in 0..(MAX_WANTED as u64 * 3) {
+            let b = i.to_be_bytes();
+            let tag = sid::encode_node_tag(&[b[2], b[3], b[4], b[5], b[6], b[7]]);
+            d.handle_want(&tag);
+            if i % 100 == 0 {
+                let round = d.poll_round(now).expect("a round");
+                drop(d.handle_replies(round, &[]));
+            }
+        }
+        assert_eq!(d.wanted.len(), MAX_WANTED);
+        let round = d.poll_round(now).expect("a round");
+        assert!(round.tags.len() <= MAX_WANTED);
     }
 
     #[test]

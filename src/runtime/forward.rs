@@ -265,8 +265,17 @@ impl Forwarder {
         upgrade: bool,
         limits: Limits,
     ) -> Result<Relayed, FwdError> {
-        for _ in 0..2 {
-            let (mut peer, reused) = match self.take_idle(addr) {
+        for attempt in 0..2 {
+            // The retry always dials: the pooled connection that failed
+            // says the others are likely stale too (the peer restarted, or
+            // closed its idle connections), so they go.
+            let pooled = if attempt == 0 {
+                self.take_idle(addr)
+            } else {
+                self.idle.borrow_mut().remove(&addr);
+                None
+            };
+            let (mut peer, reused) = match pooled {
                 Some(s) => (s, true),
                 None => {
                     let s = TcpStream::connect_timeout(addr, CONNECT_TIMEOUT)
@@ -556,77 +565,5 @@ async fn splice(client: &mut TcpStream, peer: &mut TcpStream, pending: Vec<u8>) 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// `Failure as usize` indexes the metric's label values.
-    #[test]
-    fn failure_labels_line_up() {
-        use crate::shard::stats::FORWARD_FAILURES;
-        let all = [
-            (Failure::UnknownOwner, "unknown_owner"),
-            (Failure::Connect, "connect"),
-            (Failure::Timeout, "timeout"),
-            (Failure::Closed, "closed"),
-            (Failure::Broken, "broken"),
-        ];
-        assert_eq!(all.len(), FORWARD_FAILURES.len());
-        for (f, name) in all {
-            assert_eq!(FORWARD_FAILURES[f as usize], name);
-        }
-    }
-
-    #[test]
-    fn hop_header_goes_last() {
-        let h = b"GET /socket.io/?sid=x HTTP/1.1\r\nHost: a\r\n\r\n";
-        assert_eq!(
-            with_hop_header(h, "ABCDEFGH"),
-            b"GET /socket.io/?sid=x HTTP/1.1\r\nHost: a\r\nX-Ringcast-Forwarded: ABCDEFGH\r\n\r\n"
-        );
-    }
-
-    #[test]
-    fn response_heads() {
-        let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\nhello";
-        let meta = |status, content_length, close, len| {
-            Ok(Some(Meta {
-                status,
-                content_length,
-                close,
-                len,
-            }))
-        };
-        assert_eq!(
-            parse_response_head(ok),
-            meta(200, Some(5), false, ok.len() - 5)
-        );
-        let close = b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\ncontent-length: 0\r\n\r\n";
-        assert_eq!(
-            parse_response_head(close),
-            meta(400, Some(0), true, close.len())
-        );
-        let up = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x01a";
-        assert_eq!(
-            parse_response_head(up),
-            meta(101, None, false, up.len() - 3)
-        );
-        assert_eq!(parse_response_head(b"HTTP/1.1 200 OK\r\n"), Ok(None));
-        assert_eq!(parse_response_head(b"HTTP/2 200\r\n\r\n"), Err(()));
-        assert_eq!(
-            parse_response_head(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"),
-            Err(())
-        );
-        assert_eq!(
-            parse_response_head(
-                b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"
-            ),
-            Err(())
-        );
-        assert_eq!(
-            parse_response_head(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"),
-            Err(())
-        );
-        assert_eq!(parse_response_head(&[b'a'; MAX_RESPONSE_HEAD + 1]), Err(()));
-        assert_eq!(parse_response_head(b"\xff\xfe\r\n\r\n"), Err(()));
-    }
-}
+#[path = "forward_tests.rs"]
+mod tests;

@@ -64,10 +64,9 @@ impl Shard {
             .chain(state.rooms.borrow().iter().cloned())
             .collect();
         let data = state.data.borrow_mut().take();
-        if self.mesh.ordered() {
-            // Also for the other nodes (`recovery_cluster`).
+        let record = || {
             let s = store.borrow();
-            let record = SessionRecord {
+            SessionRecord {
                 pid: pid.clone(),
                 sid: state.id.clone(),
                 nsp: state.nsp,
@@ -80,9 +79,33 @@ impl Shard {
                     .connection_state_recovery
                     .as_ref()
                     .map_or_else(Default::default, |c| c.max_disconnection_duration),
-            };
+            }
+        };
+        if self.mesh.ordered() {
+            // Also for the other nodes (`recovery_cluster`).
             self.mesh
-                .to_cluster(ToCluster::KeepSession(Box::new(record)));
+                .to_cluster(ToCluster::KeepSession(Box::new(record())));
+        }
+        let node = store.borrow().node();
+        match pid_owner(&pid) {
+            Some((n, owner)) if n == node && owner == self.id => {}
+            Some((n, owner)) if n == node && owner < self.nshards => {
+                // Recovered here from another shard: the pid still names
+                // that shard, which is where the next recovery looks.
+                let record = record();
+                self.mesh.send(
+                    owner,
+                    ToShard::Run(ShardTask(Box::new(move |owner: &Rc<Self>| {
+                        if let Some(s) = &owner.recovery {
+                            s.borrow_mut().keep_record(record, Instant::now());
+                        }
+                    }))),
+                );
+                return;
+            }
+            // Another node's pid (recovered here from that node): only the
+            // copy in Redis can be found again.
+            _ => return,
         }
         store.borrow_mut().persist(
             pid,

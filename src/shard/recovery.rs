@@ -30,6 +30,14 @@
 //! either in Y's replay, in X's addition, or delivered live, exactly once.
 //! Across nodes the same argument holds with the owner's replay replaced
 //! by the tail it published to Redis (`recovery_cluster`).
+//!
+//! A recovered socket keeps its pid (Node's), which may name another
+//! shard Y than the one it now lives on, X. When it vanishes again, X hands
+//! Y a [`SessionRecord`] (X's tail and watermark, as published across
+//! nodes; [`RecoveryStore::keep_record`]) through the mesh, so the next
+//! recovery, routed by the pid to Y, finds it there and X's tail replaces
+//! Y's replay in the argument above. A socket recovered from another node
+//! keeps nothing locally: only its copy in Redis can be found again.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -40,6 +48,7 @@ use serde_json::Value;
 
 use super::app::SocketData;
 use super::msg::Msg;
+use super::recovery_cluster::SessionRecord;
 
 /// Connection state recovery settings (Node's `connectionStateRecovery`).
 #[derive(Debug, Clone)]
@@ -207,6 +216,11 @@ pub struct RecoveryStore {
     received: AHashMap<Origin, u64>,
     evicted: AHashMap<Origin, u64>,
     sessions: AHashMap<Box<str>, Persisted>,
+    /// Sessions this shard owns (their pid names it) whose socket lived on
+    /// another shard of this node after a recovery there: kept as that
+    /// shard's record (tail and watermark, `recovery_cluster`), with when
+    /// it came.
+    records: AHashMap<Box<str>, (SessionRecord, Instant)>,
     session_bytes: usize,
 }
 
@@ -214,6 +228,16 @@ pub struct RecoveryStore {
 /// (`socket.data` is the application's and not measured).
 fn session_size(pid: &str, s: &Persisted) -> usize {
     ENTRY_OVERHEAD + pid.len() + s.sid.len() + s.rooms.iter().map(|r| r.len() + 16).sum::<usize>()
+}
+
+/// Bytes counted for a kept record: as a session, plus its watermark and
+/// tail entries (the packets themselves are shared with the stores).
+fn record_size(pid: &str, r: &SessionRecord) -> usize {
+    ENTRY_OVERHEAD
+        + pid.len()
+        + r.sid.len()
+        + r.rooms.iter().map(|x| x.len() + 16).sum::<usize>()
+        + (r.watermark.len() + r.tail.len()) * 24
 }
 
 impl std::fmt::Debug for RecoveryStore {
@@ -239,6 +263,7 @@ impl RecoveryStore {
             received: AHashMap::new(),
             evicted: AHashMap::new(),
             sessions: AHashMap::new(),
+            records: AHashMap::new(),
             session_bytes: 0,
         }
     }
@@ -253,9 +278,9 @@ impl RecoveryStore {
         self.entries.len()
     }
 
-    /// Sessions kept.
+    /// Sessions kept (records included).
     pub fn sessions(&self) -> usize {
-        self.sessions.len()
+        self.sessions.len() + self.records.len()
     }
 
     /// Bytes of sessions kept ([`session_size`]).
@@ -333,7 +358,27 @@ impl RecoveryStore {
             }
             keep
         });
+        self.records.retain(|pid, (r, at)| {
+            let keep = now.saturating_duration_since(*at) <= ttl;
+            if !keep {
+                freed += record_size(pid, r);
+            }
+            keep
+        });
         self.session_bytes -= freed;
+    }
+
+    /// Keeps the session of a socket this shard owns (its pid names this
+    /// shard) that vanished from another shard of this node: `record` is
+    /// that shard's view (tail and watermark), as published to other nodes.
+    pub fn keep_record(&mut self, record: SessionRecord, now: Instant) {
+        self.expire(now);
+        let pid = record.pid.clone();
+        if let Some((old, _)) = self.records.get(&pid) {
+            self.session_bytes -= record_size(&pid, old);
+        }
+        self.session_bytes += record_size(&pid, &record);
+        self.records.insert(pid, (record, now));
     }
 
     /// Keeps the session of a socket that vanished.
@@ -358,6 +403,18 @@ impl RecoveryStore {
         now: Instant,
     ) -> Result<(Recovered, Option<Box<dyn SocketData>>), Miss> {
         self.expire(now);
+        if self.records.get(pid).is_some_and(|(r, _)| r.nsp == nsp) {
+            let Some((record, _)) = self.records.remove(pid) else {
+                return Err(Miss::UnknownSession);
+            };
+            self.session_bytes -= record_size(pid, &record);
+            let mut r = record.recover(offset, nsp)?;
+            let data = r
+                .data_json
+                .take()
+                .map(|v| Box::new(v) as Box<dyn SocketData>);
+            return Ok((r, data));
+        }
         if self.sessions.get(pid).is_none_or(|s| s.nsp != nsp) {
             return Err(Miss::UnknownSession);
         }
@@ -443,169 +500,5 @@ impl RecoveryStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cfg(max_bytes: usize) -> RecoveryConfig {
-        RecoveryConfig {
-            max_disconnection_duration: Duration::from_secs(10),
-            skip_middlewares: true,
-            max_bytes,
-            node: 7,
-        }
-    }
-
-    fn msg(text: &str) -> Arc<Msg> {
-        Msg::socketio(text, &[])
-    }
-
-    fn rooms(r: &[&str]) -> Vec<Box<str>> {
-        r.iter().map(|s| (*s).into()).collect()
-    }
-
-    fn persisted(now: Instant) -> Persisted {
-        Persisted {
-            sid: "S".into(),
-            nsp: 0,
-            rooms: rooms(&["S", "a"]),
-            data: None,
-            at: now,
-        }
-    }
-
-    fn texts(m: &[Arc<Msg>]) -> Vec<String> {
-        m.iter()
-            .map(|m| String::from_utf8_lossy(&m.frames[0].payload()[1..]).into_owned())
-            .collect()
-    }
-
-    #[test]
-    fn offsets_round_trip_and_reject_garbage() {
-        let o = Offset {
-            node: 0xdead_beef,
-            origin: 3,
-            seq: 0xabc,
-        };
-        assert_eq!(o.encode(), "deadbeef.3.abc");
-        assert_eq!(Offset::parse(&o.encode()), Some(o));
-        for bad in [
-            "",
-            ".",
-            "1.",
-            ".1",
-            "x.1",
-            "1.1",
-            "1.1.1.1",
-            "1.11111.1",
-            "1.1.zz",
-            "123456789.1.1",
-        ] {
-            assert_eq!(Offset::parse(bad), None, "{bad}");
-        }
-        assert_eq!(pid_owner(&new_pid(0xabc, 5)), Some((0xabc, 5)));
-        for bad in ["nope", "1.2", "1..x", ".2.x", "zz.1.x", "1.123456789.x"] {
-            assert_eq!(pid_owner(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn replays_after_offset_filtered_by_rooms_in_order() {
-        let now = Instant::now();
-        let mut s = RecoveryStore::new(&cfg(1 << 20));
-        let mut offs = Vec::new();
-        for (text, r, ex) in [
-            ("2[1]", vec![], vec![]),
-            ("2[2]", rooms(&["a"]), vec![]),
-            ("2[3]", rooms(&["b"]), vec![]),
-            ("2[4]", vec![], rooms(&["S"])),
-            ("2[5]", rooms(&["S"]), vec![]),
-            ("2[6]", vec![], vec![]),
-        ] {
-            let o = s.next_offset(0);
-            s.handle_packet(o, 0, &r, &ex, &msg(text), now);
-            offs.push(o);
-        }
-        s.persist("p".into(), persisted(now));
-        let (r, _) = s.take("p", &offs[0].encode(), 0, now).expect("recovers");
-        assert_eq!(r.sid.as_ref(), "S");
-        assert_eq!(texts(&r.missed), ["2[2]", "2[5]", "2[6]"]);
-        assert_eq!((s.sessions(), s.session_bytes()), (0, 0));
-        // Taken: a second attempt fails.
-        assert_eq!(
-            s.take("p", &offs[0].encode(), 0, now).err(),
-            Some(Miss::UnknownSession)
-        );
-    }
-
-    #[test]
-    fn unknown_offset_or_expired_session_fails() {
-        let now = Instant::now();
-        let mut s = RecoveryStore::new(&cfg(1 << 20));
-        let o = s.next_offset(0);
-        s.handle_packet(o, 0, &[], &[], &msg("2[1]"), now);
-        s.persist("p".into(), persisted(now));
-        assert_eq!(
-            s.take("p", "7.0.99", 0, now).err(),
-            Some(Miss::UnknownOffset)
-        );
-        s.persist("q".into(), persisted(now));
-        let later = now + Duration::from_secs(11);
-        assert_eq!(
-            s.take("q", &o.encode(), 0, later).err(),
-            Some(Miss::UnknownSession)
-        );
-        assert_eq!(s.packets(), 0);
-        assert_eq!(s.bytes(), 0);
-        assert_eq!((s.sessions(), s.session_bytes()), (0, 0));
-    }
-
-    #[test]
-    fn byte_bound_evicts_oldest_and_counts() {
-        let now = Instant::now();
-        let one = ENTRY_OVERHEAD + msg("2[1]").wire_len;
-        let mut s = RecoveryStore::new(&cfg(one * 3));
-        let mut offs = Vec::new();
-        for i in 0..10 {
-            let o = s.next_offset(0);
-            s.handle_packet(o, 0, &[], &[], &msg(&format!("2[{i}]")), now);
-            offs.push(o);
-            assert!(s.bytes() <= one * 3);
-        }
-        assert_eq!(s.packets(), 3);
-        assert_eq!(s.bytes(), one * 3);
-        s.persist("p".into(), persisted(now));
-        // The offset was evicted: clean failure.
-        assert_eq!(
-            s.take("p", &offs[2].encode(), 0, now).err(),
-            Some(Miss::UnknownOffset)
-        );
-        s.persist("p".into(), persisted(now));
-        let (r, _) = s.take("p", &offs[7].encode(), 0, now).expect("kept");
-        assert_eq!(texts(&r.missed), ["2[8]", "2[9]"]);
-    }
-
-    #[test]
-    fn other_shard_adds_what_the_owner_had_not_seen() {
-        let now = Instant::now();
-        // Shard 1 owns the session; shard 0 attaches the socket.
-        let mut owner = RecoveryStore::new(&cfg(1 << 20));
-        let mut here = RecoveryStore::new(&cfg(1 << 20));
-        let a1 = here.next_offset(0);
-        let b1 = owner.next_offset(1);
-        // Owner handled b1 then a1; here handled a1, b1, then a2 which the
-        // owner had not received yet when it answered.
-        owner.handle_packet(b1, 0, &[], &[], &msg("b1"), now);
-        owner.handle_packet(a1, 0, &[], &[], &msg("a1"), now);
-        here.handle_packet(a1, 0, &[], &[], &msg("a1"), now);
-        here.handle_packet(b1, 0, &[], &[], &msg("b1"), now);
-        let a2 = here.next_offset(0);
-        here.handle_packet(a2, 0, &[], &[], &msg("a2"), now);
-        owner.persist("p".into(), persisted(now));
-        let (r, _) = owner.take("p", &b1.encode(), 0, now).expect("recovers");
-        assert_eq!(texts(&r.missed), ["a1"]);
-        let more = here
-            .replay_after(&r.watermark, 0, &r.rooms)
-            .expect("nothing evicted");
-        assert_eq!(texts(&more), ["a2"]);
-    }
-}
+#[path = "recovery_tests.rs"]
+mod tests;

@@ -118,6 +118,48 @@ test("a killed transport recovers: same id, rooms, data; missed packets in order
   }
 });
 
+test("one socket recovers again and again, wherever each reconnect lands", async () => {
+  // A recovery on the shard that does not own the pid used to keep the
+  // next session there, where the next recovery (asking the pid's shard)
+  // never looked: the second recovery failed.
+  const w = await ready(URL);
+  assert.equal(await w.emitWithAck("join", "watchers"), true);
+  // The next `gone` of `id` (the id comes back each round).
+  const goneNext = (id) =>
+    new Promise((resolve) => {
+      const f = ([gid]) => {
+        if (gid === id) {
+          w.off("gone", f);
+          resolve();
+        }
+      };
+      w.on("gone", f);
+    });
+  const a = await ready(URL, { tag: "again" });
+  assert.equal(await a.emitWithAck("join", "r"), true);
+  const id = a.id;
+  const news = [];
+  a.on("news", (n) => news.push(n));
+  const sent = [];
+  for (let round = 0; round < 8; round++) {
+    const gone = goneNext(id);
+    await kill(a);
+    await gone;
+    assert.equal(await w.emitWithAck("shout", "r", `again-${round}`), true);
+    sent.push(`again-${round}`);
+    a.connect();
+    await connected(a);
+    assert.equal(a.recovered, true, `round ${round}`);
+    assert.equal(a.id, id);
+    const me = await a.emitWithAck("whoami");
+    assert.deepEqual(me.rooms.sort(), [id, "r"].sort());
+    assert.deepEqual(me.data, { tag: "again" });
+    while (news.length < sent.length) await once(a, "news");
+    assert.deepEqual(news, sent);
+  }
+  a.close();
+});
+
 test("an expired session fails cleanly: new id, not recovered, nothing missed delivered", async () => {
   const w = await ready(SHORT);
   assert.equal(await w.emitWithAck("join", "watchers"), true);
