@@ -79,6 +79,7 @@ impl Shard {
                     .connection_state_recovery
                     .as_ref()
                     .map_or_else(Default::default, |c| c.max_disconnection_duration),
+                writer: Some(s.node()),
             }
         };
         if self.mesh.ordered() {
@@ -145,23 +146,46 @@ impl Shard {
         if owner >= self.nshards {
             return false;
         }
+        if self.mesh.ordered() {
+            // Redis has the session's latest copy: this node's, or that of
+            // a node the socket was recovered on since (A → B → A), whose
+            // rooms, data and tail are newer than this node's copy.
+            return self.recover_through_redis(session, nsp, auth, pid, offset, owner);
+        }
         if self.mesh.publishes() {
-            // A pid is good for one attempt: the copy other nodes would
-            // read goes too.
+            // A pid is good for one attempt: a copy other nodes could read
+            // goes too.
             self.mesh.to_cluster(ToCluster::DropSession(pid.clone()));
         }
+        self.recover_here(session, nsp, auth.clone(), pid, offset, owner)
+    }
+
+    /// Recovers session `pid` from this node's copy, kept by shard
+    /// `owner`; false when this shard is the owner and has no usable copy
+    /// (the caller connects as new).
+    fn recover_here(
+        self: &Rc<Self>,
+        session: &Rc<Session>,
+        nsp: u16,
+        auth: Value,
+        pid: Box<str>,
+        offset: Box<str>,
+        owner: usize,
+    ) -> bool {
+        let Some(store) = &self.recovery else {
+            return false;
+        };
         if owner == self.id {
             let taken = store.borrow_mut().take(&pid, &offset, nsp, Instant::now());
             let Ok((recovered, data)) = taken else {
                 return false;
             };
-            self.resume(session, nsp, auth.clone(), recovered, data);
+            self.resume(session, nsp, auth, recovered, data);
             return true;
         }
         session.st.borrow_mut().connecting.push(nsp);
         let sid = session.sid.clone();
         let here = self.id;
-        let auth = auth.clone();
         self.mesh.send(
             owner,
             ToShard::Run(ShardTask(Box::new(move |owner: &Rc<Self>| {
@@ -182,6 +206,81 @@ impl Shard {
             }))),
         );
         true
+    }
+
+    /// This node's pid with Redis records on: `GETDEL` first. A record this
+    /// node wrote means its own copy is the latest (and holds more than the
+    /// record's tail): recover from it. A record another node wrote wins
+    /// over this node's copy, which is forgotten. No record (taken by the
+    /// node the client is on now, expired, or Redis unreachable): a new
+    /// session, since this node's copy may be stale. False when the bridge
+    /// cannot take the request (the caller connects as new).
+    fn recover_through_redis(
+        self: &Rc<Self>,
+        session: &Rc<Session>,
+        nsp: u16,
+        auth: &Value,
+        pid: Box<str>,
+        offset: Box<str>,
+        owner: usize,
+    ) -> bool {
+        let Some(node) = self.recovery.as_ref().map(|s| s.borrow().node()) else {
+            return false;
+        };
+        session.st.borrow_mut().connecting.push(nsp);
+        let shard = Rc::downgrade(self);
+        let sid = session.sid.clone();
+        let auth = auth.clone();
+        let op_pid = pid.clone();
+        let done = Box::new(move |result: OpResult| {
+            let Some(shard) = shard.upgrade() else {
+                return;
+            };
+            let record = match result {
+                OpResult::Session(record) => record,
+                _ => None,
+            };
+            if record.as_ref().is_some_and(|r| r.writer == Some(node)) {
+                let Some(session) = shard.session(&sid) else {
+                    return;
+                };
+                session.st.borrow_mut().connecting.retain(|&n| n != nsp);
+                if session.is_closed() {
+                    return;
+                }
+                if !shard.recover_here(&session, nsp, auth.clone(), pid, offset, owner) {
+                    shard.authorize_then_connect(&session, nsp, auth);
+                }
+                return;
+            }
+            shard.forget_session(&pid, owner);
+            let taken = record.and_then(|r| r.recover(&offset, nsp).ok());
+            shard.handle_remote_recovery(&sid, nsp, auth, taken);
+        });
+        if start_op(self, Op::TakeSession(op_pid), Some(done)) {
+            return true;
+        }
+        session.st.borrow_mut().connecting.retain(|&n| n != nsp);
+        false
+    }
+
+    /// Drops this node's copy of session `pid`, kept by shard `owner`.
+    fn forget_session(self: &Rc<Self>, pid: &str, owner: usize) {
+        if owner == self.id {
+            if let Some(s) = &self.recovery {
+                s.borrow_mut().forget(pid);
+            }
+            return;
+        }
+        let pid: Box<str> = pid.into();
+        self.mesh.send(
+            owner,
+            ToShard::Run(ShardTask(Box::new(move |owner: &Rc<Self>| {
+                if let Some(s) = &owner.recovery {
+                    s.borrow_mut().forget(&pid);
+                }
+            }))),
+        );
     }
 
     /// Another node's pid: asks the bridge for the session that node

@@ -381,6 +381,16 @@ impl RecoveryStore {
         self.records.insert(pid, (record, now));
     }
 
+    /// Forgets session `pid` (kept or recorded), if this shard has it.
+    pub fn forget(&mut self, pid: &str) {
+        if let Some((record, _)) = self.records.remove(pid) {
+            self.session_bytes -= record_size(pid, &record);
+        }
+        if let Some(session) = self.sessions.remove(pid) {
+            self.session_bytes -= session_size(pid, &session);
+        }
+    }
+
     /// Keeps the session of a socket that vanished.
     pub fn persist(&mut self, pid: Box<str>, session: Persisted) {
         self.expire(session.at);

@@ -92,6 +92,9 @@ pub struct SessionRecord {
     pub tail: Vec<(Offset, Arc<Msg>)>,
     /// How long Redis keeps it (`max_disconnection_duration`).
     pub ttl: Duration,
+    /// The node that wrote it (where the socket last lived); None in a
+    /// record without it.
+    pub writer: Option<u32>,
 }
 
 impl SessionRecord {
@@ -166,6 +169,7 @@ mod tests {
             data: Some(serde_json::json!({"k": 1})),
             watermark: a.watermark(),
             ttl: Duration::from_secs(10),
+            writer: Some(0),
         }
     }
 

@@ -191,6 +191,7 @@ fn owner_recovers_a_record_from_the_shard_the_socket_lived_on() {
         data: Some(serde_json::json!({"k": 1})),
         watermark: x.watermark(),
         ttl: Duration::from_secs(10),
+        writer: None,
     };
     y.keep_record(record(), now);
     assert_eq!(y.sessions(), 1);

@@ -15,7 +15,8 @@
 //! - The record is a msgpack map (cluster-wire's codec): `v` (1), `pid`,
 //!   `sid`, `nsp` (the name: indices differ between nodes), `rooms`,
 //!   `data` (JSON text or nil), `wm` (offsets: the watermark as
-//!   `<node>.<origin>.<seq>`), `tail` (`[offset, adapter packet]` pairs).
+//!   `<node>.<origin>.<seq>`), `tail` (`[offset, adapter packet]` pairs),
+//!   `by` (the node that wrote it: where the socket last lived).
 
 use std::time::Instant;
 
@@ -94,6 +95,10 @@ pub(super) fn encode_record(name: &str, r: &SessionRecord) -> Option<Bytes> {
         ("data", data),
         ("wm", Value::Array(wm)),
         ("tail", Value::Array(tail)),
+        (
+            "by",
+            r.writer.map_or(Value::Nil, |n| Value::Int(i64::from(n))),
+        ),
     ]);
     encode(&v).ok()
 }
@@ -238,6 +243,10 @@ impl Core {
             watermark,
             tail,
             ttl: std::time::Duration::ZERO,
+            writer: v
+                .get("by")
+                .and_then(Value::as_u64)
+                .and_then(|n| u32::try_from(n).ok()),
         })
     }
 }

@@ -191,6 +191,7 @@ fn record() -> SessionRecord {
             Msg::socketio(&format!(r#"2["news",1,"{}"]"#, o.encode()), &[]),
         )],
         ttl: Duration::from_millis(1500),
+        writer: Some(7),
     }
 }
 

@@ -234,6 +234,48 @@ test("recovery on the same node still works with Redis on", { skip: skipUp }, as
   await roundTrip(A, A, "aa");
 });
 
+// A → B → A: the second recovery, on the node the pid names, must use the
+// session as B left it (a room joined on B, B's packets), not A's own copy
+// from the first drop.
+test("A to B to A: the pid's node recovers the session as the last node left it", { skip: skipUp }, async () => {
+  p.flip(A);
+  const c = await ready(p.url, { tag: "aba" });
+  assert.equal(await c.emitWithAck("join", "r"), true);
+  const id = c.id;
+  const news = [];
+  c.on("news", (n) => news.push(n));
+  await kill(c);
+  await goneAll([id]);
+  await sessionExists(c._pid, "1");
+  await shout(wA, "r", "aba-1");
+  p.flip(B);
+  c.connect();
+  await connected(c);
+  assert.equal(c.recovered, true);
+  await until(c, "news", () => news.includes("aba-1"));
+  // On B: a room A never saw this socket join, and a packet through it.
+  assert.equal(await c.emitWithAck("join", "r2"), true);
+  await shout(wB, "r", "aba-2");
+  await until(c, "news", () => news.includes("aba-2"));
+  await kill(c);
+  // B publishes the session again once its disconnect handlers ran.
+  await sessionExists(c._pid, "1");
+  await shout(wB, "r2", "aba-3");
+  await shout(wA, "r", "aba-4");
+  p.flip(A);
+  c.connect();
+  await connected(c);
+  assert.equal(c.recovered, true);
+  assert.equal(c.id, id);
+  const me = await c.emitWithAck("whoami");
+  assert.deepEqual(me.rooms.sort(), [id, "r", "r2"].sort());
+  await shout(wA, "r", "aba-live");
+  await until(c, "news", () => news.includes("aba-live"));
+  assert.deepEqual(news, ["aba-1", "aba-2", "aba-3", "aba-4", "aba-live"]);
+  await sessionExists(c._pid, "0");
+  c.close();
+});
+
 test("a session expired in Redis fails cleanly on another node", { skip: skipUp }, async () => {
   p.flip(S);
   const c = await ready(p.url, { tag: "x" });
