@@ -213,8 +213,11 @@ pub struct RecoveryStore {
     entries: VecDeque<Entry>,
     bytes: usize,
     next_seq: u64,
-    received: AHashMap<Origin, u64>,
+    /// Per origin: the highest seq handled, and when its last packet came.
+    received: AHashMap<Origin, (u64, Instant)>,
     evicted: AHashMap<Origin, u64>,
+    /// When [`Self::prune_origins`] last ran.
+    pruned_at: Option<Instant>,
     sessions: AHashMap<Box<str>, Persisted>,
     /// Sessions this shard owns (their pid names it) whose socket lived on
     /// another shard of this node after a recovery there: kept as that
@@ -262,6 +265,7 @@ impl RecoveryStore {
             next_seq: 0,
             received: AHashMap::new(),
             evicted: AHashMap::new(),
+            pruned_at: None,
             sessions: AHashMap::new(),
             records: AHashMap::new(),
             session_bytes: 0,
@@ -320,8 +324,8 @@ impl RecoveryStore {
                 .chain(except)
                 .map(|r| r.len() + 16)
                 .sum::<usize>();
-        let r = self.received.entry(offset.key()).or_insert(0);
-        *r = (*r).max(offset.seq);
+        let r = self.received.entry(offset.key()).or_insert((0, now));
+        *r = (r.0.max(offset.seq), now);
         self.entries.push_back(Entry {
             offset,
             at: now,
@@ -366,6 +370,35 @@ impl RecoveryStore {
             keep
         });
         self.session_bytes -= freed;
+        self.prune_origins(now);
+    }
+
+    /// Forgets the origins silent for twice the session lifetime (checked
+    /// every quarter of it): a restarted node's shards are new origins, so
+    /// without this the watermark, and every session record carrying it,
+    /// would grow with each restart in the cluster (or with offsets forged
+    /// in Redis). Safe for exactly-once: an origin silent that long has no
+    /// packet left in any store with the same lifetime, and every session
+    /// still kept was persisted after its last packet, so no watermark or
+    /// eviction of it is needed to replay correctly. (A node that has not
+    /// pruned it yet may still refuse such a recovery for its eviction of
+    /// that origin: a clean failure, within a quarter lifetime.)
+    fn prune_origins(&mut self, now: Instant) {
+        let window = self.ttl.saturating_mul(2);
+        if self
+            .pruned_at
+            .is_some_and(|at| now.saturating_duration_since(at) < self.ttl / 4)
+        {
+            return;
+        }
+        self.pruned_at = Some(now);
+        let before = self.received.len();
+        self.received
+            .retain(|_, (_, at)| now.saturating_duration_since(*at) <= window);
+        if self.received.len() < before {
+            let live = &self.received;
+            self.evicted.retain(|k, _| live.contains_key(k));
+        }
     }
 
     /// Keeps the session of a socket this shard owns (its pid names this
@@ -455,7 +488,7 @@ impl RecoveryStore {
 
     /// The highest seq this shard handled, per origin.
     pub fn watermark(&self) -> Watermark {
-        self.received.iter().map(|(&k, &v)| (k, v)).collect()
+        self.received.iter().map(|(&k, &(v, _))| (k, v)).collect()
     }
 
     /// The packets of this store another shard (or node) had not handled

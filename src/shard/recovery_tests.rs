@@ -216,3 +216,32 @@ fn owner_recovers_a_record_from_the_shard_the_socket_lived_on() {
     y.expire(now + Duration::from_secs(11));
     assert_eq!((y.sessions(), y.session_bytes()), (0, 0));
 }
+
+#[test]
+fn origins_silent_for_two_lifetimes_are_forgotten() {
+    // ttl 10 s: a restarted node's origin (node 9) stops; ours goes on.
+    let mut s = RecoveryStore::new(&cfg(1 << 20));
+    let t0 = Instant::now();
+    let gone = Offset {
+        node: 9,
+        origin: 0,
+        seq: 5,
+    };
+    s.handle_packet(gone, 0, &[], &[], &msg("2[\"x\"]"), t0);
+    let mine = |s: &mut RecoveryStore, at| {
+        let o = s.next_offset(0);
+        s.handle_packet(o, 0, &[], &[], &msg("2[\"y\"]"), at);
+    };
+    mine(&mut s, t0 + Duration::from_secs(15));
+    assert!(s.watermark().iter().any(|&(k, _)| k == gone.key()));
+    // 20 s without a packet of node 9 is not yet forgotten (2 × ttl).
+    mine(&mut s, t0 + Duration::from_secs(20));
+    assert!(s.watermark().iter().any(|&(k, _)| k == gone.key()));
+    mine(&mut s, t0 + Duration::from_secs(23));
+    let wm = s.watermark();
+    assert!(!wm.iter().any(|&(k, _)| k == gone.key()), "{wm:?}");
+    assert_eq!(wm.len(), 1, "our own origin stays");
+    // Its evictions go too: a recovery with a watermark that never saw
+    // node 9 is not refused for them.
+    assert!(s.replay_after(&wm, 0, &rooms(&["S"])).is_some());
+}
