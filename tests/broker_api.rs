@@ -249,6 +249,49 @@ fn statuses_and_hostile_input() {
         .0,
         400
     );
+    // max_room_name_bytes (256 by default) holds for the API too: 400,
+    // nothing done, counted as a quota refusal (spec broker.md §8).
+    let long = "r".repeat(257);
+    for (path, body) in [
+        (
+            "/api/emit",
+            format!(r#"{{"event":"x","rooms":["{long}"]}}"#),
+        ),
+        (
+            "/api/emit",
+            format!(r#"{{"event":"x","except":["{long}"]}}"#),
+        ),
+        (
+            "/api/join",
+            format!(r#"{{"rooms":["a"],"join":["{long}"]}}"#),
+        ),
+        (
+            "/api/leave",
+            format!(r#"{{"rooms":["{long}"],"leave":["a"]}}"#),
+        ),
+        ("/api/disconnect", format!(r#"{{"rooms":["{long}"]}}"#)),
+    ] {
+        assert_eq!(
+            post(port, path, KEY, &body),
+            (400, r#"{"error":"room name too long"}"#.into()),
+            "{path}"
+        );
+    }
+    let req = format!(
+        "GET /api/sockets?room={long} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {KEY}\r\n\r\n"
+    );
+    assert_eq!(http(port, req.as_bytes()).0, 400);
+    let exact = "r".repeat(256);
+    let body = format!(r#"{{"rooms":["a"],"join":["{exact}"]}}"#);
+    assert_eq!(post(port, "/api/join", KEY, &body).0, 200, "at the limit");
+    assert!(
+        sample(
+            &scrape(port),
+            "ringcast_quota_refusals_total{quota=\"max_room_name_bytes\"}"
+        )
+        .is_some_and(|n| n >= 6),
+        "counted"
+    );
     assert_eq!(post(port, "/api/nope", KEY, "{}").0, 404);
     assert_eq!(get(port, "/nope").0, 404);
     assert_eq!(post(port, "/metrics", KEY, "").0, 405);

@@ -44,7 +44,7 @@ pub(super) async fn handle(
             .await,
         ),
         "/readyz" => ("/readyz", only_get(req, || readyz(shard)).await),
-        _ if path == "/api" || path.starts_with("/api/") => api(state, req).await,
+        _ if path == "/api" || path.starts_with("/api/") => api(state, shard, req).await,
         _ => ("other", Reply::error(404, "not found")),
     };
     (label, reply)
@@ -100,7 +100,7 @@ async fn readyz(shard: &Rc<Shard>) -> Reply {
 
 /// `/api/*`: key first (an unknown path is not revealed to a caller
 /// without the key), then path, then method.
-async fn api(state: &State, req: &Request) -> (&'static str, Reply) {
+async fn api(state: &State, shard: &Shard, req: &Request) -> (&'static str, Reply) {
     if !authorized(state, req) {
         let label = known(&req.head.path).unwrap_or("other");
         return (label, Reply::error(401, "unauthorized"));
@@ -117,11 +117,11 @@ async fn api(state: &State, req: &Request) -> (&'static str, Reply) {
         return (label, Reply::error(405, "method not allowed"));
     }
     let reply = match label {
-        "/api/emit" => emit(req),
-        "/api/join" => join(req),
-        "/api/leave" => leave(req),
-        "/api/disconnect" => disconnect(req),
-        "/api/sockets" => sockets(req).await,
+        "/api/emit" => emit(shard, req),
+        "/api/join" => join(shard, req),
+        "/api/leave" => leave(shard, req),
+        "/api/disconnect" => disconnect(shard, req),
+        "/api/sockets" => sockets(shard, req).await,
         _ => rooms(req).await,
     };
     (label, reply.unwrap_or_else(|e| e))
@@ -207,8 +207,9 @@ struct EmitBody {
     volatile: bool,
 }
 
-fn emit(req: &Request) -> Answer {
+fn emit(shard: &Shard, req: &Request) -> Answer {
     let b: EmitBody = body(req)?;
+    check_rooms(shard, b.rooms.iter().chain(&b.except))?;
     if server::is_reserved_event(&b.event) {
         return Err(Reply::error(
             400,
@@ -234,6 +235,21 @@ fn emit(req: &Request) -> Answer {
     op.emit(&b.event, Payload::from_parts(b.args, Vec::new()))
         .map_err(|e| Reply::error(400, e))?;
     ok()
+}
+
+/// 400 `{"error":"room name too long"}` when a room the call names is
+/// over `max_room_name_bytes` (spec broker.md §8: "also for the HTTP API";
+/// counted and logged as a quota refusal), before anything is done: the
+/// library would otherwise refuse such a join per socket, silently, and
+/// the caller would see 200.
+fn check_rooms<'a>(
+    shard: &Shard,
+    rooms: impl IntoIterator<Item = &'a String>,
+) -> Result<(), Reply> {
+    rooms
+        .into_iter()
+        .try_for_each(|r| shard.check_room_name(r))
+        .map_err(|e| Reply::error(400, e))
 }
 
 /// Socket.IO's binary placeholder shape, which a JSON-only API cannot
@@ -292,8 +308,9 @@ fn target(nsp: &str, sid: Option<&str>, rooms: &[String]) -> Result<BroadcastOpe
     Ok(op)
 }
 
-fn join(req: &Request) -> Answer {
+fn join(shard: &Shard, req: &Request) -> Answer {
     let b: JoinBody = body(req)?;
+    check_rooms(shard, b.rooms.iter().chain(&b.join))?;
     let op = b.target()?;
     for room in &b.join {
         op.clone().sockets_join(room);
@@ -301,8 +318,9 @@ fn join(req: &Request) -> Answer {
     ok()
 }
 
-fn leave(req: &Request) -> Answer {
+fn leave(shard: &Shard, req: &Request) -> Answer {
     let b: LeaveBody = body(req)?;
+    check_rooms(shard, b.rooms.iter().chain(&b.leave))?;
     let op = b.target()?;
     for room in &b.leave {
         op.clone().sockets_leave(room);
@@ -310,8 +328,9 @@ fn leave(req: &Request) -> Answer {
     ok()
 }
 
-fn disconnect(req: &Request) -> Answer {
+fn disconnect(shard: &Shard, req: &Request) -> Answer {
     let b: DisconnectBody = body(req)?;
+    check_rooms(shard, &b.rooms)?;
     b.target()?.disconnect_sockets(b.close);
     ok()
 }
@@ -341,11 +360,12 @@ async fn fetch(op: BroadcastOperator) -> Result<Vec<FetchedSocket>, Reply> {
     }
 }
 
-async fn sockets(req: &Request) -> Answer {
+async fn sockets(shard: &Shard, req: &Request) -> Answer {
     let q = &req.head.query;
     let nsp = q.get("nsp").unwrap_or_else(default_nsp);
     let mut op = namespace(&nsp)?;
     if let Some(room) = q.get("room") {
+        check_rooms(shard, [&room])?;
         op = op.to(&room);
     }
     let list: Vec<Value> = fetch(op)
