@@ -16,7 +16,8 @@
 //! # Hostile input
 //! Heads are parsed by `ringcast_proto::http` (bounded head size and
 //! header count); a body over `max_http_buffer_size` is refused with 413
-//! before it is read; a request must arrive within [`READ_TIMEOUT`]; at most
+//! before it is read; a request must arrive within [`READ_TIMEOUT`] and its
+//! answer be taken within [`WRITE_TIMEOUT`]; at most
 //! [`MAX_CONNECTIONS`] connections are served at once (more are closed at
 //! accept). Every failure is a JSON `{"error": ...}` answer and the
 //! connection closed; nothing here unwraps network data.
@@ -43,6 +44,12 @@ use crate::shard::Shard;
 /// How long a connection may take to send one complete request (head and
 /// body), and may stay idle between requests.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long writing one answer may take. A peer that stops reading (say a
+/// client without the key pipelining `GET /metrics` and never reading the
+/// answers) would otherwise block the write, and hold its connection slot,
+/// forever: [`MAX_CONNECTIONS`] such peers would shut the API out.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Connections served at once; more are closed as soon as accepted.
 pub const MAX_CONNECTIONS: usize = 256;
@@ -213,7 +220,7 @@ async fn serve(state: &State, mut stream: TcpStream) {
             &mut out,
         );
         out.extend_from_slice(&reply.body);
-        if stream.write_all(&out).await.is_err() {
+        if !write_within(&mut stream, &out, WRITE_TIMEOUT).await {
             return;
         }
         if refused {
@@ -224,6 +231,19 @@ async fn serve(state: &State, mut stream: TcpStream) {
             return;
         }
     }
+}
+
+/// Writes `bytes` within `limit`; false when the write failed or the peer
+/// did not take the bytes in time (the caller drops the connection).
+async fn write_within(stream: &mut TcpStream, bytes: &[u8], limit: Duration) -> bool {
+    let write = async { Some(stream.write_all(bytes).await.is_ok()) };
+    let deadline = async {
+        glommio::timer::sleep(limit).await;
+        None
+    };
+    futures_lite::future::or(write, deadline)
+        .await
+        .unwrap_or(false)
 }
 
 /// After refusing a request whose body may still be arriving (413, bad
@@ -309,5 +329,31 @@ async fn fill(stream: &mut TcpStream, buf: &mut BytesMut) -> bool {
             buf.extend_from_slice(&chunk[..n]);
             true
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A peer that never reads cannot hold a write (and its connection
+    /// slot) forever.
+    #[test]
+    fn write_to_a_peer_that_never_reads_gives_up() {
+        glommio::LocalExecutorBuilder::default()
+            .spawn(|| async {
+                let listener = TcpListener::bind("127.0.0.1:0").expect("binds");
+                let addr = listener.local_addr().expect("bound");
+                // Connected, and never read from while the server writes.
+                let _peer = TcpStream::connect(addr).await.expect("connects");
+                let mut stream = listener.accept().await.expect("accepts");
+                // Far more than the socket buffers of both ends hold.
+                let big = vec![b'x'; 64 << 20];
+                let done = write_within(&mut stream, &big, Duration::from_millis(200)).await;
+                assert!(!done, "the write must give up");
+            })
+            .expect("executor starts")
+            .join()
+            .expect("test ran");
     }
 }
