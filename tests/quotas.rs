@@ -217,6 +217,44 @@ fn connections_per_address_refused_with_429_on_both_transports() {
     run_suite(js, "conns.test.js", &b.url, &[]);
 }
 
+/// `max_connections_per_ip` with an asynchronous `allow_request`: three
+/// handshakes from one address wait in the hook together, then go on; the
+/// cap (1) admits one and refuses two. Checked before the hook, all three
+/// passed the check on the same free slot and all were admitted.
+#[test]
+fn connection_cap_holds_across_an_async_allow_request() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static WAITING: AtomicUsize = AtomicUsize::new(0);
+    let config = Config {
+        listen: ([127, 0, 0, 1], 0).into(),
+        shards: 1,
+        pin_cores: false,
+        max_connections_per_ip: 1,
+        allow_request: Some(ringcast::AllowRequest::new_async(|_req| async move {
+            WAITING.fetch_add(1, Ordering::SeqCst);
+            // Until all three are in the hook (a condition, not a duration).
+            while WAITING.load(Ordering::SeqCst) < 3 {
+                glommio::timer::sleep(Duration::from_millis(2)).await;
+            }
+            Ok(())
+        })),
+        ..Config::default()
+    };
+    let running = ringcast::runtime::start(config, library_app()).expect("server starts");
+    let addr = running.local_addr();
+    let clients: Vec<_> = (0..3)
+        .map(|_| std::thread::spawn(move || polling_handshake(addr).0))
+        .collect();
+    let mut statuses: Vec<u16> = clients
+        .into_iter()
+        .map(|c| c.join().expect("client thread"))
+        .collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 429, 429]);
+    running.stop();
+    running.join();
+}
+
 /// docs/architecture.md "Memory per socket": at most 1 KiB per room joined
 /// (name, room table entry and socket's list) and 256 KiB for an idle
 /// connection's session, socket and buffers.

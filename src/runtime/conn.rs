@@ -134,11 +134,6 @@ async fn dispatch(shard: &Rc<Shard>, conn: &mut Conn, head: RequestHead, head_le
         return Next::Handoff(owner);
     }
     let _ = conn.rbuf.split_to(head_len);
-    if matches!(route, Route::Open { .. }) {
-        if let Some(next) = super::ip_limit::refuse_over_cap(shard, conn, &head).await {
-            return next;
-        }
-    }
     let served = match route {
         Route::Handoff(owner) => Ok(Next::Handoff(owner)),
         Route::NotFound => Ok(response::not_found(conn, &head).await),

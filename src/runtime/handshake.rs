@@ -148,6 +148,11 @@ pub(crate) async fn open_polling(
     if let Some(next) = refused_by_hook(shard, conn, head).await {
         return next;
     }
+    // After the hook's `.await`s: the check and the count below are in one
+    // turn of the shard (see `ip_limit`).
+    if let Some(next) = super::ip_limit::refuse_over_cap(shard, conn, head).await {
+        return next;
+    }
     let session = new_session(shard, head, conn, kind, Transport::Polling, protocol);
     let mut body = polling_open_body(shard, &session.sid);
     if protocol.is_v3() {
@@ -232,6 +237,10 @@ pub(crate) async fn open_websocket(
     protocol: Protocol,
 ) -> Result<Next, EngineError> {
     if let Some(next) = refused_by_hook(shard, conn, head).await {
+        return Ok(next);
+    }
+    // As on polling: no `.await` between the check and the count.
+    if let Some(next) = super::ip_limit::refuse_over_cap(shard, conn, head).await {
         return Ok(next);
     }
     let (mut out, deflate) = accept(shard, head)?;

@@ -7,7 +7,9 @@
 //! registered (`Shard::insert_session`) run in the same turn of the shard,
 //! with no `.await` between them, so one shard never admits two sessions on
 //! one free slot; shards racing on the last slot can overshoot the cap by
-//! at most `shards - 1` (see docs/decisions.md).
+//! at most `shards - 1` (see docs/decisions.md). That is why the handshake
+//! checks after the `allow_request` hook, which may await: checked before
+//! it, every handshake waiting in the hook would pass on the same slot.
 
 use ringcast_proto::http::RequestHead;
 
