@@ -100,8 +100,12 @@ pub(crate) fn parse(buf: &[u8], eof: bool) -> Result<Option<Response>, Malformed
                 }
             }
         }
-        if let (Some(n), Framing::UntilClose) = (length, &framing) {
-            framing = Framing::Length(n);
+        match (length, &framing) {
+            (Some(n), Framing::UntilClose) => framing = Framing::Length(n),
+            // Both framings: chunked wins, and the connection is not
+            // reused (RFC 9112 §6.3: the server may be out of step).
+            (Some(_), Framing::Chunked) => close = true,
+            _ => {}
         }
         let body_bytes = &rest[head_len..];
         // 204 and 304 have no body whatever the headers say.
@@ -219,6 +223,14 @@ mod tests {
         assert_eq!(
             (r.status, r.body.as_slice(), r.reusable),
             (200, &b"abcde"[..], true)
+        );
+        let both = done(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+        );
+        assert_eq!(
+            (both.body.as_slice(), both.reusable),
+            (&b"ok"[..], false),
+            "chunked wins over Content-Length, and the connection is dropped"
         );
         let partial = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab";
         assert_eq!(parse(partial, false), Ok(None));
