@@ -1,7 +1,8 @@
 //! Codec micro-benchmarks (`ringcast_proto`, in memory, no IO).
 //!
 //! - Socket.IO: encode / decode a text EVENT carrying a small JSON object, and
-//!   a BINARY_EVENT with one attachment (decode includes reassembly);
+//!   a BINARY_EVENT with one attachment (decode includes reassembly); the
+//!   server's ACK reply to an echo, JSON and shared frame (`encode/ack_msg`);
 //! - Engine.IO: a long-polling payload of 10 packets joined by `0x1e`
 //!   (encode with `PayloadWriter`, decode with `payload::decode`), and the
 //!   server's own GET path: draining a session queue of shared, pre-encoded
@@ -90,6 +91,20 @@ fn socketio_codec(c: &mut Criterion) {
             serde_json::to_writer(&mut out, black_box(&args[0])).unwrap();
             out.push(b']');
             black_box(out.len())
+        })
+    });
+    // The server's whole reply to an echo request (`ack.send(payload)`):
+    // the ACK packet's JSON plus its shared websocket frame (`Msg`), as
+    // `server::Payload::encode_ack` builds it once per acknowledgement.
+    g.bench_function("encode/ack_msg", |b| {
+        b.iter(|| {
+            ringcast::shard::encode::ack(
+                ringcast::config::Parser::Json,
+                "/",
+                black_box(12345),
+                black_box(&args),
+                &[],
+            )
         })
     });
     g.bench_function("decode/text_event", |b| {

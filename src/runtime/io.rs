@@ -114,10 +114,12 @@ impl Conn {
                 .as_ref()
                 .map(|n| (n, shard.config.per_message_deflate_threshold));
             let mut flat = shard.wscratch.borrow_mut();
-            let res = if gather_flat(outbox, self.write_offset, z, protocol, &mut flat) {
+            let gathered = gather_flat(outbox, self.write_offset, z, protocol, &mut flat);
+            let res = if gathered.is_some() {
                 // Small frames: one contiguous copy is cheaper than the kernel
-                // walking (and checking) one iovec per frame.
-                send_vectored(fd, &[IoSlice::new(&flat)])
+                // walking (and checking) one iovec per frame, and a plain
+                // `send` skips `sendmsg`'s msghdr and iovec import.
+                send_flat(fd, &flat)
             } else {
                 // A large frame first: zero-copy iovecs.
                 let mut iov: [IoSlice<'_>; MAX_IOV] = [IoSlice::new(&[]); MAX_IOV];
@@ -131,6 +133,7 @@ impl Conn {
                 }
                 send_vectored(fd, &iov[..n_iov])
             };
+            let flat_len = flat.len();
             drop(flat);
             let written = match res {
                 Ok(n) => n,
@@ -148,17 +151,25 @@ impl Conn {
                 Err(e) => return Poll::Ready(Err(e)),
             };
             crate::shard::stats::count_sent_bytes(written);
-            // Retire fully written items.
-            let mut left = self.write_offset + written;
-            let mut done = 0;
-            for item in outbox {
-                let len = ws_len(item, z, protocol);
-                if left < len {
-                    break;
+            // Retire fully written items: the whole flat copy went out (the
+            // common case), so what it covered is known without walking the
+            // queue again; otherwise count what `written` covered.
+            let (done, left) = match gathered {
+                Some(g) if written == flat_len => (g.whole, g.tail),
+                _ => {
+                    let mut left = self.write_offset + written;
+                    let mut done = 0;
+                    for item in outbox {
+                        let len = ws_len(item, z, protocol);
+                        if left < len {
+                            break;
+                        }
+                        left -= len;
+                        done += 1;
+                    }
+                    (done, left)
                 }
-                left -= len;
-                done += 1;
-            }
+            };
             st.eio.handle_sent(done);
             self.write_offset = left;
         }
@@ -188,9 +199,19 @@ fn pending_chunks<'a>(
         })
 }
 
+/// What [`gather_flat`] copied, in queue terms: `whole` items entirely
+/// (the first one from the write offset on), then `tail` bytes of the next
+/// item (counting the write offset when that item is the front one): the
+/// queue's retirement when the whole copy is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Gathered {
+    whole: usize,
+    tail: usize,
+}
+
 /// Copies the leading small chunks of what is still to write into `flat`
 /// (at most [`COPY_MAX`] bytes, stopping before a chunk over
-/// [`COPY_CHUNK_MAX`]); false when the first chunk is large (send it
+/// [`COPY_CHUNK_MAX`]); `None` when the first chunk is large (send it
 /// zero-copy instead).
 fn gather_flat(
     outbox: &VecDeque<OutItem>,
@@ -198,15 +219,40 @@ fn gather_flat(
     z: Deflate<'_>,
     protocol: Protocol,
     flat: &mut Vec<u8>,
-) -> bool {
+) -> Option<Gathered> {
     flat.clear();
-    for chunk in pending_chunks(outbox, offset, z, protocol) {
-        if chunk.len() > COPY_CHUNK_MAX || flat.len() + chunk.len() > COPY_MAX {
-            break;
+    // Bytes of the front item already written, still to skip.
+    let mut skip = offset;
+    let mut whole = 0;
+    for item in outbox {
+        // Bytes of this item accounted as written once `flat` goes out.
+        let mut covered = 0;
+        for chunk in ws_chunks(item, z, protocol) {
+            let rest = if skip >= chunk.len() {
+                skip -= chunk.len();
+                covered += chunk.len();
+                continue;
+            } else {
+                let rest = &chunk[skip..];
+                covered += skip;
+                skip = 0;
+                rest
+            };
+            if rest.len() > COPY_CHUNK_MAX || flat.len() + rest.len() > COPY_MAX {
+                if flat.is_empty() {
+                    return None;
+                }
+                return Some(Gathered {
+                    whole,
+                    tail: covered,
+                });
+            }
+            flat.extend_from_slice(rest);
+            covered += rest.len();
         }
-        flat.extend_from_slice(chunk);
+        whole += 1;
     }
-    !flat.is_empty()
+    (!flat.is_empty()).then_some(Gathered { whole, tail: 0 })
 }
 
 /// The connection's permessage-deflate parameters and threshold (None:
@@ -240,6 +286,25 @@ fn ws_len(item: &OutItem, z: Deflate<'_>, protocol: Protocol) -> usize {
     ws_chunks(item, z, protocol).map(<[u8]>::len).sum()
 }
 
+/// Non-blocking send of one buffer (`MSG_NOSIGNAL`: a closed peer is an
+/// error, not a signal).
+fn send_flat(fd: i32, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for reads of `buf.len()` bytes for the call.
+    let n = unsafe {
+        libc::send(
+            fd,
+            buf.as_ptr().cast(),
+            buf.len(),
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+        )
+    };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
 /// Non-blocking gathered send (`MSG_NOSIGNAL`: a closed peer is an error, not a signal).
 fn send_vectored(fd: i32, iov: &[IoSlice<'_>]) -> io::Result<usize> {
     // SAFETY: `IoSlice` is ABI-compatible with `iovec` (std guarantees it on
@@ -254,5 +319,76 @@ fn send_vectored(fd: i32, iov: &[IoSlice<'_>]) -> io::Result<usize> {
         Err(io::Error::last_os_error())
     } else {
         Ok(n as usize)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::rc::Rc;
+
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::shard::msg::Msg;
+
+    /// The queue walk `poll_flush_ws` falls back to: items retired and the
+    /// new write offset after `written` more bytes.
+    fn retire(outbox: &VecDeque<OutItem>, offset: usize, written: usize) -> (usize, usize) {
+        let mut left = offset + written;
+        let mut done = 0;
+        for item in outbox {
+            let len = ws_len(item, None, Protocol::V4);
+            if left < len {
+                break;
+            }
+            left -= len;
+            done += 1;
+        }
+        (done, left)
+    }
+
+    #[test]
+    fn gathered_copy_retires_like_the_queue_walk() {
+        let big = Bytes::from(vec![7u8; COPY_CHUNK_MAX + 1]);
+        let items = || {
+            VecDeque::from(vec![
+                OutItem::Msg(Rc::new(Msg::socketio("2[\"a\",1]", &[]))),
+                OutItem::Msg(Rc::new(Msg::socketio(
+                    "51-[\"b\",{\"_placeholder\":true,\"num\":0}]",
+                    &[Bytes::from_static(b"xyz")],
+                ))),
+                OutItem::Raw(Box::new(Bytes::from_static(b"\x8a\x00"))),
+                // A large attachment: the copy stops before it.
+                OutItem::Msg(Rc::new(Msg::socketio(
+                    "51-[\"c\",{\"_placeholder\":true,\"num\":0}]",
+                    std::slice::from_ref(&big),
+                ))),
+                OutItem::Msg(Rc::new(Msg::socketio("2[\"d\"]", &[]))),
+            ])
+        };
+        let mut flat = Vec::new();
+        for drop_front in 0..5 {
+            let mut outbox = items();
+            outbox.drain(..drop_front);
+            let front = ws_len(&outbox[0], None, Protocol::V4);
+            for offset in 0..front {
+                let expected: Vec<u8> = pending_chunks(&outbox, offset, None, Protocol::V4)
+                    .take_while(|c| c.len() <= COPY_CHUNK_MAX)
+                    .flatten()
+                    .copied()
+                    .collect();
+                match gather_flat(&outbox, offset, None, Protocol::V4, &mut flat) {
+                    Some(g) => {
+                        assert_eq!(flat, expected, "front {drop_front} offset {offset}");
+                        assert_eq!(
+                            (g.whole, g.tail),
+                            retire(&outbox, offset, flat.len()),
+                            "front {drop_front} offset {offset}"
+                        );
+                    }
+                    None => assert!(expected.is_empty(), "front {drop_front} offset {offset}"),
+                }
+            }
+        }
     }
 }

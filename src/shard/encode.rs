@@ -13,6 +13,7 @@
 //! (echo, forward: the common case) are encoded without a copy.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -33,11 +34,10 @@ pub fn event(
 ) -> Arc<Msg> {
     let (args, attachments) = normalized(args, attachments);
     match parser {
-        Parser::Json => {
-            let mut out = String::with_capacity(64);
-            socketio::encode_event(&mut out, nsp, id, event, &args, attachments.len());
-            Msg::socketio(&out, &attachments)
-        }
+        Parser::Json => with_scratch(|out| {
+            socketio::encode_event(out, nsp, id, event, &args, attachments.len());
+            Msg::socketio(out, &attachments)
+        }),
         Parser::Msgpack => {
             let mut out = Vec::with_capacity(64);
             msgpack::encode_event(&mut out, nsp, id, event, &args, &attachments);
@@ -50,11 +50,10 @@ pub fn event(
 pub fn ack(parser: Parser, nsp: &str, id: u64, args: &[Value], attachments: &[Bytes]) -> Arc<Msg> {
     let (args, attachments) = normalized(args, attachments);
     match parser {
-        Parser::Json => {
-            let mut out = String::with_capacity(32);
-            socketio::encode_ack(&mut out, nsp, id, &args, attachments.len());
-            Msg::socketio(&out, &attachments)
-        }
+        Parser::Json => with_scratch(|out| {
+            socketio::encode_ack(out, nsp, id, &args, attachments.len());
+            Msg::socketio(out, &attachments)
+        }),
         Parser::Msgpack => {
             let mut out = Vec::with_capacity(32);
             msgpack::encode_ack(&mut out, nsp, id, &args, &attachments);
@@ -123,6 +122,34 @@ pub fn disconnect(parser: Parser, nsp: &str) -> Arc<Msg> {
             Msg::engine_binary(&out)
         }
     }
+}
+
+thread_local! {
+    /// The text packet being encoded, before it is copied into its frame:
+    /// one buffer per thread, so encoding an EVENT or an ACK allocates
+    /// nothing for the JSON (a fresh `String` grew two or three times per
+    /// small packet).
+    static SCRATCH: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// Most bytes the scratch buffer keeps between packets: a large packet
+/// encoded once does not pin its memory on the thread.
+const SCRATCH_KEEP: usize = 64 * 1024;
+
+/// Runs `f` on an empty scratch `String` (a fresh one if the thread's is
+/// in use, which no encoder here does: they call no user code).
+fn with_scratch<R>(f: impl FnOnce(&mut String) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut out) => {
+            out.clear();
+            let r = f(&mut out);
+            if out.capacity() > SCRATCH_KEEP {
+                *out = String::new();
+            }
+            r
+        }
+        Err(_) => f(&mut String::new()),
+    })
 }
 
 /// Placeholders renumbered in traversal order and unreferenced attachments

@@ -287,3 +287,22 @@ proptest! {
         let _ = dec(&s);
     }
 }
+
+#[test]
+fn decimal_prefix_numbers() {
+    for n in [
+        0u64,
+        7,
+        9,
+        10,
+        99,
+        100,
+        12345,
+        u64::from(u32::MAX),
+        u64::MAX,
+    ] {
+        let mut s = String::from("x");
+        push_decimal(&mut s, n);
+        assert_eq!(s, format!("x{n}"));
+    }
+}
