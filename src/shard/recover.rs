@@ -141,7 +141,7 @@ impl Shard {
             // Exactly once needs each origin's packets in order on every
             // node: not so on a Redis Cluster or in sharded mode.
             return self.mesh.ordered()
-                && self.recover_from_cluster(session, nsp, auth, pid, offset);
+                && self.recover_through_redis(session, nsp, auth, pid, offset, None);
         }
         if owner >= self.nshards {
             return false;
@@ -150,7 +150,7 @@ impl Shard {
             // Redis has the session's latest copy: this node's, or that of
             // a node the socket was recovered on since (A → B → A), whose
             // rooms, data and tail are newer than this node's copy.
-            return self.recover_through_redis(session, nsp, auth, pid, offset, owner);
+            return self.recover_through_redis(session, nsp, auth, pid, offset, Some(owner));
         }
         if self.mesh.publishes() {
             // A pid is good for one attempt: a copy other nodes could read
@@ -208,13 +208,17 @@ impl Shard {
         true
     }
 
-    /// This node's pid with Redis records on: `GETDEL` first. A record this
-    /// node wrote means its own copy is the latest (and holds more than the
-    /// record's tail): recover from it. A record another node wrote wins
-    /// over this node's copy, which is forgotten. No record (taken by the
-    /// node the client is on now, expired, or Redis unreachable): a new
-    /// session, since this node's copy may be stale. False when the bridge
-    /// cannot take the request (the caller connects as new).
+    /// Takes session `pid` from Redis (`GETDEL`); the answer comes back on
+    /// this shard. `here` is the shard of this node that owns the pid, None
+    /// for another node's pid (its session as that node, or the last node
+    /// the socket lived on, published it). For this node's pid, a record
+    /// this node wrote means its own copy is the latest (and holds more
+    /// than the record's tail): recover from it; a record another node
+    /// wrote wins over this node's copy, which is forgotten; no record
+    /// (taken by the node the client is on now, expired, or Redis
+    /// unreachable) is a new session, since this node's copy may be stale.
+    /// False when the bridge cannot take the request (the caller connects
+    /// as new).
     fn recover_through_redis(
         self: &Rc<Self>,
         session: &Rc<Session>,
@@ -222,7 +226,7 @@ impl Shard {
         auth: &Value,
         pid: Box<str>,
         offset: Box<str>,
-        owner: usize,
+        here: Option<usize>,
     ) -> bool {
         let Some(node) = self.recovery.as_ref().map(|s| s.borrow().node()) else {
             return false;
@@ -240,7 +244,8 @@ impl Shard {
                 OpResult::Session(record) => record,
                 _ => None,
             };
-            if record.as_ref().is_some_and(|r| r.writer == Some(node)) {
+            let ours = record.as_ref().is_some_and(|r| r.writer == Some(node));
+            if let (true, Some(owner)) = (ours, here) {
                 let Some(session) = shard.session(&sid) else {
                     return;
                 };
@@ -253,7 +258,9 @@ impl Shard {
                 }
                 return;
             }
-            shard.forget_session(&pid, owner);
+            if let Some(owner) = here {
+                shard.forget_session(&pid, owner);
+            }
             let taken = record.and_then(|r| r.recover(&offset, nsp).ok());
             shard.handle_remote_recovery(&sid, nsp, auth, taken);
         });
@@ -281,39 +288,6 @@ impl Shard {
                 }
             }))),
         );
-    }
-
-    /// Another node's pid: asks the bridge for the session that node
-    /// published; the answer comes back on this shard. False when the
-    /// bridge cannot take the request (the caller connects as new).
-    fn recover_from_cluster(
-        self: &Rc<Self>,
-        session: &Rc<Session>,
-        nsp: u16,
-        auth: &Value,
-        pid: Box<str>,
-        offset: Box<str>,
-    ) -> bool {
-        session.st.borrow_mut().connecting.push(nsp);
-        // Weak: the callback waits in this shard's own table.
-        let shard = Rc::downgrade(self);
-        let sid = session.sid.clone();
-        let auth = auth.clone();
-        let done = Box::new(move |result: OpResult| {
-            let Some(shard) = shard.upgrade() else {
-                return;
-            };
-            let taken = match result {
-                OpResult::Session(Some(record)) => record.recover(&offset, nsp).ok(),
-                _ => None,
-            };
-            shard.handle_remote_recovery(&sid, nsp, auth, taken);
-        });
-        if start_op(self, Op::TakeSession(pid), Some(done)) {
-            return true;
-        }
-        session.st.borrow_mut().connecting.retain(|&n| n != nsp);
-        false
     }
 
     /// The owner's answer (another shard, or another node through the

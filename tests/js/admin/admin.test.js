@@ -1,61 +1,11 @@
 "use strict";
 // @socket.io/admin-ui 0.5's protocol against the broker, spoken by socket.io-client as the
 // dashboard speaks it (the shapes of the package's dist/typed-events.d.ts).
-//   RINGCAST_URL=... ADMIN_USER=... ADMIN_PASSWORD=... [ADMIN_NAMESPACE=/admin] node --test admin/
+//   RINGCAST_URL=... ADMIN_USER=... ADMIN_PASSWORD=... [ADMIN_NAMESPACE=/admin] node --test admin/admin.test.js
 
 const test = require("node:test");
 const assert = require("node:assert/strict");
-const { io } = require("socket.io-client");
-
-const URL = (process.env.RINGCAST_URL || "http://127.0.0.1:3000").replace(/\/+$/, "");
-const NSP = process.env.ADMIN_NAMESPACE || "/admin";
-const USER = process.env.ADMIN_USER || "admin";
-const PASSWORD = process.env.ADMIN_PASSWORD || "";
-const open = [];
-test.after(() => open.forEach((s) => s.disconnect()));
-
-function socket(path, opts = {}) {
-  const s = io(URL + path, {
-    forceNew: true,
-    reconnection: false,
-    autoConnect: false,
-    transports: ["websocket"],
-    ...opts,
-  });
-  open.push(s);
-  return s;
-}
-
-// The first `event` whose arguments satisfy `pred`; listens from now on. The time limit only
-// turns a hang into a failure with a name.
-function next(s, event, pred = () => true) {
-  return new Promise((resolve, reject) => {
-    const guard = setTimeout(() => reject(new Error(`no ${event}`)), 15000);
-    const on = (...args) => {
-      if (!pred(...args)) return;
-      clearTimeout(guard);
-      s.off(event, on);
-      resolve(args);
-    };
-    s.on(event, on);
-  });
-}
-
-function connected(s) {
-  return new Promise((resolve, reject) => {
-    s.once("connect", resolve);
-    s.once("connect_error", reject);
-    s.connect();
-  });
-}
-
-function refused(s) {
-  return new Promise((resolve, reject) => {
-    s.once("connect", () => reject(new Error("connected")));
-    s.once("connect_error", resolve);
-    s.connect();
-  });
-}
+const { NSP, USER, PASSWORD, socket, next, connected, refused } = require("./common");
 
 test("wrong or missing credentials get connect_error", async () => {
   for (const auth of [{ username: USER, password: PASSWORD + "x" }, { username: "x" + USER, password: PASSWORD }, {}]) {

@@ -7,43 +7,9 @@
 
 const test = require("node:test");
 const assert = require("node:assert/strict");
-const { io } = require("socket.io-client");
+const { USER, PASSWORD, socket, next, connected } = require("./common");
 
-const URL = (process.env.RINGCAST_URL || "http://127.0.0.1:3000").replace(/\/+$/, "");
-const USER = process.env.ADMIN_USER || "admin";
-const PASSWORD = process.env.ADMIN_PASSWORD || "";
 const MODE = process.env.ADMIN_MODE;
-const open = [];
-test.after(() => open.forEach((s) => s.disconnect()));
-
-function socket(path, opts = {}) {
-  const s = io(URL + path, { forceNew: true, reconnection: false, autoConnect: false, transports: ["websocket"], ...opts });
-  open.push(s);
-  return s;
-}
-
-// The time limit only turns a hang into a failure with a name.
-function next(s, event, pred = () => true) {
-  return new Promise((resolve, reject) => {
-    const guard = setTimeout(() => reject(new Error(`no ${event}`)), 15000);
-    const on = (...args) => {
-      if (!pred(...args)) return;
-      clearTimeout(guard);
-      s.off(event, on);
-      resolve(args);
-    };
-    s.on(event, on);
-  });
-}
-
-function connected(s) {
-  return new Promise((resolve, reject) => {
-    s.once("connect", resolve);
-    s.once("connect_error", reject);
-    s.connect();
-  });
-}
-
 const COMMANDS = ["EMIT", "JOIN", "LEAVE", "DISCONNECT", "MJOIN", "MLEAVE", "MDISCONNECT"];
 
 test(`admin-ui mode ${MODE}`, async () => {
