@@ -9,7 +9,6 @@ use std::task::Poll;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use ringcast_proto::engineio::payload::PayloadWriter;
 use ringcast_proto::engineio::session::GetAnswer;
 use ringcast_proto::engineio::{payload, v3, EngineError, Format, Protocol};
 use ringcast_proto::http::{self, ChunkedDecoder, RequestHead};
@@ -17,6 +16,7 @@ use ringcast_proto::http::{self, ChunkedDecoder, RequestHead};
 use super::conn::Next;
 use super::io::Conn;
 use super::response::{respond, respond_close};
+use crate::shard::closed::control_answer;
 use crate::shard::msg::Control;
 use crate::shard::session::{CloseReason, Session};
 use crate::shard::Shard;
@@ -163,12 +163,7 @@ pub(crate) fn get_body(session: &Session, answer: GetAnswer) -> (Bytes, Format) 
 
 /// A lone control packet as a payload of `protocol`.
 fn control_body(protocol: Protocol, control: Control) -> Bytes {
-    if !protocol.is_v3() {
-        return Bytes::from_static(control.text());
-    }
-    let mut body = BytesMut::new();
-    PayloadWriter::with_format(&mut body, Format::V3Text).push_encoded(control.text());
-    body.freeze()
+    control_answer(protocol, control).0
 }
 
 /// The content type of a polling answer in `format` (Node's: binary only
@@ -180,10 +175,11 @@ pub(crate) fn content_type(format: Format) -> &'static str {
     }
 }
 
-/// A long-poll GET naming a session that is gone: when its client closed
-/// it over polling moments ago with no GET parked (`shard::closed`), the
-/// noop `6` the parked GET would have got from Node, for the first such
-/// GET only; else None (the caller answers 400 `Session ID unknown`).
+/// A long-poll GET naming a session that is gone: when it closed over
+/// polling moments ago with no GET parked (`shard::closed`), the answer
+/// that GET would have got from Node (the noop `6` after a client's close;
+/// the last packets and `1` after the server's), for the first such GET
+/// only; else None (the caller answers 400 `Session ID unknown`).
 pub(crate) async fn handle_get_after_close(
     shard: &Rc<Shard>,
     conn: &mut Conn,
@@ -193,20 +189,11 @@ pub(crate) async fn handle_get_after_close(
     let polling_get = head.method == http::Method::Get
         && !head.upgrade_websocket
         && head.query.transport.as_deref() == Some("polling");
-    if !polling_get
-        || !shard
-            .closed_by_client
-            .borrow_mut()
-            .take(sid, Instant::now())
-    {
+    if !polling_get {
         return None;
     }
-    let protocol = match head.query.eio.as_deref() {
-        Some("3") if shard.config.allow_eio3 => Protocol::V3 { binary: false },
-        _ => Protocol::V4,
-    };
-    let body = control_body(protocol, Control::Noop);
-    Some(respond(shard, conn, head, 200, "text/plain; charset=UTF-8", &body).await)
+    let (body, format) = shard.closed_polls.borrow_mut().take(sid, Instant::now())?;
+    Some(respond(shard, conn, head, 200, content_type(format), &body).await)
 }
 
 /// The POST: reads the body (bounded by `maxHttpBufferSize`), hands each
@@ -288,10 +275,11 @@ pub(crate) fn handle_post_body(
             // the noop; else the client's GET may still be on its way.
             let closed = session.st.borrow().eio.closed();
             if closed == Some(CloseReason::TransportClose) && !get_parked {
+                let noop = control_answer(session.protocol, Control::Noop);
                 shard
-                    .closed_by_client
+                    .closed_polls
                     .borrow_mut()
-                    .handle_close(&session.sid, now);
+                    .handle_close(&session.sid, now, noop);
             }
         }
         Err(e) => {

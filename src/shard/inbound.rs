@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::ops::{Apply, Part, Query, Target};
 use super::port::{Adoption, ToCluster, ToShard};
-use super::session::CloseReason;
+use super::session::{CloseReason, Session};
 use super::socket::SocketState;
 use super::{Shard, SocketKey};
 
@@ -162,22 +162,40 @@ impl Shard {
     }
 
     /// Disconnects socket `key` (the client gets DISCONNECT); with `close`,
-    /// its whole Engine.IO session closes too.
+    /// its whole Engine.IO session too ([`Self::disconnect_session`]).
     pub fn disconnect_socket(self: &Rc<Self>, key: SocketKey, close: bool) {
         let Some(state) = self.socket(key).filter(|s| s.connected.get()) else {
             return;
         };
+        if close {
+            return self.disconnect_session(&state.session);
+        }
         let nsp = self.app.namespace_name(state.nsp);
         let msg = super::encode::disconnect(self.config.parser, nsp);
         self.send_to_socket(key, &msg, false);
-        if close {
-            self.close_session(&state.session, CloseReason::ForcedServerClose);
-        } else {
-            self.stats
-                .ops
-                .count_disconnect(CloseReason::ServerNamespaceDisconnect);
-            self.remove_socket(key, CloseReason::ServerNamespaceDisconnect);
+        self.stats
+            .ops
+            .count_disconnect(CloseReason::ServerNamespaceDisconnect);
+        self.remove_socket(key, CloseReason::ServerNamespaceDisconnect);
+    }
+
+    /// A server-side disconnect of a whole connection (Node's
+    /// `socket.disconnect(true)`): every socket of the session gets
+    /// DISCONNECT and leaves with `server namespace disconnect`, so the
+    /// client does not reconnect on its own and no session is kept for
+    /// recovery; then the connection closes (`forced server close`).
+    pub fn disconnect_session(self: &Rc<Self>, session: &Rc<Session>) {
+        let keys: Vec<SocketKey> = session
+            .st
+            .borrow()
+            .sockets
+            .iter()
+            .map(|&(_, k)| k)
+            .collect();
+        for key in keys {
+            self.disconnect_socket(key, false);
         }
+        self.close_session(session, CloseReason::ForcedServerClose);
     }
 }
 

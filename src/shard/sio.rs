@@ -201,7 +201,7 @@ impl Shard {
                     total = self.quota.refusals(Quota::EventRateDisconnect),
                     "socket disconnected: client_events_per_second exceeded for 10 s"
                 );
-                self.close_session(session, CloseReason::ForcedServerClose);
+                self.disconnect_session(session);
                 return false;
             }
         };

@@ -152,7 +152,14 @@ test("disconnect by socket id", async () => {
   assert.ok(b.connected);
   const closed = new Promise((resolve) => b.once("disconnect", resolve));
   await post("/api/disconnect", { sid: b.id, close: true });
-  assert.ok(["io server disconnect", "transport close"].includes(await closed));
+  // Node's `disconnect(true)`: DISCONNECT first (the client stays away),
+  // then the connection closes.
+  assert.equal(await closed, "io server disconnect");
+  // Over long-polling too: the GET after the close takes the DISCONNECT.
+  const c = await connect(URL, ["polling"]);
+  const polled = new Promise((resolve) => c.once("disconnect", resolve));
+  await post("/api/disconnect", { sid: c.id, close: true });
+  assert.equal(await polled, "io server disconnect");
 });
 
 test("errors are JSON with the documented status", async () => {

@@ -374,21 +374,20 @@ impl<I: QueueItem> Session<I> {
     }
 
     /// Drains the whole queue into a polling payload (in
-    /// [`Session::payload_format`]). A session closed by the server (not
-    /// by its client) ends the payload with a close packet. Returns the
-    /// number of packets written.
+    /// [`Session::payload_format`]). Returns the number of packets written.
+    ///
+    /// A closed session's last packets go without a close packet after
+    /// them, as Node's `Socket.close()` drains its buffer first and sends
+    /// `1` on a later GET: engine.io-client handles a payload's close
+    /// packet at once but socket.io-client its packets a tick later, so a
+    /// DISCONNECT sharing a payload with `1` would be seen as a lost
+    /// transport (the client reconnects instead of staying disconnected).
     pub fn poll_payload(&mut self, out: &mut BytesMut) -> usize {
         let mut w = PayloadWriter::with_format(out, self.payload_format());
         for item in self.outbox.drain(..) {
             item.write_polling(&mut w);
         }
         self.outbox_bytes = 0;
-        if self
-            .closed
-            .is_some_and(|r| r != CloseReason::TransportClose)
-        {
-            w.push_encoded(Control::Close.text());
-        }
         w.count()
     }
 

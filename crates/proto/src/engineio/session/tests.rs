@@ -254,11 +254,12 @@ fn polling_payload_vectors() {
     s.push_control(Control::Ping);
     s.push(Item::Text("4world"), false);
     assert_eq!(payload(&mut s), b"4hello\x1e2\x1e4world");
-    // A server-side close appends a close packet to the last payload.
-    s.push(Item::Text("40"), false);
-    assert!(s.handle_close(CloseReason::ServerShutdown));
+    // A server-side close: the last packets alone, then the close packet
+    // on the next GET (never both in one payload).
+    s.push(Item::Text("41"), false);
+    assert!(s.handle_close(CloseReason::ForcedServerClose));
     assert_eq!(s.poll_get(), Some(GetAnswer::Data));
-    assert_eq!(payload(&mut s), b"40\x1e1");
+    assert_eq!(payload(&mut s), b"41");
     assert_eq!(s.poll_get(), Some(GetAnswer::Closed));
     assert_eq!(s.push(Item::Text("4late"), false), Push::Closed);
     assert_eq!(s.poll_timeout(), None);
@@ -364,7 +365,10 @@ fn v3_payload_formats() {
     assert_eq!(s.payload_format(), Format::V3Text);
     assert_eq!(payload(&mut s), b"6:b4AQID");
     s.handle_close(CloseReason::ForcedServerClose);
-    assert_eq!(payload(&mut s), b"1:1");
+    // The close packet is the GET's whole answer (`1:1`, written by the
+    // driver), never a payload's tail.
+    assert_eq!(s.poll_get(), Some(GetAnswer::Closed));
+    assert_eq!(payload(&mut s), b"");
 }
 
 #[test]
