@@ -3,7 +3,7 @@
 //!
 //! `cargo run --release --example conformance -- --port 3000 [--profile suite|bench] [--shards N]
 //! [--parser json|msgpack] [--cors ORIGIN] [--cors-credentials]` (part 2 flags:
-//! /work/shared/spec/conformance-app-2.md section 7).
+//! docs/contracts/conformance-app.md section 7).
 
 use std::time::Duration;
 
@@ -95,6 +95,38 @@ fn reply(ev: &mut Event, value: Value) {
     if let Some(ack) = ev.take_ack() {
         ack.send(Payload::new().arg(value));
     }
+}
+
+/// `emit_later`(event, delayMs, ...args, ack?) (part 2 section 9): acks
+/// `true` at once, then after `delayMs` (clamped to 0..60000) emits `event`
+/// with `args` (binary kept) to the sender's session, `io.to(socket.id)`:
+/// it reaches the socket wherever it is connected by then (after a
+/// recovery, on any node), is stored for it while it is away, and goes
+/// nowhere once the session is gone.
+fn emit_later(socket: &Socket, mut ev: Event) {
+    let Some(event) = ev.str_arg(0).map(str::to_owned) else {
+        return reply(&mut ev, Value::Bool(false));
+    };
+    let ms = ev
+        .payload
+        .args
+        .get(1)
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0);
+    // NaN clamps to 0 (`as` saturates), so any number is a valid delay.
+    let delay = Duration::from_millis(ms.clamp(0.0, 60_000.0) as u64);
+    let target = socket.nsp().to(socket.id());
+    reply(&mut ev, Value::Bool(true));
+    let mut payload = ev.payload;
+    // The attachments stay as they are: placeholders are renumbered when
+    // the remaining arguments are encoded.
+    payload.args.drain(..payload.args.len().min(2));
+    glommio::spawn_local(async move {
+        glommio::timer::sleep(delay).await;
+        // A reserved name is refused by the emit: nothing is sent.
+        let _ = target.emit(&event, payload);
+    })
+    .detach();
 }
 
 /// The extra events of the cluster contract (docs/contracts/redis-cluster.md section 2).
@@ -324,6 +356,7 @@ fn main() {
                 broker::handle_broadcast_others(s, ev)
             });
             ns.on("echo", echo);
+            ns.on("emit_later", emit_later);
             ns.on("message-with-ack", echo);
             ns.on("message", |socket, ev| {
                 // A literal, unreserved name: the emit cannot be refused.

@@ -277,6 +277,47 @@ fn recovery_across_nodes_fails_cleanly_without_redis() {
     );
 }
 
+#[path = "common/conformance.rs"]
+mod conformance;
+
+/// The conformance app itself with `--recovery --redis-url` on two nodes
+/// (part 2 sections 8 and 9): a client dropped on A recovers on B with its
+/// `/custom` socket, an `emit_later` A fired meanwhile (binary kept) and
+/// both nodes' broadcasts; server-side and client disconnects are not kept
+/// (tests/js/recovery/app.test.js).
+#[test]
+fn conformance_app_recovery_across_nodes() {
+    if std::env::var("RINGCAST_E2E").as_deref() == Ok("0") {
+        eprintln!("RINGCAST_E2E=0: skipping the conformance app's recovery test");
+        return;
+    }
+    let js = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/js");
+    let redis = Redis::start();
+    let url = format!("redis://127.0.0.1:{}", redis.port);
+    let flags = ["--recovery", "--redis-url", &url];
+    let (a, b) = (
+        conformance::App::start(&flags),
+        conformance::App::start(&flags),
+    );
+    for mode in ["websocket", "polling"] {
+        let out = Command::new("node")
+            .args(["--test", "--test-timeout=60000", "recovery/app.test.js"])
+            .current_dir(js)
+            .env("RINGCAST_APP_A_URL", a.url())
+            .env("RINGCAST_APP_B_URL", b.url())
+            .env("RINGCAST_TRANSPORTS", mode)
+            .output()
+            .expect("node runs");
+        eprintln!("{mode}:\n{}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            out.status.success(),
+            "the conformance app's recovery failed ({mode}):\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 #[path = "common/raw.rs"]
 mod raw;
 

@@ -12,9 +12,8 @@
 
 const test = require("node:test");
 const assert = require("node:assert/strict");
-const net = require("node:net");
 const { execFile } = require("node:child_process");
-const { io } = require("socket.io-client");
+const { client, once, connected, kill, until, proxy } = require("./common");
 
 const env = process.env;
 const skip = !env.RINGCAST_B_URL && "RINGCAST_B_URL not set";
@@ -23,27 +22,6 @@ const down = !!env.RINGCAST_REDIS_DOWN;
 const skipUp = skip || (down && "Redis is stopped in this run");
 const skipDown = skip || (!down && "RINGCAST_REDIS_DOWN not set");
 const [A, B, S] = [env.RINGCAST_A_URL, env.RINGCAST_B_URL, env.RINGCAST_S_URL];
-const MODE = env.RINGCAST_TRANSPORTS || "websocket";
-const opts = MODE === "polling" ? { transports: ["polling"] } : { transports: ["websocket"] };
-const open = [];
-
-function client(url, auth = {}) {
-  const s = io(url, { forceNew: true, reconnection: false, auth, ...opts });
-  open.push(s);
-  return s;
-}
-
-function once(s, ev) {
-  return new Promise((resolve) => s.once(ev, (...a) => resolve(a)));
-}
-
-function connected(s) {
-  return new Promise((resolve, reject) => {
-    if (s.connected) return resolve(s);
-    s.once("connect", () => resolve(s));
-    s.once("connect_error", reject);
-  });
-}
 
 async function ready(url, auth) {
   const s = client(url, auth);
@@ -51,52 +29,6 @@ async function ready(url, auth) {
   await connected(s);
   await hello;
   return s;
-}
-
-// Kills the transport (no DISCONNECT packet: a recoverable close).
-function kill(s) {
-  const d = once(s, "disconnect");
-  s.io.engine.close();
-  return d;
-}
-
-// Resolves when `pred()` holds, checked after every `ev` on `s`.
-async function until(s, ev, pred) {
-  while (!pred()) await once(s, ev);
-}
-
-// A TCP proxy to `target` (host:port of an http URL); `flip(url)` sends new
-// connections elsewhere and cuts the current ones.
-function proxy(target) {
-  let to = new URL(target);
-  const conns = new Set();
-  const server = net.createServer((inbound) => {
-    const outbound = net.connect(Number(to.port), to.hostname);
-    conns.add(inbound).add(outbound);
-    for (const [a, b] of [
-      [inbound, outbound],
-      [outbound, inbound],
-    ]) {
-      a.pipe(b);
-      a.on("error", () => b.destroy());
-      a.on("close", () => {
-        b.destroy();
-        conns.delete(a);
-      });
-    }
-  });
-  return new Promise((resolve) =>
-    server.listen(0, "127.0.0.1", () =>
-      resolve({
-        url: `http://127.0.0.1:${server.address().port}`,
-        flip(url) {
-          to = new URL(url);
-          for (const c of conns) c.destroy();
-        },
-        close: () => server.close(),
-      }),
-    ),
-  );
 }
 
 function redis(...args) {
@@ -156,7 +88,6 @@ function assertDelivered(news, sent) {
 }
 
 test.after(() => {
-  for (const s of open) s.close();
   if (p) p.close();
 });
 
