@@ -46,6 +46,10 @@ publish = ["public:*"]
 connect_url = "http://127.0.0.1:BACKEND/ringcast/connect"
 event_url = "http://127.0.0.1:BACKEND/ringcast/event"
 timeout_ms = 10000
+
+[api]
+listen = "127.0.0.1:API"
+key = "hooks-api-key"
 "#;
 
 /// What the backend's slow scenario waits on.
@@ -273,10 +277,15 @@ fn hooks_with_real_clients() {
     let Some(js) = js_dir() else { return };
     let port = backend().to_string();
     let dir = TempDir::new("hooks");
-    let config = CONFIG_A.replace("SECRET", SECRET).replace("BACKEND", &port);
+    let api = free_port();
+    let config = CONFIG_A
+        .replace("SECRET", SECRET)
+        .replace("BACKEND", &port)
+        .replace("API", &api.to_string());
     let config = dir.write("ringcast.toml", &config);
     let config = config.to_str().expect("temp paths are UTF-8");
-    let (_a, url_a) = start(&["--config", config, "--shards", "1"]);
+    let (mut a, url_a) = start(&["--config", config, "--shards", "1"]);
+    wait_listening(&mut a, api);
     let dead = format!("http://127.0.0.1:{}/connect", free_port());
     let (_b, url_b) = start(&["--shards", "2", "--proxy-connect-url", &dead]);
     let hang = format!("http://127.0.0.1:{port}/hang");
@@ -295,6 +304,7 @@ fn hooks_with_real_clients() {
         .args(["--test", "--test-timeout=60000", "broker/hooks.test.js"])
         .current_dir(js)
         .env("RINGCAST_URL", &url_a)
+        .env("RINGCAST_API_URL", format!("http://127.0.0.1:{api}"))
         .env("RINGCAST_DOWN_URL", &url_b)
         .env("RINGCAST_HANG_URL", &url_c)
         .env("RINGCAST_JWT_SECRET", SECRET)

@@ -68,6 +68,20 @@ async function shardConnections() {
   return [...text.matchAll(/^ringcast_shard_connections\{shard="(\d+)"\} (\d+)$/gm)].map((m) => Number(m[2]));
 }
 
+test("ringcast_connections counts each transport, follows upgrades and closes, summed over shards", async () => {
+  // The file's first test: no socket of another test is open or closing.
+  const before = await gauges();
+  const polling = await Promise.all([1, 2, 3].map(() => connect(URL, ["polling"])));
+  const ws = await Promise.all([1, 2].map(() => connect(URL, ["websocket"])));
+  await untilGauges({ websocket: before.websocket + 2, polling: before.polling + 3 });
+  // A client that starts on polling and upgrades moves from one count to the other.
+  const up = await connect(URL, ["polling", "websocket"]);
+  await untilGauges({ websocket: before.websocket + 3, polling: before.polling + 3 });
+  assert.equal(up.io.engine.transport.name, "websocket");
+  for (const s of [...polling, ...ws, up]) s.disconnect();
+  await untilGauges(before);
+});
+
 test("whole-namespace emit reaches clients on every shard", async () => {
   // The kernel spreads connections over the shards (SO_REUSEPORT): connect until every shard
   // holds one of ours (no other client is connected yet), then publish once.
@@ -161,6 +175,22 @@ test("disconnect by socket id", async () => {
   await post("/api/disconnect", { sid: c.id, close: true });
   assert.equal(await polled, "io server disconnect");
 });
+
+/// `ringcast_connections{transport}` from the API listener's /metrics.
+async function gauges() {
+  const text = await (await fetch(API + "/metrics")).text();
+  const value = (t) => Number(text.match(new RegExp(`^ringcast_connections\\{transport="${t}"\\} (\\d+)$`, "m"))[1]);
+  return { websocket: value("websocket"), polling: value("polling") };
+}
+
+/// Polls /metrics until the gauges are `want` (each scrape sums the shards as they are then).
+async function untilGauges(want) {
+  for (;;) {
+    const got = await gauges();
+    if (got.websocket === want.websocket && got.polling === want.polling) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 test("errors are JSON with the documented status", async () => {
   const bad = await fetch(API + "/api/emit", { method: "POST", body: "{}", headers: { Authorization: "Bearer nope" } });

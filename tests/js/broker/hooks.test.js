@@ -3,6 +3,7 @@
 // backend it runs itself (answers by the CONNECT auth's `scenario` and by event name):
 //   RINGCAST_URL       broker A: [auth] (HS256 $RINGCAST_JWT_SECRET), "/" anonymous with rooms and
 //                      publish "public:*", connect and event hooks on the backend, --shards 1
+//   RINGCAST_API_URL   broker A's [api] listener (key "hooks-api-key")
 //   RINGCAST_DOWN_URL  broker B: open, connect hook on a port where nothing listens
 //   RINGCAST_HANG_URL  broker C: open, connect hook on the backend, event hook on a path that never
 //                      answers, timeout_ms 300
@@ -13,6 +14,7 @@ const { io } = require("socket.io-client");
 const { sign } = require("./jwt");
 
 const URL = process.env.RINGCAST_URL;
+const API = process.env.RINGCAST_API_URL;
 const DOWN = process.env.RINGCAST_DOWN_URL;
 const HANG = process.env.RINGCAST_HANG_URL;
 const SECRET = process.env.RINGCAST_JWT_SECRET;
@@ -46,6 +48,17 @@ function refusal(url, auth, transport) {
 }
 
 const ack = (s, ...args) => s.timeout(15000).emitWithAck(...args);
+
+/** Socket `id` as broker A's HTTP API lists it (`GET /api/sockets`). */
+async function listed(id) {
+  const r = await fetch(`${API}/api/sockets?nsp=/&room=${encodeURIComponent(id)}`, {
+    headers: { Authorization: "Bearer hooks-api-key" },
+  });
+  assert.equal(r.status, 200);
+  const { sockets } = await r.json();
+  assert.equal(sockets.length, 1, JSON.stringify(sockets));
+  return sockets[0];
+}
 const UNAVAILABLE = { error: "unavailable" };
 
 for (const transport of ["websocket", "polling"]) {
@@ -67,6 +80,10 @@ for (const transport of ["websocket", "polling"]) {
     // name the socket by its id (socket.id), the one the API's `sid` takes.
     const echoed = await ack(s, "echo", 1, { a: [2] });
     assert.deepEqual(echoed, { args: [1, { a: [2] }], user: "alice", nsp: "/", sid: s.id, sid_seen_at_connect: true });
+    // The HTTP API shows the backend's user and data for the socket.
+    const api = await listed(s.id);
+    assert.equal(api.user, "alice");
+    assert.deepEqual(api.data, { plan: "pro" });
   });
 }
 
@@ -75,6 +92,8 @@ test("the token's sub is the connect hook's user", async () => {
   const token = sign("HS256", SECRET, { sub: "tok-user", exp });
   const s = await connect(URL, { token, scenario: "token" });
   assert.equal((await ack(s, "echo")).user, "tok-user");
+  // The token's sub is the socket's user in the HTTP API too.
+  assert.equal((await listed(s.id)).user, "tok-user");
   // An invalid token is refused by the token check, before the hook.
   const err = await refusal(URL, { token: "nope", scenario: "token" });
   assert.deepEqual(err.data, { reason: "invalid" });
