@@ -117,10 +117,10 @@ async fn api(state: &State, shard: &Shard, req: &Request) -> (&'static str, Repl
         return (label, Reply::error(405, "method not allowed"));
     }
     let reply = match label {
-        "/api/emit" => emit(shard, req),
-        "/api/join" => join(shard, req),
-        "/api/leave" => leave(shard, req),
-        "/api/disconnect" => disconnect(shard, req),
+        "/api/emit" => applied(emit(shard, req)).await,
+        "/api/join" => applied(join(shard, req)).await,
+        "/api/leave" => applied(leave(shard, req)).await,
+        "/api/disconnect" => applied(disconnect(shard, req)).await,
         "/api/sockets" => sockets(shard, req).await,
         _ => rooms(req).await,
     };
@@ -165,7 +165,35 @@ fn authorized(state: &State, req: &Request) -> bool {
 
 type Answer = Result<Reply, Reply>;
 
-fn ok() -> Answer {
+/// What a write names to be waited on: the namespace the operation went to.
+type Written = Result<String, Reply>;
+
+/// `{"ok":true}` for namespace `nsp` once [`applied`] has waited on it.
+fn ok(nsp: String) -> Written {
+    Ok(nsp)
+}
+
+/// A room no socket is in (a client could join it; the answers would only
+/// be larger).
+const BARRIER_ROOM: &str = "\u{0}ringcast:api-barrier";
+
+/// Answers a write (spec broker.md §5: "replies are sent once every node
+/// has answered") once every shard of every node applied it: a fetch of a
+/// room nobody is in, sent after the operation, travels behind it on every
+/// path (this shard's mesh queue to each shard, its queue to the bridge,
+/// the one Redis connection the bridge publishes on, each node's
+/// subscription and its bridge-to-shard queues are all FIFO), so its last
+/// answer comes after every node applied the operation. So a backend that
+/// joins a socket through one node and then emits to the room through
+/// another reaches it. A node that does not answer before the fetch times
+/// out delays the reply, which is still `200`: the operation went out.
+/// (With Redis Cluster's sharded channels two channels may be served by
+/// different Redis nodes, so the order holds per channel only.)
+async fn applied(written: Written) -> Answer {
+    let nsp = written?;
+    if let Ok(op) = namespace(&nsp) {
+        let _ = fetch(op.to(BARRIER_ROOM)).await;
+    }
     Ok(Reply::json(200, &json!({ "ok": true })))
 }
 
@@ -207,7 +235,7 @@ struct EmitBody {
     volatile: bool,
 }
 
-fn emit(shard: &Shard, req: &Request) -> Answer {
+fn emit(shard: &Shard, req: &Request) -> Written {
     let b: EmitBody = body(req)?;
     check_rooms(shard, b.rooms.iter().chain(&b.except))?;
     if server::is_reserved_event(&b.event) {
@@ -234,7 +262,7 @@ fn emit(shard: &Shard, req: &Request) -> Answer {
     }
     op.emit(&b.event, Payload::from_parts(b.args, Vec::new()))
         .map_err(|e| Reply::error(400, e))?;
-    ok()
+    ok(b.nsp)
 }
 
 /// 400 `{"error":"room name too long"}` when a room the call names is
@@ -308,31 +336,31 @@ fn target(nsp: &str, sid: Option<&str>, rooms: &[String]) -> Result<BroadcastOpe
     Ok(op)
 }
 
-fn join(shard: &Shard, req: &Request) -> Answer {
+fn join(shard: &Shard, req: &Request) -> Written {
     let b: JoinBody = body(req)?;
     check_rooms(shard, b.rooms.iter().chain(&b.join))?;
     let op = b.target()?;
     for room in &b.join {
         op.clone().sockets_join(room);
     }
-    ok()
+    ok(b.nsp)
 }
 
-fn leave(shard: &Shard, req: &Request) -> Answer {
+fn leave(shard: &Shard, req: &Request) -> Written {
     let b: LeaveBody = body(req)?;
     check_rooms(shard, b.rooms.iter().chain(&b.leave))?;
     let op = b.target()?;
     for room in &b.leave {
         op.clone().sockets_leave(room);
     }
-    ok()
+    ok(b.nsp)
 }
 
-fn disconnect(shard: &Shard, req: &Request) -> Answer {
+fn disconnect(shard: &Shard, req: &Request) -> Written {
     let b: DisconnectBody = body(req)?;
     check_rooms(shard, &b.rooms)?;
     b.target()?.disconnect_sockets(b.close);
-    ok()
+    ok(b.nsp)
 }
 
 /// A one-shot on this shard for a callback-style library call; None when

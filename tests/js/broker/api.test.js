@@ -237,3 +237,31 @@ test("cluster-wide through Redis", { skip: !PEER }, async () => {
   await post("/api/disconnect", { rooms: ["far"] });
   assert.equal(await reason, "io server disconnect");
 });
+
+test("join, leave and rooms cluster-wide, each answered once every node applied it", { skip: !PEER }, async () => {
+  // Both on the peer node; this node's API acts on them.
+  const there = await connect(PEER);
+  const neighbour = await connect(PEER);
+  await joinRoom(there, "both-far");
+  await post("/api/join", { sid: there.id, join: ["joined-far"] });
+  // Answered after the peer applied the join: a broadcast its own client
+  // sends to the room at once reaches the socket.
+  const hello = new Promise((resolve) => there.once("hello-far", resolve));
+  assert.equal(await neighbour.emitWithAck("broadcast", "joined-far", "hello-far", "y"), true);
+  assert.equal(await hello, "y");
+  let rooms = await call("GET", "/api/rooms?nsp=/");
+  assert.ok(rooms.body.rooms.includes("joined-far"), JSON.stringify(rooms.body));
+  await post("/api/leave", { sid: there.id, leave: ["joined-far"] });
+  // Answered after the peer applied the leave: of two broadcasts the
+  // neighbour sends in order, the socket gets only the second.
+  const seen = [];
+  there.on("after-leave", (n) => seen.push(n));
+  const marker = new Promise((resolve) => there.once("marker", resolve));
+  assert.equal(await neighbour.emitWithAck("broadcast", "joined-far", "after-leave", "no"), true);
+  assert.equal(await neighbour.emitWithAck("broadcast", "both-far", "marker", "m"), true);
+  assert.equal(await marker, "m");
+  assert.deepEqual(seen, []);
+  rooms = await call("GET", "/api/rooms?nsp=/");
+  assert.ok(!rooms.body.rooms.includes("joined-far"), JSON.stringify(rooms.body));
+  assert.ok(rooms.body.rooms.includes("both-far"), JSON.stringify(rooms.body));
+});
