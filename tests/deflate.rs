@@ -246,15 +246,8 @@ fn http_raw(
     (String::from_utf8_lossy(&all).into_owned(), body)
 }
 
-#[test]
-fn polling_responses_compressed_per_accept_encoding() {
-    use std::io::Read;
-    if skip() {
-        return;
-    }
-    let _g = serial();
-    let server = Server::start(true);
-    let a = server.addr;
+/// A polling session's path after its handshake and CONNECT to `/`.
+fn polling_session(a: SocketAddr) -> String {
     let (_, open) = http_raw(a, "GET", "/socket.io/?EIO=4&transport=polling", "", b"");
     let open = String::from_utf8(open).expect("utf-8");
     let sid = open
@@ -265,6 +258,19 @@ fn polling_responses_compressed_per_accept_encoding() {
         .to_owned();
     let path = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
     http_raw(a, "POST", &path, "", b"40");
+    path
+}
+
+#[test]
+fn polling_responses_compressed_per_accept_encoding() {
+    use std::io::Read;
+    if skip() {
+        return;
+    }
+    let _g = serial();
+    let server = Server::start(true);
+    let a = server.addr;
+    let path = polling_session(a);
     let (head, body) = http_raw(a, "GET", &path, "Accept-Encoding: gzip\r\n", b"");
     assert!(
         !head.to_ascii_lowercase().contains("content-encoding"),
@@ -319,4 +325,27 @@ fn polling_responses_compressed_per_accept_encoding() {
         "{head}"
     );
     assert_eq!(body, want.as_bytes());
+}
+
+/// Without the flag, a polling answer over the 1 KiB threshold goes as is
+/// whatever the client accepts (Node: `httpCompression: false`).
+#[test]
+fn without_the_flag_polling_is_not_compressed() {
+    if skip() {
+        return;
+    }
+    let _g = serial();
+    let server = Server::start(false);
+    let a = server.addr;
+    let path = polling_session(a);
+    http_raw(a, "GET", &path, "", b"");
+    let big = "x".repeat(3000);
+    let echo = format!(r#"421["echo","{big}"]"#);
+    http_raw(a, "POST", &path, "", echo.as_bytes());
+    let (head, body) = http_raw(a, "GET", &path, "Accept-Encoding: gzip, deflate\r\n", b"");
+    assert!(
+        !head.to_ascii_lowercase().contains("content-encoding"),
+        "{head}"
+    );
+    assert_eq!(body, format!(r#"431["{big}"]"#).as_bytes());
 }
