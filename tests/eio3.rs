@@ -323,3 +323,31 @@ fn broker_allow_eio3_key() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A v3 client pings; one that stops is closed `pingInterval +
+/// pingTimeout` after its last ping (the suite profile: 300 + 200 ms): the
+/// parked GET gets the close packet `1:1`, then the sid is unknown. Waits on
+/// the GET, never on the clock.
+#[test]
+fn v3_session_without_client_pings_is_closed() {
+    if skip() {
+        return;
+    }
+    let app = App::start(&["--allow-eio3", "--profile", "suite"]);
+    let sid = handshake(app.addr, "");
+    let path = format!("/socket.io/?EIO=3&transport=polling&sid={sid}");
+    assert_eq!(get(app.addr, &path).text(), v3(&["40", r#"42["auth",{}]"#]));
+    // One ping is answered, and moves the deadline.
+    post(
+        app.addr,
+        &path,
+        "text/plain;charset=UTF-8",
+        v3(&["2"]).as_bytes(),
+    );
+    assert_eq!(get(app.addr, &path).text(), v3(&["3"]));
+    // Then silence: the next GET parks until the server gives up.
+    let closed = get(app.addr, &path);
+    assert_eq!(closed.status, 200);
+    assert_eq!(closed.text(), "1:1");
+    assert_eq!(get(app.addr, &path).status, 400);
+}
