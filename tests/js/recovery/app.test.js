@@ -59,7 +59,7 @@ test.after(() => {
   if (p) p.close();
 });
 
-test("a client dropped on A recovers on B: /, /custom, emit_later fired by A with binary, broadcasts of both nodes", { skip }, async () => {
+test("a client dropped on A recovers on B: /, /custom, emit_later fired by A with binary, broadcasts of both nodes, not its own broadcast_others", { skip }, async () => {
   p.flip(A);
   const m = new Manager(p.url, { reconnection: false, ...opts });
   const root = m.socket("/");
@@ -76,6 +76,10 @@ test("a client dropped on A recovers on B: /, /custom, emit_later fired by A wit
   // Fired by A's timer, to the session, most likely while it is away;
   // exactly once in every case.
   assert.equal(await root.emitWithAck("emit_later", "late", 200, "x", Buffer.from([1, 2, 3])), true);
+  // Stored after the client's last offset but excluding it (its own
+  // broadcast_others): the replay applies the except filter.
+  root.emit("broadcast_others", "r", "news", "mine");
+  for (const w of [wA, wB]) await until(w, "news", () => w.news.includes("mine"));
   const customGone = once(custom, "disconnect");
   await Promise.all([kill(root), customGone]);
   await broadcast(wA, [wA, wB], "a1");
