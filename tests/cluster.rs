@@ -158,6 +158,9 @@ struct Mode {
     sharded: bool,
     /// Sharded: `subscriptionMode` (None: the default, dynamic).
     subscription: Option<&'static str>,
+    /// Node peers answer requests on the requester's own channel
+    /// (`publishOnSpecificResponseChannel: true`).
+    specific_response: bool,
 }
 
 fn start_node(kind: Kind, redis: Option<&Backend>, name: &str, mode: Mode) -> Node {
@@ -197,6 +200,9 @@ fn start_node(kind: Kind, redis: Option<&Backend>, name: &str, mode: Mode) -> No
             }
             if let Some(m) = mode.subscription {
                 cmd.env("SUBSCRIPTION_MODE", m);
+            }
+            if mode.specific_response {
+                cmd.env("SPECIFIC_RESPONSE", "1");
             }
             Proc::spawn(cmd, &format!("node {name}"), &format!("{name}-{port}.log"))
         }
@@ -253,6 +259,7 @@ fn run_cluster(scenario: &str, topology: &[Kind], mode: Mode) {
 const SHARDED: Mode = Mode {
     sharded: true,
     subscription: None,
+    specific_response: false,
 };
 
 /// `redis`: None = no Redis, Some(false) = one redis-server, Some(true) = a Redis Cluster.
@@ -381,6 +388,17 @@ fn ringcast_only_requests() {
 #[test]
 fn mixed_requests() {
     run("requests", MIXED);
+}
+
+/// Node peers answering on the requester's specific response channel
+/// (`socket.io-response#/#<uid>#`), which ringcast subscribes to.
+#[test]
+fn mixed_requests_specific_response_channel() {
+    let mode = Mode {
+        specific_response: true,
+        ..Mode::default()
+    };
+    run_mode("requests", MIXED, Some(false), mode);
 }
 
 #[test]
@@ -592,6 +610,7 @@ fn run_subscription(mode: &'static str, topology: &[Kind]) {
         Mode {
             sharded: true,
             subscription: Some(mode),
+            ..Mode::default()
         },
     );
 }

@@ -20,6 +20,8 @@ const nodeName = process.env.NODE_NAME ?? "node";
 // or "dynamic")
 const sharded = process.env.SHARDED === "1";
 const subscriptionMode = process.env.SUBSCRIPTION_MODE || "dynamic";
+// SPECIFIC_RESPONSE=1: answer requests on the requester's own response channel
+const specificResponse = process.env.SPECIFIC_RESPONSE === "1";
 // REDIS_CLUSTER=url1,url2,...: a Redis Cluster through node-redis createCluster
 const clusterUrls = (process.env.REDIS_CLUSTER ?? "").split(",").filter(Boolean);
 
@@ -52,7 +54,7 @@ async function main() {
     cors: { origin: "*" },
     adapter: sharded
       ? createShardedAdapter(pubClient, subClient, { subscriptionMode })
-      : createAdapter(pubClient, subClient),
+      : createAdapter(pubClient, subClient, { publishOnSpecificResponseChannel: specificResponse }),
   });
   for (const nsp of ["/custom", "/admin"]) {
     io.of(nsp);
