@@ -9,6 +9,7 @@
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::rc::Rc;
+use std::time::Duration;
 
 use bytes::BytesMut;
 use ringcast_proto::engineio::EngineError;
@@ -17,6 +18,7 @@ use ringcast_proto::http::{self, RequestHead};
 use super::io::Conn;
 use super::route::{route_on, Route};
 use super::{handshake, polling, response, websocket};
+use crate::config::Config;
 use crate::shard::port::ToShard;
 use crate::shard::session::Transport;
 use crate::shard::Shard;
@@ -37,8 +39,22 @@ pub(crate) enum Next {
     Upgrade(Rc<crate::shard::session::Session>),
 }
 
+/// How long a write may wait for the peer to take a byte: as long as the
+/// heartbeat lets a silent peer live (`pingInterval + pingTimeout`), and at
+/// least 5 s so that a busy client is not taken for a dead one. A client
+/// whose socket stays full that long has not read our pings either.
+pub(crate) fn write_stall(config: &Config) -> Duration {
+    (config.ping_interval + config.ping_timeout).max(Duration::from_secs(5))
+}
+
 /// Serves one TCP connection until it closes or moves to another shard.
 pub(crate) async fn serve(shard: Rc<Shard>, mut conn: Conn) {
+    // A write the peer takes no byte of for this long fails (glommio arms
+    // the timer only while a write waits): a client that stopped reading
+    // cannot pin the connection, its task and its descriptor.
+    let _ = conn
+        .stream
+        .set_write_timeout(Some(write_stall(&shard.config)));
     loop {
         let head = match glommio::timer::timeout(
             shard.config.http_head_timeout,
