@@ -62,6 +62,11 @@ struct Slow {
     /// The `sid` of every CONNECT the backend accepted: the event hook's
     /// `sid` must be one of them (the socket's id, not the engine's).
     connect_sids: std::collections::HashSet<String>,
+    /// `hold` events being held now, and whether `release-events` came.
+    held_events: usize,
+    events_released: bool,
+    /// `note` events received (sent without an ack).
+    notes: Vec<Value>,
 }
 
 type Shared = Arc<(Mutex<Slow>, Condvar)>;
@@ -248,6 +253,40 @@ fn on_event(body: &Value, shared: &Shared) -> Vec<u8> {
             s.released = true;
             cv.notify_all();
             response(200, r#"{"ack":"released a held connect"}"#)
+        }
+        // Held until another socket's `release-events` arrives.
+        "hold" => {
+            let (lock, cv) = &**shared;
+            let mut s = lock.lock().expect("not poisoned");
+            s.held_events += 1;
+            cv.notify_all();
+            while !s.events_released {
+                s = cv.wait(s).expect("not poisoned");
+            }
+            response(200, r#"{"ack":"held, then released"}"#)
+        }
+        "release-events" => {
+            let (lock, cv) = &**shared;
+            let mut s = lock.lock().expect("not poisoned");
+            while s.held_events == 0 {
+                s = cv.wait(s).expect("not poisoned");
+            }
+            s.events_released = true;
+            cv.notify_all();
+            response(200, r#"{"ack":"released a held event"}"#)
+        }
+        "note" => {
+            let (lock, _) = &**shared;
+            lock.lock()
+                .expect("not poisoned")
+                .notes
+                .push(body["args"].clone());
+            response(200, r#"{"ack":null}"#)
+        }
+        "notes" => {
+            let (lock, _) = &**shared;
+            let notes = lock.lock().expect("not poisoned").notes.clone();
+            response(200, &json!({ "ack": notes }).to_string())
         }
         _ => response(200, r#"{"ack":null}"#),
     }

@@ -140,6 +140,24 @@ test("event hook: the ack is the backend's value; chunked replies; failures answ
   assert.equal(await ack(s, "leave", "public:1"), true);
 });
 
+test("a slow event hook blocks no other socket", async () => {
+  // The backend holds `hold` until another socket's `release-events` reaches it, and answers
+  // that one only once `hold` is held: on one shard (broker A has one), the second socket's
+  // event goes to the backend and back while the first one's waits.
+  const [a, b] = [await connect(URL, {}), await connect(URL, {})];
+  const held = ack(a, "hold");
+  assert.equal(await ack(b, "release-events"), "released a held event");
+  assert.equal(await held, "held, then released");
+});
+
+test("an event sent without an ack is posted too", async () => {
+  const s = await connect(URL, {});
+  s.emit("note", "n1", { k: 1 });
+  // Hook calls run concurrently: ask the backend until the note is there.
+  const has = (notes) => notes.some((n) => JSON.stringify(n) === JSON.stringify(["n1", { k: 1 }]));
+  while (!has(await ack(s, "notes")));
+});
+
 test("a slow connect hook blocks no other socket", async () => {
   // The backend holds this CONNECT until another client's "after-slow" event reaches it, and
   // answers that event only once this CONNECT is held: the other client connects and gets its
