@@ -350,6 +350,9 @@ async function acks() {
   const silent = await connect(NODES.length - 1);
   silent.on("ask", () => {});
   await call(silent, "join", "ar2");
+  const lonely = await connect(0);
+  lonely.on("ask", (data, ack) => ack({ node: 0, id: lonely.id, q: data, b: Buffer.from([0, 1, 2]) }));
+  await call(lonely, "join", "ar-one");
   for (const s of members) await call(s, "join", "ar2");
   for (let i = 0; i < NODES.length; i++) {
     const asker = members[i];
@@ -372,6 +375,11 @@ async function acks() {
     assert.equal(r2.err, true, `silent member from node ${i}`);
     assert.ok(took >= 1900, `timeout fired early: ${took} ms`);
     assert.deepEqual(r2.responses.map((x) => x.id).sort(), members.map((s) => s.id).sort());
+    // A room with its only member on node 0: every other node answers `clientCount: 0` at
+    // once, so the ack completes without waiting for the timeout.
+    const r3 = await call(asker, "broadcast_with_ack", "ar-one", "ask", { q: i });
+    assert.equal(r3.err, false, `one member on node 0, from node ${i}: ${JSON.stringify(r3)}`);
+    assert.deepEqual(r3.responses.map((x) => x.id), [lonely.id]);
   }
   log("acks: ok");
 }
