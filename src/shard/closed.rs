@@ -35,8 +35,12 @@ use std::time::{Duration, Instant};
 use ahash::AHashMap;
 use bytes::{Bytes, BytesMut};
 use ringcast_proto::engineio::payload::PayloadWriter;
-use ringcast_proto::engineio::session::Control;
+use ringcast_proto::engineio::session::{
+    CloseReason, Control, Session as EngineSession, Transport,
+};
 use ringcast_proto::engineio::{Format, Protocol};
+
+use super::msg::OutItem;
 
 /// Most sessions remembered per shard.
 pub const CAPACITY: usize = 1024;
@@ -58,6 +62,38 @@ pub fn control_answer(protocol: Protocol, control: Control) -> LastAnswer {
     let mut body = BytesMut::new();
     PayloadWriter::with_format(&mut body, Format::V3Text).push_encoded(control.text());
     (body.freeze(), Format::V3Text)
+}
+
+/// What the next long-poll GET of a `protocol` session the server closed
+/// for `reason` gets once the session is gone: Node's `Socket.close()` lets
+/// a GET drain the buffer, then answers the one after it with the close
+/// packet. A GET parked now takes the buffer (or the close packet when the
+/// buffer is empty) itself. Only graceful server closes leave an answer.
+pub fn last_answer(
+    protocol: Protocol,
+    eio: &mut EngineSession<OutItem>,
+    reason: CloseReason,
+) -> Option<LastAnswer> {
+    let graceful = matches!(
+        reason,
+        CloseReason::ForcedServerClose | CloseReason::ServerShutdown
+    );
+    if !graceful || eio.transport() != Transport::Polling {
+        return None;
+    }
+    let close = || control_answer(protocol, Control::Close);
+    match (eio.is_get_active(), eio.queued().is_empty()) {
+        // The parked GET takes the close packet.
+        (true, true) => None,
+        // The parked GET takes the buffer; or there is nothing to drain.
+        (true, false) | (false, true) => Some(close()),
+        (false, false) => {
+            let format = eio.payload_format();
+            let mut body = BytesMut::new();
+            eio.poll_payload(&mut body);
+            Some((body.freeze(), format))
+        }
+    }
 }
 
 /// The sessions, in closing order, with their expiry and answers.

@@ -43,15 +43,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ahash::AHashMap;
-use bytes::BytesMut;
-use msg::{Control, OutItem};
-use ringcast_proto::engineio::session::Session as EngineSession;
 
 use crate::config::Config;
 pub use app::{App, Refusal};
 use mesh::Mesh;
 use rooms::RoomTable;
-use session::{CloseReason, Session, Transport};
+use session::{CloseReason, Session};
 use socket::SocketState;
 
 /// Index of a socket in its shard's socket slab. Valid while the socket is
@@ -242,7 +239,7 @@ impl Shard {
                 return;
             }
             st.reassembly = None;
-            if let Some(answer) = self.last_poll_answer(session, &mut st.eio, reason) {
+            if let Some(answer) = closed::last_answer(session.protocol, &mut st.eio, reason) {
                 let mut closed = self.closed_polls.borrow_mut();
                 closed.handle_close(&session.sid, Instant::now(), answer);
             }
@@ -257,39 +254,6 @@ impl Shard {
         session.wake_writer();
         session.wake_timer();
         tracing::debug!(sid = %session.sid, reason = reason.as_str(), "session closed");
-    }
-
-    /// What the next long-poll GET of `session`, closed by the server for
-    /// `reason`, gets once the session is gone (`closed` module): Node's
-    /// `Socket.close()` lets a GET drain the buffer, then answers the one
-    /// after it with the close packet. A GET parked now takes the buffer
-    /// (or the close packet when the buffer is empty) itself.
-    fn last_poll_answer(
-        &self,
-        session: &Session,
-        eio: &mut EngineSession<OutItem>,
-        reason: CloseReason,
-    ) -> Option<closed::LastAnswer> {
-        let graceful = matches!(
-            reason,
-            CloseReason::ForcedServerClose | CloseReason::ServerShutdown
-        );
-        if !graceful || eio.transport() != Transport::Polling {
-            return None;
-        }
-        let close = || closed::control_answer(session.protocol, Control::Close);
-        match (eio.is_get_active(), eio.queued().is_empty()) {
-            // The parked GET takes the close packet.
-            (true, true) => None,
-            // The parked GET takes the buffer; or there is nothing to drain.
-            (true, false) | (false, true) => Some(close()),
-            (false, false) => {
-                let format = eio.payload_format();
-                let mut body = BytesMut::new();
-                eio.poll_payload(&mut body);
-                Some((body.freeze(), format))
-            }
-        }
     }
 
     /// Called when a push overflowed the session's queue.
