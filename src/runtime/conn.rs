@@ -49,12 +49,7 @@ pub(crate) fn write_stall(config: &Config) -> Duration {
 
 /// Serves one TCP connection until it closes or moves to another shard.
 pub(crate) async fn serve(shard: Rc<Shard>, mut conn: Conn) {
-    // A write the peer takes no byte of for this long fails (glommio arms
-    // the timer only while a write waits): a client that stopped reading
-    // cannot pin the connection, its task and its descriptor.
-    let _ = conn
-        .stream
-        .set_write_timeout(Some(write_stall(&shard.config)));
+    conn.write_stall = write_stall(&shard.config);
     loop {
         let head = match glommio::timer::timeout(
             shard.config.http_head_timeout,

@@ -4,10 +4,12 @@
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
+use std::future::Future;
 use std::io::{self, IoSlice};
 use std::os::fd::AsRawFd;
-use std::pin::Pin;
+use std::pin::{pin, Pin};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::BytesMut;
 use futures_lite::{AsyncRead, AsyncWrite};
@@ -38,6 +40,9 @@ pub(crate) struct Conn {
     pub(crate) write_offset: usize,
     /// permessage-deflate negotiated on this websocket (see `deflate.rs`).
     pub(crate) deflate: Option<Negotiated>,
+    /// How long [`Conn::write_all`] waits for the peer to take a byte
+    /// (`conn::write_stall`, set when the connection is served).
+    pub(crate) write_stall: Duration,
 }
 
 impl Conn {
@@ -48,6 +53,7 @@ impl Conn {
             rbuf,
             write_offset: 0,
             deflate: None,
+            write_stall: Duration::from_secs(45),
         }
     }
 
@@ -80,10 +86,24 @@ impl Conn {
         }
     }
 
-    /// Writes all of `data`.
+    /// Writes all of `data`. A peer that takes no byte for `write_stall`
+    /// (it stopped reading) fails the write with `TimedOut`, so it cannot
+    /// pin the connection, its task and its descriptor; the timer is only
+    /// created when a write has to wait.
     pub(crate) async fn write_all(&mut self, mut data: &[u8]) -> io::Result<()> {
+        let stall = self.write_stall;
         while !data.is_empty() {
-            let n = poll_fn(|cx| Pin::new(&mut self.stream).poll_write(cx, data)).await?;
+            let stream = &mut self.stream;
+            let mut write = pin!(poll_fn(|cx| Pin::new(&mut *stream).poll_write(cx, data)));
+            let n = match poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await {
+                Poll::Ready(r) => r?,
+                Poll::Pending => {
+                    match glommio::timer::timeout(stall, async { Ok(write.await) }).await {
+                        Ok(r) => r?,
+                        Err(_) => return Err(io::ErrorKind::TimedOut.into()),
+                    }
+                }
+            };
             if n == 0 {
                 return Err(io::ErrorKind::WriteZero.into());
             }
