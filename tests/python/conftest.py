@@ -46,6 +46,17 @@ class _EngineIOClient(engineio.Client):
             time.sleep(0.02)  # let the write loop get back to waiting on the queue
         super().disconnect(abort=abort, reason=reason)
 
+    def _trigger_event(self, event, *args, **kwargs):
+        """Handles each message inline, in arrival order.
+
+        python-engineio hands every message to its handler in a new thread (`run_async`), so
+        under load two messages can reach socketio (and the tests' recorder) in another order
+        than they arrived: an order check then fails on the client, whatever the server sent.
+        The recorder's handlers never block, so they run in the read loop."""
+        if event == "message":
+            kwargs["run_async"] = False
+        return super()._trigger_event(event, *args, **kwargs)
+
 
 class _SocketIOClient(socketio.Client):
     def _engineio_client_class(self):
