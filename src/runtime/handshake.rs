@@ -34,7 +34,7 @@ async fn refused_by_hook(shard: &Shard, conn: &mut Conn, head: &RequestHead) -> 
     let hook = shard.config.allow_request.as_ref()?;
     let request = HandshakeRequest {
         head,
-        address: conn.stream.peer_addr().ok().map(|a| a.ip()),
+        address: conn.peer_addr().map(|a| a.ip()),
     };
     let message = hook.check(&request).await.err()?;
     let err = EngineError::Forbidden;
@@ -58,7 +58,6 @@ pub(crate) fn handshake_info(head: &RequestHead, conn: &Conn) -> Handshake {
         ),
         query: head.query.raw.clone(),
         address: conn
-            .stream
             .peer_addr()
             .map(|a| a.ip().to_string())
             .unwrap_or_default(),

@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::io::{self, IoSlice};
+use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -38,6 +39,8 @@ pub(crate) struct Conn {
     pub(crate) write_offset: usize,
     /// permessage-deflate negotiated on this websocket (see `deflate.rs`).
     pub(crate) deflate: Option<Negotiated>,
+    /// The peer's address as `accept4` returned it (None: ask the socket).
+    peer: Option<SocketAddr>,
 }
 
 impl Conn {
@@ -48,7 +51,20 @@ impl Conn {
             rbuf,
             write_offset: 0,
             deflate: None,
+            peer: None,
         }
+    }
+
+    /// The peer's address, when the accept already returned it.
+    pub(crate) fn with_peer(mut self, peer: Option<SocketAddr>) -> Self {
+        self.peer = peer;
+        self
+    }
+
+    /// The peer's address: the one from the accept, else `getpeername`
+    /// (a connection handed over by another shard).
+    pub(crate) fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer.or_else(|| self.stream.peer_addr().ok())
     }
 
     /// Polls for more input, appended to `rbuf`. `Ready(Ok(0))` is EOF.
