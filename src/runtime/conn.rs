@@ -57,8 +57,10 @@ pub(crate) async fn serve(shard: Rc<Shard>, mut conn: Conn) {
             Next::Close => return,
             Next::Handoff(owner) => return handoff(&shard, conn, owner),
             Next::WebSocket(session) => return websocket::run(&shard, &mut conn, &session).await,
+            // Boxed: the probe's and the loop's states together, only on
+            // connections that upgrade.
             Next::Upgrade(session) => {
-                return websocket::probe_then_run(&shard, &mut conn, session).await
+                return Box::pin(websocket::probe_then_run(&shard, &mut conn, session)).await
             }
         }
     }

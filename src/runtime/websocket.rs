@@ -233,7 +233,7 @@ pub(crate) async fn run(shard: &Rc<Shard>, conn: &mut Conn, session: &Rc<Session
                     shard.close_session(session, CloseReason::TransportError);
                     let mut out = BytesMut::new();
                     ws::encode_close(e.close_code(), "", &mut out);
-                    let _ = conn.write_all(&out).await;
+                    let _ = Box::pin(conn.write_all(&out)).await;
                     return;
                 }
             }
@@ -272,7 +272,9 @@ pub(crate) async fn run(shard: &Rc<Shard>, conn: &mut Conn, session: &Rc<Session
                 return;
             }
             Wake::Closed => {
-                finish(shard, conn, session).await;
+                // Boxed, as the error path's write above: the loop's state
+                // lives as long as the connection, these only at its end.
+                Box::pin(finish(shard, conn, session)).await;
                 return;
             }
         }
