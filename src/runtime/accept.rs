@@ -9,10 +9,11 @@
 //! burst, every queued connection is taken with one `accept4` that also
 //! returns the peer address and sets `SOCK_CLOEXEC`, and only when the
 //! queue is empty (`EAGAIN`) does the listener go back to blocking for
-//! glommio's accept (its io_uring `accept` waits on a blocking listener; on
-//! a non-blocking one it would fail at once). Measured in the connect
-//! storm: the `fcntl` and `getpeername` calls were 7.5 % of the server's
-//! CPU (docs/benchmarks.md, "Connect storm against the kernel floor").
+//! glommio's accept (which expects a blocking listener: its io_uring
+//! `accept` is meant to wait, not to fail with `EAGAIN`). In the connect
+//! storm's perf profile the `fcntl` and `getpeername` calls were 7.5 % of
+//! the server's CPU; connections come ~100 per wait there
+//! (docs/benchmarks.md, "Connect storm against the kernel floor").
 //!
 //! Invariant: the listener is non-blocking only inside [`drain`], which
 //! never awaits, so glommio never sees it non-blocking.
