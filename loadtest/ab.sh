@@ -11,6 +11,10 @@
 # --release --example conformance)`). The generator is this tree's `target/release/ringcast-load`.
 # Prints one line per (case, build): median deliveries or requests per second (min-max) and the
 # server's CPU per delivered message, then the new/base ratios.
+#
+# AB_CASES="connect-10k echo-100" picks cases by id (default: the two fan-outs and echo);
+# AB_FLOOR=1 adds the kernel floor (target/release/ringcast-floor) to each round (base, new,
+# floor) and prints each build's CPU per message over the floor's.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,17 +27,29 @@ NEW=${2:?usage: $0 BASE_BINARY NEW_BINARY [REPS]}
 REPS=${3:-3}
 LOAD=$ROOT/target/release/ringcast-load
 [ -x "$LOAD" ] || cargo build --release -p ringcast-load
-CASES=(
+ALL_CASES=(
   "fanout-1k-64|fanout --subscribers 1000 --rooms 1 --messages 2000 --payload 64"
   "fanout-10k-64|fanout --subscribers 10000 --rooms 1 --messages 150 --payload 64"
   "echo-100|echo --clients 100 --requests 2000 --payload 64"
+  "connect-10k|connect --connections 10000 --concurrency 100"
 )
+CASES=()
+for c in "${ALL_CASES[@]}"; do
+  if [ -z "${AB_CASES:-}" ]; then [ "${c%%|*}" = connect-10k ] || CASES+=("$c")
+  elif [[ " $AB_CASES " == *" ${c%%|*} "* ]]; then CASES+=("$c"); fi
+done
+FLOOR=$ROOT/target/release/ringcast-floor
+if [ -n "${AB_FLOOR:-}" ] && [ ! -x "$FLOOR" ]; then cargo build --release -p ringcast-load; fi
 OUT=$(mktemp /tmp/ringcast-ab.XXXXXX.jsonl)
 
 run() { # label binary case-id args
   local port pid line
   port=$(free_port)
-  taskset -c 0 "$2" --port "$port" --shards 1 >/dev/null 2>&1 &
+  if [ "$1" = floor ]; then
+    taskset -c 0 "$2" --port "$port" >/dev/null 2>&1 &
+  else
+    taskset -c 0 "$2" --port "$port" --shards 1 >/dev/null 2>&1 &
+  fi
   pid=$!
   for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
   # shellcheck disable=SC2086
@@ -52,6 +68,7 @@ for c in "${CASES[@]}"; do
     echo "[ab] $id rep $r" >&2
     run base "$BASE" "$id" "$args"
     run new "$NEW" "$id" "$args"
+    if [ -n "${AB_FLOOR:-}" ]; then run floor "$FLOOR" "$id" "$args"; fi
   done
 done
 
@@ -62,7 +79,9 @@ print(f"results: {sys.argv[1]}")
 print(f"{'case':16} {'build':5} {'rate (median, min-max)':>32} {'cpu us/msg':>11} {'load1':>6}")
 med = {}
 for case in dict.fromkeys(r["case"] for r in rows):
-    for build in ("base", "new"):
+    for build in ("base", "new", "floor"):
+        if not any(r["build"] == build for r in rows):
+            continue
         rs = [r for r in rows if r["case"] == case and r["build"] == build and not r.get("failed")]
         key = "requests_per_s" if case.startswith("echo") else "delivered_per_s"
         rate = [r[key] for r in rs if r.get(key)]
@@ -79,4 +98,9 @@ for case in dict.fromkeys(r["case"] for r in rows):
     if (case, "base") in med and (case, "new") in med:
         (rb, cb), (rn, cn) = med[(case, "base")], med[(case, "new")]
         print(f"{case:16} new/base: rate x{rn / rb:.3f}, cpu per msg x{cn / cb:.3f}")
+    if (case, "floor") in med:
+        cf = med[(case, "floor")][1]
+        for build in ("base", "new"):
+            if (case, build) in med:
+                print(f"{case:16} {build}/floor: cpu per msg x{med[(case, build)][1] / cf:.3f}")
 EOF

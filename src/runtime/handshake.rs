@@ -22,7 +22,6 @@ use super::conn::Next;
 use super::io::Conn;
 use super::response::{cors_headers, respond_with, send_response};
 use super::tasks;
-use crate::shard::msg::Frame;
 use crate::shard::session::{CloseReason, Handshake, Session, SessionKind, Transport};
 use crate::shard::Shard;
 use crate::HandshakeRequest;
@@ -34,7 +33,7 @@ async fn refused_by_hook(shard: &Shard, conn: &mut Conn, head: &RequestHead) -> 
     let hook = shard.config.allow_request.as_ref()?;
     let request = HandshakeRequest {
         head,
-        address: conn.stream.peer_addr().ok().map(|a| a.ip()),
+        address: conn.peer_addr().map(|a| a.ip()),
     };
     let message = hook.check(&request).await.err()?;
     let err = EngineError::Forbidden;
@@ -58,7 +57,6 @@ pub(crate) fn handshake_info(head: &RequestHead, conn: &Conn) -> Handshake {
         ),
         query: head.query.raw.clone(),
         address: conn
-            .stream
             .peer_addr()
             .map(|a| a.ip().to_string())
             .unwrap_or_default(),
@@ -198,7 +196,10 @@ fn append_headers<K: AsRef<str>, V: AsRef<str>>(out: &mut BytesMut, headers: &[(
     }
     out.truncate(out.len() - 2);
     for (k, v) in headers {
-        out.extend_from_slice(format!("{}: {}\r\n", k.as_ref(), v.as_ref()).as_bytes());
+        out.extend_from_slice(k.as_ref().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(v.as_ref().as_bytes());
+        out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
 }
@@ -217,7 +218,8 @@ pub(crate) fn accept(
     let (Some(key), Some("13")) = (key, head.ws_version.as_deref()) else {
         return Err(EngineError::BadRequest);
     };
-    let mut out = BytesMut::new();
+    // Room for the 101, its extra headers and the open packet's frame.
+    let mut out = BytesMut::with_capacity(512);
     http::write_switching_protocols(&ws::accept_key(key.as_bytes()), &mut out);
     // Node's engine.io runs its CORS middleware on upgrades too.
     append_headers(&mut out, &cors_headers(shard, head));
@@ -252,10 +254,9 @@ pub(crate) async fn open_websocket(
             &[("Set-Cookie", cookie.header_value(&session.sid))],
         );
     }
+    // The 101 and the open packet's frame in one write.
     let open = open_packet(shard, &session.sid, &[]);
-    let frame = Frame::text(open.as_bytes()[0], &open.as_bytes()[1..]);
-    // The 101 and the open packet in one write.
-    out.extend_from_slice(&frame.bytes);
+    ws::encode_frame(ws::opcode::TEXT, open.as_bytes(), &mut out);
     if conn.write_all(&out).await.is_err() {
         shard.close_session(&session, CloseReason::TransportClose);
         return Ok(Next::Close);

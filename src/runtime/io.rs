@@ -3,9 +3,9 @@
 //! writes of a session's queue (one `sendmsg` for many queued frames).
 
 use std::collections::VecDeque;
-use std::future::poll_fn;
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::io::{self, IoSlice};
+use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::pin::{pin, Pin};
 use std::task::{Context, Poll};
@@ -43,6 +43,8 @@ pub(crate) struct Conn {
     /// How long [`Conn::write_all`] waits for the peer to take a byte
     /// (`conn::write_stall`, set when the connection is served).
     pub(crate) write_stall: Duration,
+    /// The peer's address as `accept4` returned it (None: ask the socket).
+    peer: Option<SocketAddr>,
 }
 
 impl Conn {
@@ -54,7 +56,20 @@ impl Conn {
             write_offset: 0,
             deflate: None,
             write_stall: Duration::from_secs(45),
+            peer: None,
         }
+    }
+
+    /// The peer's address, when the accept already returned it.
+    pub(crate) fn with_peer(mut self, peer: Option<SocketAddr>) -> Self {
+        self.peer = peer;
+        self
+    }
+
+    /// The peer's address: the one from the accept, else `getpeername`
+    /// (a connection handed over by another shard).
+    pub(crate) fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer.or_else(|| self.stream.peer_addr().ok())
     }
 
     /// Polls for more input, appended to `rbuf`. `Ready(Ok(0))` is EOF.

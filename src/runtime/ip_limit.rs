@@ -28,7 +28,7 @@ pub(crate) async fn refuse_over_cap(
     if shard.config.max_connections_per_ip == 0 {
         return None;
     }
-    let ip = conn.stream.peer_addr().ok()?.ip();
+    let ip = conn.peer_addr()?.ip();
     if shard.quota.admits_address(ip) {
         return None;
     }

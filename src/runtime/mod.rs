@@ -10,6 +10,7 @@
 //! [`run_until_signal`]) completes it from any thread. An idle shard
 //! therefore sleeps until there is work; nothing polls a flag.
 
+mod accept;
 mod conn;
 mod deflate;
 pub(crate) mod forward;
@@ -32,7 +33,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use glommio::channels::channel_mesh::{Full, MeshBuilder, Senders};
 use glommio::channels::local_channel::{self, LocalReceiver};
-use glommio::net::{TcpListener, TcpStream};
+use glommio::net::TcpStream;
 use glommio::{LocalExecutorBuilder, Placement};
 use thiserror::Error;
 
@@ -256,9 +257,7 @@ async fn shard_main(
         .detach();
     }
     shard.app.handle_start(&shard);
-    // SAFETY: the descriptor is a listening socket we own.
-    let listener = unsafe { TcpListener::from_raw_fd(listener.into_raw_fd()) };
-    let accept = glommio::spawn_local(accept_loop(shard.clone(), listener));
+    let accept = glommio::spawn_local(accept::accept_loop(shard.clone(), listener));
     let trim = (id == 0).then(|| glommio::spawn_local(trim_loop()));
     stop.wait(id).await;
     if let Some(trim) = trim {
@@ -314,26 +313,6 @@ fn handle_mesh(shard: &Rc<Shard>, msg: ToShard) {
         let stream = unsafe { TcpStream::from_raw_fd(adopt.fd.into_raw_fd()) };
         let conn = io::Conn::new(stream, BytesMut::from(&adopt.buffered[..]));
         glommio::spawn_local(conn::serve(shard.clone(), conn)).detach();
-    }
-}
-
-async fn accept_loop(shard: Rc<Shard>, listener: TcpListener) {
-    let mut backoff = Duration::from_millis(5);
-    loop {
-        match listener.accept().await {
-            Ok(stream) => {
-                backoff = Duration::from_millis(5);
-                let _ = stream.set_nodelay(true);
-                let conn = io::Conn::new(stream, BytesMut::new());
-                glommio::spawn_local(conn::serve(shard.clone(), conn)).detach();
-            }
-            Err(e) => {
-                // EMFILE/ENFILE and friends: back off instead of spinning.
-                tracing::warn!(error = %e, "accept failed; backing off");
-                glommio::timer::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(1));
-            }
-        }
     }
 }
 

@@ -131,9 +131,11 @@ pub(crate) fn probe_message(session: &Session, msg: Message) -> ProbeStep {
 }
 
 /// Runs the probe; on success the connection becomes the session's transport.
+/// The probe's state is boxed (freed once it ends), so the connection's
+/// long-lived task holds only the loop's (see `conn::serve`).
 pub(crate) async fn probe_then_run(shard: &Rc<Shard>, conn: &mut Conn, session: Rc<Session>) {
     let deadline = Timer::new(shard.config.upgrade_timeout);
-    if probe(shard, conn, &session, deadline).await {
+    if Box::pin(probe(shard, conn, &session, deadline)).await {
         return run(shard, conn, &session).await;
     }
     session.st.borrow_mut().eio.handle_upgrade_failed();
@@ -231,7 +233,7 @@ pub(crate) async fn run(shard: &Rc<Shard>, conn: &mut Conn, session: &Rc<Session
                     shard.close_session(session, CloseReason::TransportError);
                     let mut out = BytesMut::new();
                     ws::encode_close(e.close_code(), "", &mut out);
-                    let _ = conn.write_all(&out).await;
+                    let _ = Box::pin(conn.write_all(&out)).await;
                     return;
                 }
             }
@@ -270,7 +272,9 @@ pub(crate) async fn run(shard: &Rc<Shard>, conn: &mut Conn, session: &Rc<Session
                 return;
             }
             Wake::Closed => {
-                finish(shard, conn, session).await;
+                // Boxed, as the error path's write above: the loop's state
+                // lives as long as the connection, these only at its end.
+                Box::pin(finish(shard, conn, session)).await;
                 return;
             }
         }

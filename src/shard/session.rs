@@ -59,7 +59,8 @@ pub struct Handshake {
 impl Handshake {
     /// Packs request headers (lower-case names) into a handshake record.
     pub fn pack_headers<'a>(headers: impl Iterator<Item = (&'a str, &'a str)>) -> Box<str> {
-        let mut s = String::new();
+        // A typical head fits: no regrowth, then one shrink in place.
+        let mut s = String::with_capacity(256);
         for (k, v) in headers {
             s.push_str(k);
             s.push_str(": ");

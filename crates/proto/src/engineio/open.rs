@@ -5,6 +5,8 @@
 //! byte-for-byte equality with Node keeps tests and captures comparable);
 //! strings go through serde_json so any character is escaped correctly.
 
+use std::fmt::Write as _;
+
 use crate::json_util::write_json;
 
 /// The data of the handshake packet. [`OpenPacket::to_json`] gives, compact
@@ -38,13 +40,12 @@ impl OpenPacket<'_> {
             }
             write_json(&mut s, *u);
         }
-        s.push_str("],\"pingInterval\":");
-        s.push_str(&self.ping_interval.to_string());
-        s.push_str(",\"pingTimeout\":");
-        s.push_str(&self.ping_timeout.to_string());
-        s.push_str(",\"maxPayload\":");
-        s.push_str(&self.max_payload.to_string());
-        s.push('}');
+        // Numbers written in place (`write!` into a String cannot fail).
+        let _ = write!(
+            s,
+            "],\"pingInterval\":{},\"pingTimeout\":{},\"maxPayload\":{}}}",
+            self.ping_interval, self.ping_timeout, self.max_payload
+        );
         s
     }
 }

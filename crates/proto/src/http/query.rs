@@ -7,6 +7,8 @@
 //! array, which engine.io then rejects; a single value is simpler and never
 //! ambiguous within this server).
 
+use std::borrow::Cow;
+
 /// The Engine.IO query parameters of a request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Query {
@@ -31,7 +33,7 @@ impl Query {
         };
         let mut b64_seen = false;
         for (key, value) in pairs(raw) {
-            let slot = match percent_decode(key).as_str() {
+            let slot = match &*decode(key) {
                 "EIO" => &mut q.eio,
                 "transport" => &mut q.transport,
                 "sid" => &mut q.sid,
@@ -55,7 +57,7 @@ impl Query {
     /// parameters other than the Engine.IO ones (e.g. app handshake data).
     pub fn get(&self, key: &str) -> Option<String> {
         pairs(&self.raw)
-            .find(|(k, _)| percent_decode(k) == key)
+            .find(|(k, _)| decode(k) == key)
             .map(|(_, v)| percent_decode(v))
     }
 }
@@ -72,9 +74,15 @@ fn pairs(raw: &str) -> impl Iterator<Item = (&str, &str)> {
 /// module docs). The output is at most three times the input length
 /// (each undecodable byte becomes the 3-byte U+FFFD).
 pub fn percent_decode(s: &str) -> String {
+    decode(s).into_owned()
+}
+
+/// [`percent_decode`] without a copy when there is nothing to decode (the
+/// keys compared in [`Query::parse`]: no allocation per parameter).
+fn decode(s: &str) -> Cow<'_, str> {
     let b = s.as_bytes();
     if !b.iter().any(|&c| c == b'%' || c == b'+') {
-        return s.to_owned();
+        return Cow::Borrowed(s);
     }
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -93,8 +101,8 @@ pub fn percent_decode(s: &str) -> String {
         i += 1;
     }
     match String::from_utf8(out) {
-        Ok(s) => s,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        Ok(s) => Cow::Owned(s),
+        Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),
     }
 }
 
