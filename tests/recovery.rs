@@ -148,22 +148,31 @@ fn recovery_with_real_client() {
     // 1 ms: any reconnect finds its session expired.
     let (_short, short) = start(Duration::from_millis(1));
     for mode in ["websocket", "polling"] {
-        let out = Command::new("node")
-            .args(["--test", "--test-timeout=60000", "recovery/"])
-            .current_dir(js)
-            .env("RINGCAST_URL", format!("http://{addr}"))
-            .env("RINGCAST_SHORT_URL", format!("http://{short}"))
-            .env("RINGCAST_TRANSPORTS", mode)
-            .output()
-            .expect("node runs");
-        eprintln!("{mode}:\n{}", String::from_utf8_lossy(&out.stdout));
-        assert!(
-            out.status.success(),
-            "recovery suite failed ({mode}):\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let env = [
+            ("RINGCAST_URL", format!("http://{addr}")),
+            ("RINGCAST_SHORT_URL", format!("http://{short}")),
+            ("RINGCAST_TRANSPORTS", mode.into()),
+        ];
+        run_js(js, "recovery/", &env, &format!("recovery suite ({mode})"));
     }
+}
+
+/// `node --test` on `tests` (a file or folder under tests/js) with `env`;
+/// fails with its output, named `what`.
+fn run_js(js: &str, tests: &str, env: &[(&str, String)], what: &str) {
+    let out = Command::new("node")
+        .args(["--test", "--test-timeout=60000", tests])
+        .current_dir(js)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .expect("node runs");
+    eprintln!("{what}:\n{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A `redis-server` on a free port, killed when dropped.
@@ -226,23 +235,15 @@ fn recovery_across_nodes_with_real_client() {
     let (_b, b) = start_node(long(Duration::from_secs(120)), url.clone());
     let (_s, s) = start_node(long(Duration::from_millis(1)), url);
     for mode in ["websocket", "polling"] {
-        let out = Command::new("node")
-            .args(["--test", "--test-timeout=60000", "recovery/cluster.test.js"])
-            .current_dir(js)
-            .env("RINGCAST_A_URL", format!("http://{a}"))
-            .env("RINGCAST_B_URL", format!("http://{b}"))
-            .env("RINGCAST_S_URL", format!("http://{s}"))
-            .env("RINGCAST_REDIS_PORT", redis.port.to_string())
-            .env("RINGCAST_TRANSPORTS", mode)
-            .output()
-            .expect("node runs");
-        eprintln!("{mode}:\n{}", String::from_utf8_lossy(&out.stdout));
-        assert!(
-            out.status.success(),
-            "cross-node recovery failed ({mode}):\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let env = [
+            ("RINGCAST_A_URL", format!("http://{a}")),
+            ("RINGCAST_B_URL", format!("http://{b}")),
+            ("RINGCAST_S_URL", format!("http://{s}")),
+            ("RINGCAST_REDIS_PORT", redis.port.to_string()),
+            ("RINGCAST_TRANSPORTS", mode.into()),
+        ];
+        let what = format!("cross-node recovery ({mode})");
+        run_js(js, "recovery/cluster.test.js", &env, &what);
     }
 }
 
@@ -259,22 +260,13 @@ fn recovery_across_nodes_fails_cleanly_without_redis() {
     let url = Some(format!("redis://127.0.0.1:{}", redis.port));
     let (_a, a) = start_node(RecoveryConfig::default(), url.clone());
     let (_b, b) = start_node(RecoveryConfig::default(), url);
-    let out = Command::new("node")
-        .args(["--test", "--test-timeout=60000", "recovery/cluster.test.js"])
-        .current_dir(js)
-        .env("RINGCAST_A_URL", format!("http://{a}"))
-        .env("RINGCAST_B_URL", format!("http://{b}"))
-        .env("RINGCAST_REDIS_PORT", redis.port.to_string())
-        .env("RINGCAST_REDIS_DOWN", "1")
-        .output()
-        .expect("node runs");
-    eprintln!("{}", String::from_utf8_lossy(&out.stdout));
-    assert!(
-        out.status.success(),
-        "Redis-down recovery failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let env = [
+        ("RINGCAST_A_URL", format!("http://{a}")),
+        ("RINGCAST_B_URL", format!("http://{b}")),
+        ("RINGCAST_REDIS_PORT", redis.port.to_string()),
+        ("RINGCAST_REDIS_DOWN", "1".into()),
+    ];
+    run_js(js, "recovery/cluster.test.js", &env, "Redis-down recovery");
 }
 
 #[path = "common/conformance.rs"]
@@ -300,21 +292,13 @@ fn conformance_app_recovery_across_nodes() {
         conformance::App::start(&flags),
     );
     for mode in ["websocket", "polling"] {
-        let out = Command::new("node")
-            .args(["--test", "--test-timeout=60000", "recovery/app.test.js"])
-            .current_dir(js)
-            .env("RINGCAST_APP_A_URL", a.url())
-            .env("RINGCAST_APP_B_URL", b.url())
-            .env("RINGCAST_TRANSPORTS", mode)
-            .output()
-            .expect("node runs");
-        eprintln!("{mode}:\n{}", String::from_utf8_lossy(&out.stdout));
-        assert!(
-            out.status.success(),
-            "the conformance app's recovery failed ({mode}):\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let env = [
+            ("RINGCAST_APP_A_URL", a.url()),
+            ("RINGCAST_APP_B_URL", b.url()),
+            ("RINGCAST_TRANSPORTS", mode.into()),
+        ];
+        let what = format!("the conformance app's recovery ({mode})");
+        run_js(js, "recovery/app.test.js", &env, &what);
     }
 }
 

@@ -8,32 +8,11 @@
 
 const test = require("node:test");
 const assert = require("node:assert/strict");
-const { io } = require("socket.io-client");
+const { client, once, connected, kill } = require("./common");
 
 const URL = (process.env.RINGCAST_URL || "http://127.0.0.1:3000").replace(/\/+$/, "");
 const SHORT = (process.env.RINGCAST_SHORT_URL || URL).replace(/\/+$/, "");
-const MODE = process.env.RINGCAST_TRANSPORTS || "websocket";
 const STORM = Number(process.env.RINGCAST_STORM || 2000);
-const opts = MODE === "polling" ? { transports: ["polling"] } : { transports: ["websocket"] };
-const open = [];
-
-function client(url, auth = {}) {
-  const s = io(url, { forceNew: true, reconnection: false, auth, ...opts });
-  open.push(s);
-  return s;
-}
-
-function once(s, ev) {
-  return new Promise((resolve) => s.once(ev, (...a) => resolve(a)));
-}
-
-function connected(s) {
-  return new Promise((resolve, reject) => {
-    if (s.connected) return resolve(s);
-    s.once("connect", () => resolve(s));
-    s.once("connect_error", reject);
-  });
-}
 
 // A connected socket that has received its `hello` (so it holds an offset).
 async function ready(url, auth) {
@@ -58,17 +37,6 @@ function watcher(w) {
       if (!x.check()) waits.push(x);
     });
 }
-
-// Kills the transport (no DISCONNECT packet: a recoverable close).
-function kill(s) {
-  const d = once(s, "disconnect");
-  s.io.engine.close();
-  return d;
-}
-
-test.after(() => {
-  for (const s of open) s.close();
-});
 
 test("a killed transport recovers: same id, rooms, data; missed packets in order exactly once", async () => {
   const w = await ready(URL);
