@@ -354,14 +354,7 @@ impl App for ServerApp {
         if self.hooks.observers.is_empty() {
             return;
         }
-        let keys: Vec<SocketKey> = session
-            .st
-            .borrow()
-            .sockets
-            .iter()
-            .map(|&(_, k)| k)
-            .collect();
-        for key in keys {
+        for key in session.socket_keys() {
             if let Some(socket) = Socket::new(shard, key) {
                 self.observe(&socket, Lifecycle::Upgraded);
             }

@@ -185,14 +185,7 @@ impl Shard {
     /// client does not reconnect on its own and no session is kept for
     /// recovery; then the connection closes (`forced server close`).
     pub fn disconnect_session(self: &Rc<Self>, session: &Rc<Session>) {
-        let keys: Vec<SocketKey> = session
-            .st
-            .borrow()
-            .sockets
-            .iter()
-            .map(|&(_, k)| k)
-            .collect();
-        for key in keys {
+        for key in session.socket_keys() {
             self.disconnect_socket(key, false);
         }
         self.close_session(session, CloseReason::ForcedServerClose);

@@ -157,6 +157,12 @@ impl Session {
         })
     }
 
+    /// The keys of the session's sockets, copied out so that the caller
+    /// may disconnect or observe them while the session changes.
+    pub fn socket_keys(&self) -> Vec<SocketKey> {
+        self.st.borrow().sockets.iter().map(|&(_, k)| k).collect()
+    }
+
     /// Whether the session has ended.
     pub fn is_closed(&self) -> bool {
         self.st.borrow().eio.is_closed()
