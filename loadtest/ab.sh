@@ -14,7 +14,8 @@
 #
 # AB_CASES="connect-10k echo-100" picks cases by id (default: the two fan-outs and echo);
 # AB_FLOOR=1 adds the kernel floor (target/release/ringcast-floor) to each round (base, new,
-# floor) and prints each build's CPU per message over the floor's.
+# floor) and prints each build's CPU per message over the floor's: the ratio of the medians, and
+# the median of the ratios within each round (the runs of one repetition, seconds apart).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -57,14 +58,15 @@ run() { # label binary case-id args
     tail -n 1) || true
   kill -TERM "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
-  jq -c --arg build "$1" --arg case "$3" --arg load "$(cut -d' ' -f1 /proc/loadavg)" \
-    '. + {build: $build, case: $case, load1: ($load|tonumber)}' <<<"$line" >>"$OUT" ||
-    echo "{\"build\":\"$1\",\"case\":\"$3\",\"failed\":true}" >>"$OUT"
+  jq -c --arg build "$1" --arg case "$3" --arg load "$(cut -d' ' -f1 /proc/loadavg)" --argjson rep "$REP" \
+    '. + {build: $build, case: $case, rep: $rep, load1: ($load|tonumber)}' <<<"$line" >>"$OUT" ||
+    echo "{\"build\":\"$1\",\"case\":\"$3\",\"rep\":$REP,\"failed\":true}" >>"$OUT"
 }
 
 for c in "${CASES[@]}"; do
   id=${c%%|*}; args=${c#*|}
   for r in $(seq 1 "$REPS"); do
+    REP=$r
     echo "[ab] $id rep $r" >&2
     run base "$BASE" "$id" "$args"
     run new "$NEW" "$id" "$args"
@@ -102,5 +104,22 @@ for case in dict.fromkeys(r["case"] for r in rows):
         cf = med[(case, "floor")][1]
         for build in ("base", "new"):
             if (case, build) in med:
-                print(f"{case:16} {build}/floor: cpu per msg x{med[(case, build)][1] / cf:.3f}")
+                # Also per round (the runs of one repetition, seconds apart):
+                # the machine's speed drifts between rounds.
+                cpu = {
+                    (r["build"], r.get("rep")): r.get("server_cpu_us_per_delivered_msg")
+                    for r in rows
+                    if r["case"] == case and not r.get("failed")
+                }
+                paired = [
+                    cpu[(build, k)] / cpu[("floor", k)]
+                    for (b, k) in cpu
+                    if b == build and cpu[(b, k)] and cpu.get(("floor", k))
+                ]
+                per_round = (
+                    f"; per round median x{statistics.median(paired):.3f} ({min(paired):.2f}-{max(paired):.2f})"
+                    if paired
+                    else ""
+                )
+                print(f"{case:16} {build}/floor: cpu per msg x{med[(case, build)][1] / cf:.3f}{per_round}")
 EOF

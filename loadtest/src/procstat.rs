@@ -1,13 +1,48 @@
-//! Server process sampling from `/proc/PID/stat` (CPU: utime + stime in
-//! clock ticks) and `/proc/PID/status` (`VmRSS`). Both include every
-//! thread of the process (ringcast's shards, Node's libuv pool).
+//! Server process sampling: CPU from `/proc/PID/task/*/schedstat` (each
+//! thread's time on a CPU, in nanoseconds) with `/proc/PID/stat` (utime +
+//! stime, in clock ticks of 10 ms) as the fallback, and `/proc/PID/status`
+//! (`VmRSS`). Both CPU sources include every thread of the process
+//! (ringcast's shards, Node's libuv pool).
+//!
+//! Why two sources: a half-second run is only 50 ticks, so tick accounting
+//! alone puts ±2 % of quantization on every CPU-per-message figure. The
+//! per-thread nanosecond counters have none, but a thread that exits takes
+//! its time with it, so [`cpu_delta_us`] uses them only when the same
+//! threads were alive at both readings.
 
 /// One reading of a process.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Sample {
-    /// utime + stime in microseconds.
+    /// utime + stime in microseconds (10 ms resolution).
     pub(crate) cpu_us: u64,
+    /// The threads' time on a CPU in nanoseconds (`schedstat`), with the
+    /// sum of their ids; `None` when a thread could not be read.
+    pub(crate) cpu_ns: Option<(u64, u64)>,
     pub(crate) rss_bytes: u64,
+}
+
+/// CPU time between two readings in microseconds: from the nanosecond
+/// thread counters when both readings have them and the same threads
+/// (the sum of their ids is equal), else from the clock ticks.
+pub(crate) fn cpu_delta_us(a: &Sample, b: &Sample) -> u64 {
+    match (a.cpu_ns, b.cpu_ns) {
+        (Some((na, ta)), Some((nb, tb))) if ta == tb && nb >= na => (nb - na) / 1_000,
+        _ => b.cpu_us.saturating_sub(a.cpu_us),
+    }
+}
+
+/// Sum of every thread's time on a CPU (ns) and of the thread ids.
+fn thread_cpu_ns(pid: u32) -> Option<(u64, u64)> {
+    let mut ns = 0u64;
+    let mut ids = 0u64;
+    for entry in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let entry = entry.ok()?;
+        let tid: u64 = entry.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(entry.path().join("schedstat")).ok()?;
+        ns += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+        ids = ids.wrapping_add(tid);
+    }
+    Some((ns, ids))
 }
 
 /// Reads the process, `None` if it does not exist (any more).
@@ -16,6 +51,7 @@ pub(crate) fn sample(pid: u32) -> Option<Sample> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     Some(Sample {
         cpu_us: parse_cpu_ticks(&stat)? * 1_000_000 / clk_tck(),
+        cpu_ns: thread_cpu_ns(pid),
         rss_bytes: parse_rss_kb(&status)? * 1024,
     })
 }
@@ -25,11 +61,16 @@ pub(crate) fn sample(pid: u32) -> Option<Sample> {
 pub(crate) fn sample_all(pids: &[u32]) -> Option<Sample> {
     let mut total = Sample {
         cpu_us: 0,
+        cpu_ns: Some((0, 0)),
         rss_bytes: 0,
     };
     for &pid in pids {
         let s = sample(pid)?;
         total.cpu_us += s.cpu_us;
+        total.cpu_ns = match (total.cpu_ns, s.cpu_ns) {
+            (Some((n, t)), Some((n2, t2))) => Some((n + n2, t.wrapping_add(t2))),
+            _ => None,
+        };
         total.rss_bytes += s.rss_bytes;
     }
     (!pids.is_empty()).then_some(total)
@@ -76,5 +117,36 @@ mod tests {
         let two = sample_all(&[me, me]).unwrap();
         assert!(two.rss_bytes >= 2 * sample(me).unwrap().rss_bytes / 2);
         assert!(sample_all(&[]).is_none());
+    }
+
+    #[test]
+    fn cpu_delta_prefers_thread_counters_of_the_same_threads() {
+        let at = |cpu_us, cpu_ns| Sample {
+            cpu_us,
+            cpu_ns,
+            rss_bytes: 0,
+        };
+        // Same threads: nanosecond counters (1.234 ms), not the ticks (10 ms).
+        let a = at(10_000, Some((5_000_000, 7)));
+        let b = at(20_000, Some((6_234_000, 7)));
+        assert_eq!(cpu_delta_us(&a, &b), 1_234);
+        // A thread came or went: its time is unknown, the ticks count.
+        assert_eq!(cpu_delta_us(&a, &at(20_000, Some((6_234_000, 8)))), 10_000);
+        assert_eq!(cpu_delta_us(&a, &at(20_000, None)), 10_000);
+        // This busy thread's counters move.
+        let me = std::process::id();
+        let s1 = sample(me).unwrap();
+        let t = std::time::Instant::now();
+        while t.elapsed() < std::time::Duration::from_millis(30) {
+            std::hint::black_box(0u64);
+        }
+        let s2 = sample(me).unwrap();
+        // (Other tests' threads may come and go meanwhile: compare only
+        // readings of the same threads.)
+        if let (Some(a), Some(b)) = (s1.cpu_ns, s2.cpu_ns) {
+            if a.1 == b.1 {
+                assert!(b.0 >= a.0 + 20_000_000, "{a:?} {b:?}");
+            }
+        }
     }
 }

@@ -64,7 +64,7 @@ pub(crate) fn build<S: Scenario>(sc: &S, run: &RunInfo<'_>, total: &Part) -> Map
     }
     let delivered = m.get("delivered").and_then(Value::as_u64).unwrap_or(0);
     let cpu = match (run.at_go, run.at_end) {
-        (Some(a), Some(b)) => Some(b.cpu_us.saturating_sub(a.cpu_us)),
+        (Some(a), Some(b)) => Some(crate::procstat::cpu_delta_us(&a, &b)),
         _ => None,
     };
     m.insert("server_cpu_us".into(), json!(cpu));
