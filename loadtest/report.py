@@ -511,9 +511,14 @@ def render(meta, runs, img_dir, doc_dir):
     out += targets(allstats)
     out += [
         "",
-        "The CPU comparison is per delivered message (server CPU from `/proc/PID/stat` between GO and "
-        "the end of the run, in 10 ms ticks, divided by the deliveries / requests / connections). "
-        "The \"server CPU (cores)\" column divides the same CPU time by GO → last delivery.",
+        "The CPU comparison is per delivered message: the server's CPU time between GO and the end of "
+        "the run, divided by the deliveries / requests / connections. The CPU time is the sum of the "
+        "server threads' nanosecond counters (`/proc/PID/task/*/schedstat`), or `/proc/PID/stat`'s "
+        "10 ms ticks when a thread came or went during the run. "
+        "The \"server CPU (cores)\" column divides the same CPU time by GO → last delivery. "
+        "The floor ratios are judged on the median of the per-round ratios (the runs of one "
+        "repetition, minutes apart at most): this VM's speed drifts between rounds by more than "
+        "the differences measured, so a ratio of medians mixes rounds.",
         "",
         "### Plots",
         "",

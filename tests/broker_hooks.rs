@@ -42,6 +42,12 @@ anonymous = true
 rooms = ["public:*"]
 publish = ["public:*"]
 
+[[namespace]]
+name = "/chat"
+anonymous = true
+rooms = ["chat:*"]
+publish = ["chat:*"]
+
 [proxy]
 connect_url = "http://127.0.0.1:BACKEND/ringcast/connect"
 event_url = "http://127.0.0.1:BACKEND/ringcast/event"

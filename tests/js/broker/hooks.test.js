@@ -2,7 +2,8 @@
 // Backend hooks ([proxy]), driven by socket.io-client. Started by tests/broker_hooks.rs with a
 // backend it runs itself (answers by the CONNECT auth's `scenario` and by event name):
 //   RINGCAST_URL       broker A: [auth] (HS256 $RINGCAST_JWT_SECRET), "/" anonymous with rooms and
-//                      publish "public:*", connect and event hooks on the backend, --shards 1
+//                      publish "public:*", "/chat" anonymous with "chat:*", connect and event
+//                      hooks on the backend, --shards 1
 //   RINGCAST_API_URL   broker A's [api] listener (key "hooks-api-key")
 //   RINGCAST_DOWN_URL  broker B: open, connect hook on a port where nothing listens
 //   RINGCAST_HANG_URL  broker C: open, connect hook on the backend, event hook on a path that never
@@ -10,7 +11,7 @@
 
 const test = require("node:test");
 const assert = require("node:assert/strict");
-const { io } = require("socket.io-client");
+const { io, Manager } = require("socket.io-client");
 const { sign } = require("./jwt");
 
 const URL = process.env.RINGCAST_URL;
@@ -174,4 +175,38 @@ test("a slow connect hook blocks no other socket", async () => {
   assert.equal(await ack(fast, "after-slow"), "released a held connect");
   await slowConnected;
   assert.equal((await ack(slow, "echo")).user, "slowpoke");
+});
+
+test("hooks on another namespace: its name and socket id; a refusal there leaves / connected", async () => {
+  for (const transport of ["websocket", "polling"]) {
+    // One Engine.IO connection, two namespaces: the backend refuses /chat and accepts /.
+    const m = new Manager(URL, { forceNew: true, reconnection: false, transports: [transport], query: { who: "a b" } });
+    const root = m.socket("/", { auth: { scenario: "accept" } });
+    const chat = m.socket("/chat", { auth: { scenario: "refuse" } });
+    opened.push(root, chat);
+    await new Promise((resolve, reject) => {
+      root.once("connect", resolve);
+      root.once("connect_error", reject);
+    });
+    const err = await new Promise((resolve, reject) => {
+      chat.once("connect", () => reject(new Error("/chat connected")));
+      chat.once("connect_error", resolve);
+    });
+    assert.equal(err.message, "unauthorized");
+    assert.deepEqual(err.data, { reason: "banned" });
+    const rootAck = await ack(root, "echo", "still here");
+    assert.deepEqual(rootAck, { args: ["still here"], user: "alice", nsp: "/", sid: root.id, sid_seen_at_connect: true });
+
+    // Accepted on /chat: the event hook names /chat and that socket's id.
+    const s = io(`${URL}/chat`, { forceNew: true, reconnection: false, transports: [transport], auth: { scenario: "accept" }, query: { who: "a b" } });
+    opened.push(s);
+    await new Promise((resolve, reject) => {
+      s.once("connect", resolve);
+      s.once("connect_error", reject);
+    });
+    assert.deepEqual(await ack(s, "echo", 7), { args: [7], user: "alice", nsp: "/chat", sid: s.id, sid_seen_at_connect: true });
+    assert.notEqual(s.id, root.id);
+    root.disconnect();
+    s.disconnect();
+  }
 });
