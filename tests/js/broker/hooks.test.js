@@ -184,14 +184,18 @@ test("hooks on another namespace: its name and socket id; a refusal there leaves
     const root = m.socket("/", { auth: { scenario: "accept" } });
     const chat = m.socket("/chat", { auth: { scenario: "refuse" } });
     opened.push(root, chat);
-    await new Promise((resolve, reject) => {
+    // Both hooks run concurrently, so either answer may come first: listen on
+    // both sockets before awaiting either.
+    const rootConnected = new Promise((resolve, reject) => {
       root.once("connect", resolve);
       root.once("connect_error", reject);
     });
-    const err = await new Promise((resolve, reject) => {
+    const chatRefused = new Promise((resolve, reject) => {
       chat.once("connect", () => reject(new Error("/chat connected")));
       chat.once("connect_error", resolve);
     });
+    await rootConnected;
+    const err = await chatRefused;
     assert.equal(err.message, "unauthorized");
     assert.deepEqual(err.data, { reason: "banned" });
     const rootAck = await ack(root, "echo", "still here");
