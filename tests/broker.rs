@@ -3,7 +3,6 @@
 //! npm socket.io-client (tests/js/broker/). Skipped when `RINGCAST_E2E=0`.
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -16,14 +15,10 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
-    // Invariant: binding port 0 on loopback succeeds on any test machine.
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use port::free_port;
+
+#[path = "common/port.rs"]
+mod port;
 
 fn start(args: &[&str]) -> (Server, String) {
     let port = free_port();

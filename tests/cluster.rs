@@ -16,7 +16,7 @@
 mod conformance;
 use conformance::conformance_bin;
 use std::io::{BufRead, BufReader, Read};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
@@ -73,12 +73,7 @@ fn cluster_dir() -> PathBuf {
     root().join("tests").join("cluster")
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("finding a free port")
-}
+use conformance::free_port;
 
 fn log_file(name: &str) -> std::fs::File {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cluster");

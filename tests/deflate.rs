@@ -10,7 +10,7 @@
 mod conformance;
 use conformance::conformance_bin;
 use std::io::Write;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
@@ -41,10 +41,7 @@ struct Server {
 
 impl Server {
     fn start(deflate: bool) -> Self {
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("free port");
+        let port = conformance::free_port();
         let mut cmd = Command::new(conformance_bin());
         cmd.args(["--port", &port.to_string(), "--shards", "2"])
             .env_remove("REDIS_URL")

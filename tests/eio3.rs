@@ -20,7 +20,7 @@ mod conformance;
 mod raw;
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -290,10 +290,7 @@ fn broker_allow_eio3_key() {
             format!("allow_eio3 = {allow}\nshards = 1\nno_pin = true\n"),
         )
         .expect("write");
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
+        let port = conformance::free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_ringcast"))
             .arg("--config")
             .arg(&file)

@@ -15,7 +15,7 @@
 //! Skipped with a notice when `RINGCAST_E2E=0`.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
@@ -40,14 +40,10 @@ impl Drop for Broker {
     }
 }
 
-fn free_port() -> u16 {
-    // Invariant: binding port 0 on loopback succeeds on any test machine.
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use port::free_port;
+
+#[path = "common/port.rs"]
+mod port;
 
 fn start(args: &[&str]) -> Broker {
     let port = free_port();

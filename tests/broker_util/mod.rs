@@ -4,7 +4,6 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,14 +19,15 @@ impl Drop for Server {
     }
 }
 
+/// (See tests/common/port.rs for why it is not a `TcpListener` on port 0.)
 pub fn free_port() -> u16 {
-    // Invariant: binding port 0 on loopback succeeds on any test machine.
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    port::free_port()
 }
+
+// Each shared test module brings its own copy: test crates include different sets of them.
+#[allow(clippy::duplicate_mod)]
+#[path = "../common/port.rs"]
+mod port;
 
 /// The broker command with no inherited settings (`PORT`, `HOST`,
 /// `RINGCAST_CONFIG`, ... from the caller's environment).

@@ -6,7 +6,7 @@
 #![allow(dead_code)]
 
 use std::ffi::OsString;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -66,12 +66,15 @@ impl App {
 }
 
 /// A port free now on 127.0.0.1.
+/// (See tests/common/port.rs for why it is not a `TcpListener` on port 0.)
 pub(crate) fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
+    port::free_port()
 }
+
+// Each shared test module brings its own copy: test crates include different sets of them.
+#[allow(clippy::duplicate_mod)]
+#[path = "port.rs"]
+mod port;
 
 /// The conformance example next to this test executable
 /// (`target/[<triple>/]<profile>/deps/e2e-xxx` → `target/[<triple>/]<profile>/examples/conformance`),

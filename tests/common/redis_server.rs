@@ -2,7 +2,7 @@
 //! (tests/library.rs, tests/tokio_interop.rs).
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -14,10 +14,7 @@ pub(crate) struct RedisServer {
 
 impl RedisServer {
     pub(crate) fn start() -> Self {
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
+        let port = port::free_port();
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
@@ -48,3 +45,8 @@ impl Drop for RedisServer {
         let _ = self.child.wait();
     }
 }
+
+// Each shared test module brings its own copy: test crates include different sets of them.
+#[allow(clippy::duplicate_mod)]
+#[path = "port.rs"]
+mod port;

@@ -116,27 +116,35 @@ def test_post_over_max_payload_is_413_and_closes_the_session():
 def test_concurrent_get_closes_the_session():
     c = EioPolling(ECHO)
     first = Background(c.get)
-    time.sleep(0.1)
+    time.sleep(0.1)  # usually lets the first GET park first; either order is checked below
     second = c.get()
-    assert second.status == 400
     r1 = first.join()
-    assert r1.status == 200
-    assert r1.body == b"1"  # close packet
+    # The GET that arrived second is refused; the parked one is released with the close packet.
+    answers = sorted([(r1.status, r1.body), (second.status, second.body)])
+    assert answers[0] == (200, b"1"), answers
+    assert answers[1][0] == 400, answers
     r = c.get()
     assert r.status == 400
     assert r.body == b'{"code":1,"message":"Session ID unknown"}'
 
 
 def test_concurrent_post_closes_the_session():
-    c = EioPolling(ECHO)
+    # A POST whose body is still being uploaded, then a second POST. The 100 ms pause usually
+    # lets the server read the first one's head before the second arrives; when the machine was
+    # too busy for that (the second POST was then answered 200 on its own), the session was not
+    # concurrent and the scenario runs again on a new one.
     host, port = target()
-    # a POST whose body is still being uploaded
-    s = socket.create_connection((host, port), timeout=5)
-    s.sendall((f"POST {c.url()} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-               f"Content-Type: text/plain;charset=UTF-8\r\nContent-Length: 100\r\n\r\n4par").encode())
-    time.sleep(0.1)
-    try:
+    for _ in range(5):
+        c = EioPolling(ECHO)
+        s = socket.create_connection((host, port), timeout=5)
+        s.sendall((f"POST {c.url()} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                   f"Content-Type: text/plain;charset=UTF-8\r\nContent-Length: 100\r\n\r\n4par").encode())
+        time.sleep(0.1)
         r = c.post("4second")
+        if r.status == 400:
+            break
+        s.close()
+    try:
         assert r.status == 400
         time.sleep(0.05)
         r = c.get()
