@@ -249,7 +249,13 @@ pub(crate) async fn run(shard: &Rc<Shard>, conn: &mut Conn, session: &Rc<Session
                 if st.eio.is_closed() {
                     return Poll::Ready(Wake::Closed);
                 }
-                if st.eio.queued().is_empty() {
+                // Registered whether or not the queue is empty: a session
+                // closed while its socket is full (a slow consumer, a
+                // heartbeat timeout) must wake this task, which would
+                // otherwise wait for a writability that never comes and
+                // hold the descriptor forever. Pushes wake it only into an
+                // empty queue (`Session::push`).
+                if !st.writer.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
                     st.writer = Some(cx.waker().clone());
                 }
             }

@@ -168,12 +168,16 @@ impl Session {
         self.st.borrow().eio.is_closed()
     }
 
-    /// Queues `item` and wakes the writer (see [`eio::Session::push`]).
+    /// Queues `item` and wakes the writer (see [`eio::Session::push`]) when
+    /// the queue was empty: a writer with items already queued is running,
+    /// scheduled, or waiting for the socket to drain, and a wake per push
+    /// would only make it retry a full socket.
     #[inline]
     pub fn push(&self, item: OutItem, volatile: bool) -> Push {
         let mut st = self.st.borrow_mut();
+        let was_empty = st.eio.queued().is_empty();
         let r = st.eio.push(item, volatile);
-        if r == Push::Queued {
+        if r == Push::Queued && was_empty {
             if let Some(w) = st.writer.take() {
                 w.wake();
             }
