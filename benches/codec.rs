@@ -3,6 +3,9 @@
 //! - Socket.IO: encode / decode a text EVENT carrying a small JSON object, and
 //!   a BINARY_EVENT with one attachment (decode includes reassembly); the
 //!   server's ACK reply to an echo, JSON and shared frame (`encode/ack_msg`);
+//!   the fast EVENT decoder (`decode/text_event_fast`, arguments kept as
+//!   text) and a whole echo request, decode to ACK `Msg`, both ways
+//!   (`echo/decode_and_ack_values`, `echo/decode_and_ack_text`);
 //! - Engine.IO: a long-polling payload of 10 packets joined by `0x1e`
 //!   (encode with `PayloadWriter`, decode with `payload::decode`), and the
 //!   server's own GET path: draining a session queue of shared, pre-encoded
@@ -110,6 +113,47 @@ fn socketio_codec(c: &mut Criterion) {
     g.bench_function("decode/text_event", |b| {
         let limits = Limits::default();
         b.iter(|| socketio::Packet::decode(black_box(&text), &limits).unwrap())
+    });
+    g.bench_function("decode/text_event_fast", |b| {
+        let limits = Limits::default();
+        b.iter(|| socketio::Packet::decode_event(black_box(&text), &limits).unwrap())
+    });
+    // A server's whole work on one echo request, packet text in, ACK `Msg`
+    // out (the load generator's `echo` stamp, 64 B): through `Value`s
+    // (`Packet::decode`, what every event took before the fast path) and
+    // with the arguments kept as text (`Packet::decode_event` + `Args`).
+    let echo = r#"21234["echo",{"s":17,"t":1234567890,"p":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}]"#;
+    g.bench_function("echo/decode_and_ack_values", |b| {
+        let limits = Limits::default();
+        b.iter(|| {
+            let p = socketio::Packet::decode(black_box(echo), &limits).unwrap();
+            let Some(Value::Array(mut items)) = p.data else {
+                unreachable!()
+            };
+            let name = items.remove(0);
+            black_box(name);
+            ringcast::shard::encode::ack(
+                ringcast::config::Parser::Json,
+                &p.nsp,
+                p.id.unwrap(),
+                &items,
+                &[],
+            )
+        })
+    });
+    g.bench_function("echo/decode_and_ack_text", |b| {
+        let limits = Limits::default();
+        b.iter(|| {
+            let ev = socketio::Packet::decode_event(black_box(echo), &limits).unwrap();
+            black_box(&ev.event);
+            ringcast::shard::encode::ack(
+                ringcast::config::Parser::Json,
+                ev.nsp,
+                ev.id.unwrap(),
+                &ev.args,
+                &[],
+            )
+        })
     });
 
     let (bin_text, attachment) = binary_event();

@@ -120,7 +120,8 @@ fn emit_later(socket: &Socket, mut ev: Event) {
     let mut payload = ev.payload;
     // The attachments stay as they are: placeholders are renumbered when
     // the remaining arguments are encoded.
-    payload.args.drain(..payload.args.len().min(2));
+    let skip = payload.args.len().min(2);
+    payload.args.drain(..skip);
     glommio::spawn_local(async move {
         glommio::timer::sleep(delay).await;
         // A reserved name is refused by the emit: nothing is sent.

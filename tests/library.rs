@@ -175,7 +175,7 @@ fn root(ns: &mut server::NamespaceBuilder) {
             .unwrap_or(10);
         glommio::timer::sleep(Duration::from_millis(ms)).await;
         // Every argument back, as one array.
-        ack_value(ack, Value::Array(ev.payload.args));
+        ack_value(ack, Value::Array(ev.payload.args.into_vec()));
     });
     // Starts in arrival order (the body before the first await runs in
     // that order), then sleeps a decreasing time: finishing order differs.

@@ -8,7 +8,8 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use ringcast_proto::socketio::binary;
+use ringcast_proto::socketio::{binary, Args};
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -19,8 +20,11 @@ use crate::shard::msg::Msg;
 /// Arguments of an emit or an ack.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Payload {
-    /// The arguments, in order.
-    pub args: Vec<Value>,
+    /// The arguments, in order. Dereferences to `Vec<Value>`; a received
+    /// event's arguments stay the JSON text they came as until they are
+    /// read (parsed then) or changed, so forwarding them costs no parsing
+    /// or re-encoding.
+    pub args: Args,
     /// Binary attachments referenced by placeholders in `args`.
     pub attachments: Vec<Bytes>,
 }
@@ -47,8 +51,17 @@ impl Payload {
     }
 
     /// Arguments and attachments as received.
-    pub fn from_parts(args: Vec<Value>, attachments: Vec<Bytes>) -> Self {
-        Self { args, attachments }
+    pub fn from_parts(args: impl Into<Args>, attachments: Vec<Bytes>) -> Self {
+        Self {
+            args: args.into(),
+            attachments,
+        }
+    }
+
+    /// The arguments deserialized as `T` (a tuple for several arguments),
+    /// straight from the received text when there is one.
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        self.args.parse()
     }
 
     /// Keeps only argument `index` (none if it is absent), with the
@@ -56,9 +69,10 @@ impl Payload {
     /// binary inside the kept argument survives. For relaying `(room, event,
     /// data)` style requests as `data` alone.
     pub fn keep_arg(mut self, index: usize) -> Self {
-        let kept = (index < self.args.len()).then(|| self.args.swap_remove(index));
-        self.args.clear();
-        self.args.extend(kept);
+        let args = &mut *self.args;
+        let kept = (index < args.len()).then(|| args.swap_remove(index));
+        args.clear();
+        args.extend(kept);
         self
     }
 

@@ -295,7 +295,7 @@ pub struct Event {
 impl Event {
     /// The arguments deserialized as `T` (a tuple for several arguments).
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        T::deserialize(Value::Array(self.payload.args.clone()))
+        self.payload.parse()
     }
 
     /// Argument `i` as a string, if it is one.

@@ -19,6 +19,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 
 use bytes::Bytes;
+use ringcast_proto::socketio::Args;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -134,8 +135,9 @@ pub struct Incoming {
     /// Event name (a number is rendered as its decimal text).
     pub event: String,
     /// Arguments after the name; binary appear as placeholders
-    /// `{"_placeholder":true,"num":N}` indexing `attachments`.
-    pub args: Vec<Value>,
+    /// `{"_placeholder":true,"num":N}` indexing `attachments`. Usually
+    /// still the received JSON text, parsed when dereferenced.
+    pub args: Args,
     /// Binary attachments, in placeholder order.
     pub attachments: Vec<Bytes>,
     /// Ack id when the client asked for an acknowledgement.

@@ -17,7 +17,7 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use ringcast_proto::socketio::{self, binary, msgpack};
+use ringcast_proto::socketio::{self, binary, msgpack, ArgList};
 use serde_json::Value;
 
 use super::msg::Msg;
@@ -29,13 +29,21 @@ pub fn event(
     nsp: &str,
     id: Option<u64>,
     event: &str,
-    args: &[Value],
+    args: &(impl ArgList + ?Sized),
     attachments: &[Bytes],
 ) -> Arc<Msg> {
-    let (args, attachments) = normalized(args, attachments);
+    if parser == Parser::Json && attachments.is_empty() {
+        // The common case: arguments written as they are (received text
+        // stays text).
+        return with_scratch(|out| {
+            socketio::encode_event(out, nsp, id, event, args, 0);
+            Msg::socketio(out, &[])
+        });
+    }
+    let (args, attachments) = normalized(args.values(), attachments);
     match parser {
         Parser::Json => with_scratch(|out| {
-            socketio::encode_event(out, nsp, id, event, &args, attachments.len());
+            socketio::encode_event(out, nsp, id, event, &*args, attachments.len());
             Msg::socketio(out, &attachments)
         }),
         Parser::Msgpack => {
@@ -47,11 +55,23 @@ pub fn event(
 }
 
 /// An ACK with packet id `id` for namespace `nsp`.
-pub fn ack(parser: Parser, nsp: &str, id: u64, args: &[Value], attachments: &[Bytes]) -> Arc<Msg> {
-    let (args, attachments) = normalized(args, attachments);
+pub fn ack(
+    parser: Parser,
+    nsp: &str,
+    id: u64,
+    args: &(impl ArgList + ?Sized),
+    attachments: &[Bytes],
+) -> Arc<Msg> {
+    if parser == Parser::Json && attachments.is_empty() {
+        return with_scratch(|out| {
+            socketio::encode_ack(out, nsp, id, args, 0);
+            Msg::socketio(out, &[])
+        });
+    }
+    let (args, attachments) = normalized(args.values(), attachments);
     match parser {
         Parser::Json => with_scratch(|out| {
-            socketio::encode_ack(out, nsp, id, &args, attachments.len());
+            socketio::encode_ack(out, nsp, id, &*args, attachments.len());
             Msg::socketio(out, &attachments)
         }),
         Parser::Msgpack => {

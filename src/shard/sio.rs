@@ -25,10 +25,25 @@ impl Shard {
             // The msgpack parser has no text packets (Node: parse error).
             return self.close_session(session, CloseReason::ParseError);
         }
-        let parsed = std::str::from_utf8(&text)
-            .ok()
-            .and_then(|t| Packet::decode(t, &limits).ok());
-        let Some(packet) = parsed else {
+        let Ok(text) = std::str::from_utf8(&text) else {
+            tracing::debug!(sid = %session.sid, "Socket.IO packet is not UTF-8, closing");
+            return self.close_session(session, CloseReason::ParseError);
+        };
+        if let Some(ev) = Packet::decode_event(text, &limits) {
+            // The common packet, its arguments left as text.
+            if session.st.borrow().reassembly.is_some() {
+                return self.close_session(session, CloseReason::ParseError);
+            }
+            self.stats.ops.count_sio_packet(PacketKind::Event);
+            let incoming = Incoming {
+                event: ev.event,
+                args: ev.args,
+                attachments: Vec::new(),
+                ack: ev.id,
+            };
+            return self.handle_sio_event(session, ev.nsp, incoming);
+        }
+        let Some(packet) = Packet::decode(text, &limits).ok() else {
             tracing::debug!(sid = %session.sid, "invalid Socket.IO packet, closing");
             return self.close_session(session, CloseReason::ParseError);
         };
@@ -119,13 +134,10 @@ impl Shard {
                 self.remove_socket(key, CloseReason::ClientNamespaceDisconnect)
             }
             PacketKind::Event | PacketKind::BinaryEvent => {
-                self.stats
-                    .events_received
-                    .set(self.stats.events_received.get() + 1);
                 let Some(Value::Array(mut items)) = packet.data else {
                     return;
                 };
-                if items.is_empty() || !self.admit_event(session, key, &items[0], packet.id) {
+                if items.is_empty() {
                     return;
                 }
                 let event = match items.remove(0) {
@@ -134,11 +146,11 @@ impl Shard {
                 };
                 let incoming = Incoming {
                     event,
-                    args: items,
+                    args: items.into(),
                     attachments,
                     ack: packet.id,
                 };
-                self.app.handle_event(self, key, incoming);
+                self.handle_sio_event_on(session, key, incoming);
             }
             PacketKind::Ack | PacketKind::BinaryAck => {
                 let Some(id) = packet.id else { return };
@@ -152,6 +164,26 @@ impl Shard {
         }
     }
 
+    /// An EVENT from the fast decoder, for namespace `nsp`.
+    fn handle_sio_event(self: &Rc<Self>, session: &Rc<Session>, nsp: &str, ev: Incoming) {
+        let Some(key) = self.socket_named(session, nsp) else {
+            tracing::debug!(sid = %session.sid, "packet for a namespace not joined, closing");
+            return self.close_session(session, CloseReason::ParseError);
+        };
+        self.handle_sio_event_on(session, key, ev);
+    }
+
+    /// An EVENT for the session's socket `key`: counted, admitted by the
+    /// quotas, then handed to the application.
+    fn handle_sio_event_on(self: &Rc<Self>, session: &Rc<Session>, key: SocketKey, ev: Incoming) {
+        self.stats
+            .events_received
+            .set(self.stats.events_received.get() + 1);
+        if self.admit_event(session, key, &ev.event, ev.ack) {
+            self.app.handle_event(self, key, ev);
+        }
+    }
+
     /// The event quotas, before any handler: the socket's rate bucket, then
     /// the name length. A refused event is dropped and, when the client
     /// asked for an ack, answered `[{"error": …}]`; a socket over its rate
@@ -160,7 +192,7 @@ impl Shard {
         self: &Rc<Self>,
         session: &Rc<Session>,
         key: SocketKey,
-        name: &Value,
+        name: &str,
         ack: Option<u64>,
     ) -> bool {
         use super::quota::{Admission, Quota};
@@ -173,11 +205,7 @@ impl Shard {
         {
             Admission::Accept => {
                 let max = self.config.max_event_name_bytes;
-                let len = match name {
-                    Value::String(s) => s.len(),
-                    _ => 0,
-                };
-                if max == 0 || len <= max {
+                if max == 0 || name.len() <= max {
                     return true;
                 }
                 self.quota

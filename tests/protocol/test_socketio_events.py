@@ -34,6 +34,16 @@ def test_echo_preserves_json_shapes(sio):
     assert sio.recv() == '437[null,0,-1.5,1000,"",[],{},"\u00e9\\n\\"",{"a":{"b":[1,{"c":null}]}}]'
 
 
+def test_echo_replies_are_node_s_compact_json_whatever_the_spelling(sio):
+    # Compact JSON as clients write it: sent back as received (the server
+    # keeps it as text).
+    sio.send('421["echo",{"b":1,"a":[true,null,-5]},"\u00e9\\n\\"\\\\",9007199254740991]')
+    assert sio.recv() == '431[{"b":1,"a":[true,null,-5]},"\u00e9\\n\\"\\\\",9007199254740991]'
+    # Other spellings come back as JSON.stringify writes them.
+    sio.send('422["echo", {"a" : 1} ,"\\/",2.50]')
+    assert sio.recv() == '432[{"a":1},"/",2.5]'
+
+
 def test_echo_without_args(sio):
     sio.send('423["echo"]')
     assert sio.recv() == "433[]"

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::json_util::write_json;
 
+use super::args::ArgList;
 use super::packet::write_prefix;
 use super::PacketKind;
 
@@ -20,7 +21,7 @@ pub fn encode_event(
     nsp: &str,
     id: Option<u64>,
     event: &str,
-    args: &[Value],
+    args: &(impl ArgList + ?Sized),
     attachments: usize,
 ) {
     let kind = if attachments > 0 {
@@ -31,15 +32,23 @@ pub fn encode_event(
     write_prefix(out, kind, attachments, nsp, id);
     out.push('[');
     write_json(out, event);
-    for a in args {
-        out.push(',');
-        write_json(out, a);
+    let before = out.len();
+    out.push(',');
+    args.write_list(out);
+    if out.len() == before + 1 {
+        out.pop();
     }
     out.push(']');
 }
 
 /// `3<id>[args…]` (or `6N-…` when `attachments > 0`): `3/custom,1["ok"]`.
-pub fn encode_ack(out: &mut String, nsp: &str, id: u64, args: &[Value], attachments: usize) {
+pub fn encode_ack(
+    out: &mut String,
+    nsp: &str,
+    id: u64,
+    args: &(impl ArgList + ?Sized),
+    attachments: usize,
+) {
     let kind = if attachments > 0 {
         PacketKind::BinaryAck
     } else {
@@ -47,12 +56,7 @@ pub fn encode_ack(out: &mut String, nsp: &str, id: u64, args: &[Value], attachme
     };
     write_prefix(out, kind, attachments, nsp, Some(id));
     out.push('[');
-    for (i, a) in args.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        write_json(out, a);
-    }
+    args.write_list(out);
     out.push(']');
 }
 

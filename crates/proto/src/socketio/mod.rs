@@ -19,11 +19,15 @@
 //! - Encoders write compact JSON (serde_json, key order preserved) and are
 //!   infallible.
 
+pub mod args;
 pub mod binary;
 mod encode;
+mod event;
 pub mod msgpack;
 mod packet;
 
+pub use args::{ArgList, Args};
 pub use binary::{count_placeholders, is_placeholder, placeholder, Reassembler};
 pub use encode::{encode_ack, encode_connect, encode_connect_error, encode_event};
+pub use event::EventPacket;
 pub use packet::{DecodeError, Limits, Packet, PacketKind, MAX_ACK_ID, RESERVED_EVENTS};

@@ -153,62 +153,14 @@ impl Packet {
     /// Decodes the text part of a Socket.IO packet (see the module docs for
     /// the exact grammar and the validity rules per type).
     pub fn decode(text: &str, limits: &Limits) -> Result<Self, DecodeError> {
-        let b = text.as_bytes();
-        let first = *b.first().ok_or(DecodeError::Empty)?;
-        let kind = PacketKind::from_digit(first).ok_or(DecodeError::UnknownType(first))?;
-        let mut i = 1;
-
-        let mut attachments = 0usize;
-        if kind.is_binary() {
-            let start = i;
-            while i < b.len() && b[i].is_ascii_digit() {
-                attachments = attachments
-                    .checked_mul(10)
-                    .and_then(|a| a.checked_add(usize::from(b[i] - b'0')))
-                    .ok_or(DecodeError::TooManyAttachments)?;
-                i += 1;
-            }
-            if i == start || b.get(i) != Some(&b'-') {
-                return Err(DecodeError::InvalidAttachments);
-            }
-            if attachments > limits.max_attachments {
-                return Err(DecodeError::TooManyAttachments);
-            }
-            i += 1;
-        }
-
-        let nsp = if b.get(i) == Some(&b'/') {
-            let end = b[i..]
-                .iter()
-                .position(|&c| c == b',')
-                .map_or(b.len(), |p| i + p);
-            // `i` and `end` sit on ASCII bytes (or the end), so both are
-            // char boundaries; `get` keeps this panic-free regardless.
-            let nsp = text.get(i..end).ok_or(DecodeError::InvalidPayload)?;
-            i = (end + 1).min(b.len());
-            nsp.to_owned()
-        } else {
-            String::from("/")
-        };
-
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        let id = if i > start {
-            if i - start > MAX_ACK_ID_DIGITS {
-                return Err(DecodeError::InvalidAckId);
-            }
-            let id = b[start..i]
-                .iter()
-                .fold(0u64, |acc, &d| acc * 10 + u64::from(d - b'0'));
-            if id > MAX_ACK_ID {
-                return Err(DecodeError::InvalidAckId);
-            }
-            Some(id)
-        } else {
-            None
-        };
+        let Prefix {
+            kind,
+            attachments,
+            nsp,
+            id,
+            rest: i,
+        } = Prefix::decode(text, limits)?;
+        let nsp = nsp.to_owned();
 
         let data = match text.get(i..) {
             Some(rest) if !rest.is_empty() => {
@@ -249,6 +201,85 @@ impl Packet {
             None | Some(Value::Null) => {}
             Some(v) => write_json(out, v),
         }
+    }
+}
+
+/// The part of a packet before its JSON: type, attachment count, namespace
+/// and ack id, and where the JSON starts.
+pub(super) struct Prefix<'a> {
+    pub kind: PacketKind,
+    pub attachments: usize,
+    pub nsp: &'a str,
+    pub id: Option<u64>,
+    /// Byte offset of the JSON payload (the text's length when there is none).
+    pub rest: usize,
+}
+
+impl<'a> Prefix<'a> {
+    pub(super) fn decode(text: &'a str, limits: &Limits) -> Result<Self, DecodeError> {
+        let b = text.as_bytes();
+        let first = *b.first().ok_or(DecodeError::Empty)?;
+        let kind = PacketKind::from_digit(first).ok_or(DecodeError::UnknownType(first))?;
+        let mut i = 1;
+
+        let mut attachments = 0usize;
+        if kind.is_binary() {
+            let start = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                attachments = attachments
+                    .checked_mul(10)
+                    .and_then(|a| a.checked_add(usize::from(b[i] - b'0')))
+                    .ok_or(DecodeError::TooManyAttachments)?;
+                i += 1;
+            }
+            if i == start || b.get(i) != Some(&b'-') {
+                return Err(DecodeError::InvalidAttachments);
+            }
+            if attachments > limits.max_attachments {
+                return Err(DecodeError::TooManyAttachments);
+            }
+            i += 1;
+        }
+
+        let nsp = if b.get(i) == Some(&b'/') {
+            let end = b[i..]
+                .iter()
+                .position(|&c| c == b',')
+                .map_or(b.len(), |p| i + p);
+            // `i` and `end` sit on ASCII bytes (or the end), so both are
+            // char boundaries; `get` keeps this panic-free regardless.
+            let nsp = text.get(i..end).ok_or(DecodeError::InvalidPayload)?;
+            i = (end + 1).min(b.len());
+            nsp
+        } else {
+            "/"
+        };
+
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let id = if i > start {
+            if i - start > MAX_ACK_ID_DIGITS {
+                return Err(DecodeError::InvalidAckId);
+            }
+            let id = b[start..i]
+                .iter()
+                .fold(0u64, |acc, &d| acc * 10 + u64::from(d - b'0'));
+            if id > MAX_ACK_ID {
+                return Err(DecodeError::InvalidAckId);
+            }
+            Some(id)
+        } else {
+            None
+        };
+        Ok(Self {
+            kind,
+            attachments,
+            nsp,
+            id,
+            rest: i,
+        })
     }
 }
 
