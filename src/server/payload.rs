@@ -67,12 +67,9 @@ impl Payload {
     /// Keeps only argument `index` (none if it is absent), with the
     /// attachments as they are: placeholders are renumbered at encoding, so
     /// binary inside the kept argument survives. For relaying `(room, event,
-    /// data)` style requests as `data` alone.
+    /// data)` style requests as `data` alone; received text stays text.
     pub fn keep_arg(mut self, index: usize) -> Self {
-        let args = &mut *self.args;
-        let kept = (index < args.len()).then(|| args.swap_remove(index));
-        args.clear();
-        args.extend(kept);
+        self.args.keep(index);
         self
     }
 
@@ -150,6 +147,19 @@ mod tests {
         let msg = kept.encode_event(Parser::Json, "/", None, "x");
         assert_eq!(msg.frames[1].payload(), b"b");
         assert!(p.keep_arg(9).args.is_empty());
+    }
+
+    #[test]
+    fn a_received_relay_request_is_forwarded_as_text() {
+        use ringcast_proto::socketio::{Limits, Packet};
+        let text = r#"2["publish","room","ev",{"b":1,"a":[2]}]"#;
+        let ev = Packet::decode_event(text, &Limits::default()).unwrap();
+        let p = Payload::from_parts(ev.args, Vec::new());
+        assert_eq!(p.args.str_at(0), Some("room"));
+        let kept = p.keep_arg(2);
+        assert!(kept.args.is_raw());
+        let msg = kept.encode_event(Parser::Json, "/", None, "ev");
+        assert_eq!(msg.frames[0].payload(), &br#"42["ev",{"b":1,"a":[2]}]"#[..]);
     }
 
     #[test]

@@ -298,9 +298,10 @@ impl Event {
         self.payload.parse()
     }
 
-    /// Argument `i` as a string, if it is one.
+    /// Argument `i` as a string, if it is one (received text: without
+    /// parsing the other arguments).
     pub fn str_arg(&self, i: usize) -> Option<&str> {
-        self.payload.args.get(i).and_then(Value::as_str)
+        self.payload.args.str_at(i)
     }
 
     /// Whether the client asked for an acknowledgement.

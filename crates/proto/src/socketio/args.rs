@@ -85,6 +85,14 @@ impl Args {
         matches!(self.0, Repr::Raw { .. })
     }
 
+    #[cfg(test)]
+    fn parsed_len(&self) -> usize {
+        match &self.0 {
+            Repr::Raw { parsed, .. } => parsed.get().map_or(0, Vec::len),
+            Repr::Values(v) => v.len(),
+        }
+    }
+
     /// The arguments as owned values.
     pub fn into_vec(self) -> Vec<Value> {
         match self.0 {
@@ -113,6 +121,71 @@ impl Args {
             Repr::Values(v) => write_values(out, v),
         }
     }
+
+    /// Argument `i` as a string, if it is one, without parsing the others:
+    /// borrowed from the received text when it has no escape.
+    pub fn str_at(&self, i: usize) -> Option<&str> {
+        match &self.0 {
+            Repr::Raw { text, parsed, .. } if parsed.get().is_none() => {
+                let element = element(text, i)?;
+                let inner = element.strip_prefix('"')?.strip_suffix('"')?;
+                if !inner.contains('\\') {
+                    return Some(inner);
+                }
+            }
+            _ => {}
+        }
+        self.get(i).and_then(Value::as_str)
+    }
+
+    /// Keeps only argument `i` (none if it is absent), as text when it is
+    /// text: for relaying `(room, event, data)` requests as `data` alone.
+    pub fn keep(&mut self, i: usize) {
+        if let Repr::Raw { text, .. } = &self.0 {
+            let kept = element(text, i);
+            *self = Self::raw(kept.unwrap_or(""), usize::from(kept.is_some()));
+            return;
+        }
+        let args = &mut **self;
+        let kept = (i < args.len()).then(|| args.swap_remove(i));
+        args.clear();
+        args.extend(kept);
+    }
+}
+
+/// Element `i` of validated list text (see the module docs: no whitespace
+/// outside strings, so elements are exactly the text between top-level
+/// commas).
+fn element(text: &str, i: usize) -> Option<&str> {
+    let b = text.as_bytes();
+    let mut depth = 0usize;
+    let mut index = 0;
+    let mut start = 0;
+    let mut at = 0;
+    while at < b.len() {
+        match b[at] {
+            b'"' => {
+                at += 1;
+                while at < b.len() && b[at] != b'"' {
+                    at += if b[at] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            b',' if depth == 0 => {
+                if index == i {
+                    return text.get(start..at);
+                }
+                index += 1;
+                start = at + 1;
+            }
+            _ => {}
+        }
+        at += 1;
+    }
+    (index == i && start < b.len())
+        .then(|| text.get(start..))
+        .flatten()
 }
 
 /// An argument list the encoders can write: [`Args`] (its text when it
@@ -300,6 +373,34 @@ mod tests {
         let values = Args::from(vec![json!("a"), json!(2)]);
         let t: (String, u32) = values.parse().unwrap();
         assert_eq!(t, ("a".into(), 2));
+    }
+
+    #[test]
+    fn single_elements_without_parsing() {
+        let text = r#""room","a\"b",{"k":["x,y",1]},[2,3],"tail""#;
+        let mut a = Args::raw(text, 5);
+        assert_eq!(a.str_at(0), Some("room"));
+        assert!(a.is_raw() && a.parsed_len() == 0);
+        assert_eq!(a.str_at(1), Some("a\"b"));
+        assert_eq!(a.str_at(2), None);
+        assert_eq!(a.str_at(9), None);
+        let mut kept = a.clone();
+        kept.keep(2);
+        assert!(kept.is_raw());
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0], json!({"k": ["x,y", 1]}));
+        kept = Args::raw(text, 5);
+        kept.keep(4);
+        assert_eq!(kept, vec![json!("tail")]);
+        kept = Args::raw(text, 5);
+        kept.keep(5);
+        assert!(kept.is_empty());
+        a.keep(3);
+        assert_eq!(a, vec![json!([2, 3])]);
+        let mut values = Args::from(vec![json!(1), json!("s")]);
+        assert_eq!(values.str_at(1), Some("s"));
+        values.keep(0);
+        assert_eq!(values, vec![json!(1)]);
     }
 
     #[test]

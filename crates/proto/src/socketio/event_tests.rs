@@ -224,6 +224,22 @@ fn check(text: &str) {
     };
     assert_eq!(items.remove(0), Value::from(ev.event.as_str()));
     assert_eq!(ev.args.len(), items.len());
+    // Single arguments, taken from the text (before anything parses it).
+    for i in 0..=items.len() {
+        let fresh = Packet::decode_event(text, &Limits::default()).unwrap().args;
+        assert_eq!(
+            fresh.str_at(i),
+            items.get(i).and_then(Value::as_str),
+            "{text} {i}"
+        );
+        let mut kept = fresh.clone();
+        kept.keep(i);
+        assert_eq!(
+            *kept,
+            items.get(i).cloned().into_iter().collect::<Vec<_>>(),
+            "{text} {i}"
+        );
+    }
     let reparsed: Vec<Value> = serde_json::from_str(&format!("[{}]", list_text(&ev.args))).unwrap();
     assert_eq!(reparsed, items, "{text}");
     assert_eq!(*ev.args, items, "{text}");
