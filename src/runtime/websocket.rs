@@ -218,8 +218,12 @@ pub(crate) async fn run(shard: &Rc<Shard>, conn: &mut Conn, session: &Rc<Session
         FrameDecoder::new(shard.config.max_http_buffer_size).with_deflate(conn.deflate.as_ref());
     conn.write_offset = 0;
     loop {
-        // Decode what has arrived.
+        // Decode what has arrived. The writer's waker is set aside
+        // meanwhile: this task flushes right after, so a reply queued by a
+        // handler need not wake it (a wake while it runs would poll it once
+        // more for nothing). Nothing else runs until it yields.
         let now = Instant::now();
+        let writer = session.st.borrow_mut().writer.take();
         loop {
             match dec.decode(&mut conn.rbuf) {
                 Ok(Some(msg)) => {
@@ -239,6 +243,12 @@ pub(crate) async fn run(shard: &Rc<Shard>, conn: &mut Conn, session: &Rc<Session
             }
         }
         conn.compact();
+        {
+            let mut st = session.st.borrow_mut();
+            if st.writer.is_none() {
+                st.writer = writer;
+            }
+        }
         let wake = poll_fn(|cx| {
             match conn.poll_flush_ws(cx, shard, session) {
                 Poll::Ready(Err(_)) => return Poll::Ready(Wake::Error),
