@@ -12,7 +12,8 @@
 # Prints one line per (case, build): median deliveries or requests per second (min-max) and the
 # server's CPU per delivered message, then the new/base ratios.
 #
-# AB_CASES="connect-10k echo-100" picks cases by id (default: the two fan-outs and echo);
+# AB_CASES="connect-10k echo-100" picks cases by id (default: the two fan-outs and echo;
+# also connect-10k and echo-100-2k, 2 KiB requests);
 # AB_FLOOR=1 adds the kernel floor (target/release/ringcast-floor) to each round (base, new,
 # floor) and prints each build's CPU per message over the floor's: the ratio of the medians, and
 # the median of the ratios within each round (the runs of one repetition, seconds apart).
@@ -32,11 +33,12 @@ ALL_CASES=(
   "fanout-1k-64|fanout --subscribers 1000 --rooms 1 --messages 2000 --payload 64"
   "fanout-10k-64|fanout --subscribers 10000 --rooms 1 --messages 150 --payload 64"
   "echo-100|echo --clients 100 --requests 2000 --payload 64"
+  "echo-100-2k|echo --clients 100 --requests 2000 --payload 2048"
   "connect-10k|connect --connections 10000 --concurrency 100"
 )
 CASES=()
 for c in "${ALL_CASES[@]}"; do
-  if [ -z "${AB_CASES:-}" ]; then [ "${c%%|*}" = connect-10k ] || CASES+=("$c")
+  if [ -z "${AB_CASES:-}" ]; then case "${c%%|*}" in connect-10k | echo-100-2k) ;; *) CASES+=("$c") ;; esac
   elif [[ " $AB_CASES " == *" ${c%%|*} "* ]]; then CASES+=("$c"); fi
 done
 FLOOR=$ROOT/target/release/ringcast-floor
