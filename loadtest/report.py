@@ -40,6 +40,7 @@ CASES = {
     "fanout-1k-64-polling": ("Fan-out to polling clients: 1 room × 1,000 long-polling subscribers, 64 B", "fanout"),
     "latency-1k-1000": ("Latency: 1 room × 1,000 subscribers, 1,000 msg/s, 64 B", "latency"),
     "echo-100": ("Echo: 100 clients, request/ack round trips, 64 B", "echo"),
+    "echo-100-2k": ("Echo: 100 clients, request/ack round trips, 2 KiB", "echo"),
     "connect-10k": ("Connect storm: 10,000 connections, 100 in flight", "connect"),
     "idle-10k": ("Idle: 10,000 WebSocket connections held 30 s", "idle"),
     "fanout-1k-2k-text": ("Fan-out: 1 room × 1,000 subscribers, 2 KiB of text, uncompressed", "fanout"),
