@@ -17,9 +17,9 @@ use std::sync::Arc;
 
 use ahash::AHashMap;
 use bytes::Bytes;
+use ringcast_proto::socketio::Args;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::Value;
 
 use super::cluster::ServerSideEvent;
 use super::connect::ConnectRequest;
@@ -224,7 +224,7 @@ impl NamespaceBuilder {
             event.to_owned(),
             Arc::new(move |s, mut e| {
                 let ack = e.take_ack();
-                let args = match parse_args::<T>(std::mem::take(&mut e.payload.args)) {
+                let args = match parse_args::<T>(&e.payload.args) {
                     Ok(args) => args,
                     Err(err) => {
                         super::count_malformed();
@@ -350,30 +350,59 @@ impl NamespaceBuilder {
 
 /// `T` from the argument list: the single argument itself, else (or when
 /// that fails) the list as a sequence.
-fn parse_args<T: DeserializeOwned>(args: Vec<Value>) -> Result<T, serde_json::Error> {
-    if let [single] = args.as_slice() {
+fn parse_args<T: DeserializeOwned>(args: &Args) -> Result<T, serde_json::Error> {
+    if args.len() == 1 {
         // Keep serde's message for the single argument when the sequence
         // form fails too (it is the one the author most likely meant).
-        return T::deserialize(single)
-            .or_else(|err| T::deserialize(Value::Array(args.clone())).map_err(|_| err));
+        let single = match args.text_at(0) {
+            Some(text) => serde_json::from_str(text),
+            None => T::deserialize(&args[0]),
+        };
+        return single.or_else(|err| args.parse().map_err(|_| err));
     }
-    T::deserialize(Value::Array(args))
+    // Received text is deserialized as it is, without building values.
+    args.parse()
 }
 
 #[cfg(test)]
 mod tests {
     use super::parse_args;
+    use ringcast_proto::socketio::{Args, Limits, Packet};
     use serde_json::json;
+
+    fn values(v: Vec<serde_json::Value>) -> Args {
+        Args::from(v)
+    }
+
+    /// The arguments of `2["ev",<list>]` as received (kept as text).
+    fn text(list: &str) -> Args {
+        let packet = format!("2[\"ev\",{list}]");
+        let args = Packet::decode_event(&packet, &Limits::default())
+            .unwrap()
+            .args;
+        assert!(args.is_raw());
+        args
+    }
 
     #[test]
     fn single_argument_or_tuple() {
-        let s: String = parse_args(vec![json!("hi")]).unwrap();
-        assert_eq!(s, "hi");
-        let t: (String,) = parse_args(vec![json!("hi")]).unwrap();
-        assert_eq!(t.0, "hi");
-        let p: (i64, String) = parse_args(vec![json!(1), json!("a")]).unwrap();
-        assert_eq!(p, (1, "a".to_owned()));
-        assert!(parse_args::<(i64, i64)>(vec![json!("x")]).is_err());
-        assert!(parse_args::<u8>(vec![]).is_err());
+        for (one, two, bad) in [
+            (
+                values(vec![json!("hi")]),
+                values(vec![json!(1), json!("a")]),
+                values(vec![json!("x")]),
+            ),
+            (text(r#""hi""#), text(r#"1,"a""#), text(r#""x""#)),
+        ] {
+            let s: String = parse_args(&one).unwrap();
+            assert_eq!(s, "hi");
+            let t: (String,) = parse_args(&one).unwrap();
+            assert_eq!(t.0, "hi");
+            let p: (i64, String) = parse_args(&two).unwrap();
+            assert_eq!(p, (1, "a".to_owned()));
+            let err = parse_args::<(i64, i64)>(&bad).unwrap_err();
+            assert!(err.to_string().contains("invalid type"), "{err}");
+        }
+        assert!(parse_args::<u8>(&values(vec![])).is_err());
     }
 }

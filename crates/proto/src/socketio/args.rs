@@ -138,6 +138,15 @@ impl Args {
         self.get(i).and_then(Value::as_str)
     }
 
+    /// The received JSON text of argument `i` (`None` when the arguments
+    /// are values, or there is no argument `i`).
+    pub fn text_at(&self, i: usize) -> Option<&str> {
+        match &self.0 {
+            Repr::Raw { text, .. } => element(text, i),
+            Repr::Values(_) => None,
+        }
+    }
+
     /// Keeps only argument `i` (none if it is absent), as text when it is
     /// text: for relaying `(room, event, data)` requests as `data` alone.
     pub fn keep(&mut self, i: usize) {
@@ -384,6 +393,8 @@ mod tests {
         assert_eq!(a.str_at(1), Some("a\"b"));
         assert_eq!(a.str_at(2), None);
         assert_eq!(a.str_at(9), None);
+        assert_eq!(a.text_at(2), Some(r#"{"k":["x,y",1]}"#));
+        assert_eq!(a.text_at(5), None);
         let mut kept = a.clone();
         kept.keep(2);
         assert!(kept.is_raw());
