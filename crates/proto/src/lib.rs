@@ -12,7 +12,8 @@
 //!   separated, `b`+base64 binary), the handshake (open) packet, and the
 //!   sans-IO session state machine ([`engineio::session`]: transport and
 //!   upgrade, heartbeat and connect deadlines, the bounded outbox).
-//! - [`socketio`]: Socket.IO packets and binary attachment placeholders.
+//! - [`socketio`]: Socket.IO packets and binary attachment placeholders,
+//!   the fast EVENT decoder and `Args` (arguments kept as received text).
 //! - [`ws`]: WebSocket frame decoder/encoder and the handshake accept key.
 //! - [`http`]: HTTP/1.1 request head parsing and response writing.
 //! - [`sid`]: session ids and the pure routing function `shard_for`.

@@ -14,6 +14,10 @@
 //!   whose payload passes `isPayloadValid`, with explicit bounds where Node
 //!   has none (attachment count, ack id, JSON depth via serde_json's
 //!   recursion limit of 128). Any error means: close the connection.
+//! - [`Packet::decode_event`] admits only packets [`Packet::decode`]
+//!   accepts, as the same event with the same argument values; it keeps
+//!   the arguments as text ([`Args`]) and declines (returns `None`) what
+//!   it cannot vouch for, which then goes through `decode`.
 //! - A decoded binary packet's placeholders all have `num < attachments`,
 //!   so the [`Reassembler`] never needs to look inside the JSON again.
 //! - Encoders write compact JSON (serde_json, key order preserved) and are
