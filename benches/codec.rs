@@ -5,7 +5,8 @@
 //!   server's ACK reply to an echo, JSON and shared frame (`encode/ack_msg`);
 //!   the fast EVENT decoder (`decode/text_event_fast`, arguments kept as
 //!   text) and a whole echo request, decode to ACK `Msg`, both ways
-//!   (`echo/decode_and_ack_values`, `echo/decode_and_ack_text`);
+//!   (`echo/decode_and_ack_values`, `echo/decode_and_ack_text`), and the
+//!   broker's relay of `publish`(room, event, data) both ways (`relay/*`);
 //! - Engine.IO: a long-polling payload of 10 packets joined by `0x1e`
 //!   (encode with `PayloadWriter`, decode with `payload::decode`), and the
 //!   server's own GET path: draining a session queue of shared, pre-encoded
@@ -137,6 +138,49 @@ fn socketio_codec(c: &mut Criterion) {
                 &p.nsp,
                 p.id.unwrap(),
                 &items,
+                &[],
+            )
+        })
+    });
+    // The broker's relay (`publish`(room, event, data)): read the room and
+    // event names, keep `data`, encode the EVENT for the room; through
+    // values, and from the received text (`Args::str_at`, `Args::keep`).
+    let publish = r#"21234["publish","chat:1","message",{"s":17,"t":1234567890,"p":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}]"#;
+    g.bench_function("relay/decode_and_encode_values", |b| {
+        let limits = Limits::default();
+        b.iter(|| {
+            let p = socketio::Packet::decode(black_box(publish), &limits).unwrap();
+            let Some(Value::Array(items)) = p.data else {
+                unreachable!()
+            };
+            let room = items[1].as_str().unwrap();
+            let event = items[2].as_str().unwrap();
+            black_box(room);
+            ringcast::shard::encode::event(
+                ringcast::config::Parser::Json,
+                &p.nsp,
+                None,
+                event,
+                &items[3..],
+                &[],
+            )
+        })
+    });
+    g.bench_function("relay/decode_and_encode_text", |b| {
+        let limits = Limits::default();
+        b.iter(|| {
+            let ev = socketio::Packet::decode_event(black_box(publish), &limits).unwrap();
+            let room = ev.args.str_at(0).unwrap();
+            let event = ev.args.str_at(1).unwrap().to_owned();
+            black_box(room);
+            let mut data = ev.args;
+            data.keep(2);
+            ringcast::shard::encode::event(
+                ringcast::config::Parser::Json,
+                ev.nsp,
+                None,
+                &event,
+                &data,
                 &[],
             )
         })
