@@ -399,11 +399,15 @@ mod tests {
     }
 
     fn with_file(toml: &str, args: &[&str]) -> Result<Loaded<Args>, ConfigError> {
-        let mut f = tempfile_in_target();
-        f.1.write_all(toml.as_bytes()).expect("temp file writes");
-        let mut argv: Vec<OsString> = vec!["ringcast".into(), "--config".into(), f.0.into()];
+        let (path, mut f) = tempfile_in_target();
+        f.write_all(toml.as_bytes()).expect("temp file writes");
+        let mut argv: Vec<OsString> =
+            vec!["ringcast".into(), "--config".into(), path.clone().into()];
         argv.extend(args.iter().map(OsString::from));
-        load::<Args>(argv)
+        let loaded = load::<Args>(argv);
+        // Leave no file behind (the load has read it).
+        let _ = std::fs::remove_file(&path);
+        loaded
     }
 
     /// A file in the system temp folder, unique per call.
