@@ -16,7 +16,9 @@
 //!   what encoding the parsed values would send, up to insignificant
 //!   whitespace and escapes (`"\n"` stays `"\n"`, `"\/"` stays `"\/"`).
 //! - Mutable access ([`DerefMut`]) turns raw text into values for good, so
-//!   the text never disagrees with what the application changed.
+//!   while arguments are raw their text is authoritative (parsed values, if
+//!   built, are a cache of it): reads of single arguments and typed parsing
+//!   use the text.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::OnceLock;
@@ -107,10 +109,8 @@ impl Args {
     /// arguments), straight from the received text when there is one.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
         match &self.0 {
-            Repr::Raw { text, parsed, .. } if parsed.get().is_none() => {
-                serde_json::from_str(&bracketed(text))
-            }
-            _ => T::deserialize(Value::Array(self.to_vec())),
+            Repr::Raw { text, .. } => serde_json::from_str(&bracketed(text)),
+            Repr::Values(v) => T::deserialize(Value::Array(v.clone())),
         }
     }
 
@@ -125,15 +125,12 @@ impl Args {
     /// Argument `i` as a string, if it is one, without parsing the others:
     /// borrowed from the received text when it has no escape.
     pub fn str_at(&self, i: usize) -> Option<&str> {
-        match &self.0 {
-            Repr::Raw { text, parsed, .. } if parsed.get().is_none() => {
-                let element = element(text, i)?;
-                let inner = element.strip_prefix('"')?.strip_suffix('"')?;
-                if !inner.contains('\\') {
-                    return Some(inner);
-                }
+        if let Repr::Raw { text, .. } = &self.0 {
+            let element = element(text, i)?;
+            let inner = element.strip_prefix('"')?.strip_suffix('"')?;
+            if !inner.contains('\\') {
+                return Some(inner);
             }
-            _ => {}
         }
         self.get(i).and_then(Value::as_str)
     }

@@ -38,6 +38,10 @@ impl Packet {
     /// without building its arguments. `None`: not such a packet, or not
     /// one this path vouches for: decode it with [`Packet::decode`].
     pub fn decode_event<'a>(text: &'a str, limits: &Limits) -> Option<EventPacket<'a>> {
+        // Other packet types decline at once (the caller decodes them fully).
+        if text.as_bytes().first() != Some(&b'2') {
+            return None;
+        }
         let prefix = Prefix::decode(text, limits).ok()?;
         if prefix.kind != PacketKind::Event {
             return None;
