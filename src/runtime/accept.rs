@@ -1,32 +1,31 @@
 //! The accept loop of one shard: drains its SO_REUSEPORT listener with
-//! `accept4` and waits through glommio only when the queue is empty.
+//! `accept4` and, when the queue is empty, waits for the next connection
+//! through the shard's epoll set (readiness.rs), where the listener is
+//! registered like any client socket.
 //!
-//! Why not glommio's `TcpListener::accept` alone: it toggles the listener's
+//! Why not glommio's `TcpListener::accept`: it toggles the listener's
 //! `O_NONBLOCK` around every `accept` (`F_GETFL`, `F_SETFL`, `accept`,
 //! `F_SETFL`) and drops the peer address, which the handshake then asks for
 //! again (`getpeername`): five system calls per connection where the
-//! kernel floor makes one. Here the listener is made non-blocking once per
-//! burst, every queued connection is taken with one `accept4` that also
-//! returns the peer address and sets `SOCK_CLOEXEC`, and only when the
-//! queue is empty (`EAGAIN`) does the listener go back to blocking for
-//! glommio's accept (which expects a blocking listener: its io_uring
-//! `accept` is meant to wait, not to fail with `EAGAIN`). In the connect
-//! storm's perf profile the `fcntl` and `getpeername` calls were 7.5 % of
-//! the server's CPU; connections come ~100 per wait there
+//! kernel floor makes one, and its wait is an io_uring `accept` (a poll
+//! armed per wait). Here the listener is non-blocking for good, every queued
+//! connection is taken with one `accept4` that also returns the peer
+//! address and sets `SOCK_CLOEXEC`, and the wait is an epoll event. In the
+//! connect storm's perf profile the `fcntl` and `getpeername` calls were
+//! 7.5 % of the server's CPU; connections come ~100 per wait there
 //! (docs/benchmarks.md, "Connect storm against the kernel floor").
-//!
-//! Invariant: the listener is non-blocking only inside [`drain`], which
-//! never awaits, so glommio never sees it non-blocking.
 
+use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use glommio::net::{TcpListener, TcpStream};
 
+use super::socket::Socket;
 use super::{conn, io::Conn};
 use crate::shard::Shard;
 
@@ -34,27 +33,38 @@ use crate::shard::Shard;
 /// burst does not starve the connections already accepted.
 const DRAIN_MAX: usize = 256;
 
-/// Accepts connections on `listener` (a listening socket, blocking) until
-/// the task is cancelled (shutdown), which closes it.
+/// Accepts connections on `listener` (a listening socket) until the task is
+/// cancelled (shutdown), which closes it.
 pub(super) async fn accept_loop(shard: Rc<Shard>, listener: OwnedFd) {
     let fd = listener.as_raw_fd();
-    // SAFETY: the descriptor is a listening socket we own; the glommio
-    // listener owns it from here on and outlives every use of `fd` below.
-    let listener = unsafe { TcpListener::from_raw_fd(listener.into_raw_fd()) };
+    let mut listener = Socket::new(listener);
+    if let Err(e) = set_nonblocking(fd, true) {
+        tracing::error!(error = %e, "cannot make the listener non-blocking; not accepting");
+        return;
+    }
     let mut backoff = Duration::from_millis(5);
     loop {
-        let drained = drain(&shard, fd);
-        let waited = match drained {
+        match drain(&shard, fd) {
             Ok(n) if n >= DRAIN_MAX => {
                 glommio::executor().yield_now().await;
-                continue;
             }
             // The queue is empty: wait for the next connection.
-            Ok(_) => listener.accept().await.map(|s| start(&shard, s, None)),
-            Err(e) => Err(e.into()),
-        };
-        match waited {
-            Ok(()) => backoff = Duration::from_millis(5),
+            Ok(_) => {
+                backoff = Duration::from_millis(5);
+                let mut parked = false;
+                let waited = poll_fn(|cx| {
+                    if parked {
+                        return Poll::Ready(Ok(()));
+                    }
+                    parked = true;
+                    listener.poll_readable(cx)
+                })
+                .await;
+                if let Err(e) = waited {
+                    tracing::error!(error = %e, "cannot wait for connections; not accepting");
+                    return;
+                }
+            }
             Err(e) => {
                 // EMFILE/ENFILE and friends: back off instead of spinning.
                 tracing::warn!(error = %e, "accept failed; backing off");
@@ -65,41 +75,39 @@ pub(super) async fn accept_loop(shard: Rc<Shard>, listener: OwnedFd) {
     }
 }
 
-/// Takes every queued connection (at most [`DRAIN_MAX`]) without blocking;
-/// the listener is blocking again when it returns.
+/// Takes every queued connection (at most [`DRAIN_MAX`]) without blocking.
 fn drain(shard: &Rc<Shard>, fd: RawFd) -> io::Result<usize> {
-    set_nonblocking(fd, true)?;
     // SAFETY: `fd` is the accept loop's listener, open while it runs.
-    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
     let sock = socket2::SockRef::from(&borrowed);
     let mut taken = 0;
-    let res = loop {
+    loop {
         if taken == DRAIN_MAX {
-            break Ok(taken);
+            return Ok(taken);
         }
         match sock.accept() {
             Ok((s, peer)) => {
                 taken += 1;
-                start(shard, TcpStream::from(s), peer.as_socket());
+                // SAFETY: `into_raw_fd` hands over the accepted descriptor.
+                let fd = unsafe { OwnedFd::from_raw_fd(s.into_raw_fd()) };
+                start(shard, Socket::new(fd), peer.as_socket());
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(taken),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(taken),
             // A connection reset while queued, or a signal: try the next.
             Err(e)
                 if matches!(
                     e.raw_os_error(),
                     Some(libc::ECONNABORTED | libc::EINTR | libc::EPROTO)
                 ) => {}
-            Err(e) => break Err(e),
+            Err(e) => return Err(e),
         }
-    };
-    set_nonblocking(fd, false)?;
-    res
+    }
 }
 
-/// Starts the connection task of an accepted stream.
-fn start(shard: &Rc<Shard>, stream: TcpStream, peer: Option<SocketAddr>) {
-    let _ = stream.set_nodelay(true);
-    let conn = Conn::new(stream, BytesMut::new()).with_peer(peer);
+/// Starts the connection task of an accepted socket.
+fn start(shard: &Rc<Shard>, socket: Socket, peer: Option<SocketAddr>) {
+    let _ = socket.set_nodelay();
+    let conn = Conn::new(socket, BytesMut::new()).with_peer(peer);
     glommio::spawn_local(conn::serve(shard.clone(), conn)).detach();
 }
 

@@ -7,7 +7,6 @@
 //! owner ([`ToShard::Adopt`]) and ends; the owner serves the request (and
 //! the rest of the keep-alive connection, or the upgraded websocket).
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -125,15 +124,16 @@ async fn read_head(
     }
 }
 
-fn handoff(shard: &Shard, conn: Conn, owner: usize) {
-    // SAFETY: dup of a descriptor we own; the duplicate is owned by the
-    // message from here on and closed by whoever drops it.
-    let fd = unsafe { libc::dup(conn.stream.as_raw_fd()) };
-    if fd < 0 {
-        tracing::warn!(error = %std::io::Error::last_os_error(), "dup failed; dropping connection");
-        return;
-    }
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+fn handoff(shard: &Shard, mut conn: Conn, owner: usize) {
+    // The duplicate is owned by the message from here on and closed by
+    // whoever drops it.
+    let fd = match conn.socket.dup() {
+        Ok(fd) => fd,
+        Err(e) => {
+            tracing::warn!(error = %e, "dup failed; dropping connection");
+            return;
+        }
+    };
     shard.stats.handoffs.set(shard.stats.handoffs.get() + 1);
     let buffered = conn.rbuf.to_vec();
     drop(conn);

@@ -44,6 +44,7 @@ use ringcast_proto::sid;
 use super::conn::Next;
 use super::io::Conn;
 use super::response;
+use super::socket::Socket;
 use crate::cluster::nodes::{Nodes, Resolved};
 use crate::shard::Shard;
 
@@ -459,7 +460,7 @@ async fn relay(
             .await
             .map_err(|_| FwdError::Broken)?;
         let pending = std::mem::take(&mut conn.rbuf).to_vec();
-        let _ = splice(&mut conn.stream, peer, pending).await;
+        let _ = splice(&mut conn.socket, peer, pending).await;
         return Ok(Relayed::Close);
     }
     let body = match meta.status {
@@ -525,12 +526,12 @@ impl Pipe {
     fn poll_pump(
         &mut self,
         cx: &mut Context<'_>,
-        from: &mut TcpStream,
-        to: &mut TcpStream,
+        from: &mut impl Duplex,
+        to: &mut impl Duplex,
     ) -> Poll<()> {
         loop {
             while self.start < self.end {
-                match Pin::new(&mut *to).poll_write(cx, &self.buf[self.start..self.end]) {
+                match to.poll_send(cx, &self.buf[self.start..self.end]) {
                     Poll::Ready(Ok(n)) if n > 0 => self.start += n,
                     Poll::Ready(_) => return Poll::Ready(()),
                     Poll::Pending => return Poll::Pending,
@@ -538,7 +539,7 @@ impl Pipe {
             }
             self.start = 0;
             self.end = 0;
-            match Pin::new(&mut *from).poll_read(cx, &mut self.buf) {
+            match from.poll_recv(cx, &mut self.buf) {
                 Poll::Ready(Ok(n)) if n > 0 => self.end = n,
                 Poll::Ready(_) => return Poll::Ready(()),
                 Poll::Pending => return Poll::Pending,
@@ -547,9 +548,34 @@ impl Pipe {
     }
 }
 
+/// Either end of a splice: the client's socket or the glommio stream to
+/// the owner.
+trait Duplex {
+    fn poll_recv(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>;
+    fn poll_send(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>;
+}
+
+impl Duplex for TcpStream {
+    fn poll_recv(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        Pin::new(self).poll_read(cx, buf)
+    }
+    fn poll_send(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(self).poll_write(cx, buf)
+    }
+}
+
+impl Duplex for Socket {
+    fn poll_recv(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        Self::poll_recv(self, cx, buf)
+    }
+    fn poll_send(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Self::poll_send(self, cx, buf)
+    }
+}
+
 /// Copies bytes both ways until either side closes; `pending` (client
 /// bytes read past the upgrade head) go to the peer first.
-async fn splice(client: &mut TcpStream, peer: &mut TcpStream, pending: Vec<u8>) {
+async fn splice(client: &mut Socket, peer: &mut TcpStream, pending: Vec<u8>) {
     let mut up = Pipe::new(pending);
     let mut down = Pipe::new(Vec::new());
     poll_fn(|cx| {
@@ -560,7 +586,7 @@ async fn splice(client: &mut TcpStream, peer: &mut TcpStream, pending: Vec<u8>) 
         Poll::Pending
     })
     .await;
-    let _ = client.shutdown(std::net::Shutdown::Both).await;
+    let _ = client.shutdown(std::net::Shutdown::Both);
     let _ = peer.shutdown(std::net::Shutdown::Both).await;
 }
 

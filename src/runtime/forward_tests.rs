@@ -111,12 +111,18 @@ fn retry_after_a_stale_pooled_connection_dials_afresh() {
                 s
             });
             // The client side of the relay.
-            let front = TcpListener::bind("127.0.0.1:0").expect("binds");
+            // The shard's epoll set, which the client's socket waits in.
+            let epfd = crate::runtime::readiness::epoll_set().expect("epoll set");
+            let ready = crate::runtime::readiness::Readiness::install(epfd);
+            let ready = glommio::spawn_local(crate::runtime::readiness::run(ready));
+            let front = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
             let mut client = TcpStream::connect(front.local_addr().expect("bound"))
                 .await
                 .expect("connects");
+            // The connection is queued already: this accept does not block.
+            let (accepted, _) = front.accept().expect("accepts");
             let mut conn = Conn::new(
-                front.accept().await.expect("accepts"),
+                Socket::new(std::os::fd::OwnedFd::from(accepted)),
                 bytes::BytesMut::new(),
             );
             let limits = Limits {
@@ -134,6 +140,9 @@ fn retry_after_a_stale_pooled_connection_dials_afresh() {
             assert_eq!(&got[..], &want[..]);
             // The stale ones are gone; the good one is pooled.
             assert_eq!(fwd.idle.borrow().get(&addr).map(Vec::len), Some(1));
+            drop(conn);
+            drop(ready.cancel());
+            crate::runtime::readiness::Readiness::uninstall();
         })
         .expect("executor")
         .join()

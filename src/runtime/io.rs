@@ -1,23 +1,22 @@
 //! Socket IO for one connection: reads through the shard's scratch buffer
 //! (an idle connection holds no read buffer) and gathered, non-blocking
-//! writes of a session's queue (one `sendmsg` for many queued frames).
+//! writes of a session's queue (one `send` or `sendmsg` for many queued
+//! frames). The socket itself is socket.rs.
 
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
-use std::pin::{pin, Pin};
-use std::task::{Context, Poll};
+use std::pin::pin;
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use futures_lite::{AsyncRead, AsyncWrite};
-use glommio::net::TcpStream;
 
 use ringcast_proto::engineio::Protocol;
 use ringcast_proto::ws::deflate::Negotiated;
 
+use super::socket::Socket;
 use crate::shard::msg::OutItem;
 use crate::shard::session::Session;
 use crate::shard::Shard;
@@ -33,7 +32,7 @@ const COPY_CHUNK_MAX: usize = 4 * 1024;
 #[derive(Debug)]
 pub(crate) struct Conn {
     /// The socket.
-    pub(crate) stream: TcpStream,
+    pub(crate) socket: Socket,
     /// Bytes read but not yet consumed; empty (no allocation) when idle.
     pub(crate) rbuf: BytesMut,
     /// Bytes of the front queue item already written (websocket mode).
@@ -48,10 +47,10 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    /// Wraps an accepted or adopted stream.
-    pub(crate) fn new(stream: TcpStream, rbuf: BytesMut) -> Self {
+    /// Wraps an accepted or adopted socket.
+    pub(crate) fn new(socket: Socket, rbuf: BytesMut) -> Self {
         Self {
-            stream,
+            socket,
             rbuf,
             write_offset: 0,
             deflate: None,
@@ -69,7 +68,7 @@ impl Conn {
     /// The peer's address: the one from the accept, else `getpeername`
     /// (a connection handed over by another shard).
     pub(crate) fn peer_addr(&self) -> Option<SocketAddr> {
-        self.peer.or_else(|| self.stream.peer_addr().ok())
+        self.peer.or_else(|| self.socket.peer_addr())
     }
 
     /// Polls for more input, appended to `rbuf`. `Ready(Ok(0))` is EOF.
@@ -79,14 +78,10 @@ impl Conn {
         shard: &Shard,
     ) -> Poll<io::Result<usize>> {
         let mut scratch = shard.scratch.borrow_mut();
-        match Pin::new(&mut self.stream).poll_read(cx, &mut scratch[..]) {
-            Poll::Ready(Ok(n)) => {
-                crate::shard::stats::count_received_bytes(n);
-                self.rbuf.extend_from_slice(&scratch[..n]);
-                Poll::Ready(Ok(n))
-            }
-            other => other,
-        }
+        let n = ready!(self.socket.poll_recv(cx, &mut scratch[..]))?;
+        crate::shard::stats::count_received_bytes(n);
+        self.rbuf.extend_from_slice(&scratch[..n]);
+        Poll::Ready(Ok(n))
     }
 
     /// Reads more input into `rbuf`; `Ok(0)` is EOF.
@@ -108,8 +103,8 @@ impl Conn {
     pub(crate) async fn write_all(&mut self, mut data: &[u8]) -> io::Result<()> {
         let stall = self.write_stall;
         while !data.is_empty() {
-            let stream = &mut self.stream;
-            let mut write = pin!(poll_fn(|cx| Pin::new(&mut *stream).poll_write(cx, data)));
+            let socket = &mut self.socket;
+            let mut write = pin!(poll_fn(|cx| socket.poll_send(cx, data)));
             let n = match poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await {
                 Poll::Ready(r) => r?,
                 Poll::Pending => {
@@ -143,7 +138,6 @@ impl Conn {
             if outbox.is_empty() {
                 return Poll::Ready(Ok(()));
             }
-            let fd = self.stream.as_raw_fd();
             let z = self
                 .deflate
                 .as_ref()
@@ -154,7 +148,7 @@ impl Conn {
                 // Small frames: one contiguous copy is cheaper than the kernel
                 // walking (and checking) one iovec per frame, and a plain
                 // `send` skips `sendmsg`'s msghdr and iovec import.
-                send_flat(fd, &flat)
+                self.socket.send(&flat)
             } else {
                 // A large frame first: zero-copy iovecs.
                 let mut iov: [IoSlice<'_>; MAX_IOV] = [IoSlice::new(&[]); MAX_IOV];
@@ -166,23 +160,18 @@ impl Conn {
                     *slot = IoSlice::new(chunk);
                     n_iov += 1;
                 }
-                send_vectored(fd, &iov[..n_iov])
+                self.socket.send_vectored(&iov[..n_iov])
             };
             let flat_len = flat.len();
             drop(flat);
             let written = match res {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    // Let glommio arm write readiness (it retries the send first).
-                    let first = pending_chunks(outbox, self.write_offset, z, protocol)
-                        .next()
-                        .unwrap_or_default();
-                    match Pin::new(&mut self.stream).poll_write(cx, first) {
-                        Poll::Ready(Ok(n)) => n,
-                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                        Poll::Pending => return Poll::Pending,
-                    }
+                    // Woken when writable (or with the registration's error).
+                    ready!(self.socket.poll_writable(cx))?;
+                    continue;
                 }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Poll::Ready(Err(e)),
             };
             crate::shard::stats::count_sent_bytes(written);
@@ -319,42 +308,6 @@ pub(crate) fn ws_chunks<'a>(
 
 fn ws_len(item: &OutItem, z: Deflate<'_>, protocol: Protocol) -> usize {
     ws_chunks(item, z, protocol).map(<[u8]>::len).sum()
-}
-
-/// Non-blocking send of one buffer (`MSG_NOSIGNAL`: a closed peer is an
-/// error, not a signal).
-fn send_flat(fd: i32, buf: &[u8]) -> io::Result<usize> {
-    // SAFETY: `buf` is valid for reads of `buf.len()` bytes for the call.
-    let n = unsafe {
-        libc::send(
-            fd,
-            buf.as_ptr().cast(),
-            buf.len(),
-            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-        )
-    };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
-}
-
-/// Non-blocking gathered send (`MSG_NOSIGNAL`: a closed peer is an error, not a signal).
-fn send_vectored(fd: i32, iov: &[IoSlice<'_>]) -> io::Result<usize> {
-    // SAFETY: `IoSlice` is ABI-compatible with `iovec` (std guarantees it on
-    // Unix); the slices outlive the call, and msghdr is fully initialized.
-    let n = unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = iov.as_ptr() as *mut libc::iovec;
-        msg.msg_iovlen = iov.len() as _;
-        libc::sendmsg(fd, &msg, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
-    };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
 }
 
 #[cfg(test)]

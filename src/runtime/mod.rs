@@ -18,9 +18,11 @@ pub(crate) mod handshake;
 pub(crate) mod io;
 mod ip_limit;
 pub(crate) mod polling;
+pub(crate) mod readiness;
 mod response;
 pub(crate) mod route;
 mod shutdown;
+pub(crate) mod socket;
 mod tasks;
 pub(crate) mod websocket;
 
@@ -33,7 +35,6 @@ use std::time::Duration;
 use bytes::BytesMut;
 use glommio::channels::channel_mesh::{Full, MeshBuilder, Senders};
 use glommio::channels::local_channel::{self, LocalReceiver};
-use glommio::net::TcpStream;
 use glommio::{LocalExecutorBuilder, Placement};
 use thiserror::Error;
 
@@ -173,13 +174,15 @@ pub fn start(config: Config, app: Arc<dyn App>) -> Result<Running, StartError> {
         let (config, app, mesh) = (config.clone(), app.clone(), mesh.clone());
         let stop = stop.0.clone();
         let nodes = nodes.clone();
+        let epfd =
+            readiness::epoll_set().map_err(|e| StartError::Executor(format!("epoll set: {e}")))?;
         let h = LocalExecutorBuilder::new(placement)
             .name(&format!("ringcast-{id}"))
             .ring_depth(RING_DEPTH)
             .io_memory(IO_MEMORY)
             .spawn(move || {
                 forward::install(nodes);
-                shard_main(id, n, config, app, mesh, listener, stop, cluster)
+                shard_main(id, n, config, app, mesh, listener, epfd, stop, cluster)
             })
             .map_err(|e| StartError::Executor(e.to_string()))?;
         handles.push(h);
@@ -218,6 +221,7 @@ async fn shard_main(
     app: Arc<dyn App>,
     mesh: MeshBuilder<ToShard, Full>,
     listener: OwnedFd,
+    epfd: OwnedFd,
     stop: Arc<StopSignal>,
     cluster: (crate::cluster::Link, Option<crate::cluster::ShardEnd>),
 ) {
@@ -256,6 +260,7 @@ async fn shard_main(
         })
         .detach();
     }
+    let ready = glommio::spawn_local(readiness::run(readiness::Readiness::install(epfd)));
     shard.app.handle_start(&shard);
     let accept = glommio::spawn_local(accept::accept_loop(shard.clone(), listener));
     let trim = (id == 0).then(|| glommio::spawn_local(trim_loop()));
@@ -273,6 +278,8 @@ async fn shard_main(
     }
     glommio::timer::sleep(Duration::from_millis(200)).await;
     senders.close();
+    drop(ready.cancel());
+    readiness::Readiness::uninstall();
     tracing::debug!(shard = id, "shard stopped");
     Shard::uninstall();
 }
@@ -308,10 +315,10 @@ async fn forward(senders: Rc<Senders<ToShard>>, peer: usize, rx: LocalReceiver<T
 
 fn handle_mesh(shard: &Rc<Shard>, msg: ToShard) {
     if let Some(adopt) = shard.handle_inbound(msg) {
-        // SAFETY: the descriptor is a connected TCP socket handed over by
-        // its previous shard, which no longer uses it.
-        let stream = unsafe { TcpStream::from_raw_fd(adopt.fd.into_raw_fd()) };
-        let conn = io::Conn::new(stream, BytesMut::from(&adopt.buffered[..]));
+        // The descriptor is a connected TCP socket handed over by its
+        // previous shard, which no longer uses it.
+        let socket = socket::Socket::new(adopt.fd);
+        let conn = io::Conn::new(socket, BytesMut::from(&adopt.buffered[..]));
         glommio::spawn_local(conn::serve(shard.clone(), conn)).detach();
     }
 }

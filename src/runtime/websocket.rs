@@ -366,7 +366,7 @@ const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
 /// that kept sending (a flood disconnected by its quota) would lose its
 /// DISCONNECT and take the close for a lost connection.
 async fn linger(shard: &Shard, conn: &mut Conn) {
-    let _ = conn.stream.shutdown(std::net::Shutdown::Write).await;
+    let _ = conn.socket.shutdown(std::net::Shutdown::Write);
     let _ = glommio::timer::timeout(LINGER, async {
         loop {
             conn.rbuf.clear();

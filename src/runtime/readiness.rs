@@ -1,0 +1,463 @@
+//! Read readiness of a shard's client sockets: one edge-triggered epoll set
+//! per shard, watched through one glommio poll.
+//!
+//! Why: glommio reads a socket with a direct `recv` and, whenever that
+//! leaves it without more input, arms an io_uring `POLL_ADD` on the socket
+//! (a new `Source` each time). Every readiness then completes as io_uring
+//! task work, which the kernel announces to the running shard with a
+//! reschedule interrupt. In a request/response load (echo) that was ~16 %
+//! of the server's CPU: one poll armed, one completion and one interrupt
+//! per request, where an epoll server pays one `epoll_wait` per batch of
+//! ready sockets (docs/benchmarks.md, "One epoll set under glommio").
+//!
+//! Here a connection registers its socket once (`EPOLLIN | EPOLLET`) the
+//! first time a read finds nothing, parks its waker in its slot, and the
+//! shard's [`run`] task wakes the slots `epoll_wait` reports. While events
+//! keep coming the task only yields between batches (an `epoll_wait` with
+//! no timeout per batch, no io_uring at all); when a batch is empty it
+//! waits for the epoll descriptor itself to become readable through one
+//! glommio poll, so an idle shard still sleeps in glommio's ring.
+//!
+//! glommio 0.9 has no public "wait until this descriptor is readable"; the
+//! one it has is the poll its streams arm on the socket they wrap when
+//! created. [`wait_readable`] wraps a duplicate of the epoll descriptor in a
+//! glommio `UnixStream` and reads from it: the read waits on that poll, and
+//! once the descriptor is readable the stream's `recv` fails with
+//! `ENOTSOCK`, which is the signal (decisions.md, "One epoll set under
+//! glommio"). One duplicate, one failed `recv` and one close per sleep.
+//!
+//! Invariants: a slot's waker is only taken by [`run`]; a token carries its
+//! slot's generation, so an event for a socket closed since (the kernel
+//! drops the registration at close) never wakes the slot's next user; a
+//! registration is removed (`EPOLL_CTL_DEL`) before its descriptor is
+//! closed or handed to another shard (the descriptor may live on as a
+//! duplicate, and epoll keys its registrations by file, not by number).
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::rc::Rc;
+use std::task::Waker;
+
+use futures_lite::AsyncReadExt;
+
+/// Most events taken per `epoll_wait`.
+const BATCH: usize = 256;
+
+/// A registered descriptor: its slot and the slot's generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Token(u64);
+
+impl Token {
+    fn key(self) -> usize {
+        (self.0 & u64::from(u32::MAX)) as usize
+    }
+}
+
+/// Which readiness a task waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Interest {
+    /// Input (or EOF, or an error) to read.
+    Read,
+    /// Room in the send buffer (or an error).
+    Write,
+}
+
+impl Interest {
+    fn bits(self) -> u32 {
+        match self {
+            Self::Read => (libc::EPOLLIN | libc::EPOLLRDHUP) as u32,
+            Self::Write => libc::EPOLLOUT as u32,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    generation: u32,
+    /// The epoll events registered (grows from read to read and write the
+    /// first time a write has to wait).
+    events: u32,
+    reader: Option<Waker>,
+    writer: Option<Waker>,
+}
+
+/// One shard's epoll set and the wakers of the descriptors in it.
+#[derive(Debug)]
+pub(crate) struct Readiness {
+    epfd: OwnedFd,
+    slots: RefCell<slab::Slab<Slot>>,
+    generation: Cell<u32>,
+}
+
+thread_local! {
+    /// The readiness of the shard running on this thread (None outside one).
+    static CURRENT: RefCell<Option<Rc<Readiness>>> = const { RefCell::new(None) };
+}
+
+/// Creates an epoll set for a shard (before its executor starts, so that a
+/// failure stops the server's start).
+pub(crate) fn epoll_set() -> io::Result<OwnedFd> {
+    // SAFETY: plain system call; the result is checked.
+    let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a new descriptor we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+impl Readiness {
+    /// Makes `epfd` (from [`epoll_set`]) this thread's readiness and
+    /// returns it, for [`run`].
+    pub(crate) fn install(epfd: OwnedFd) -> Rc<Self> {
+        let r = Rc::new(Self {
+            epfd,
+            slots: RefCell::new(slab::Slab::new()),
+            generation: Cell::new(0),
+        });
+        CURRENT.with(|c| *c.borrow_mut() = Some(r.clone()));
+        r
+    }
+
+    /// Removes this thread's readiness (the shard is stopping).
+    pub(crate) fn uninstall() {
+        CURRENT.with(|c| c.borrow_mut().take());
+    }
+
+    fn ctl(&self, op: libc::c_int, fd: RawFd, events: u32, token: Token) -> io::Result<()> {
+        let mut ev = libc::epoll_event {
+            events: events | libc::EPOLLET as u32,
+            u64: token.0,
+        };
+        // SAFETY: `ev` is a valid epoll_event; both descriptors are open.
+        if unsafe { libc::epoll_ctl(self.epfd.as_raw_fd(), op, fd, &mut ev) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    fn register(&self, fd: RawFd, interest: Interest) -> io::Result<Token> {
+        let generation = self.generation.get().wrapping_add(1);
+        self.generation.set(generation);
+        let events = interest.bits();
+        let key = self.slots.borrow_mut().insert(Slot {
+            generation,
+            events,
+            reader: None,
+            writer: None,
+        });
+        let token = Token(u64::from(generation) << 32 | key as u64);
+        if let Err(e) = self.ctl(libc::EPOLL_CTL_ADD, fd, events, token) {
+            self.slots.borrow_mut().remove(key);
+            return Err(e);
+        }
+        Ok(token)
+    }
+
+    fn slot(slots: &mut slab::Slab<Slot>, token: Token) -> Option<&mut Slot> {
+        slots
+            .get_mut(token.key())
+            .filter(|s| u64::from(s.generation) == token.0 >> 32)
+    }
+
+    fn deregister(&self, fd: RawFd, token: Token) {
+        let mut slots = self.slots.borrow_mut();
+        if Self::slot(&mut slots, token).is_some() {
+            slots.remove(token.key());
+        }
+        drop(slots);
+        // SAFETY: `fd` is still open (the caller closes it after this); a
+        // failure (never registered) changes nothing.
+        unsafe {
+            libc::epoll_ctl(
+                self.epfd.as_raw_fd(),
+                libc::EPOLL_CTL_DEL,
+                fd,
+                std::ptr::null_mut(),
+            );
+        }
+    }
+
+    fn park(&self, fd: RawFd, token: Token, interest: Interest, waker: &Waker) -> io::Result<()> {
+        let mut slots = self.slots.borrow_mut();
+        let Some(slot) = Self::slot(&mut slots, token) else {
+            return Err(io::Error::other("readiness token of another registration"));
+        };
+        let bits = interest.bits();
+        if slot.events & bits != bits {
+            // Re-arms too: a descriptor ready now gets its event at once.
+            let events = slot.events | bits;
+            self.ctl(libc::EPOLL_CTL_MOD, fd, events, token)?;
+            slot.events = events;
+        }
+        let parked = match interest {
+            Interest::Read => &mut slot.reader,
+            Interest::Write => &mut slot.writer,
+        };
+        match parked {
+            Some(w) if w.will_wake(waker) => {}
+            _ => *parked = Some(waker.clone()),
+        }
+        Ok(())
+    }
+
+    fn wake(&self, ev: &libc::epoll_event) {
+        let events = ev.events;
+        let fail = (libc::EPOLLHUP | libc::EPOLLERR) as u32;
+        let (reader, writer) = {
+            let mut slots = self.slots.borrow_mut();
+            let Some(slot) = Self::slot(&mut slots, Token(ev.u64)) else {
+                return;
+            };
+            let read = events & (Interest::Read.bits() | fail) != 0;
+            let write = events & (Interest::Write.bits() | fail) != 0;
+            (
+                if read { slot.reader.take() } else { None },
+                if write { slot.writer.take() } else { None },
+            )
+        };
+        if let Some(w) = reader {
+            w.wake();
+        }
+        if let Some(w) = writer {
+            w.wake();
+        }
+    }
+}
+
+/// Parks `waker` until `fd` is ready for `interest`, registering the
+/// descriptor on its first wait (`token` keeps the registration). Only on a
+/// shard's thread (the readiness is installed), else an error.
+pub(crate) fn park(
+    fd: RawFd,
+    token: &mut Option<Token>,
+    interest: Interest,
+    waker: &Waker,
+) -> io::Result<()> {
+    CURRENT.with(|c| {
+        let c = c.borrow();
+        let Some(r) = c.as_ref() else {
+            return Err(io::Error::other("no shard readiness on this thread"));
+        };
+        match *token {
+            Some(t) => r.park(fd, t, interest, waker),
+            None => {
+                let t = r.register(fd, interest)?;
+                *token = Some(t);
+                r.park(fd, t, interest, waker)
+            }
+        }
+    })
+}
+
+/// Removes `fd`'s registration; call before the descriptor is closed or
+/// handed over.
+pub(crate) fn deregister(fd: RawFd, token: Token) {
+    CURRENT.with(|c| {
+        if let Some(r) = c.borrow().as_ref() {
+            r.deregister(fd, token);
+        }
+    });
+}
+
+/// The shard's readiness task: wakes the descriptors epoll reports, batch
+/// after batch, and sleeps in glommio when there are none. Runs until
+/// cancelled.
+pub(crate) async fn run(r: Rc<Readiness>) {
+    let mut events: Vec<libc::epoll_event> = Vec::with_capacity(BATCH);
+    loop {
+        // SAFETY: `events` has room for BATCH entries; a zero timeout never blocks.
+        let n = unsafe {
+            libc::epoll_wait(
+                r.epfd.as_raw_fd(),
+                events.as_mut_ptr(),
+                BATCH as libc::c_int,
+                0,
+            )
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                tracing::error!(error = %e, "epoll_wait failed");
+                glommio::timer::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            continue;
+        }
+        // SAFETY: epoll_wait initialized the first `n` entries (n >= 0).
+        unsafe { events.set_len(n as usize) };
+        if events.is_empty() {
+            if let Err(e) = wait_readable(r.epfd.as_raw_fd()).await {
+                tracing::error!(error = %e, "waiting on the epoll set failed");
+                glommio::timer::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            continue;
+        }
+        for ev in events.drain(..) {
+            r.wake(&ev);
+        }
+        // Let the woken tasks run before looking again.
+        futures_lite::future::yield_now().await;
+    }
+}
+
+/// Waits until the epoll descriptor `epfd` is readable (see the module docs).
+async fn wait_readable(epfd: RawFd) -> io::Result<()> {
+    // SAFETY: plain system call on an open descriptor; the result is checked.
+    let dup = unsafe { libc::fcntl(epfd, libc::F_DUPFD_CLOEXEC, 0) };
+    if dup < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `dup` is a new descriptor we own; the stream closes it.
+    let mut stream = unsafe { glommio::net::UnixStream::from_raw_fd(dup) };
+    let mut byte = [0u8; 1];
+    match stream.read(&mut byte).await {
+        Err(e) if e.raw_os_error() == Some(libc::ENOTSOCK) => Ok(()),
+        Err(e) => Err(e),
+        Ok(_) => Err(io::Error::other("read from an epoll descriptor succeeded")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+    use std::task::Poll;
+
+    use super::*;
+
+    /// Runs `body` on a glommio executor with a shard's readiness installed
+    /// and its task running.
+    fn on_shard<F: std::future::Future<Output = ()> + 'static>(body: fn() -> F) {
+        glommio::LocalExecutorBuilder::default()
+            .spawn(move || async move {
+                let r = Readiness::install(epoll_set().expect("epoll set"));
+                let task = glommio::spawn_local(run(r));
+                body().await;
+                drop(task.cancel());
+                Readiness::uninstall();
+            })
+            .expect("executor")
+            .join()
+            .expect("test body");
+    }
+
+    /// Parks the current task on `fd` for `interest`, then waits until it is
+    /// woken: only an event for `fd` can wake it.
+    async fn woken(fd: RawFd, token: &mut Option<Token>, interest: Interest) {
+        let mut parked = false;
+        poll_fn(|cx| {
+            if parked {
+                return Poll::Ready(());
+            }
+            park(fd, token, interest, cx.waker()).expect("parks");
+            parked = true;
+            Poll::Pending
+        })
+        .await;
+    }
+
+    #[test]
+    fn input_wakes_the_parked_reader() {
+        on_shard(|| async {
+            let (a, mut b) = UnixStream::pair().expect("socketpair");
+            a.set_nonblocking(true).expect("non-blocking");
+            let mut token = None;
+            let writer = glommio::spawn_local(async move {
+                // Runs after the reader parked (the reader is polled first).
+                b.write_all(b"x").expect("writes");
+                b
+            });
+            woken(a.as_raw_fd(), &mut token, Interest::Read).await;
+            let mut buf = [0u8; 4];
+            assert_eq!((&a).read(&mut buf).expect("input is there"), 1);
+            let _b = writer.await;
+            deregister(a.as_raw_fd(), token.expect("registered"));
+        });
+    }
+
+    #[test]
+    fn room_wakes_the_parked_writer() {
+        on_shard(|| async {
+            let (mut a, mut b) = UnixStream::pair().expect("socketpair");
+            a.set_nonblocking(true).expect("non-blocking");
+            // Fill the send buffer.
+            let chunk = [7u8; 4096];
+            let mut queued = 0;
+            loop {
+                match a.write(&chunk) {
+                    Ok(n) => queued += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => panic!("write: {e}"),
+                }
+            }
+            // Registered for reading first: the write interest is added later.
+            let mut token = None;
+            CURRENT.with(|c| {
+                let c = c.borrow();
+                let r = c.as_ref().expect("installed");
+                token = Some(
+                    r.register(a.as_raw_fd(), Interest::Read)
+                        .expect("registers"),
+                );
+            });
+            let reader = glommio::spawn_local(async move {
+                let mut buf = vec![0u8; queued];
+                b.read_exact(&mut buf).expect("drains");
+                b
+            });
+            woken(a.as_raw_fd(), &mut token, Interest::Write).await;
+            assert!(a.write(b"more").expect("room") > 0);
+            let _b = reader.await;
+            deregister(a.as_raw_fd(), token.expect("registered"));
+        });
+    }
+
+    #[test]
+    fn a_stale_token_wakes_nothing() {
+        let r = Readiness {
+            epfd: epoll_set().expect("epoll set"),
+            slots: RefCell::new(slab::Slab::new()),
+            generation: Cell::new(0),
+        };
+        let (a, _b) = UnixStream::pair().expect("socketpair");
+        let old = r
+            .register(a.as_raw_fd(), Interest::Read)
+            .expect("registers");
+        r.deregister(a.as_raw_fd(), old);
+        let new = r
+            .register(a.as_raw_fd(), Interest::Read)
+            .expect("registers");
+        assert_eq!(old.key(), new.key(), "the slot is reused");
+        let mut slots = r.slots.borrow_mut();
+        assert!(Readiness::slot(&mut slots, old).is_none());
+        assert!(Readiness::slot(&mut slots, new).is_some());
+    }
+
+    /// The glommio poll that puts an idle shard to sleep: it completes once
+    /// the epoll set has an event, and not before.
+    #[test]
+    fn the_epoll_set_is_awaited_through_glommio() {
+        glommio::LocalExecutorBuilder::default()
+            .spawn(|| async move {
+                let r = Readiness::install(epoll_set().expect("epoll set"));
+                let (a, mut b) = UnixStream::pair().expect("socketpair");
+                r.register(a.as_raw_fd(), Interest::Read)
+                    .expect("registers");
+                let epfd = r.epfd.as_raw_fd();
+                let mut wait = Box::pin(wait_readable(epfd));
+                // Nothing is ready: however often the executor runs, it waits.
+                for _ in 0..10 {
+                    assert!(futures_lite::future::poll_once(&mut wait).await.is_none());
+                    glommio::executor().yield_now().await;
+                }
+                b.write_all(b"x").expect("writes");
+                wait.await.expect("wakes");
+                Readiness::uninstall();
+            })
+            .expect("executor")
+            .join()
+            .expect("test body");
+    }
+}

@@ -1,0 +1,193 @@
+//! A shard's TCP socket (a client connection, or its listener): plain
+//! non-blocking system calls, woken through the shard's epoll set
+//! (readiness.rs) when one would block.
+//!
+//! Why not glommio's `TcpStream`: it arms a new io_uring poll each time a
+//! read leaves it without input, and wrapping a socket arms one at once;
+//! see readiness.rs for what that cost. The sockets a shard dials itself
+//! (Redis, hooks, forwarding to another node) stay on glommio's streams:
+//! they are few and not on the request path.
+//!
+//! Invariant: the descriptor's epoll registration is removed before the
+//! descriptor is closed ([`Drop`]) or duplicated for another shard, which
+//! drops this socket right after ([`Socket::dup`]).
+
+use std::io::{self, IoSlice};
+use std::net::{Shutdown, SocketAddr};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::task::{Context, Poll};
+
+use super::readiness::{self, Interest, Token};
+
+/// A TCP socket owned by one shard.
+#[derive(Debug)]
+pub(crate) struct Socket {
+    fd: OwnedFd,
+    /// The registration in the shard's epoll set, made the first time an
+    /// operation would block.
+    ready: Option<Token>,
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        if let Some(token) = self.ready.take() {
+            readiness::deregister(self.fd.as_raw_fd(), token);
+        }
+    }
+}
+
+impl AsRawFd for Socket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl Socket {
+    /// Takes a connected TCP socket (accepted, or handed over by another
+    /// shard). Every operation is non-blocking whatever its `O_NONBLOCK`.
+    pub(crate) fn new(fd: OwnedFd) -> Self {
+        Self { fd, ready: None }
+    }
+
+    /// Reads into `buf`; `Ready(Ok(0))` is EOF. `Pending`: woken when there
+    /// is input.
+    pub(crate) fn poll_recv(
+        &mut self,
+        cx: &Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            // SAFETY: `buf` is valid for writes of its length for the call.
+            let n = unsafe {
+                libc::recv(
+                    self.fd.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            match result(n) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return self.park(cx, Interest::Read);
+                }
+                other => return Poll::Ready(other),
+            }
+        }
+    }
+
+    /// Writes from `buf`. `Pending`: woken when there is room.
+    pub(crate) fn poll_send(&mut self, cx: &Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        loop {
+            match self.send(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return self.park(cx, Interest::Write);
+                }
+                other => return Poll::Ready(other),
+            }
+        }
+    }
+
+    /// Waits for room after a send failed with `WouldBlock`: `Pending`
+    /// (woken when writable) or the registration's error.
+    pub(crate) fn poll_writable(&mut self, cx: &Context<'_>) -> Poll<io::Result<usize>> {
+        self.park(cx, Interest::Write)
+    }
+
+    /// Waits for input after an operation failed with `WouldBlock` (a
+    /// listener's `accept`): `Pending` (woken when readable) or the
+    /// registration's error.
+    pub(crate) fn poll_readable<T>(&mut self, cx: &Context<'_>) -> Poll<io::Result<T>> {
+        match readiness::park(
+            self.fd.as_raw_fd(),
+            &mut self.ready,
+            Interest::Read,
+            cx.waker(),
+        ) {
+            Ok(()) => Poll::Pending,
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
+    fn park(&mut self, cx: &Context<'_>, interest: Interest) -> Poll<io::Result<usize>> {
+        match readiness::park(self.fd.as_raw_fd(), &mut self.ready, interest, cx.waker()) {
+            Ok(()) => Poll::Pending,
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
+    /// One non-blocking `send` (`MSG_NOSIGNAL`: a closed peer is an error,
+    /// not a signal).
+    pub(crate) fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        // SAFETY: `buf` is valid for reads of `buf.len()` bytes for the call.
+        result(unsafe {
+            libc::send(
+                self.fd.as_raw_fd(),
+                buf.as_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            )
+        })
+    }
+
+    /// One non-blocking gathered send (`MSG_NOSIGNAL`).
+    pub(crate) fn send_vectored(&self, iov: &[IoSlice<'_>]) -> io::Result<usize> {
+        // SAFETY: `IoSlice` is ABI-compatible with `iovec` (std guarantees it
+        // on Unix); the slices outlive the call, and msghdr is fully
+        // initialized.
+        result(unsafe {
+            let mut msg: libc::msghdr = std::mem::zeroed();
+            msg.msg_iov = iov.as_ptr() as *mut libc::iovec;
+            msg.msg_iovlen = iov.len() as _;
+            libc::sendmsg(
+                self.fd.as_raw_fd(),
+                &msg,
+                libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+            )
+        })
+    }
+
+    /// Shuts down one or both directions.
+    pub(crate) fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        socket2::SockRef::from(&self.fd).shutdown(how)
+    }
+
+    /// The peer's address (`getpeername`).
+    pub(crate) fn peer_addr(&self) -> Option<SocketAddr> {
+        socket2::SockRef::from(&self.fd)
+            .peer_addr()
+            .ok()?
+            .as_socket()
+    }
+
+    /// Turns Nagle's algorithm off (writes are coalesced already).
+    pub(crate) fn set_nodelay(&self) -> io::Result<()> {
+        socket2::SockRef::from(&self.fd).set_nodelay(true)
+    }
+
+    /// A duplicate of the descriptor for another shard, taken out of this
+    /// shard's epoll set first (epoll keys registrations by file, so the
+    /// duplicate would otherwise keep reporting here). Drop `self` next.
+    pub(crate) fn dup(&mut self) -> io::Result<OwnedFd> {
+        if let Some(token) = self.ready.take() {
+            readiness::deregister(self.fd.as_raw_fd(), token);
+        }
+        // SAFETY: plain system call on an open descriptor; the result is checked.
+        let fd = unsafe { libc::fcntl(self.fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a new descriptor we own.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+}
+
+/// A system call's byte count, or its error.
+fn result(n: isize) -> io::Result<usize> {
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
