@@ -143,8 +143,16 @@ impl Conn {
                 .as_ref()
                 .map(|n| (n, shard.config.per_message_deflate_threshold));
             let mut flat = shard.wscratch.borrow_mut();
-            let gathered = gather_flat(outbox, self.write_offset, z, protocol, &mut flat);
-            let res = if gathered.is_some() {
+            let single = single_chunk(outbox, self.write_offset, z, protocol);
+            let gathered = match single {
+                Some(_) => None,
+                None => gather_flat(outbox, self.write_offset, z, protocol, &mut flat),
+            };
+            let res = if let Some(chunk) = single {
+                // One frame (a reply, a lone push): sent from its own buffer,
+                // no copy to gather.
+                self.socket.send(chunk)
+            } else if gathered.is_some() {
                 // Small frames: one contiguous copy is cheaper than the kernel
                 // walking (and checking) one iovec per frame, and a plain
                 // `send` skips `sendmsg`'s msghdr and iovec import.
@@ -221,6 +229,22 @@ fn pending_chunks<'a>(
                 Some(rest)
             }
         })
+}
+
+/// The bytes still to write when they are one chunk of one queue item
+/// (the common case of a request's reply), else `None`.
+fn single_chunk<'a>(
+    outbox: &'a VecDeque<OutItem>,
+    offset: usize,
+    z: Deflate<'a>,
+    protocol: Protocol,
+) -> Option<&'a [u8]> {
+    if outbox.len() != 1 {
+        return None;
+    }
+    let mut chunks = pending_chunks(outbox, offset, z, protocol);
+    let first = chunks.next()?;
+    chunks.next().is_none().then_some(first)
 }
 
 /// What [`gather_flat`] copied, in queue terms: `whole` items entirely
@@ -333,6 +357,30 @@ mod tests {
             done += 1;
         }
         (done, left)
+    }
+
+    #[test]
+    fn a_lone_frame_is_sent_from_its_own_buffer() {
+        let one = |text: &str| OutItem::Msg(Rc::new(Msg::socketio(text, &[])));
+        let lone = VecDeque::from(vec![one("3[\"ok\"]")]);
+        let whole: Vec<u8> = pending_chunks(&lone, 0, None, Protocol::V4)
+            .flatten()
+            .copied()
+            .collect();
+        assert_eq!(single_chunk(&lone, 0, None, Protocol::V4), Some(&whole[..]));
+        // Partly written: the rest of it.
+        assert_eq!(
+            single_chunk(&lone, 2, None, Protocol::V4),
+            Some(&whole[2..])
+        );
+        // Two items, or one with an attachment (two frames): gathered instead.
+        let two = VecDeque::from(vec![one("2[\"a\"]"), one("2[\"b\"]")]);
+        assert_eq!(single_chunk(&two, 0, None, Protocol::V4), None);
+        let binary = VecDeque::from(vec![OutItem::Msg(Rc::new(Msg::socketio(
+            "51-[\"c\",{\"_placeholder\":true,\"num\":0}]",
+            &[Bytes::from_static(b"xyz")],
+        )))]);
+        assert_eq!(single_chunk(&binary, 0, None, Protocol::V4), None);
     }
 
     #[test]

@@ -14,9 +14,11 @@
 //! first time a read finds nothing, parks its waker in its slot, and the
 //! shard's [`run`] task wakes the slots `epoll_wait` reports. While events
 //! keep coming the task only yields between batches (an `epoll_wait` with
-//! no timeout per batch, no io_uring at all); when a batch is empty it
-//! waits for the epoll descriptor itself to become readable through one
-//! glommio poll, so an idle shard still sleeps in glommio's ring.
+//! no timeout per batch, no io_uring at all), for at most [`REACT_EVERY`]
+//! so that glommio's reactor (timers, cross-shard wake-ups) still gets its
+//! turn; when a batch is empty it waits for the epoll descriptor itself to
+//! become readable through one glommio poll, so an idle shard still sleeps
+//! in glommio's ring.
 //!
 //! glommio 0.9 has no public "wait until this descriptor is readable"; the
 //! one it has is the poll its streams arm on the socket they wrap when
@@ -38,6 +40,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
 use std::task::Waker;
+use std::time::{Duration, Instant};
 
 use futures_lite::AsyncReadExt;
 
@@ -261,11 +264,18 @@ pub(crate) fn deregister(fd: RawFd, token: Token) {
     });
 }
 
+/// Longest a busy shard runs batch after batch without a pass through
+/// glommio's reactor (its timers, io_uring completions and cross-shard
+/// wake-ups are processed there, and glommio only goes there when the task
+/// queue is empty or after its 100 ms preemption period).
+const REACT_EVERY: Duration = Duration::from_millis(1);
+
 /// The shard's readiness task: wakes the descriptors epoll reports, batch
 /// after batch, and sleeps in glommio when there are none. Runs until
 /// cancelled.
 pub(crate) async fn run(r: Rc<Readiness>) {
     let mut events: Vec<libc::epoll_event> = Vec::with_capacity(BATCH);
+    let mut reacted = Instant::now();
     loop {
         // SAFETY: `events` has room for BATCH entries; a zero timeout never blocks.
         let n = unsafe {
@@ -280,24 +290,29 @@ pub(crate) async fn run(r: Rc<Readiness>) {
             let e = io::Error::last_os_error();
             if e.kind() != io::ErrorKind::Interrupted {
                 tracing::error!(error = %e, "epoll_wait failed");
-                glommio::timer::sleep(std::time::Duration::from_millis(10)).await;
+                glommio::timer::sleep(Duration::from_millis(10)).await;
             }
             continue;
         }
         // SAFETY: epoll_wait initialized the first `n` entries (n >= 0).
         unsafe { events.set_len(n as usize) };
-        if events.is_empty() {
-            if let Err(e) = wait_readable(r.epfd.as_raw_fd()).await {
-                tracing::error!(error = %e, "waiting on the epoll set failed");
-                glommio::timer::sleep(std::time::Duration::from_millis(10)).await;
-            }
-            continue;
-        }
+        let busy = !events.is_empty();
         for ev in events.drain(..) {
             r.wake(&ev);
         }
-        // Let the woken tasks run before looking again.
-        futures_lite::future::yield_now().await;
+        if busy && reacted.elapsed() < REACT_EVERY {
+            // Let the woken tasks run, then look again: no io_uring call.
+            futures_lite::future::yield_now().await;
+            continue;
+        }
+        // Nothing ready, or the reactor is due: wait for the set through
+        // glommio. The wait ends in the reactor's next pass if events came
+        // meanwhile, else when one comes (the shard sleeps).
+        if let Err(e) = wait_readable(r.epfd.as_raw_fd()).await {
+            tracing::error!(error = %e, "waiting on the epoll set failed");
+            glommio::timer::sleep(Duration::from_millis(10)).await;
+        }
+        reacted = Instant::now();
     }
 }
 
