@@ -13,6 +13,7 @@
 //! drops this socket right after ([`Socket::dup`]).
 
 use std::io::{self, IoSlice};
+use std::marker::PhantomData;
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::task::{Context, Poll};
@@ -26,6 +27,10 @@ pub(crate) struct Socket {
     /// The registration in the shard's epoll set, made the first time an
     /// operation would block.
     ready: Option<Token>,
+    /// Not `Send`: the registration belongs to this shard's epoll set and
+    /// must be removed on this thread (another shard's slots would match a
+    /// token by accident).
+    _shard: PhantomData<*const ()>,
 }
 
 impl Drop for Socket {
@@ -46,7 +51,11 @@ impl Socket {
     /// Takes a connected TCP socket (accepted, or handed over by another
     /// shard). Every operation is non-blocking whatever its `O_NONBLOCK`.
     pub(crate) fn new(fd: OwnedFd) -> Self {
-        Self { fd, ready: None }
+        Self {
+            fd,
+            ready: None,
+            _shard: PhantomData,
+        }
     }
 
     /// Reads into `buf`; `Ready(Ok(0))` is EOF. `Pending`: woken when there
