@@ -116,23 +116,22 @@ fn scan(json: &str) -> Option<List> {
         digits = 0;
         match c {
             b'"' => {
-                // To the closing quote: a tight loop over the string's bytes.
+                // To the closing quote, from escape to escape (memchr's
+                // vectorized search: a payload is mostly long strings).
                 i += 1;
                 loop {
-                    match b.get(i)? {
-                        b'"' => break,
-                        b'\\' => {
-                            // The escapes `JSON.stringify` writes itself.
-                            if !matches!(
-                                b.get(i + 1)?,
-                                b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't'
-                            ) {
-                                return None;
-                            }
-                            i += 2;
-                        }
-                        _ => i += 1,
+                    i += memchr::memchr2(b'"', b'\\', b.get(i..)?)?;
+                    if b[i] == b'"' {
+                        break;
                     }
+                    // The escapes `JSON.stringify` writes itself.
+                    if !matches!(
+                        b.get(i + 1)?,
+                        b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't'
+                    ) {
+                        return None;
+                    }
+                    i += 2;
                 }
             }
             b'[' | b'{' => {
