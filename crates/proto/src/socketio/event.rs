@@ -14,8 +14,6 @@
 //! echo sends back byte for byte as Node would (duplicate object keys
 //! aside: Node keeps the last, the text keeps both, parsers read the last).
 
-use serde::de::IgnoredAny;
-
 use super::args::{Args, MAX_RAW_OPENS};
 use super::packet::{Packet, Prefix};
 use super::{Limits, PacketKind, RESERVED_EVENTS};
@@ -48,13 +46,13 @@ impl Packet {
         }
         let json = text.get(prefix.rest..)?;
         let list = scan(json)?;
-        // Syntax, strictly: what `scan` let through parses into values.
-        serde_json::from_str::<IgnoredAny>(json).ok()?;
         let first = json.get(1..list.first_end)?;
-        if !first.starts_with('"') {
-            return None;
-        }
-        let event: String = serde_json::from_str(first).ok()?;
+        let event: String = match first.strip_prefix('"').and_then(|f| f.strip_suffix('"')) {
+            // No escape: the name is the text between the quotes.
+            Some(name) if !name.contains('\\') => name.to_owned(),
+            Some(_) => serde_json::from_str(first).ok()?,
+            None => return None,
+        };
         if RESERVED_EVENTS.contains(&event.as_str()) {
             return None;
         }
@@ -81,92 +79,171 @@ struct List {
     elements: usize,
 }
 
-/// Checks that `json` is one list `[…]` whose values re-encode to the same
-/// text, as Node's `JSON.stringify(JSON.parse(…))` and the value path
-/// would: outside strings no whitespace, no fraction, no exponent, no `-0`
-/// (JavaScript numbers Node prints differently, see `normalize_js_numbers`)
-/// and no digit run over [`MAX_DIGITS`] (a number serde_json would hold as
-/// a float); inside strings only the escapes `JSON.stringify` writes
-/// (`\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t`: no `\/`, and no `\u`, which also
-/// keeps out lone surrogates, which serde_json rejects only when it
-/// decodes them); at most [`MAX_RAW_OPENS`] brackets. The text's validity is checked separately;
-/// on valid JSON this scan tracks strings exactly.
+/// Parses `json` as one list `[…]` in the subset of JSON whose values
+/// re-encode to the same text, as Node's `JSON.stringify(JSON.parse(…))`
+/// and the value path would, and returns its shape; `None` for anything
+/// else, valid JSON outside the subset included. The subset: no whitespace
+/// outside strings; integers only, without `-0` (JavaScript numbers Node
+/// prints differently, see `normalize_js_numbers`) and of at most
+/// [`MAX_DIGITS`] digits (longer ones serde_json may hold as floats);
+/// inside strings only the escapes `JSON.stringify` writes (`\"`, `\\`,
+/// `\b`, `\f`, `\n`, `\r`, `\t`: no `\/`, and no `\u`, which also keeps out
+/// lone surrogates, which serde_json rejects only when it decodes them);
+/// at most [`MAX_RAW_OPENS`] brackets. Everything it admits is valid JSON
+/// (RFC 8259: literals, integers without leading zeros, strings without
+/// control characters, `,` and `:` where they belong), so no second
+/// validation runs; the proptests and the `socketio_packet` fuzz target
+/// check it against serde_json.
 fn scan(json: &str) -> Option<List> {
     let b = json.as_bytes();
-    if b.first() != Some(&b'[') || b.last() != Some(&b']') {
+    let mut p = Parser { b, i: 1, opens: 1 };
+    if b.first() != Some(&b'[') || b.get(1) == Some(&b']') {
         return None;
     }
-    let mut depth = 0usize;
-    let mut opens = 0usize;
-    let mut digits = 0usize;
     let mut first_end = None;
-    let mut elements = 1;
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        if c.is_ascii_digit() {
-            digits += 1;
-            if digits > MAX_DIGITS {
-                return None;
-            }
-            i += 1;
-            continue;
+    let mut elements = 0;
+    loop {
+        p.value()?;
+        elements += 1;
+        let c = p.next()?;
+        if first_end.is_none() {
+            first_end = Some(p.i - 1);
         }
-        let after_digit = digits > 0;
-        digits = 0;
         match c {
-            b'"' => {
-                // To the closing quote, from escape to escape (memchr's
-                // vectorized search: a payload is mostly long strings).
-                i += 1;
-                loop {
-                    i += memchr::memchr2(b'"', b'\\', b.get(i..)?)?;
-                    if b[i] == b'"' {
-                        break;
-                    }
-                    // The escapes `JSON.stringify` writes itself.
-                    if !matches!(
-                        b.get(i + 1)?,
-                        b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't'
-                    ) {
-                        return None;
-                    }
-                    i += 2;
-                }
-            }
-            b'[' | b'{' => {
-                opens += 1;
-                if opens > MAX_RAW_OPENS {
-                    return None;
-                }
-                depth += 1;
-            }
-            b']' | b'}' => {
-                if depth == 1 && first_end.is_none() {
-                    first_end = Some(i);
-                }
-                depth = depth.checked_sub(1)?;
-                if depth == 0 && i + 1 != b.len() {
-                    return None;
-                }
-            }
-            b',' if depth == 1 => {
-                if first_end.is_none() {
-                    first_end = Some(i);
-                }
-                elements += 1;
-            }
-            b'.' | b' ' | b'\t' | b'\n' | b'\r' => return None,
-            b'e' | b'E' if after_digit => return None,
-            b'-' if b.get(i + 1) == Some(&b'0') => return None,
-            _ => {}
+            b',' => {}
+            b']' if p.i == b.len() => break,
+            _ => return None,
         }
-        i += 1;
     }
     Some(List {
         first_end: first_end?,
         elements,
     })
+}
+
+/// A cursor over the bytes of [`scan`]'s subset.
+struct Parser<'a> {
+    b: &'a [u8],
+    /// The next byte's index.
+    i: usize,
+    /// Brackets opened so far (at most [`MAX_RAW_OPENS`], which also
+    /// bounds the recursion).
+    opens: usize,
+}
+
+impl Parser<'_> {
+    fn next(&mut self) -> Option<u8> {
+        let c = *self.b.get(self.i)?;
+        self.i += 1;
+        Some(c)
+    }
+
+    fn open(&mut self) -> Option<()> {
+        self.opens += 1;
+        (self.opens <= MAX_RAW_OPENS).then_some(())
+    }
+
+    /// One value, its first byte not consumed yet.
+    fn value(&mut self) -> Option<()> {
+        match self.next()? {
+            b'"' => self.string(),
+            b'[' => {
+                self.open()?;
+                if self.b.get(self.i) == Some(&b']') {
+                    self.i += 1;
+                    return Some(());
+                }
+                loop {
+                    self.value()?;
+                    match self.next()? {
+                        b',' => {}
+                        b']' => return Some(()),
+                        _ => return None,
+                    }
+                }
+            }
+            b'{' => {
+                self.open()?;
+                if self.b.get(self.i) == Some(&b'}') {
+                    self.i += 1;
+                    return Some(());
+                }
+                loop {
+                    if self.next()? != b'"' {
+                        return None;
+                    }
+                    self.string()?;
+                    if self.next()? != b':' {
+                        return None;
+                    }
+                    self.value()?;
+                    match self.next()? {
+                        b',' => {}
+                        b'}' => return Some(()),
+                        _ => return None,
+                    }
+                }
+            }
+            b't' => self.literal(b"rue"),
+            b'f' => self.literal(b"alse"),
+            b'n' => self.literal(b"ull"),
+            b'-' => match self.next()? {
+                // `-0` re-encodes as `0`.
+                c @ b'1'..=b'9' => self.integer(c),
+                _ => None,
+            },
+            c @ b'0'..=b'9' => self.integer(c),
+            _ => None,
+        }
+    }
+
+    fn literal(&mut self, rest: &[u8]) -> Option<()> {
+        let end = self.i + rest.len();
+        (self.b.get(self.i..end)? == rest).then(|| self.i = end)
+    }
+
+    /// The digits after an integer's first one (`first`, consumed). What
+    /// follows must end the value: a fraction or an exponent, valid JSON
+    /// or not, is then refused by the caller's separator check.
+    fn integer(&mut self, first: u8) -> Option<()> {
+        let start = self.i - 1;
+        let digits = self.b[self.i..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        // A leading zero is only the number 0.
+        if first == b'0' && digits > 0 {
+            return None;
+        }
+        self.i += digits;
+        (self.i - start <= MAX_DIGITS).then_some(())
+    }
+
+    /// A string's body and closing quote (the opening one consumed), from
+    /// escape to escape (memchr's vectorized search: a payload is mostly
+    /// long strings).
+    fn string(&mut self) -> Option<()> {
+        loop {
+            let rest = self.b.get(self.i..)?;
+            let at = memchr::memchr2(b'"', b'\\', rest)?;
+            // RFC 8259: control characters only escaped. (The smallest
+            // byte, not `any`: a loop without an early exit vectorizes.)
+            if rest[..at].iter().fold(u8::MAX, |m, &c| m.min(c)) < 0x20 {
+                return None;
+            }
+            self.i += at + 1;
+            if rest[at] == b'"' {
+                return Some(());
+            }
+            // The escapes `JSON.stringify` writes itself.
+            if !matches!(
+                self.next()?,
+                b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't'
+            ) {
+                return None;
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -196,6 +196,16 @@ proptest! {
         check(&format!("2{body}"));
         check(&format!("2[\"a\",{body}]"));
     }
+
+    /// The same with the literals' letters, escapes' letters, `/` and
+    /// control characters over-represented, inside and around strings.
+    #[test]
+    fn the_fast_path_admits_no_invalid_literal_or_string(
+        body in "[\\[\\]{}\",:0-9\\\\/truefalsnbu\x01\x1f\x7f-]{0,24}"
+    ) {
+        check(&format!("2[\"a\",{body}]"));
+        check(&format!("2[\"a\",\"{body}\"]"));
+    }
 }
 
 /// [`check`], and the kept text is byte for byte what encoding the values
