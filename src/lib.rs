@@ -9,7 +9,8 @@
 //!   rooms, broadcast delivery, the cross-shard message type.
 //! - [`runtime`]: the thin IO shell — executors, listeners, the mesh of
 //!   channels between shards, the per-connection tasks (HTTP long-polling,
-//!   WebSocket), timers.
+//!   WebSocket), timers, and each shard's epoll set, where its client
+//!   sockets wait (glommio's reactor sleeps on that set).
 //! - [`cluster`]: the Redis bridge (one per process, plain threads) speaking
 //!   `@socket.io/redis-adapter`'s protocol through `ringcast_cluster_wire`
 //!   (crate `crates/cluster-wire`, a pure codec).

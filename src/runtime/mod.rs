@@ -4,6 +4,9 @@
 //! there are enough cores), each with its own SO_REUSEPORT listener so the
 //! kernel spreads connections, and a full mesh of bounded channels between
 //! shards, created before any executor runs and joined as each starts.
+//! Each shard also gets its epoll set here (so that a failure stops the
+//! start): its listener and client sockets (`socket.rs`) wait in it, and
+//! its readiness task (`readiness.rs`) wakes them.
 //!
 //! Shutdown is a future (`shutdown`): each shard's main task awaits it, and
 //! a [`Stopper`] (from [`Running::stop`], or the signal thread of

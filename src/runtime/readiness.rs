@@ -1,5 +1,6 @@
-//! Read readiness of a shard's client sockets: one edge-triggered epoll set
-//! per shard, watched through one glommio poll.
+//! Readiness of a shard's sockets (its client connections and its
+//! listener): one edge-triggered epoll set per shard, watched through one
+//! glommio poll.
 //!
 //! Why: glommio reads a socket with a direct `recv` and, whenever that
 //! leaves it without more input, arms an io_uring `POLL_ADD` on the socket
@@ -8,10 +9,12 @@
 //! reschedule interrupt. In a request/response load (echo) that was ~16 %
 //! of the server's CPU: one poll armed, one completion and one interrupt
 //! per request, where an epoll server pays one `epoll_wait` per batch of
-//! ready sockets (docs/benchmarks.md, "One epoll set under glommio").
+//! ready sockets (docs/benchmarks.md, "One epoll set per shard under
+//! glommio").
 //!
-//! Here a connection registers its socket once (`EPOLLIN | EPOLLET`) the
-//! first time a read finds nothing, parks its waker in its slot, and the
+//! Here a socket is registered (`EPOLLET`, read interest; write interest is
+//! added the first time a send would block) the first time an operation
+//! would block, its task parks its waker in the socket's slot, and the
 //! shard's [`run`] task wakes the slots `epoll_wait` reports. While events
 //! keep coming the task only yields between batches (an `epoll_wait` with
 //! no timeout per batch, no io_uring at all), for at most [`REACT_EVERY`]
@@ -25,8 +28,10 @@
 //! created. [`wait_readable`] wraps a duplicate of the epoll descriptor in a
 //! glommio `UnixStream` and reads from it: the read waits on that poll, and
 //! once the descriptor is readable the stream's `recv` fails with
-//! `ENOTSOCK`, which is the signal (decisions.md, "One epoll set under
-//! glommio"). One duplicate, one failed `recv` and one close per sleep.
+//! `ENOTSOCK`, which is the signal (docs/decisions.md, "glommio tuned, and
+//! its socket reads replaced by one epoll set per shard"). One duplicate,
+//! one failed `recv` and one close per sleep; a unit test pins the
+//! behaviour.
 //!
 //! Invariants: a slot's waker is only taken by [`run`]; a token carries its
 //! slot's generation, so an event for a socket closed since (the kernel
