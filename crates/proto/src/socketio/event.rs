@@ -105,15 +105,14 @@ fn scan(json: &str) -> Option<List> {
     loop {
         p.value()?;
         elements += 1;
-        let c = p.next()?;
-        if first_end.is_none() {
-            first_end = Some(p.i - 1);
+        let more = p.more(b']')?;
+        first_end.get_or_insert(p.i - 1);
+        if !more {
+            break;
         }
-        match c {
-            b',' => {}
-            b']' if p.i == b.len() => break,
-            _ => return None,
-        }
+    }
+    if p.i != b.len() {
+        return None;
     }
     Some(List {
         first_end: first_end?,
@@ -138,9 +137,26 @@ impl Parser<'_> {
         Some(c)
     }
 
-    fn open(&mut self) -> Option<()> {
+    /// A `[` or `{` (consumed) opens a container: counts it, and says
+    /// whether `close` follows at once (an empty one, consumed too).
+    fn open(&mut self, close: u8) -> Option<bool> {
         self.opens += 1;
-        (self.opens <= MAX_RAW_OPENS).then_some(())
+        if self.opens > MAX_RAW_OPENS {
+            return None;
+        }
+        let empty = self.b.get(self.i) == Some(&close);
+        self.i += usize::from(empty);
+        Some(empty)
+    }
+
+    /// After a container's element: `true` on `,` (another follows),
+    /// `false` on `close` (the container ends), `None` on anything else.
+    fn more(&mut self, close: u8) -> Option<bool> {
+        match self.next()? {
+            b',' => Some(true),
+            c if c == close => Some(false),
+            _ => None,
+        }
     }
 
     /// One value, its first byte not consumed yet.
@@ -148,41 +164,33 @@ impl Parser<'_> {
         match self.next()? {
             b'"' => self.string(),
             b'[' => {
-                self.open()?;
-                if self.b.get(self.i) == Some(&b']') {
-                    self.i += 1;
-                    return Some(());
-                }
-                loop {
-                    self.value()?;
-                    match self.next()? {
-                        b',' => {}
-                        b']' => return Some(()),
-                        _ => return None,
+                if !self.open(b']')? {
+                    loop {
+                        self.value()?;
+                        if !self.more(b']')? {
+                            break;
+                        }
                     }
                 }
+                Some(())
             }
             b'{' => {
-                self.open()?;
-                if self.b.get(self.i) == Some(&b'}') {
-                    self.i += 1;
-                    return Some(());
-                }
-                loop {
-                    if self.next()? != b'"' {
-                        return None;
-                    }
-                    self.string()?;
-                    if self.next()? != b':' {
-                        return None;
-                    }
-                    self.value()?;
-                    match self.next()? {
-                        b',' => {}
-                        b'}' => return Some(()),
-                        _ => return None,
+                if !self.open(b'}')? {
+                    loop {
+                        if self.next()? != b'"' {
+                            return None;
+                        }
+                        self.string()?;
+                        if self.next()? != b':' {
+                            return None;
+                        }
+                        self.value()?;
+                        if !self.more(b'}')? {
+                            break;
+                        }
                     }
                 }
+                Some(())
             }
             b't' => self.literal(b"rue"),
             b'f' => self.literal(b"alse"),
