@@ -15,16 +15,15 @@
 //! 7.5 % of the server's CPU; connections come ~100 per wait there
 //! (docs/benchmarks.md, "Connect storm against the kernel floor").
 
-use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
-use std::task::Poll;
 use std::time::Duration;
 
 use bytes::BytesMut;
 
+use super::readiness::Interest;
 use super::socket::Socket;
 use super::{conn, io::Conn};
 use crate::shard::Shard;
@@ -51,16 +50,7 @@ pub(super) async fn accept_loop(shard: Rc<Shard>, listener: OwnedFd) {
             // The queue is empty: wait for the next connection.
             Ok(_) => {
                 backoff = Duration::from_millis(5);
-                let mut parked = false;
-                let waited = poll_fn(|cx| {
-                    if parked {
-                        return Poll::Ready(Ok(()));
-                    }
-                    parked = true;
-                    listener.poll_readable(cx)
-                })
-                .await;
-                if let Err(e) = waited {
+                if let Err(e) = listener.ready(Interest::Read).await {
                     tracing::error!(error = %e, "cannot wait for connections; not accepting");
                     return;
                 }

@@ -16,6 +16,7 @@ use bytes::BytesMut;
 use ringcast_proto::engineio::Protocol;
 use ringcast_proto::ws::deflate::Negotiated;
 
+use super::readiness::Interest;
 use super::socket::Socket;
 use crate::shard::msg::OutItem;
 use crate::shard::session::Session;
@@ -176,7 +177,7 @@ impl Conn {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     // Woken when writable (or with the registration's error).
-                    ready!(self.socket.poll_writable(cx))?;
+                    ready!(self.socket.park::<()>(cx, Interest::Write))?;
                     continue;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

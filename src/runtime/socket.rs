@@ -12,6 +12,7 @@
 //! descriptor is closed ([`Drop`]) or duplicated for another shard, which
 //! drops this socket right after ([`Socket::dup`]).
 
+use std::future::poll_fn;
 use std::io::{self, IoSlice};
 use std::marker::PhantomData;
 use std::net::{Shutdown, SocketAddr};
@@ -98,32 +99,28 @@ impl Socket {
         }
     }
 
-    /// Waits for room after a send failed with `WouldBlock`: `Pending`
-    /// (woken when writable) or the registration's error.
-    pub(crate) fn poll_writable(&mut self, cx: &Context<'_>) -> Poll<io::Result<usize>> {
-        self.park(cx, Interest::Write)
-    }
-
-    /// Waits for input after an operation failed with `WouldBlock` (a
-    /// listener's `accept`): `Pending` (woken when readable) or the
+    /// Parks the task until the socket is ready for `interest`, after an
+    /// operation failed with `WouldBlock`: always `Pending`, or the
     /// registration's error.
-    pub(crate) fn poll_readable<T>(&mut self, cx: &Context<'_>) -> Poll<io::Result<T>> {
-        match readiness::park(
-            self.fd.as_raw_fd(),
-            &mut self.ready,
-            Interest::Read,
-            cx.waker(),
-        ) {
-            Ok(()) => Poll::Pending,
-            Err(e) => Poll::Ready(Err(e)),
-        }
-    }
-
-    fn park(&mut self, cx: &Context<'_>, interest: Interest) -> Poll<io::Result<usize>> {
+    pub(crate) fn park<T>(&mut self, cx: &Context<'_>, interest: Interest) -> Poll<io::Result<T>> {
         match readiness::park(self.fd.as_raw_fd(), &mut self.ready, interest, cx.waker()) {
             Ok(()) => Poll::Pending,
             Err(e) => Poll::Ready(Err(e)),
         }
+    }
+
+    /// Waits until the socket is ready for `interest` (woken once; the
+    /// wake may be spurious, so retry the operation and wait again).
+    pub(crate) async fn ready(&mut self, interest: Interest) -> io::Result<()> {
+        let mut parked = false;
+        poll_fn(|cx| {
+            if parked {
+                return Poll::Ready(Ok(()));
+            }
+            parked = true;
+            self.park(cx, interest)
+        })
+        .await
     }
 
     /// One non-blocking `send` (`MSG_NOSIGNAL`: a closed peer is an error,
