@@ -88,6 +88,10 @@ struct Slot {
     events: u32,
     reader: Option<Waker>,
     writer: Option<Waker>,
+    /// An input event (or a hangup, or an error) was reported since the
+    /// reader last learnt that the socket had nothing to read: a drained
+    /// socket ([`park_drained`]) must read before it waits again.
+    readable: bool,
 }
 
 /// One shard's epoll set and the wakers of the descriptors in it.
@@ -154,6 +158,7 @@ impl Readiness {
             events,
             reader: None,
             writer: None,
+            readable: false,
         });
         let token = Token(u64::from(generation) << 32 | key as u64);
         if let Err(e) = self.ctl(libc::EPOLL_CTL_ADD, fd, events, token) {
@@ -200,7 +205,12 @@ impl Readiness {
             slot.events = events;
         }
         let parked = match interest {
-            Interest::Read => &mut slot.reader,
+            Interest::Read => {
+                // The caller saw `WouldBlock`: what was reported before
+                // is read.
+                slot.readable = false;
+                &mut slot.reader
+            }
             Interest::Write => &mut slot.writer,
         };
         match parked {
@@ -220,6 +230,7 @@ impl Readiness {
             };
             let read = events & (Interest::Read.bits() | fail) != 0;
             let write = events & (Interest::Write.bits() | fail) != 0;
+            slot.readable |= read;
             (
                 if read { slot.reader.take() } else { None },
                 if write { slot.writer.take() } else { None },
@@ -256,6 +267,42 @@ pub(crate) fn park(
                 r.park(fd, t, interest, waker)
             }
         }
+    })
+}
+
+/// For a socket whose last read came back short (its receive queue was
+/// empty then): `Ok(true)` when an input event was reported since, and the
+/// socket must be read; `Ok(false)` when none was, and `waker` is parked
+/// until one is. Without a registration the socket must be read (it is
+/// registered when a read would block).
+///
+/// Why a short read is as good as `WouldBlock` here: the set is
+/// edge-triggered, and the kernel reports an edge for every arrival after
+/// the read began (an arrival during it is queued on the socket's backlog
+/// and reported when the read releases the socket), while what arrived
+/// before it was read. Events are harvested only between task polls, so a
+/// flag cleared here, right before the caller's read, cannot lose one.
+pub(crate) fn park_drained(token: Option<Token>, waker: &Waker) -> io::Result<bool> {
+    let Some(token) = token else {
+        return Ok(true);
+    };
+    CURRENT.with(|c| {
+        let c = c.borrow();
+        let Some(r) = c.as_ref() else {
+            return Err(io::Error::other("no shard readiness on this thread"));
+        };
+        let mut slots = r.slots.borrow_mut();
+        let Some(slot) = Readiness::slot(&mut slots, token) else {
+            return Err(io::Error::other("readiness token of another registration"));
+        };
+        if std::mem::take(&mut slot.readable) {
+            return Ok(true);
+        }
+        match &slot.reader {
+            Some(w) if w.will_wake(waker) => {}
+            _ => slot.reader = Some(waker.clone()),
+        }
+        Ok(false)
     })
 }
 
@@ -394,6 +441,87 @@ mod tests {
             assert_eq!((&a).read(&mut buf).expect("input is there"), 1);
             let _b = writer.await;
             deregister(a.as_raw_fd(), token.expect("registered"));
+        });
+    }
+
+    /// `park_drained` as the connection task calls it, with `waker`.
+    fn drained(token: Option<Token>, waker: &Waker) -> bool {
+        park_drained(token, waker).expect("a registration of this shard")
+    }
+
+    /// Whether an input event was harvested for `token` since the flag
+    /// was last cleared.
+    fn reported(token: Token) -> bool {
+        CURRENT.with(|c| {
+            let c = c.borrow();
+            let r = c.as_ref().expect("installed");
+            let mut slots = r.slots.borrow_mut();
+            Readiness::slot(&mut slots, token).is_some_and(|s| s.readable)
+        })
+    }
+
+    #[test]
+    fn a_drained_socket_waits_for_input_without_reading() {
+        on_shard(|| async {
+            let (a, mut b) = UnixStream::pair().expect("socketpair");
+            a.set_nonblocking(true).expect("non-blocking");
+            let mut token = None;
+            let writer = glommio::spawn_local(async move {
+                b.write_all(b"x").expect("writes");
+                b
+            });
+            woken(a.as_raw_fd(), &mut token, Interest::Read).await;
+            let mut b = writer.await;
+            let waker = poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
+            // The event that woke the reader says: read.
+            assert!(drained(token, &waker));
+            let mut buf = [0u8; 4];
+            assert_eq!((&a).read(&mut buf).expect("input"), 1, "a short read");
+            // Nothing was reported since that read: wait, without a read.
+            assert!(!drained(token, &waker));
+            // Input from now on wakes the parked reader.
+            let mut parked = true;
+            let writer = glommio::spawn_local(async move {
+                b.write_all(b"y").expect("writes");
+                b
+            });
+            poll_fn(|cx| {
+                if std::mem::take(&mut parked) {
+                    assert!(!drained(token, cx.waker()), "parks");
+                    return Poll::Pending;
+                }
+                Poll::Ready(())
+            })
+            .await;
+            assert!(drained(token, &waker));
+            assert_eq!((&a).read(&mut buf).expect("input"), 1);
+            let _b = writer.await;
+            deregister(a.as_raw_fd(), token.expect("registered"));
+        });
+    }
+
+    #[test]
+    fn input_reported_while_the_reader_runs_is_not_lost() {
+        on_shard(|| async {
+            let (a, mut b) = UnixStream::pair().expect("socketpair");
+            a.set_nonblocking(true).expect("non-blocking");
+            let mut token = None;
+            b.write_all(b"x").expect("writes");
+            woken(a.as_raw_fd(), &mut token, Interest::Read).await;
+            let token_now = token.expect("registered");
+            let waker = poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
+            assert!(drained(token, &waker));
+            let mut buf = [0u8; 4];
+            assert_eq!((&a).read(&mut buf).expect("input"), 1);
+            // Input arrives and is harvested while the reader is not parked
+            // (it is running, or was woken by something else).
+            b.write_all(b"y").expect("writes");
+            while !reported(token_now) {
+                glommio::executor().yield_now().await;
+            }
+            assert!(drained(token, &waker), "the drained socket reads");
+            assert_eq!((&a).read(&mut buf).expect("input"), 1);
+            deregister(a.as_raw_fd(), token_now);
         });
     }
 

@@ -28,6 +28,12 @@ pub(crate) struct Socket {
     /// The registration in the shard's epoll set, made the first time an
     /// operation would block.
     ready: Option<Token>,
+    /// The last read came back short: the receive queue was empty then, so
+    /// the next read waits for an input event instead of asking the kernel
+    /// first (readiness::park_drained). Saves the `recv` that would fail
+    /// with `EAGAIN` after each request, and after each wake of a
+    /// connection task that only writes (a broadcast's receivers).
+    drained: bool,
     /// Not `Send`: the registration belongs to this shard's epoll set and
     /// must be removed on this thread (another shard's slots would match a
     /// token by accident).
@@ -55,6 +61,7 @@ impl Socket {
         Self {
             fd,
             ready: None,
+            drained: false,
             _shard: PhantomData,
         }
     }
@@ -66,6 +73,13 @@ impl Socket {
         cx: &Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
+        if self.drained {
+            match readiness::park_drained(self.ready, cx.waker()) {
+                Ok(true) => self.drained = false,
+                Ok(false) => return Poll::Pending,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
         loop {
             // SAFETY: `buf` is valid for writes of its length for the call.
             let n = unsafe {
@@ -81,7 +95,11 @@ impl Socket {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     return self.park(cx, Interest::Read);
                 }
-                other => return Poll::Ready(other),
+                Ok(n) => {
+                    self.drained = n > 0 && n < buf.len();
+                    return Poll::Ready(Ok(n));
+                }
+                Err(e) => return Poll::Ready(Err(e)),
             }
         }
     }
