@@ -168,7 +168,7 @@ impl<'a> HandshakeRequest<'a> {
             .headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v)
     }
 
     /// The decoded query parameter `key`.

@@ -30,8 +30,8 @@ pub(crate) fn negotiate(config: &Config, head: &RequestHead) -> Option<Negotiate
     let offers: Vec<&str> = head
         .headers
         .iter()
-        .filter(|(k, _)| k == "sec-websocket-extensions")
-        .map(|(_, v)| v.as_str())
+        .filter(|&(k, _)| k == "sec-websocket-extensions")
+        .map(|(_, v)| v)
         .collect();
     if offers.is_empty() {
         return None;
@@ -75,7 +75,7 @@ pub(crate) fn http_coding(config: &Config, head: &RequestHead, len: usize) -> Op
         return None;
     }
     let (mut gzip, mut deflate) = (false, false);
-    for (_, v) in head.headers.iter().filter(|(k, _)| k == "accept-encoding") {
+    for (_, v) in head.headers.iter().filter(|&(k, _)| k == "accept-encoding") {
         for item in v.split(',') {
             let mut parts = item.split(';').map(str::trim);
             let name = parts.next().unwrap_or_default().to_ascii_lowercase();

@@ -92,7 +92,7 @@ pub(crate) fn foreign(shard: &Shard, head: &RequestHead) -> Option<(Rc<Forwarder
     let tag = sid::node_tag(head.query.sid.as_deref()?)?;
     if tag == fwd.nodes.tag()
         || super::route::endpoint(&shard.config, &head.path).is_none()
-        || head.headers.iter().any(|(k, _)| k == HOP_HEADER)
+        || head.headers.contains(HOP_HEADER)
     {
         return None;
     }

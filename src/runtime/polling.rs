@@ -40,10 +40,7 @@ pub(crate) async fn handle_get(
     head: &RequestHead,
     session: Rc<Session>,
 ) -> Result<Next, EngineError> {
-    let relayed = head
-        .headers
-        .iter()
-        .any(|(k, _)| k == super::forward::HOP_HEADER);
+    let relayed = head.headers.contains(super::forward::HOP_HEADER);
     let gen = begin_get_via(shard, &session, relayed)?;
     let parked = poll_fn(|cx| {
         {

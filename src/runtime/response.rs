@@ -24,6 +24,9 @@ pub(crate) fn cors_headers<'a>(
     head: &'a RequestHead,
 ) -> Vec<(&'static str, &'a str)> {
     let config = &shard.config;
+    if config.cors == Cors::Off {
+        return Vec::new();
+    }
     let mut headers = Vec::with_capacity(3);
     match (&config.cors, config.cors_credentials) {
         (Cors::Off, _) => return headers,

@@ -215,10 +215,7 @@ impl Sim {
                 handle_post_body(&shard, &session, &body, false, self.now);
                 return done(200, "ok");
             }
-            let relayed = head
-                .headers
-                .iter()
-                .any(|(k, _)| k == crate::runtime::forward::HOP_HEADER);
+            let relayed = head.headers.contains(crate::runtime::forward::HOP_HEADER);
             if let Err(e) = begin_get_via(&shard, &session, relayed) {
                 return done(e.http_status(), "");
             }

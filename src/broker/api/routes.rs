@@ -145,15 +145,10 @@ fn authorized(state: &State, req: &Request) -> bool {
     let Some(key) = state.key.as_deref() else {
         return false;
     };
-    let given = req
-        .head
-        .headers
-        .iter()
-        .find(|(n, _)| n == "authorization")
-        .and_then(|(_, v)| {
-            let (scheme, token) = v.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        });
+    let given = req.head.headers.get("authorization").and_then(|v| {
+        let (scheme, token) = v.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    });
     given.is_some_and(|g| {
         g.len() == key.len()
             && g.bytes()

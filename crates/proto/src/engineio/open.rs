@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use crate::json_util::write_json;
+use crate::json_util::write_json_str;
 
 /// The data of the handshake packet. [`OpenPacket::to_json`] gives, compact
 /// and in this key order:
@@ -31,14 +31,21 @@ impl OpenPacket<'_> {
     /// Compact JSON in the fixed key order documented on the type.
     pub fn to_json(&self) -> String {
         let mut s = String::with_capacity(96 + self.sid.len());
+        self.write_json(&mut s);
+        s
+    }
+
+    /// [`OpenPacket::to_json`], appended to `s` (the open packet's `0` may
+    /// come first, in the same allocation).
+    pub fn write_json(&self, s: &mut String) {
         s.push_str("{\"sid\":");
-        write_json(&mut s, self.sid);
+        write_json_str(s, self.sid);
         s.push_str(",\"upgrades\":[");
         for (i, u) in self.upgrades.iter().enumerate() {
             if i > 0 {
                 s.push(',');
             }
-            write_json(&mut s, *u);
+            write_json_str(s, u);
         }
         // Numbers written in place (`write!` into a String cannot fail).
         let _ = write!(
@@ -46,7 +53,6 @@ impl OpenPacket<'_> {
             "],\"pingInterval\":{},\"pingTimeout\":{},\"maxPayload\":{}}}",
             self.ping_interval, self.ping_timeout, self.max_payload
         );
-        s
     }
 }
 

@@ -15,11 +15,13 @@
 //!   value echoed from a request (e.g. `Origin`) cannot split the response.
 
 mod chunked;
+mod headers;
 mod query;
 mod request;
 mod response;
 
 pub use chunked::{ChunkedDecoder, MAX_EXTENSION, MAX_TRAILERS};
+pub use headers::Headers;
 pub use query::{percent_decode, Query};
 pub use request::{parse_request, RequestHead};
 pub use response::{reason_phrase, write_head, write_switching_protocols, Response};

@@ -7,7 +7,7 @@
 //! `Transfer-Encoding`) are comma separated, case-insensitive, and may be
 //! spread over several header lines.
 
-use super::{HttpError, Limits, Method, Query};
+use super::{Headers, HttpError, Limits, Method, Query};
 
 /// Header slots kept on the stack; larger `max_headers` use the heap.
 const STACK_HEADERS: usize = 64;
@@ -46,7 +46,7 @@ pub struct RequestHead {
     /// Every header field in order (duplicates kept), names lower-cased,
     /// values trimmed; non-UTF-8 bytes become U+FFFD. Bounded by the head
     /// limits. Exposed to applications as the Socket.IO handshake headers.
-    pub headers: Vec<(String, String)>,
+    pub headers: Headers,
 }
 
 /// Parses a request head from the start of `buf`.
@@ -108,7 +108,13 @@ fn build(req: &httparse::Request<'_, '_>) -> Result<RequestHead, HttpError> {
         chunked: false,
         keep_alive: false,
         access_control_request_headers: None,
-        headers: Vec::with_capacity(req.headers.len()),
+        headers: Headers::with_capacity(
+            req.headers.len(),
+            req.headers
+                .iter()
+                .map(|h| h.name.len() + h.value.len())
+                .sum(),
+        ),
     };
     let (mut conn_close, mut conn_keep_alive, mut conn_upgrade, mut upgrade_ws) =
         (false, false, false, false);
@@ -117,10 +123,7 @@ fn build(req: &httparse::Request<'_, '_>) -> Result<RequestHead, HttpError> {
 
     for h in req.headers.iter() {
         let name = h.name;
-        head.headers.push((
-            name.to_ascii_lowercase(),
-            String::from_utf8_lossy(h.value.trim_ascii()).into_owned(),
-        ));
+        head.headers.push(name, h.value);
         let is = |n: &str| name.eq_ignore_ascii_case(n);
         if is("host") {
             set_once(&mut head.host, h.value)?;

@@ -74,11 +74,12 @@ pub fn write_head(
 /// Appends the `101 Switching Protocols` response accepting a WebSocket
 /// upgrade with the given `Sec-WebSocket-Accept` value.
 pub fn write_switching_protocols(accept_key: &str, out: &mut BytesMut) {
-    out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\n");
-    put_header(out, "Upgrade", "websocket");
-    put_header(out, "Connection", "Upgrade");
-    put_header(out, "Sec-WebSocket-Accept", accept_key);
-    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+          Connection: Upgrade\r\nSec-WebSocket-Accept: ",
+    );
+    put_clean(out, accept_key);
+    out.extend_from_slice(b"\r\n\r\n");
 }
 
 fn put_header(out: &mut BytesMut, name: &str, value: &str) {

@@ -8,7 +8,7 @@
 
 use serde_json::Value;
 
-use crate::json_util::write_json;
+use crate::json_util::{write_json, write_json_str};
 
 use super::args::ArgList;
 use super::packet::write_prefix;
@@ -31,7 +31,7 @@ pub fn encode_event(
     };
     write_prefix(out, kind, attachments, nsp, id);
     out.push('[');
-    write_json(out, event);
+    write_json_str(out, event);
     let before = out.len();
     out.push(',');
     args.write_list(out);
@@ -64,7 +64,7 @@ pub fn encode_ack(
 pub fn encode_connect(out: &mut String, nsp: &str, sid: &str) {
     write_prefix(out, PacketKind::Connect, 0, nsp, None);
     out.push_str("{\"sid\":");
-    write_json(out, sid);
+    write_json_str(out, sid);
     out.push('}');
 }
 
@@ -73,7 +73,7 @@ pub fn encode_connect(out: &mut String, nsp: &str, sid: &str) {
 pub fn encode_connect_error(out: &mut String, nsp: &str, message: &str, data: Option<&Value>) {
     write_prefix(out, PacketKind::ConnectError, 0, nsp, None);
     out.push_str("{\"message\":");
-    write_json(out, message);
+    write_json_str(out, message);
     if let Some(d) = data {
         out.push_str(",\"data\":");
         write_json(out, d);

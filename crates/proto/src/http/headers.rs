@@ -1,0 +1,96 @@
+//! A request's header fields, kept in one allocation.
+//!
+//! A request head has a dozen fields or so and the server reads few of them
+//! (most go to the application's handshake record as they are), so they
+//! are stored as text, `name: value` lines, rather than as a pair of
+//! strings per field: one allocation per request instead of two per field,
+//! and the handshake record is one copy of it.
+//!
+//! Invariant: a line never holds `\n` but as its end (httparse rejects
+//! CR and LF inside a field), and a name never holds `:` or a space (a
+//! token), so the first `": "` of a line ends its name.
+
+/// Header fields in order (duplicates kept), names lower-cased, values
+/// trimmed; bytes that are not UTF-8 become U+FFFD.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Headers(String);
+
+impl Headers {
+    /// Appends one field (`name` lower-cased here).
+    pub(crate) fn push(&mut self, name: &str, value: &[u8]) {
+        let start = self.0.len();
+        self.0.push_str(name);
+        self.0[start..].make_ascii_lowercase();
+        self.0.push_str(": ");
+        self.0
+            .push_str(&String::from_utf8_lossy(value.trim_ascii()));
+        self.0.push('\n');
+    }
+
+    /// Room for `fields` with `bytes` of names and values in all.
+    pub(crate) fn with_capacity(fields: usize, bytes: usize) -> Self {
+        Self(String::with_capacity(bytes + 3 * fields))
+    }
+
+    /// Every field in order: (lower-case name, value).
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0
+            .split_terminator('\n')
+            .filter_map(|l| l.split_once(": "))
+    }
+
+    /// The first value of the field `name` (lower-case).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.iter().find(|&(k, _)| k == name).map(|(_, v)| v)
+    }
+
+    /// Whether a field `name` (lower-case) is present.
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// The fields as text: a `name: value\n` line each.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_keep_their_order_and_duplicates() {
+        let mut h = Headers::default();
+        h.push("Host", b"x");
+        h.push("Accept-Encoding", b" gzip ");
+        h.push("accept-encoding", b"br");
+        h.push("X-Empty", b"");
+        h.push("X-Colon", b"a: b");
+        assert_eq!(
+            h.iter().collect::<Vec<_>>(),
+            [
+                ("host", "x"),
+                ("accept-encoding", "gzip"),
+                ("accept-encoding", "br"),
+                ("x-empty", ""),
+                ("x-colon", "a: b")
+            ]
+        );
+        assert_eq!(h.get("accept-encoding"), Some("gzip"));
+        assert_eq!(h.get("x-colon"), Some("a: b"));
+        assert!(h.contains("x-empty"));
+        assert!(!h.contains("origin"));
+        assert_eq!(
+            h.as_str(),
+            "host: x\naccept-encoding: gzip\naccept-encoding: br\nx-empty: \nx-colon: a: b\n"
+        );
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_become_replacement_characters() {
+        let mut h = Headers::default();
+        h.push("User-Agent", b"\xff");
+        assert_eq!(h.get("user-agent"), Some("\u{fffd}"));
+    }
+}
