@@ -9,8 +9,10 @@
 # BASE_BINARY / NEW_BINARY: `target/release/examples/conformance` of each commit (build the
 # base in a worktree: `git worktree add /tmp/base <commit> && (cd /tmp/base && cargo build
 # --release --example conformance)`). The generator is this tree's `target/release/ringcast-load`.
-# Prints one line per (case, build): median deliveries or requests per second (min-max) and the
-# server's CPU per delivered message, then the new/base ratios.
+# Prints one line per (case, build): median deliveries or requests per second (min-max), the
+# server's CPU per delivered message, and its core's busy time per message (interrupt-level work
+# for its sockets included, wherever the kernel ran it: see loadtest/src/procstat.rs), then the
+# new/base ratios.
 #
 # AB_CASES="connect-10k echo-100" picks cases by id (default: the two fan-outs and echo;
 # also connect-10k and echo-100-2k, 2 KiB requests);
@@ -80,7 +82,7 @@ python3 - "$OUT" <<'EOF'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 print(f"results: {sys.argv[1]}")
-print(f"{'case':16} {'build':5} {'rate (median, min-max)':>32} {'cpu us/msg':>11} {'load1':>6}")
+print(f"{'case':16} {'build':5} {'rate (median, min-max)':>32} {'cpu us/msg':>11} {'core us/msg':>12} {'load1':>6}")
 med = {}
 for case in dict.fromkeys(r["case"] for r in rows):
     for build in ("base", "new", "floor"):
@@ -90,26 +92,34 @@ for case in dict.fromkeys(r["case"] for r in rows):
         key = "requests_per_s" if case.startswith("echo") else "delivered_per_s"
         rate = [r[key] for r in rs if r.get(key)]
         cpu = [r["server_cpu_us_per_delivered_msg"] for r in rs if r.get("server_cpu_us_per_delivered_msg")]
+        core = [r["server_core_cpu_us_per_delivered_msg"] for r in rs if r.get("server_core_cpu_us_per_delivered_msg")]
         load = [r["load1"] for r in rs]
         if not rate:
             print(f"{case:16} {build:5} {'no complete run':>32}")
             continue
         m = statistics.median(rate)
         c = statistics.median(cpu) if cpu else float("nan")
-        med[(case, build)] = (m, c)
-        print(f"{case:16} {build:5} {m:>14,.0f} ({min(rate):,.0f}-{max(rate):,.0f}) {c:>11.3f} {max(load):>6.2f}")
+        k = statistics.median(core) if core else float("nan")
+        med[(case, build)] = (m, c, k)
+        print(f"{case:16} {build:5} {m:>14,.0f} ({min(rate):,.0f}-{max(rate):,.0f}) {c:>11.3f} {k:>12.3f} {max(load):>6.2f}")
 for case in dict.fromkeys(r["case"] for r in rows):
     if (case, "base") in med and (case, "new") in med:
-        (rb, cb), (rn, cn) = med[(case, "base")], med[(case, "new")]
-        print(f"{case:16} new/base: rate x{rn / rb:.3f}, cpu per msg x{cn / cb:.3f}")
+        (rb, cb, kb), (rn, cn, kn) = med[(case, "base")], med[(case, "new")]
+        print(f"{case:16} new/base: rate x{rn / rb:.3f}, cpu per msg x{cn / cb:.3f}, core per msg x{kn / kb:.3f}")
     if (case, "floor") in med:
-        cf = med[(case, "floor")][1]
         for build in ("base", "new"):
-            if (case, build) in med:
+            if (case, build) not in med:
+                continue
+            # The process's CPU, then its core's busy time (interrupt-level
+            # work for its sockets included, wherever it ran).
+            for label, field, i in (
+                ("cpu", "server_cpu_us_per_delivered_msg", 1),
+                ("core", "server_core_cpu_us_per_delivered_msg", 2),
+            ):
                 # Also per round (the runs of one repetition, seconds apart):
                 # the machine's speed drifts between rounds.
                 cpu = {
-                    (r["build"], r.get("rep")): r.get("server_cpu_us_per_delivered_msg")
+                    (r["build"], r.get("rep")): r.get(field)
                     for r in rows
                     if r["case"] == case and not r.get("failed")
                 }
@@ -123,5 +133,6 @@ for case in dict.fromkeys(r["case"] for r in rows):
                     if paired
                     else ""
                 )
-                print(f"{case:16} {build}/floor: cpu per msg x{med[(case, build)][1] / cf:.3f}{per_round}")
+                ratio = med[(case, build)][i] / med[(case, "floor")][i]
+                print(f"{case:16} {build}/floor: {label} per msg x{ratio:.3f}{per_round}")
 EOF

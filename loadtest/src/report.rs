@@ -75,6 +75,19 @@ pub(crate) fn build<S: Scenario>(sc: &S, run: &RunInfo<'_>, total: &Part) -> Map
             _ => Value::Null,
         },
     );
+    // The servers' own cores (one core each), interrupt-level work included.
+    let core = match (run.at_go, run.at_end) {
+        (Some(a), Some(b)) => crate::procstat::core_delta_us(&a, &b),
+        _ => None,
+    };
+    m.insert("server_core_cpu_us".into(), json!(core));
+    m.insert(
+        "server_core_cpu_us_per_delivered_msg".into(),
+        match core {
+            Some(c) if delivered > 0 => json!(round3(c as f64 / delivered as f64)),
+            _ => Value::Null,
+        },
+    );
     m.insert(
         "server_cpu_cores".into(),
         match cpu {
