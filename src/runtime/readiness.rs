@@ -23,6 +23,11 @@
 //! become readable through one glommio poll, so an idle shard still sleeps
 //! in glommio's ring.
 //!
+//! A socket whose last read came back short waits for the next input event
+//! without reading first ([`park_drained`]); each slot remembers whether an
+//! input event was reported since, so one harvested while its reader was
+//! not parked is not lost.
+//!
 //! glommio 0.9 has no public "wait until this descriptor is readable"; the
 //! one it has is the poll its streams arm on the socket they wrap when
 //! created. [`wait_readable`] wraps a duplicate of the epoll descriptor in a
