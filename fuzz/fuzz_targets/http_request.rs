@@ -26,6 +26,12 @@ fn check(data: &[u8], limits: &Limits) {
     assert!(!(head.chunked && head.content_length.is_some()));
     assert!(head.version_minor == 0 || head.host.is_some());
     assert!(head.headers.len() <= limits.max_headers);
+    // Every field reads back as one line: a lower-case name, then its value.
+    assert_eq!(head.headers.iter().count(), head.headers.len());
+    for (name, value) in head.headers.iter() {
+        assert!(!name.bytes().any(|b| b.is_ascii_uppercase() || b == b':' || b == b'\n'));
+        assert!(!value.contains('\n'));
+    }
     assert_eq!(
         parse_request(&data[..len], limits),
         Ok(Some((head.clone(), len)))

@@ -44,6 +44,16 @@ impl Headers {
         self.iter().find(|&(k, _)| k == name).map(|(_, v)| v)
     }
 
+    /// How many fields there are.
+    pub fn len(&self) -> usize {
+        self.0.bytes().filter(|&b| b == b'\n').count()
+    }
+
+    /// Whether there is no field.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Whether a field `name` (lower-case) is present.
     pub fn contains(&self, name: &str) -> bool {
         self.get(name).is_some()
@@ -80,6 +90,8 @@ mod tests {
         assert_eq!(h.get("accept-encoding"), Some("gzip"));
         assert_eq!(h.get("x-colon"), Some("a: b"));
         assert!(h.contains("x-empty"));
+        assert_eq!(h.len(), 5);
+        assert!(!h.is_empty() && Headers::default().is_empty());
         assert!(!h.contains("origin"));
         assert_eq!(
             h.as_str(),
