@@ -99,8 +99,9 @@ pub struct State {
     pub sockets: Vec<(u16, SocketKey)>,
     /// Namespaces whose CONNECT waits for async middleware.
     pub connecting: Vec<u16>,
-    /// A BINARY_EVENT/BINARY_ACK waiting for attachments.
-    pub reassembly: Option<Reassembler>,
+    /// A BINARY_EVENT/BINARY_ACK waiting for attachments. Boxed: a
+    /// reassembler is 150 bytes, kept in every session while it is rare.
+    pub reassembly: Option<Box<Reassembler>>,
     /// The parked long-poll GET came from another ringcast node
     /// (`runtime::forward`): its connection closing, or a newer GET, ends
     /// that GET and not the session (`runtime::polling::begin_get_via`).

@@ -53,7 +53,7 @@ impl Shard {
         }
         match packet.kind {
             PacketKind::BinaryEvent | PacketKind::BinaryAck if packet.attachments > 0 => {
-                session.st.borrow_mut().reassembly = Some(Reassembler::new(packet));
+                session.st.borrow_mut().reassembly = Some(Box::new(Reassembler::new(packet)));
             }
             _ => self.handle_sio_packet(session, packet, Vec::new()),
         }

@@ -37,6 +37,38 @@ impl std::fmt::Debug for PendingAck {
     }
 }
 
+/// The acks a socket waits for from its client, by packet id. Most sockets
+/// never wait for one, so the map is allocated with the first: 8 bytes per
+/// socket until then, not a 64-byte map (with its hasher's keys) each.
+#[derive(Debug, Default)]
+pub struct PendingAcks(Option<Box<AHashMap<u64, PendingAck>>>);
+
+impl PendingAcks {
+    /// Waits for the ack `id`.
+    pub fn insert(&mut self, id: u64, ack: PendingAck) {
+        self.0.get_or_insert_with(Default::default).insert(id, ack);
+    }
+
+    /// Stops waiting for the ack `id`, returning what was waiting.
+    pub fn remove(&mut self, id: &u64) -> Option<PendingAck> {
+        self.0.as_mut()?.remove(id)
+    }
+
+    /// Every pending ack.
+    pub fn values(&self) -> impl Iterator<Item = &PendingAck> {
+        self.0.iter().flat_map(|m| m.values())
+    }
+}
+
+impl IntoIterator for PendingAcks {
+    type Item = (u64, PendingAck);
+    type IntoIter = std::iter::Flatten<std::option::IntoIter<AHashMap<u64, PendingAck>>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.map(|m| *m).into_iter().flatten()
+    }
+}
+
 /// Why an acknowledgement did not arrive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum AckError {
@@ -62,7 +94,7 @@ pub struct SocketState {
     /// Rooms joined (besides its own id).
     pub rooms: RefCell<Vec<Box<str>>>,
     /// Acks the server is waiting for, by packet id.
-    pub acks: RefCell<AHashMap<u64, PendingAck>>,
+    pub acks: RefCell<PendingAcks>,
     /// False once disconnected.
     pub connected: Cell<bool>,
     /// The application's value for this socket (Node's `socket.data`),
@@ -94,7 +126,7 @@ impl Shard {
             session: session.clone(),
             auth,
             rooms: RefCell::new(Vec::new()),
-            acks: RefCell::new(AHashMap::new()),
+            acks: RefCell::new(PendingAcks::default()),
             connected: Cell::new(true),
             data: RefCell::new(None),
             app_slot: RefCell::new(None),
@@ -339,5 +371,43 @@ impl Shard {
             PendingAck::Local(cb) => cb(Ok(reply)),
             PendingAck::Aggregate(origin) => self.route_ack_reply(origin, reply),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    use super::{AckError, PendingAck, PendingAcks};
+
+    #[test]
+    fn pending_acks_allocate_with_the_first() {
+        let mut acks = PendingAcks::default();
+        assert!(acks.0.is_none());
+        assert!(acks.remove(&1).is_none());
+        assert_eq!(acks.values().count(), 0);
+        let called = Rc::new(Cell::new(0));
+        for id in [1, 2] {
+            let called = called.clone();
+            acks.insert(
+                id,
+                PendingAck::Local(Box::new(move |r| {
+                    assert_eq!(r.err(), Some(AckError::Disconnected));
+                    called.set(called.get() + 1);
+                })),
+            );
+        }
+        assert_eq!(acks.values().count(), 2);
+        assert!(matches!(acks.remove(&1), Some(PendingAck::Local(_))));
+        assert!(acks.remove(&1).is_none());
+        for (id, ack) in std::mem::take(&mut acks) {
+            assert_eq!(id, 2);
+            if let PendingAck::Local(cb) = ack {
+                cb(Err(AckError::Disconnected));
+            }
+        }
+        assert_eq!(called.get(), 1);
+        assert_eq!(acks.values().count(), 0);
     }
 }
