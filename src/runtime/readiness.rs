@@ -218,11 +218,21 @@ impl Readiness {
             }
             Interest::Write => &mut slot.writer,
         };
-        match parked {
-            Some(w) if w.will_wake(waker) => {}
-            _ => *parked = Some(waker.clone()),
-        }
+        keep(parked, waker);
         Ok(())
+    }
+
+    /// See [`park_drained`].
+    fn park_drained(&self, token: Token, waker: &Waker) -> io::Result<bool> {
+        let mut slots = self.slots.borrow_mut();
+        let Some(slot) = Self::slot(&mut slots, token) else {
+            return Err(io::Error::other("readiness token of another registration"));
+        };
+        if std::mem::take(&mut slot.readable) {
+            return Ok(true);
+        }
+        keep(&mut slot.reader, waker);
+        Ok(false)
     }
 
     fn wake(&self, ev: &libc::epoll_event) {
@@ -250,6 +260,22 @@ impl Readiness {
     }
 }
 
+/// Stores `waker` in `parked` unless the one there wakes the same task.
+fn keep(parked: &mut Option<Waker>, waker: &Waker) {
+    match parked {
+        Some(w) if w.will_wake(waker) => {}
+        _ => *parked = Some(waker.clone()),
+    }
+}
+
+/// Runs `f` on this thread's readiness (an error outside a shard).
+fn with_current<T>(f: impl FnOnce(&Readiness) -> io::Result<T>) -> io::Result<T> {
+    CURRENT.with(|c| match c.borrow().as_ref() {
+        Some(r) => f(r),
+        None => Err(io::Error::other("no shard readiness on this thread")),
+    })
+}
+
 /// Parks `waker` until `fd` is ready for `interest`, registering the
 /// descriptor on its first wait (`token` keeps the registration). Only on a
 /// shard's thread (the readiness is installed), else an error.
@@ -259,18 +285,12 @@ pub(crate) fn park(
     interest: Interest,
     waker: &Waker,
 ) -> io::Result<()> {
-    CURRENT.with(|c| {
-        let c = c.borrow();
-        let Some(r) = c.as_ref() else {
-            return Err(io::Error::other("no shard readiness on this thread"));
-        };
-        match *token {
-            Some(t) => r.park(fd, t, interest, waker),
-            None => {
-                let t = r.register(fd, interest)?;
-                *token = Some(t);
-                r.park(fd, t, interest, waker)
-            }
+    with_current(|r| match *token {
+        Some(t) => r.park(fd, t, interest, waker),
+        None => {
+            let t = r.register(fd, interest)?;
+            *token = Some(t);
+            r.park(fd, t, interest, waker)
         }
     })
 }
@@ -288,27 +308,10 @@ pub(crate) fn park(
 /// before it was read. Events are harvested only between task polls, so a
 /// flag cleared here, right before the caller's read, cannot lose one.
 pub(crate) fn park_drained(token: Option<Token>, waker: &Waker) -> io::Result<bool> {
-    let Some(token) = token else {
-        return Ok(true);
-    };
-    CURRENT.with(|c| {
-        let c = c.borrow();
-        let Some(r) = c.as_ref() else {
-            return Err(io::Error::other("no shard readiness on this thread"));
-        };
-        let mut slots = r.slots.borrow_mut();
-        let Some(slot) = Readiness::slot(&mut slots, token) else {
-            return Err(io::Error::other("readiness token of another registration"));
-        };
-        if std::mem::take(&mut slot.readable) {
-            return Ok(true);
-        }
-        match &slot.reader {
-            Some(w) if w.will_wake(waker) => {}
-            _ => slot.reader = Some(waker.clone()),
-        }
-        Ok(false)
-    })
+    match token {
+        Some(token) => with_current(|r| r.park_drained(token, waker)),
+        None => Ok(true),
+    }
 }
 
 /// Removes `fd`'s registration; call before the descriptor is closed or
