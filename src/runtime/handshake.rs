@@ -66,7 +66,8 @@ pub(crate) fn handshake_info(head: &RequestHead, conn: &Conn) -> Handshake {
 }
 
 /// An address as text, as `Display` writes it; an IPv4 address without
-/// the formatting machinery (a third of a connect's handshake record).
+/// the formatting machinery (callgrind: 1,300 instructions per connection
+/// through `Display`).
 fn ip_text(ip: std::net::IpAddr) -> String {
     let std::net::IpAddr::V4(v4) = ip else {
         return ip.to_string();
