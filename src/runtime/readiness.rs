@@ -433,21 +433,28 @@ mod tests {
         .await;
     }
 
+    /// A socket pair whose first end parked its reader (registering it)
+    /// and was woken by one byte the other end wrote after that.
+    async fn woken_by_input() -> (UnixStream, UnixStream, Option<Token>) {
+        let (a, mut b) = UnixStream::pair().expect("socketpair");
+        a.set_nonblocking(true).expect("non-blocking");
+        let mut token = None;
+        let writer = glommio::spawn_local(async move {
+            // Runs after the reader parked (the reader is polled first).
+            b.write_all(b"x").expect("writes");
+            b
+        });
+        woken(a.as_raw_fd(), &mut token, Interest::Read).await;
+        let b = writer.await;
+        (a, b, token)
+    }
+
     #[test]
     fn input_wakes_the_parked_reader() {
         on_shard(|| async {
-            let (a, mut b) = UnixStream::pair().expect("socketpair");
-            a.set_nonblocking(true).expect("non-blocking");
-            let mut token = None;
-            let writer = glommio::spawn_local(async move {
-                // Runs after the reader parked (the reader is polled first).
-                b.write_all(b"x").expect("writes");
-                b
-            });
-            woken(a.as_raw_fd(), &mut token, Interest::Read).await;
+            let (a, _b, token) = woken_by_input().await;
             let mut buf = [0u8; 4];
             assert_eq!((&a).read(&mut buf).expect("input is there"), 1);
-            let _b = writer.await;
             deregister(a.as_raw_fd(), token.expect("registered"));
         });
     }
@@ -471,15 +478,7 @@ mod tests {
     #[test]
     fn a_drained_socket_waits_for_input_without_reading() {
         on_shard(|| async {
-            let (a, mut b) = UnixStream::pair().expect("socketpair");
-            a.set_nonblocking(true).expect("non-blocking");
-            let mut token = None;
-            let writer = glommio::spawn_local(async move {
-                b.write_all(b"x").expect("writes");
-                b
-            });
-            woken(a.as_raw_fd(), &mut token, Interest::Read).await;
-            let mut b = writer.await;
+            let (a, mut b, token) = woken_by_input().await;
             let waker = poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
             // The event that woke the reader says: read.
             assert!(drained(token, &waker));
