@@ -63,31 +63,23 @@ pub(crate) fn build<S: Scenario>(sc: &S, run: &RunInfo<'_>, total: &Part) -> Map
         m.insert("server_pids".into(), json!(run.server_pids));
     }
     let delivered = m.get("delivered").and_then(Value::as_u64).unwrap_or(0);
+    let per_msg = |us: Option<u64>| match us {
+        Some(c) if delivered > 0 => json!(round3(c as f64 / delivered as f64)),
+        _ => Value::Null,
+    };
     let cpu = match (run.at_go, run.at_end) {
         (Some(a), Some(b)) => Some(crate::procstat::cpu_delta_us(&a, &b)),
         _ => None,
     };
     m.insert("server_cpu_us".into(), json!(cpu));
-    m.insert(
-        "server_cpu_us_per_delivered_msg".into(),
-        match cpu {
-            Some(c) if delivered > 0 => json!(round3(c as f64 / delivered as f64)),
-            _ => Value::Null,
-        },
-    );
+    m.insert("server_cpu_us_per_delivered_msg".into(), per_msg(cpu));
     // The servers' own cores (one core each), interrupt-level work included.
     let core = match (run.at_go, run.at_end) {
         (Some(a), Some(b)) => crate::procstat::core_delta_us(&a, &b),
         _ => None,
     };
     m.insert("server_core_cpu_us".into(), json!(core));
-    m.insert(
-        "server_core_cpu_us_per_delivered_msg".into(),
-        match core {
-            Some(c) if delivered > 0 => json!(round3(c as f64 / delivered as f64)),
-            _ => Value::Null,
-        },
-    );
+    m.insert("server_core_cpu_us_per_delivered_msg".into(), per_msg(core));
     m.insert(
         "server_cpu_cores".into(),
         match cpu {
