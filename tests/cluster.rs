@@ -158,6 +158,9 @@ struct Mode {
     specific_response: bool,
 }
 
+/// Starts one node. A ringcast node logs with `RUST_LOG=$RINGCAST_TEST_LOG` (default
+/// `warn,ringcast=info`; `warn,ringcast=info,ringcast::cluster=debug` shows every step of the
+/// Redis subscribers) to its file under `$CARGO_TARGET_TMPDIR/cluster`.
 fn start_node(kind: Kind, redis: Option<&Backend>, name: &str, mode: Mode) -> Node {
     let port = free_port();
     let proc = match kind {
@@ -165,7 +168,11 @@ fn start_node(kind: Kind, redis: Option<&Backend>, name: &str, mode: Mode) -> No
             let mut cmd = Command::new(conformance_bin());
             cmd.args(["--port", &port.to_string(), "--shards", &shards.to_string()])
                 .args(["--name", name])
-                .env("RUST_LOG", "warn,ringcast=info");
+                .env(
+                    "RUST_LOG",
+                    std::env::var("RINGCAST_TEST_LOG")
+                        .unwrap_or_else(|_| "warn,ringcast=info".into()),
+                );
             if let Some(r) = redis {
                 cmd.args(["--redis-url", &r.ringcast_url()]);
             }
@@ -567,8 +574,8 @@ fn redis_cluster_sharded_mixed_acks() {
 }
 
 /// The slots of a room channel and of the namespace channel move to another master
-/// (`CLUSTER SETSLOT ... NODE`) while the nodes run: Redis pushes `sunsubscribe`, the
-/// subscriptions follow, publishers follow `MOVED`.
+/// (`CLUSTER SETSLOT ... IMPORTING`, `MIGRATING`, then `NODE`, as a reshard does) while the
+/// nodes run: Redis pushes `sunsubscribe`, the subscriptions follow, publishers follow `MOVED`.
 #[test]
 fn redis_cluster_sharded_ringcast_only_migration() {
     run_cluster("migrate", RR, SHARDED);

@@ -193,6 +193,7 @@ impl Manager {
                 }
             }
             Cmd::Pushed(addr, gen, ch) => {
+                tracing::debug!(channel = %ch, node = %addr, gen, "sharded subscriber: sunsubscribe pushed");
                 let at = Some((addr.clone(), gen));
                 if self.wanted.get(&ch) == Some(&at) && self.live(&at) {
                     tracing::info!(channel = %ch, node = %addr, "redis dropped a sharded subscription (slot moved); subscribing on its new owner");
@@ -202,6 +203,7 @@ impl Manager {
                 }
             }
             Cmd::Failed(addr, gen, err) => {
+                tracing::debug!(node = %addr, gen, error = %err, "sharded subscriber: error reply");
                 let slot = match Redirect::parse(&err) {
                     Some(Redirect::Moved(slot, to)) => {
                         if let Some(Layout::Cluster(m)) = self.layout.as_mut() {
@@ -284,6 +286,7 @@ impl Manager {
                 }
             },
         };
+        tracing::debug!(channel = %ch, node = %target, gen, "sharded subscriber: SSUBSCRIBE");
         if !self.write(&target, gen, &["SSUBSCRIBE", ch]) {
             return false;
         }
@@ -318,6 +321,10 @@ impl Manager {
             let known: Vec<Addr> = self.links.keys().cloned().collect();
             match discover(&self.seeds, &known) {
                 Ok(l) => {
+                    tracing::debug!(
+                        routes = ?self.wanted.keys().map(|c| (c, l.route(c))).collect::<Vec<_>>(),
+                        "sharded subscriber: layout refreshed"
+                    );
                     let masters = l.masters();
                     let gone: Vec<Addr> = self
                         .links

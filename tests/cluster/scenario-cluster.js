@@ -177,8 +177,15 @@ async function migrate() {
   }
   const t0 = Date.now();
   for (const { ch, slot, from, to } of moves) {
-    const toId = await admin.id(admin.byPort(to));
+    const [toId, fromId] = [await admin.id(admin.byPort(to)), await admin.id(admin.byPort(from))];
     log(`moving slot ${slot} (${ch}) from ${from} to ${to}`);
+    // Redis's own migration protocol (as `redis-cli --cluster reshard` runs it): IMPORTING on the
+    // new owner and MIGRATING on the old one first, so that `SETSLOT NODE` on the new owner bumps
+    // its config epoch. Without the bump, a heartbeat the old owner (higher epoch) sent before its
+    // own SETSLOT hands the slot back to it on the new owner, and the old owner, told since,
+    // points at the new one: the slot is served by nobody and a subscriber can never follow it.
+    await admin.byPort(to).sendCommand(["CLUSTER", "SETSLOT", String(slot), "IMPORTING", fromId]);
+    await admin.byPort(from).sendCommand(["CLUSTER", "SETSLOT", String(slot), "MIGRATING", toId]);
     const order = [admin.byPort(to), admin.byPort(from), ...admin.cs.filter((c) => c.port !== to && c.port !== from)];
     for (const c of order) await c.sendCommand(["CLUSTER", "SETSLOT", String(slot), "NODE", toId]);
   }
