@@ -230,7 +230,7 @@ fn socketio_codec(c: &mut Criterion) {
 fn engineio_payload(c: &mut Criterion) {
     let mut g = c.benchmark_group("engineio_polling");
     // 10 packets: 8 message events, a ping and a noop.
-    let msg = Bytes::from(text_event().into_bytes());
+    let msg = ringcast_proto::Utf8Bytes::from(text_event());
     let mut packets: Vec<engineio::Packet> = (0..8)
         .map(|_| engineio::Packet::Message(msg.clone()))
         .collect();

@@ -387,7 +387,7 @@ fn main() {
             },
         )
         .engine(|socket, msg| match msg {
-            EngineMessage::Text(t) => socket.send_text(&t),
+            EngineMessage::Text(t) => socket.send_text(t.as_bytes()),
             EngineMessage::Binary(b) => socket.send_binary(&b),
         })
         .build()

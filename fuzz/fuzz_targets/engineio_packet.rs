@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if let Packet::Message(d) = &p {
-        assert!(std::str::from_utf8(d).is_ok(), "message data is not UTF-8");
+        assert!(std::str::from_utf8(d.as_bytes()).is_ok(), "message data is not UTF-8");
     }
     let mut out = BytesMut::new();
     p.encode_polling(&mut out);

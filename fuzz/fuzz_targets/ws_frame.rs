@@ -49,7 +49,7 @@ fn check(m: &Message, max: usize) {
     match m {
         Message::Text(t) => {
             assert!(t.len() <= max);
-            assert!(std::str::from_utf8(t).is_ok(), "text is not UTF-8");
+            assert!(std::str::from_utf8(t.as_bytes()).is_ok(), "text is not UTF-8");
         }
         Message::Binary(b) => assert!(b.len() <= max),
         Message::Ping(p) | Message::Pong(p) => assert!(p.len() <= 125),

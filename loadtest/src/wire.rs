@@ -338,14 +338,17 @@ mod tests {
         let msg = ws::FrameDecoder::new(1 << 20).decode(&mut buf).unwrap();
         assert_eq!(
             msg,
-            Some(ws::Message::Text(bytes::Bytes::from_static(b"42[\"x\"]")))
+            Some(ws::Message::Text(ringcast_proto::Utf8Bytes::from_static(
+                "42[\"x\"]"
+            )))
         );
         let big = vec![b'a'; 70_000];
         out.clear();
         write_masked_frame(&mut out, opcode::TEXT, b"", &big, &mut rng);
         let mut buf = BytesMut::from(&out[..]);
         let msg = ws::FrameDecoder::new(1 << 20).decode(&mut buf).unwrap();
-        assert_eq!(msg, Some(ws::Message::Text(bytes::Bytes::from(big))));
+        let big = String::from_utf8(big).unwrap();
+        assert_eq!(msg, Some(ws::Message::Text(big.into())));
     }
 
     #[test]

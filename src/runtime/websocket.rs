@@ -114,7 +114,7 @@ pub(crate) fn probe_message(session: &Session, msg: Message) -> ProbeStep {
     let Message::Text(text) = msg else {
         return ProbeStep::Failed;
     };
-    match Packet::decode_text(text) {
+    match Packet::decode_utf8(text) {
         Ok(Packet::Ping(data)) if &data[..] == b"probe" => {
             ProbeStep::Answer(session.st.borrow_mut().eio.handle_probe())
         }
@@ -308,9 +308,9 @@ pub(crate) fn handle_message(
     match msg {
         Message::Text(text) => {
             let packet = if v3 {
-                Packet::decode_text_v3(text)
+                Packet::decode_utf8_v3(text)
             } else {
-                Packet::decode_text(text)
+                Packet::decode_utf8(text)
             };
             match packet {
                 Ok(p) => shard.handle_engine_packet(session, now, p),

@@ -20,6 +20,7 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 use ringcast_proto::socketio::Args;
+use ringcast_proto::Utf8Bytes;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -147,8 +148,8 @@ pub struct Incoming {
 /// A message received on a raw Engine.IO endpoint.
 #[derive(Debug)]
 pub enum EngineMessage {
-    /// A text message.
-    Text(Bytes),
+    /// A text message (UTF-8, checked once on arrival).
+    Text(Utf8Bytes),
     /// A binary message.
     Binary(Bytes),
 }

@@ -6,6 +6,7 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 use ringcast_proto::socketio::{msgpack, Limits, Packet, PacketKind, Reassembler};
+use ringcast_proto::Utf8Bytes;
 use serde_json::Value;
 
 use super::app::{Authorization, Creation, Incoming, LocalFuture, Verdict, NO_NAMESPACE};
@@ -17,7 +18,7 @@ use crate::config::Parser;
 
 impl Shard {
     /// A text Engine.IO message on a Socket.IO session.
-    pub fn handle_sio_text(self: &Rc<Self>, session: &Rc<Session>, text: Bytes) {
+    pub fn handle_sio_text(self: &Rc<Self>, session: &Rc<Session>, text: Utf8Bytes) {
         let limits = Limits {
             max_attachments: self.config.max_attachments,
         };
@@ -25,10 +26,7 @@ impl Shard {
             // The msgpack parser has no text packets (Node: parse error).
             return self.close_session(session, CloseReason::ParseError);
         }
-        let Ok(text) = std::str::from_utf8(&text) else {
-            tracing::debug!(sid = %session.sid, "Socket.IO packet is not UTF-8, closing");
-            return self.close_session(session, CloseReason::ParseError);
-        };
+        let text = text.as_str();
         if let Some(ev) = Packet::decode_event(text, &limits) {
             // The common packet, its arguments left as text.
             if session.st.borrow().reassembly.is_some() {

@@ -236,7 +236,7 @@ impl Sim {
     /// The client sends the text message `text` on `ws`; returns what the
     /// server wrote at once during the probe (`3probe`, or `<close>`).
     pub(crate) fn ws_send(&mut self, ws: &mut Ws, text: &str) -> Vec<String> {
-        let msg = Message::Text(Bytes::copy_from_slice(text.as_bytes()));
+        let msg = Message::Text(ringcast_proto::Utf8Bytes::from(text));
         if ws.probing {
             return match probe_message(&ws.session, msg) {
                 ProbeStep::Answer(answer) => frames_text(answer.ws_frame()),

@@ -17,6 +17,8 @@
 //! - [`ws`]: WebSocket frame decoder/encoder and the handshake accept key.
 //! - [`http`]: HTTP/1.1 request head parsing and response writing.
 //! - [`sid`]: session ids and the pure routing function `shard_for`.
+//! - [`Utf8Bytes`]: shared bytes checked once to be UTF-8 (a WebSocket text
+//!   message, an Engine.IO message), read as `&str` by every layer above.
 #![deny(missing_docs)]
 
 pub mod engineio;
@@ -26,3 +28,6 @@ pub mod socketio;
 pub mod ws;
 
 mod json_util;
+mod utf8;
+
+pub use utf8::Utf8Bytes;

@@ -90,7 +90,7 @@ impl Conn {
         }
         while let Some(msg) = self.decoder.decode(&mut self.input).map_err(|_| Broken)? {
             match msg {
-                Message::Text(t) => self.handle_packet(&t, actions)?,
+                Message::Text(t) => self.handle_packet(t.as_bytes(), actions)?,
                 Message::Ping(p) => self.frame(ws::opcode::PONG, &p),
                 Message::Close(..) => return Err(Broken),
                 Message::Binary(_) | Message::Pong(_) => {}

@@ -13,6 +13,8 @@ use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
 use bytes::{BufMut, Bytes, BytesMut};
 
+use crate::Utf8Bytes;
+
 /// Lenient base64 decoder for client data, like Node's `Buffer.from(s,
 /// "base64")` on well-formed input: standard alphabet, padding optional,
 /// non-zero trailing bits tolerated. Characters outside the alphabet are
@@ -36,8 +38,8 @@ pub enum Packet {
     Ping(Bytes),
     /// `3`: pong echoing the ping data.
     Pong(Bytes),
-    /// `4`: a text message; the data is valid UTF-8.
-    Message(Bytes),
+    /// `4`: a text message (checked to be UTF-8 on decode).
+    Message(Utf8Bytes),
     /// A binary message (WebSocket binary frame, or `b`+base64 in polling).
     Binary(Bytes),
     /// `5`: the client completes a transport upgrade.
@@ -77,31 +79,45 @@ pub enum DecodeError {
 }
 
 impl Packet {
-    /// Decodes one packet from a WebSocket text frame (`4hello`, `2probe`,
-    /// `3`, `6`, `5`, `1`) or one segment of a polling payload. The text is
-    /// checked to be UTF-8 even if the WebSocket layer already did.
+    /// Decodes one packet from one segment of a polling payload (or any
+    /// text not yet checked): the text is checked to be UTF-8 here.
     pub fn decode_text(frame: Bytes) -> Result<Self, DecodeError> {
         let first = *frame.first().ok_or(DecodeError::Empty)?;
         if first == b'b' {
-            let decoded = LENIENT_B64
-                .decode(&frame[1..])
-                .map_err(|_| DecodeError::InvalidBase64)?;
-            return Ok(Self::Binary(Bytes::from(decoded)));
+            return Self::decode_base64(&frame[1..]);
         }
-        if std::str::from_utf8(&frame).is_err() {
-            return Err(DecodeError::InvalidUtf8);
-        }
-        let data = frame.slice(1..);
+        Self::decode_utf8(Utf8Bytes::try_from(frame).map_err(|_| DecodeError::InvalidUtf8)?)
+    }
+
+    /// Decodes one packet from a WebSocket text message (`4hello`, `2probe`,
+    /// `3`, `6`, `5`, `1`), already checked to be UTF-8 by the WebSocket
+    /// decoder: not checked again.
+    pub fn decode_utf8(frame: Utf8Bytes) -> Result<Self, DecodeError> {
+        let first = *frame.as_bytes().first().ok_or(DecodeError::Empty)?;
+        // Every type character is ASCII: the data starts at byte 1, a
+        // character boundary.
+        let data = match first {
+            b'0'..=b'6' | b'b' => frame.slice_from(1).unwrap_or_default(),
+            other => return Err(DecodeError::UnknownType(other)),
+        };
         Ok(match first {
-            b'0' => Self::Open(data),
+            b'0' => Self::Open(data.into_bytes()),
             b'1' => Self::Close,
-            b'2' => Self::Ping(data),
-            b'3' => Self::Pong(data),
+            b'2' => Self::Ping(data.into_bytes()),
+            b'3' => Self::Pong(data.into_bytes()),
             b'4' => Self::Message(data),
             b'5' => Self::Upgrade,
             b'6' => Self::Noop,
-            other => return Err(DecodeError::UnknownType(other)),
+            _ => return Self::decode_base64(data.as_bytes()),
         })
+    }
+
+    /// `b` + base64: a binary message in a text packet.
+    fn decode_base64(text: &[u8]) -> Result<Self, DecodeError> {
+        let decoded = LENIENT_B64
+            .decode(text)
+            .map_err(|_| DecodeError::InvalidBase64)?;
+        Ok(Self::Binary(Bytes::from(decoded)))
     }
 
     /// A WebSocket binary frame is always a binary message (EIO4 has no type
@@ -128,7 +144,8 @@ impl Packet {
     /// types; the raw bytes for [`Packet::Binary`]).
     pub fn data(&self) -> &[u8] {
         match self {
-            Self::Open(d) | Self::Ping(d) | Self::Pong(d) | Self::Message(d) | Self::Binary(d) => d,
+            Self::Open(d) | Self::Ping(d) | Self::Pong(d) | Self::Binary(d) => d,
+            Self::Message(d) => d.as_bytes(),
             Self::Close | Self::Upgrade | Self::Noop => &[],
         }
     }
@@ -202,11 +219,11 @@ mod tests {
     fn decode_vectors() {
         assert_eq!(
             dec(b"4hello"),
-            Ok(Packet::Message(Bytes::from_static(b"hello")))
+            Ok(Packet::Message(Utf8Bytes::from_static("hello")))
         );
         assert_eq!(
             dec(b"4HelloWorld"),
-            Ok(Packet::Message(Bytes::from_static(b"HelloWorld")))
+            Ok(Packet::Message(Utf8Bytes::from_static("HelloWorld")))
         );
         assert_eq!(
             dec(b"2probe"),
@@ -221,15 +238,15 @@ mod tests {
         assert_eq!(dec(b"1"), Ok(Packet::Close));
         assert_eq!(dec(b"5"), Ok(Packet::Upgrade));
         assert_eq!(dec(b"6"), Ok(Packet::Noop));
-        assert_eq!(dec(b"4"), Ok(Packet::Message(Bytes::new())));
-        assert_eq!(dec(b"40"), Ok(Packet::Message(Bytes::from_static(b"0"))));
+        assert_eq!(dec(b"4"), Ok(Packet::Message(Utf8Bytes::default())));
+        assert_eq!(dec(b"40"), Ok(Packet::Message(Utf8Bytes::from_static("0"))));
         assert_eq!(
             dec(br#"0{"sid":"x"}"#),
             Ok(Packet::Open(Bytes::from_static(br#"{"sid":"x"}"#)))
         );
         assert_eq!(
             dec(b"4h\xc3\xa9"),
-            Ok(Packet::Message(Bytes::from_static("hé".as_bytes())))
+            Ok(Packet::Message(Utf8Bytes::from_static("hé")))
         );
         assert_eq!(
             dec(b"bAQIDBA=="),
@@ -263,7 +280,7 @@ mod tests {
     #[test]
     fn encode_vectors() {
         assert_eq!(
-            enc(&Packet::Message(Bytes::from_static(b"hello"))),
+            enc(&Packet::Message(Utf8Bytes::from_static("hello"))),
             b"4hello"
         );
         assert_eq!(enc(&Packet::Pong(Bytes::from_static(b"probe"))), b"3probe");
@@ -282,7 +299,7 @@ mod tests {
             b"bAQID"
         );
         let mut out = BytesMut::from(&b"pre"[..]);
-        Packet::Message(Bytes::from_static(b"x")).encode_text(&mut out);
+        Packet::Message(Utf8Bytes::from_static("x")).encode_text(&mut out);
         assert_eq!(&out[..], b"pre4x");
     }
 
@@ -306,12 +323,24 @@ mod tests {
             let d = Bytes::from(s.into_bytes());
             let p = match t {
                 0 => Packet::Open(d), 1 => Packet::Ping(d), 2 => Packet::Pong(d),
-                3 => Packet::Message(d), 4 => Packet::Close, 5 => Packet::Upgrade,
+                3 => Packet::Message(Utf8Bytes::try_from(d).unwrap()), 4 => Packet::Close, 5 => Packet::Upgrade,
                 _ => Packet::Noop,
             };
             let mut out = BytesMut::new();
             p.encode_text(&mut out);
-            prop_assert_eq!(Packet::decode_text(out.freeze()), Ok(p));
+            let text = Utf8Bytes::try_from(out.freeze()).unwrap();
+            prop_assert_eq!(Packet::decode_utf8(text.clone()), Ok(p.clone()));
+            prop_assert_eq!(Packet::decode_text(text.into_bytes()), Ok(p));
+        }
+
+        #[test]
+        fn decode_utf8_agrees_with_decode_text(s in "\\PC{0,16}") {
+            // Any text, type character or not: the same packet or error.
+            let text = Utf8Bytes::from(s);
+            prop_assert_eq!(
+                Packet::decode_utf8(text.clone()),
+                Packet::decode_text(text.into_bytes())
+            );
         }
     }
 }

@@ -193,7 +193,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn msg(s: &'static str) -> Packet {
-        Packet::Message(Bytes::from_static(s.as_bytes()))
+        Packet::Message(crate::Utf8Bytes::from_static(s))
     }
 
     #[test]
@@ -292,7 +292,7 @@ mod tests {
 
         #[test]
         fn roundtrip(texts in proptest::collection::vec("[^\x1e]{0,16}", 1..8), bins in proptest::collection::vec(any::<u8>(), 0..16)) {
-            let mut packets: Vec<Packet> = texts.into_iter().map(|t| Packet::Message(Bytes::from(t))).collect();
+            let mut packets: Vec<Packet> = texts.into_iter().map(|t| Packet::Message(crate::Utf8Bytes::from(t))).collect();
             packets.push(Packet::Binary(Bytes::from(bins)));
             let mut out = BytesMut::new();
             let mut w = PayloadWriter::new(&mut out);

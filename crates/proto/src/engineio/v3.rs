@@ -26,6 +26,7 @@ use bytes::Bytes;
 
 use super::packet::LENIENT_B64;
 use super::{DecodeError, Packet};
+use crate::Utf8Bytes;
 
 /// The Engine.IO revision a session speaks, and how binary reaches its
 /// client.
@@ -89,6 +90,15 @@ impl Packet {
             Some(&other) => Err(DecodeError::UnknownType(other)),
             None => Err(DecodeError::Empty),
         }
+    }
+
+    /// Decodes a v3 WebSocket text message, already checked to be UTF-8:
+    /// as [`Packet::decode_utf8`], except for the `b` binary form.
+    pub fn decode_utf8_v3(frame: Utf8Bytes) -> Result<Self, DecodeError> {
+        if frame.as_bytes().first() == Some(&b'b') {
+            return Self::decode_text_v3(frame.into_bytes());
+        }
+        Self::decode_utf8(frame)
     }
 
     /// Decodes a v3 binary packet (a WebSocket binary frame, or a binary

@@ -8,7 +8,7 @@ use super::super::payload::{Format, PayloadWriter};
 use super::*;
 
 fn msg(s: &'static str) -> Packet {
-    Packet::Message(Bytes::from_static(s.as_bytes()))
+    Packet::Message(Utf8Bytes::from_static(s))
 }
 
 fn write(format: Format, packets: &[Packet]) -> Vec<u8> {
@@ -185,7 +185,7 @@ proptest! {
 
     #[test]
     fn roundtrips(texts in proptest::collection::vec(".{0,12}", 1..6), bins in proptest::collection::vec(any::<u8>(), 0..16)) {
-        let mut packets: Vec<Packet> = texts.into_iter().map(|t| Packet::Message(Bytes::from(t))).collect();
+        let mut packets: Vec<Packet> = texts.into_iter().map(|t| Packet::Message(Utf8Bytes::from(t))).collect();
         packets.push(Packet::Binary(Bytes::from(bins)));
         let text = Bytes::from(write(Format::V3Text, &packets));
         prop_assert_eq!(decode_payload_text(&text, 64), Ok(packets.clone()));

@@ -153,14 +153,14 @@ fn decoder_inflates_rsv1_messages_and_refuses_bombs() {
     let mut buf = client_frame(0xc1, &hello);
     assert_eq!(
         d.decode(&mut buf).unwrap(),
-        Some(Message::Text(bytes::Bytes::from_static(b"Hello")))
+        Some(Message::Text(crate::Utf8Bytes::from_static("Hello")))
     );
     // Fragmented: RSV1 on the first frame only.
     let mut buf = client_frame(0x41, &hello[..3]);
     buf.extend_from_slice(&client_frame(0x80, &hello[3..]));
     assert_eq!(
         d.decode(&mut buf).unwrap(),
-        Some(Message::Text(bytes::Bytes::from_static(b"Hello")))
+        Some(Message::Text(crate::Utf8Bytes::from_static("Hello")))
     );
     // RSV1 on a continuation or a control frame, or without the extension.
     let mut buf = client_frame(0x41, &hello[..3]);

@@ -12,6 +12,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use super::deflate::{Inflater, Negotiated};
 use super::encode::apply_mask;
 use super::{is_valid_close_code, opcode, Message, WsError};
+use crate::Utf8Bytes;
 
 /// Largest payload of a control frame.
 const MAX_CONTROL_PAYLOAD: u64 = 125;
@@ -108,7 +109,7 @@ impl FrameDecoder {
                             if p.compressed {
                                 return self.inflate(p.opcode, &p.data).map(Some);
                             }
-                            return Ok(Some(data_message(p.opcode, p.data.freeze())));
+                            return data_message(p.opcode, p.data.freeze()).map(Some);
                         }
                     }
                 }
@@ -123,10 +124,7 @@ impl FrameDecoder {
                         return self.inflate(h.opcode, &payload).map(Some);
                     }
                     if h.fin {
-                        if h.opcode == opcode::TEXT && std::str::from_utf8(&payload).is_err() {
-                            return Err(WsError::InvalidUtf8);
-                        }
-                        return Ok(Some(data_message(h.opcode, payload.freeze())));
+                        return data_message(h.opcode, payload.freeze()).map(Some);
                     }
                     let utf8_checked = if h.opcode == opcode::TEXT && !h.compressed {
                         check_utf8_prefix(&payload, 0, false)?
@@ -152,10 +150,7 @@ impl FrameDecoder {
             return Err(WsError::Protocol("reserved bits set"));
         };
         let out = inflater.inflate(data, self.max_message)?;
-        if op == opcode::TEXT && std::str::from_utf8(&out).is_err() {
-            return Err(WsError::InvalidUtf8);
-        }
-        Ok(data_message(op, Bytes::from(out)))
+        data_message(op, Bytes::from(out))
     }
 
     /// Parses and validates the header at the start of `buf` without
@@ -227,11 +222,15 @@ impl FrameDecoder {
     }
 }
 
-fn data_message(op: u8, data: Bytes) -> Message {
+/// A whole data message; a text one is checked to be UTF-8 here, once
+/// (a fragmented one was also checked piece by piece, to fail early).
+fn data_message(op: u8, data: Bytes) -> Result<Message, WsError> {
     if op == opcode::TEXT {
-        Message::Text(data)
+        Utf8Bytes::try_from(data)
+            .map(Message::Text)
+            .map_err(|_| WsError::InvalidUtf8)
     } else {
-        Message::Binary(data)
+        Ok(Message::Binary(data))
     }
 }
 

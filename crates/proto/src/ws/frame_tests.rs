@@ -33,7 +33,7 @@ fn decode_all(max: usize, bytes: &[u8]) -> Result<Vec<Message>, WsError> {
 }
 
 fn text(s: &'static str) -> Message {
-    Message::Text(Bytes::from_static(s.as_bytes()))
+    Message::Text(Utf8Bytes::from_static(s))
 }
 
 #[test]
@@ -295,6 +295,6 @@ proptest! {
                 got.push(m);
             }
         }
-        prop_assert_eq!(got, vec![Message::Text(Bytes::from(msg))]);
+        prop_assert_eq!(got, vec![Message::Text(Utf8Bytes::from(msg))]);
     }
 }

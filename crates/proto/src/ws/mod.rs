@@ -28,6 +28,8 @@ pub use handshake::{accept_key, is_valid_key, ACCEPT_GUID, SUPPORTED_VERSION};
 
 use bytes::Bytes;
 
+use crate::Utf8Bytes;
+
 /// Frame opcodes (RFC 6455 §5.2).
 pub mod opcode {
     /// Continuation of a fragmented message.
@@ -47,8 +49,8 @@ pub mod opcode {
 /// A complete message received from the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
-    /// A text message; the bytes are valid UTF-8.
-    Text(Bytes),
+    /// A text message (checked to be UTF-8 by the decoder).
+    Text(Utf8Bytes),
     /// A binary message.
     Binary(Bytes),
     /// A ping; the server should answer with a pong carrying the same data.

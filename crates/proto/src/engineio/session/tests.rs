@@ -287,7 +287,7 @@ fn inbound_packets_become_events() {
     assert_eq!(
         events(&mut s),
         vec![
-            Event::Message(Bytes::from_static(b"hi")),
+            Event::Message(crate::Utf8Bytes::from_static("hi")),
             Event::Binary(Bytes::from_static(&[1, 2]))
         ]
     );

@@ -132,7 +132,7 @@ pub enum Push {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// A text message for the application (Socket.IO packet or raw Engine.IO).
-    Message(bytes::Bytes),
+    Message(crate::Utf8Bytes),
     /// A binary message for the application.
     Binary(bytes::Bytes),
     /// The session must end for this reason: the caller releases what it
