@@ -22,6 +22,7 @@ use ringcast_proto::engineio::payload::PayloadWriter;
 use ringcast_proto::engineio::session::QueueItem;
 use ringcast_proto::engineio::Packet;
 use ringcast_proto::ws;
+use smallvec::{smallvec, SmallVec};
 
 pub use ringcast_proto::engineio::session::Control;
 
@@ -29,7 +30,7 @@ pub use ringcast_proto::engineio::session::Control;
 const DEFLATE_LEVEL: u32 = 6;
 
 /// One Engine.IO packet as a ready-to-send WebSocket frame.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Frame {
     /// Frame header followed by the payload.
     pub bytes: Bytes,
@@ -38,8 +39,9 @@ pub struct Frame {
     /// Binary frame (raw attachment) rather than a text packet.
     pub binary: bool,
     /// The other forms of this frame, computed by the first receiver that
-    /// needs one and shared by all others.
-    pub forms: Arc<Forms>,
+    /// needs one and shared by all others (through the message's `Arc`: a
+    /// frame lives in one [`Msg`], so they need no allocation of their own).
+    pub forms: Forms,
 }
 
 /// The lazily built forms of a [`Frame`].
@@ -140,7 +142,7 @@ impl Frame {
             bytes: out.freeze(),
             header_len,
             binary: false,
-            forms: Arc::default(),
+            forms: Forms::default(),
         }
     }
 
@@ -154,7 +156,7 @@ impl Frame {
             bytes: out.freeze(),
             header_len,
             binary: true,
-            forms: Arc::default(),
+            forms: Forms::default(),
         }
     }
 }
@@ -162,8 +164,10 @@ impl Frame {
 /// One outgoing message: a text packet and its attachments, in send order.
 #[derive(Debug)]
 pub struct Msg {
-    /// The frames in the order they must reach the client.
-    pub frames: Vec<Frame>,
+    /// The frames in the order they must reach the client; the first is
+    /// inline (a message without attachments allocates only its `Arc`
+    /// and its bytes).
+    pub frames: SmallVec<[Frame; 1]>,
     /// Total bytes on the wire (WebSocket framing), for queue accounting.
     pub wire_len: usize,
 }
@@ -171,7 +175,7 @@ pub struct Msg {
 impl Msg {
     /// A Socket.IO packet (`sio` is its text encoding) with its attachments.
     pub fn socketio(sio: &str, attachments: &[Bytes]) -> Arc<Self> {
-        let mut frames = Vec::with_capacity(1 + attachments.len());
+        let mut frames = SmallVec::with_capacity(1 + attachments.len());
         frames.push(Frame::text(b'4', sio.as_bytes()));
         frames.extend(attachments.iter().map(|a| Frame::binary(a)));
         Self::from_frames(frames)
@@ -179,15 +183,15 @@ impl Msg {
 
     /// A raw Engine.IO message (text), for the raw Engine.IO endpoints.
     pub fn engine_text(text: &[u8]) -> Arc<Self> {
-        Self::from_frames(vec![Frame::text(b'4', text)])
+        Self::from_frames(smallvec![Frame::text(b'4', text)])
     }
 
     /// A raw Engine.IO binary message.
     pub fn engine_binary(data: &[u8]) -> Arc<Self> {
-        Self::from_frames(vec![Frame::binary(data)])
+        Self::from_frames(smallvec![Frame::binary(data)])
     }
 
-    fn from_frames(frames: Vec<Frame>) -> Arc<Self> {
+    fn from_frames(frames: SmallVec<[Frame; 1]>) -> Arc<Self> {
         let wire_len = frames.iter().map(|f| f.bytes.len()).sum();
         Arc::new(Self { frames, wire_len })
     }
