@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A/B regression check: two builds of the conformance server, same scenarios, interleaved
-# (A B A B ...), one core each (server on CPU 0 with --shards 1, generator on CPU 1), medians.
+# (each round starts with another build: A B, B A, ...), one core each (server on CPU 0 with
+# --shards 1, generator on CPU 1), medians.
 # The check to run the day a change lands ("did this slow the hot path?"); loadtest/compare.sh
 # is the side-by-side against other servers.
 #
@@ -72,9 +73,15 @@ for c in "${CASES[@]}"; do
   for r in $(seq 1 "$REPS"); do
     REP=$r
     echo "[ab] $id rep $r" >&2
-    run base "$BASE" "$id" "$args"
-    run new "$NEW" "$id" "$args"
-    if [ -n "${AB_FLOOR:-}" ]; then run floor "$FLOOR" "$id" "$args"; fi
+    # Each round starts with another build (base new floor, new floor base, ...): a run
+    # may slow the next (the previous server's teardown), and a fixed order would bias one build.
+    order=(base new)
+    if [ -n "${AB_FLOOR:-}" ]; then order+=(floor); fi
+    for i in "${!order[@]}"; do
+      b=${order[$(((i + r - 1) % ${#order[@]}))]}
+      case $b in base) bin=$BASE ;; new) bin=$NEW ;; floor) bin=$FLOOR ;; esac
+      run "$b" "$bin" "$id" "$args"
+    done
   done
 done
 
