@@ -94,21 +94,19 @@ impl Packet {
     /// decoder: not checked again.
     pub fn decode_utf8(frame: Utf8Bytes) -> Result<Self, DecodeError> {
         let first = *frame.as_bytes().first().ok_or(DecodeError::Empty)?;
-        // Every type character is ASCII: the data starts at byte 1, a
+        // A type character is ASCII: the data after it starts at a
         // character boundary.
-        let data = match first {
-            b'0'..=b'6' | b'b' => frame.slice_from(1).unwrap_or_default(),
-            other => return Err(DecodeError::UnknownType(other)),
-        };
+        let data = || frame.slice_from(1).unwrap_or_default();
         Ok(match first {
-            b'0' => Self::Open(data.into_bytes()),
+            b'0' => Self::Open(data().into_bytes()),
             b'1' => Self::Close,
-            b'2' => Self::Ping(data.into_bytes()),
-            b'3' => Self::Pong(data.into_bytes()),
-            b'4' => Self::Message(data),
+            b'2' => Self::Ping(data().into_bytes()),
+            b'3' => Self::Pong(data().into_bytes()),
+            b'4' => Self::Message(data()),
             b'5' => Self::Upgrade,
             b'6' => Self::Noop,
-            _ => return Self::decode_base64(data.as_bytes()),
+            b'b' => return Self::decode_base64(&frame.as_bytes()[1..]),
+            other => return Err(DecodeError::UnknownType(other)),
         })
     }
 
