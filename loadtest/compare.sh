@@ -6,7 +6,7 @@
 #                       [--out FILE.jsonl] [--no-build] [--no-docs] [--quick]
 #   loadtest/compare.sh --report FILE.jsonl     # only rewrite docs/benchmarks.md + docs/img/ from results
 #
-# For every case (scenario) it runs the servers in turn, interleaved (A B C A B C ...), REPS
+# For every case (scenario) it runs the servers in turn, interleaved (A B C, B C A, ...), REPS
 # times (default 3; the report shows medians and min-max). Each run starts the server fresh on
 # a free port, runs ringcast-load with --server-pid (server CPU and RSS from /proc) and --json,
 # and stops the server.
@@ -223,7 +223,7 @@ jq -n -c \
            socketio: $socketio, socketioxide: $socketioxide, reps: ($reps|tonumber),
            servers: ($servers|split(",")), quick: ($quick == "1"), open_files: $ulimit,
            mode: $mode, server_cpus: $server_cpus, generator_cpus: $gen_cpus,
-           redis: $redis, redis_adapter: $redis_adapter,
+           redis: $redis, redis_adapter: $redis_adapter, order: "rotating",
            cases: $cases}}' >"$OUT"
 log "results -> $OUT"
 
@@ -411,7 +411,10 @@ for c in "${CASES[@]}"; do
   if [ -n "$ONLY" ] && [[ ",$ONLY," != *",$id,"* ]]; then continue; fi
   wait_for_quiet
   for rep in $(seq 1 "$REPS"); do
-    for s in "${servers[@]}"; do
+    # each repetition starts with the next server (A B C, B C A, ...): a fixed order would
+    # always hand the same server whatever the previous run leaves behind
+    for i in "${!servers[@]}"; do
+      s=${servers[$(((i + rep - 1) % ${#servers[@]}))]}
       # the floor speaks WebSocket only
       if [ "$s" = floor ] && [[ "$args" == *--polling-fraction* ]]; then continue; fi
       # deflate and cluster cases: ringcast and Node only (see the case list)

@@ -488,8 +488,13 @@ def render(meta, runs, img_dir, doc_dir):
             else ""
         )
         + f"); raw results: `{meta.get('results_path', '?')}` (one JSON line per run). "
-        f"Each case ran the servers interleaved (ringcast, Node, socketioxide, ringcast, …), "
-        f"**{reps} repetition{'s' if reps != 1 else ''}**, each on a freshly started server; tables show the **median** "
+        + (
+            "Each case ran the servers interleaved, each repetition starting with the next one "
+            "(ringcast, Node, socketioxide, floor; Node, socketioxide, floor, ringcast; …), "
+            if meta.get("order") == "rotating"
+            else "Each case ran the servers interleaved (ringcast, Node, socketioxide, ringcast, …), "
+        )
+        + f"**{reps} repetition{'s' if reps != 1 else ''}**, each on a freshly started server; tables show the **median** "
         f"and min–max over the repetitions, sums over the repetitions for lost / dup / out-of-order."
     )
     if mode == "one-core":
