@@ -319,6 +319,7 @@ pub(crate) fn ws_chunks<'a>(
 ) -> impl Iterator<Item = &'a [u8]> {
     let (frames, control) = match item {
         OutItem::Msg(m) => (&m.frames[..], None),
+        OutItem::Own(m) => (&m.frames[..], None),
         OutItem::Control(c) => (&[][..], Some(c.ws_frame())),
         OutItem::Raw(b) => (&[][..], Some(&b[..])),
     };

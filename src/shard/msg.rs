@@ -208,8 +208,13 @@ pub type LocalMsg = Rc<Arc<Msg>>;
 /// An item of a session's outgoing queue.
 #[derive(Debug, Clone)]
 pub enum OutItem {
-    /// A shared, pre-encoded message.
+    /// A pre-encoded message shared by this shard's receivers of a
+    /// broadcast.
     Msg(LocalMsg),
+    /// A pre-encoded message queued as it was made (a unicast emit, an ack,
+    /// a replayed message): one atomic increment, where wrapping it for
+    /// [`OutItem::Msg`] would allocate an `Rc` for a single receiver.
+    Own(Arc<Msg>),
     /// A control packet.
     Control(Control),
     /// A websocket-only frame (a pong to a websocket ping); skipped on polling.
@@ -221,6 +226,18 @@ pub enum OutItem {
 // A queue entry stays two words (see `OutItem::Raw`).
 const _: () = assert!(size_of::<OutItem>() == 16);
 
+impl OutItem {
+    /// The message this item carries (None: a control packet or a raw frame).
+    #[inline]
+    pub fn msg(&self) -> Option<&Msg> {
+        match self {
+            Self::Msg(m) => Some(m),
+            Self::Own(m) => Some(m),
+            Self::Control(_) | Self::Raw(_) => None,
+        }
+    }
+}
+
 impl QueueItem for OutItem {
     fn control(c: Control) -> Self {
         Self::Control(c)
@@ -231,6 +248,7 @@ impl QueueItem for OutItem {
     fn wire_len(&self) -> usize {
         match self {
             Self::Msg(m) => m.wire_len,
+            Self::Own(m) => m.wire_len,
             Self::Control(c) => c.ws_frame().len(),
             Self::Raw(b) => b.len(),
         }
@@ -240,23 +258,21 @@ impl QueueItem for OutItem {
     /// attachments become `b` + base64 (the codec's encoder); websocket-only
     /// frames are skipped.
     fn write_polling(&self, w: &mut PayloadWriter<'_>) {
-        match self {
-            Self::Msg(m) => {
-                for f in &m.frames {
-                    if f.binary {
-                        let data = f.bytes.slice(f.header_len as usize..);
-                        w.push(&Packet::Binary(data));
-                    } else {
-                        w.push_encoded(f.payload());
-                    }
-                }
+        if let Self::Control(c) = self {
+            return w.push_encoded(c.text());
+        }
+        for f in self.msg().map_or(&[][..], |m| &m.frames[..]) {
+            if f.binary {
+                let data = f.bytes.slice(f.header_len as usize..);
+                w.push(&Packet::Binary(data));
+            } else {
+                w.push_encoded(f.payload());
             }
-            Self::Control(c) => w.push_encoded(c.text()),
-            Self::Raw(_) => {}
         }
     }
 
     fn has_binary(&self) -> bool {
-        matches!(self, Self::Msg(m) if m.frames.iter().any(|f| f.binary))
+        self.msg()
+            .is_some_and(|m| m.frames.iter().any(|f| f.binary))
     }
 }

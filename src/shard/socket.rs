@@ -328,7 +328,7 @@ impl Shard {
         msg: &Arc<Msg>,
         volatile: bool,
     ) -> Push {
-        let r = session.push(OutItem::Msg(Rc::new(msg.clone())), volatile);
+        let r = session.push(OutItem::Own(msg.clone()), volatile);
         match r {
             Push::Overflow => self.handle_overflow(session),
             Push::Dropped => self
