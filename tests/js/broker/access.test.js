@@ -83,6 +83,14 @@ async function fence(sender, room, receiver) {
 
 const FORBIDDEN = { error: "forbidden" };
 
+/**
+ * `seen` without the markers of earlier tests: a marker is awaited only by its receiver, and a
+ * socket that joins the room later on another shard may still get it.
+ */
+function withoutStaleMarkers(seen, ...markers) {
+  return seen.filter(([e]) => !(typeof e === "string" && e.startsWith("marker-")) || markers.includes(e));
+}
+
 for (const transport of ["websocket", "polling"]) {
   test(`tokens signed with HS256, RS256 and ES256 are accepted; the socket joins user:<sub> (${transport})`, async () => {
     const publisher = await connect("/", { token: token({ sub: uniq("pub-"), publish: ["user:*"] }) });
@@ -227,11 +235,11 @@ test("forbidden broadcasts deliver nothing and ack forbidden; allowed ones ack t
   assert.deepEqual(await ack(sender, "broadcast", `user:${receiver.id}`, "nope", 3), FORBIDDEN);
   assert.deepEqual(await ack(sender, "broadcast", receiver.id, "nope", 4), FORBIDDEN);
   const marker = await fence(sender, "lobby", receiver);
-  assert.deepEqual(seen, [[marker, 1]]);
+  assert.deepEqual(withoutStaleMarkers(seen, marker), [[marker, 1]]);
   // Without an ack the forbidden broadcast is dropped silently, and still delivers nothing.
   sender.emit("broadcast", room, "nope", 5);
   const marker2 = await fence(sender, "lobby", receiver);
-  assert.deepEqual(seen, [[marker, 1], [marker2, 1]]);
+  assert.deepEqual(withoutStaleMarkers(seen, marker, marker2), [[marker, 1], [marker2, 1]]);
 });
 
 test("reserved event names are refused under permissions too", async () => {
