@@ -175,7 +175,7 @@ pub(crate) fn ws_key(rng: &mut Rng) -> String {
 
 /// The `Sec-WebSocket-Accept` a server must answer for `key`.
 pub(crate) fn expected_accept(key: &str) -> String {
-    ws::accept_key(key.as_bytes())
+    ws::accept_key(key.as_bytes()).to_string()
 }
 
 /// The permessage-deflate offer of `--deflate`: no context kept on either

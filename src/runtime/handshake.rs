@@ -234,16 +234,13 @@ pub(crate) fn accept(
     shard: &Shard,
     head: &RequestHead,
 ) -> Result<(BytesMut, Option<Negotiated>), EngineError> {
-    let key = head
-        .ws_key
-        .as_deref()
-        .filter(|k| ws::is_valid_key(k.as_bytes()));
-    let (Some(key), Some("13")) = (key, head.ws_version.as_deref()) else {
+    let key = head.ws_key().filter(|k| ws::is_valid_key(k.as_bytes()));
+    let (Some(key), Some("13")) = (key, head.ws_version()) else {
         return Err(EngineError::BadRequest);
     };
     // Room for the 101, its extra headers and the open packet's frame.
     let mut out = BytesMut::with_capacity(512);
-    http::write_switching_protocols(&ws::accept_key(key.as_bytes()), &mut out);
+    http::write_switching_protocols(ws::accept_key(key.as_bytes()).as_str(), &mut out);
     // Node's engine.io runs its CORS middleware on upgrades too.
     append_headers(&mut out, &cors_headers(shard, head));
     let deflate = super::deflate::negotiate(&shard.config, head);

@@ -32,7 +32,7 @@ pub(crate) fn cors_headers<'a>(
         (Cors::Off, _) => return headers,
         (Cors::Any, false) => headers.push(("Access-Control-Allow-Origin", "*")),
         (cors, _) => {
-            if let Some(origin) = cors.allow(head.origin.as_deref()) {
+            if let Some(origin) = cors.allow(head.origin()) {
                 headers.push(("Access-Control-Allow-Origin", origin));
             }
             headers.push(("Vary", "Origin"));
@@ -115,7 +115,7 @@ pub(crate) async fn preflight(shard: &Shard, conn: &mut Conn, head: &RequestHead
             "Access-Control-Allow-Methods",
             "GET,HEAD,PUT,PATCH,POST,DELETE",
         ));
-        if let Some(h) = head.access_control_request_headers.as_deref() {
+        if let Some(h) = head.access_control_request_headers() {
             headers.push(("Access-Control-Allow-Headers", h));
         }
         if let Some(age) = &max_age {

@@ -10,21 +10,47 @@
 //! CR and LF inside a field), and a name never holds `:` or a space (a
 //! token), so the first `": "` of a line ends its name.
 
+/// Where a field's value is in a [`Headers`]' text (from [`Headers::push`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    start: usize,
+    end: usize,
+}
+
 /// Header fields in order (duplicates kept), names lower-cased, values
 /// trimmed; bytes that are not UTF-8 become U+FFFD.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Headers(String);
 
 impl Headers {
-    /// Appends one field (`name` lower-cased here).
-    pub(crate) fn push(&mut self, name: &str, value: &[u8]) {
+    /// Appends one field (`name` lower-cased here) and returns where its
+    /// value is in [`Headers::as_str`] (for [`Headers::at`]).
+    pub(crate) fn push(&mut self, name: &str, value: &[u8]) -> Span {
         let start = self.0.len();
         self.0.push_str(name);
         self.0[start..].make_ascii_lowercase();
         self.0.push_str(": ");
-        self.0
-            .push_str(&String::from_utf8_lossy(value.trim_ascii()));
+        let at = self.0.len();
+        match std::str::from_utf8(value.trim_ascii()) {
+            Ok(v) => self.0.push_str(v),
+            Err(_) => self
+                .0
+                .push_str(&String::from_utf8_lossy(value.trim_ascii())),
+        }
+        let span = Span {
+            start: at,
+            end: self.0.len(),
+        };
         self.0.push('\n');
+        span
+    }
+
+    /// The value [`Headers::push`] stored at `span`.
+    pub(crate) fn at(&self, span: Span) -> &str {
+        // A span comes from `push` on this value, and fields are only
+        // appended: it is in bounds, at char boundaries (the ends of a
+        // pushed `&str`).
+        &self.0[span.start..span.end]
     }
 
     /// Room for `fields` with `bytes` of names and values in all.

@@ -12,10 +12,11 @@ use std::borrow::Cow;
 /// The Engine.IO query parameters of a request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Query {
-    /// `EIO`: protocol version (`"4"`).
-    pub eio: Option<String>,
-    /// `transport`: `"polling"` or `"websocket"`.
-    pub transport: Option<String>,
+    /// `EIO`: protocol version (`"4"`). The values a server expects are
+    /// borrowed from static text (no allocation per request).
+    pub eio: Option<Cow<'static, str>>,
+    /// `transport`: `"polling"` or `"websocket"` (borrowed, as `eio`).
+    pub transport: Option<Cow<'static, str>>,
     /// `sid`: session id (check with [`crate::sid::is_well_formed`]).
     pub sid: Option<String>,
     /// `b64`: present with a non-empty value (JS truthiness of the string).
@@ -34,8 +35,18 @@ impl Query {
         let mut b64_seen = false;
         for (key, value) in pairs(raw) {
             let slot = match &*decode(key) {
-                "EIO" => &mut q.eio,
-                "transport" => &mut q.transport,
+                "EIO" => {
+                    if q.eio.is_none() {
+                        q.eio = Some(known(value, &["4", "3"]));
+                    }
+                    continue;
+                }
+                "transport" => {
+                    if q.transport.is_none() {
+                        q.transport = Some(known(value, &["websocket", "polling"]));
+                    }
+                    continue;
+                }
                 "sid" => &mut q.sid,
                 "b64" => {
                     if !b64_seen {
@@ -59,6 +70,15 @@ impl Query {
         pairs(&self.raw)
             .find(|(k, _)| decode(k) == key)
             .map(|(_, v)| percent_decode(v))
+    }
+}
+
+/// `value` decoded: one of the `expected` static strings when it is one
+/// as it stands (no escape to decode), else a new `String`.
+fn known(value: &str, expected: &[&'static str]) -> Cow<'static, str> {
+    match expected.iter().find(|&&e| e == value) {
+        Some(&e) => Cow::Borrowed(e),
+        None => Cow::Owned(percent_decode(value)),
     }
 }
 
@@ -133,6 +153,16 @@ mod tests {
             q.raw,
             "EIO=4&transport=polling&t=N8hyd6w&sid=lv_VI97HAXpY6yYWAAAC"
         );
+    }
+
+    #[test]
+    fn expected_values_are_borrowed_others_decoded() {
+        let q = Query::parse("EIO=4&transport=websocket");
+        assert!(matches!(q.eio, Some(Cow::Borrowed("4"))));
+        assert!(matches!(q.transport, Some(Cow::Borrowed("websocket"))));
+        let q = Query::parse("EIO=%34&transport=long+poll&EIO=3");
+        assert!(matches!(q.eio.as_deref(), Some("4")));
+        assert_eq!(q.transport.as_deref(), Some("long poll"));
     }
 
     #[test]

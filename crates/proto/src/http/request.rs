@@ -7,6 +7,7 @@
 //! `Transfer-Encoding`) are comma separated, case-insensitive, and may be
 //! spread over several header lines.
 
+use super::headers::Span;
 use super::{Headers, HttpError, Limits, Method, Query};
 
 /// Header slots kept on the stack; larger `max_headers` use the heap.
@@ -25,15 +26,15 @@ pub struct RequestHead {
     /// `1` for HTTP/1.1, `0` for HTTP/1.0.
     pub version_minor: u8,
     /// `Host` (required for HTTP/1.1; duplicates are rejected).
-    pub host: Option<String>,
-    /// `Origin`, for CORS.
-    pub origin: Option<String>,
+    host: Option<Span>,
+    /// `Origin`, for CORS (the first).
+    origin: Option<Span>,
     /// `Upgrade` lists `websocket` and `Connection` lists `upgrade`.
     pub upgrade_websocket: bool,
     /// `Sec-WebSocket-Key` (duplicates are rejected).
-    pub ws_key: Option<String>,
-    /// `Sec-WebSocket-Version`.
-    pub ws_version: Option<String>,
+    ws_key: Option<Span>,
+    /// `Sec-WebSocket-Version` (the first).
+    ws_version: Option<Span>,
     /// `Content-Length`, if present (all copies agree).
     pub content_length: Option<u64>,
     /// `Transfer-Encoding: chunked` (the only coding accepted).
@@ -41,12 +42,44 @@ pub struct RequestHead {
     /// Whether the connection persists after this request: HTTP/1.1 unless
     /// `Connection: close`; HTTP/1.0 only with `Connection: keep-alive`.
     pub keep_alive: bool,
-    /// `Access-Control-Request-Headers`, for CORS preflights.
-    pub access_control_request_headers: Option<String>,
+    /// `Access-Control-Request-Headers`, for CORS preflights (the first).
+    access_control_request_headers: Option<Span>,
     /// Every header field in order (duplicates kept), names lower-cased,
     /// values trimmed; non-UTF-8 bytes become U+FFFD. Bounded by the head
     /// limits. Exposed to applications as the Socket.IO handshake headers.
     pub headers: Headers,
+}
+
+/// The header fields the server reads, as slices of
+/// [`RequestHead::headers`] (no allocation of their own). Each is trimmed
+/// and was UTF-8 on the wire (else the request was
+/// [`HttpError::Malformed`]).
+impl RequestHead {
+    /// `Host` (required for HTTP/1.1; duplicates are rejected).
+    pub fn host(&self) -> Option<&str> {
+        self.host.map(|s| self.headers.at(s))
+    }
+
+    /// `Origin`, for CORS (the first one).
+    pub fn origin(&self) -> Option<&str> {
+        self.origin.map(|s| self.headers.at(s))
+    }
+
+    /// `Sec-WebSocket-Key` (duplicates are rejected).
+    pub fn ws_key(&self) -> Option<&str> {
+        self.ws_key.map(|s| self.headers.at(s))
+    }
+
+    /// `Sec-WebSocket-Version` (the first one).
+    pub fn ws_version(&self) -> Option<&str> {
+        self.ws_version.map(|s| self.headers.at(s))
+    }
+
+    /// `Access-Control-Request-Headers`, for CORS preflights (the first).
+    pub fn access_control_request_headers(&self) -> Option<&str> {
+        self.access_control_request_headers
+            .map(|s| self.headers.at(s))
+    }
 }
 
 /// Parses a request head from the start of `buf`.
@@ -123,12 +156,12 @@ fn build(req: &httparse::Request<'_, '_>) -> Result<RequestHead, HttpError> {
 
     for h in req.headers.iter() {
         let name = h.name;
-        head.headers.push(name, h.value);
+        let span = head.headers.push(name, h.value);
         let is = |n: &str| name.eq_ignore_ascii_case(n);
         if is("host") {
-            set_once(&mut head.host, h.value)?;
+            set_once(&mut head.host, span, h.value)?;
         } else if is("origin") {
-            set_first(&mut head.origin, h.value)?;
+            set_first(&mut head.origin, span, h.value)?;
         } else if is("upgrade") {
             upgrade_ws |= tokens(h.value).any(|t| t.eq_ignore_ascii_case(b"websocket"));
         } else if is("connection") {
@@ -138,9 +171,9 @@ fn build(req: &httparse::Request<'_, '_>) -> Result<RequestHead, HttpError> {
                 conn_upgrade |= t.eq_ignore_ascii_case(b"upgrade");
             }
         } else if is("sec-websocket-key") {
-            set_once(&mut head.ws_key, h.value)?;
+            set_once(&mut head.ws_key, span, h.value)?;
         } else if is("sec-websocket-version") {
-            set_first(&mut head.ws_version, h.value)?;
+            set_first(&mut head.ws_version, span, h.value)?;
         } else if is("content-length") {
             for v in h.value.split(|&b| b == b',') {
                 let n = parse_content_length(v)?;
@@ -158,7 +191,7 @@ fn build(req: &httparse::Request<'_, '_>) -> Result<RequestHead, HttpError> {
                 }
             }
         } else if is("access-control-request-headers") {
-            set_first(&mut head.access_control_request_headers, h.value)?;
+            set_first(&mut head.access_control_request_headers, span, h.value)?;
         }
     }
 
@@ -210,26 +243,31 @@ fn tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
         .filter(|t| !t.is_empty())
 }
 
-fn text(value: &[u8]) -> Result<String, HttpError> {
+/// A header the server reads must be UTF-8 (`Headers` keeps others with
+/// U+FFFD in place of bad bytes, which would not be the client's value).
+fn check_text(value: &[u8]) -> Result<(), HttpError> {
     std::str::from_utf8(value.trim_ascii())
-        .map(str::to_owned)
+        .map(drop)
         .map_err(|_| HttpError::Malformed)
 }
 
-/// Stores the first occurrence of a header; later ones are ignored.
-fn set_first(slot: &mut Option<String>, value: &[u8]) -> Result<(), HttpError> {
+/// Keeps the first occurrence of a header (its `span` in the head's
+/// `Headers`); later ones are ignored.
+fn set_first(slot: &mut Option<Span>, span: Span, value: &[u8]) -> Result<(), HttpError> {
     if slot.is_none() {
-        *slot = Some(text(value)?);
+        check_text(value)?;
+        *slot = Some(span);
     }
     Ok(())
 }
 
-/// Stores a header that must appear at most once.
-fn set_once(slot: &mut Option<String>, value: &[u8]) -> Result<(), HttpError> {
+/// Keeps a header that must appear at most once.
+fn set_once(slot: &mut Option<Span>, span: Span, value: &[u8]) -> Result<(), HttpError> {
     if slot.is_some() {
         return Err(HttpError::Malformed);
     }
-    *slot = Some(text(value)?);
+    check_text(value)?;
+    *slot = Some(span);
     Ok(())
 }
 

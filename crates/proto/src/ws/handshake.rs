@@ -12,18 +12,51 @@ pub const ACCEPT_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /// The only `Sec-WebSocket-Version` this server speaks.
 pub const SUPPORTED_VERSION: &str = "13";
 
+/// A `Sec-WebSocket-Accept` value: the base64 of a SHA-1 digest, 28
+/// characters, kept inline (no allocation per handshake).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct AcceptKey([u8; 28]);
+
+impl AcceptKey {
+    /// The value as text.
+    pub fn as_str(&self) -> &str {
+        // Base64 output is ASCII.
+        std::str::from_utf8(&self.0).expect("base64 is ASCII")
+    }
+}
+
+impl std::fmt::Debug for AcceptKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.as_str().fmt(f)
+    }
+}
+
+impl std::fmt::Display for AcceptKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// `Sec-WebSocket-Accept` value for a `Sec-WebSocket-Key` (already trimmed
 /// of surrounding whitespace by the HTTP parser).
-pub fn accept_key(sec_websocket_key: &[u8]) -> String {
+pub fn accept_key(sec_websocket_key: &[u8]) -> AcceptKey {
     let mut h = sha1_smol::Sha1::new();
     h.update(sec_websocket_key);
     h.update(ACCEPT_GUID.as_bytes());
-    STANDARD.encode(h.digest().bytes())
+    let mut out = [0u8; 28];
+    // 20 bytes encode to exactly 28 characters (padded).
+    let n = STANDARD
+        .encode_slice(h.digest().bytes(), &mut out)
+        .expect("28 bytes hold the base64 of 20");
+    debug_assert_eq!(n, 28);
+    AcceptKey(out)
 }
 
 /// True when `key` is the padded base64 encoding of exactly 16 bytes.
 pub fn is_valid_key(key: &[u8]) -> bool {
-    key.len() == 24 && STANDARD.decode(key).is_ok_and(|k| k.len() == 16)
+    // 24 characters decode to at most 18 bytes.
+    let mut raw = [0u8; 18];
+    key.len() == 24 && STANDARD.decode_slice(key, &mut raw) == Ok(16)
 }
 
 #[cfg(test)]
@@ -36,7 +69,7 @@ mod tests {
         // "s3pPLMBiTxaQ9kYGOzzOo1+oS3I=", is wrong: it is not the SHA-1 of
         // key + GUID.)
         assert_eq!(
-            accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+            accept_key(b"dGhlIHNhbXBsZSBub25jZQ==").as_str(),
             "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
         );
     }

@@ -24,7 +24,7 @@ mod handshake;
 
 pub use encode::{apply_mask, encode_close, encode_frame, encode_frame_header, frame_header_len};
 pub use frame::FrameDecoder;
-pub use handshake::{accept_key, is_valid_key, ACCEPT_GUID, SUPPORTED_VERSION};
+pub use handshake::{accept_key, is_valid_key, AcceptKey, ACCEPT_GUID, SUPPORTED_VERSION};
 
 use bytes::Bytes;
 
