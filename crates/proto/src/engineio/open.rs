@@ -5,9 +5,7 @@
 //! byte-for-byte equality with Node keeps tests and captures comparable);
 //! strings go through serde_json so any character is escaped correctly.
 
-use std::fmt::Write as _;
-
-use crate::json_util::write_json_str;
+use crate::json_util::{push_decimal, write_json_str};
 
 /// The data of the handshake packet. [`OpenPacket::to_json`] gives, compact
 /// and in this key order:
@@ -47,12 +45,15 @@ impl OpenPacket<'_> {
             }
             write_json_str(s, u);
         }
-        // Numbers written in place (`write!` into a String cannot fail).
-        let _ = write!(
-            s,
-            "],\"pingInterval\":{},\"pingTimeout\":{},\"maxPayload\":{}}}",
-            self.ping_interval, self.ping_timeout, self.max_payload
-        );
+        // Numbers without `core::fmt` (callgrind: ~870 instructions per
+        // handshake through `write!`).
+        s.push_str("],\"pingInterval\":");
+        push_decimal(s, self.ping_interval);
+        s.push_str(",\"pingTimeout\":");
+        push_decimal(s, self.ping_timeout);
+        s.push_str(",\"maxPayload\":");
+        push_decimal(s, self.max_payload);
+        s.push('}');
     }
 }
 

@@ -16,6 +16,7 @@
 //! - placeholders in binary packets must carry an integer `num` below the
 //!   attachment count (Node checks this only when reconstructing).
 
+use crate::json_util::push_decimal;
 use serde_json::Value;
 
 use crate::json_util::write_json;
@@ -319,26 +320,6 @@ pub(super) fn write_prefix(
     }
     if let Some(id) = id {
         push_decimal(out, id);
-    }
-}
-
-/// Appends `n` in decimal. `write!(out, "{n}")` goes through
-/// `core::fmt` (a formatter, a trait object, padding checks): a
-/// measurable share of encoding a small ACK, which every packet id takes.
-pub(super) fn push_decimal(out: &mut String, mut n: u64) {
-    // u64::MAX has 20 digits.
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &d in &digits[i..] {
-        out.push(char::from(d));
     }
 }
 
