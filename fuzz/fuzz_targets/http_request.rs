@@ -24,7 +24,7 @@ fn check(data: &[u8], limits: &Limits) {
     };
     assert!(len <= data.len() && len <= limits.max_head_bytes);
     assert!(!(head.chunked && head.content_length.is_some()));
-    assert!(head.version_minor == 0 || head.host.is_some());
+    assert!(head.version_minor == 0 || head.host().is_some());
     assert!(head.headers.len() <= limits.max_headers);
     // Every field reads back as one line: a lower-case name, then its value.
     assert_eq!(head.headers.iter().count(), head.headers.len());
@@ -32,6 +32,16 @@ fn check(data: &[u8], limits: &Limits) {
         assert!(!name.bytes().any(|b| b.is_ascii_uppercase() || b == b':' || b == b'\n'));
         assert!(!value.contains('\n'));
     }
+    // The fields the server reads are spans of those lines: the first of
+    // each name (Host and Sec-WebSocket-Key appear once at most).
+    assert_eq!(head.host(), head.headers.get("host"));
+    assert_eq!(head.origin(), head.headers.get("origin"));
+    assert_eq!(head.ws_key(), head.headers.get("sec-websocket-key"));
+    assert_eq!(head.ws_version(), head.headers.get("sec-websocket-version"));
+    assert_eq!(
+        head.access_control_request_headers(),
+        head.headers.get("access-control-request-headers")
+    );
     assert_eq!(
         parse_request(&data[..len], limits),
         Ok(Some((head.clone(), len)))
