@@ -24,22 +24,28 @@ pub struct Headers(String);
 
 impl Headers {
     /// Appends one field (`name` lower-cased here) and returns where its
-    /// value is in [`Headers::as_str`] (for [`Headers::at`]).
-    pub(crate) fn push(&mut self, name: &str, value: &[u8]) -> Span {
+    /// value is in [`Headers::as_str`] (for [`Headers::at`]): `None` when
+    /// the value was not UTF-8 (it is kept with U+FFFD in place of the bad
+    /// bytes, which is not the client's value).
+    pub(crate) fn push(&mut self, name: &str, value: &[u8]) -> Option<Span> {
         let start = self.0.len();
         self.0.push_str(name);
         self.0[start..].make_ascii_lowercase();
         self.0.push_str(": ");
         let at = self.0.len();
-        match std::str::from_utf8(value.trim_ascii()) {
-            Ok(v) => self.0.push_str(v),
-            Err(_) => self
-                .0
-                .push_str(&String::from_utf8_lossy(value.trim_ascii())),
-        }
-        let span = Span {
-            start: at,
-            end: self.0.len(),
+        let value = value.trim_ascii();
+        let span = match std::str::from_utf8(value) {
+            Ok(v) => {
+                self.0.push_str(v);
+                Some(Span {
+                    start: at,
+                    end: self.0.len(),
+                })
+            }
+            Err(_) => {
+                self.0.push_str(&String::from_utf8_lossy(value));
+                None
+            }
         };
         self.0.push('\n');
         span

@@ -159,9 +159,9 @@ fn build(req: &httparse::Request<'_, '_>) -> Result<RequestHead, HttpError> {
         let span = head.headers.push(name, h.value);
         let is = |n: &str| name.eq_ignore_ascii_case(n);
         if is("host") {
-            set_once(&mut head.host, span, h.value)?;
+            set_once(&mut head.host, span)?;
         } else if is("origin") {
-            set_first(&mut head.origin, span, h.value)?;
+            set_first(&mut head.origin, span)?;
         } else if is("upgrade") {
             upgrade_ws |= tokens(h.value).any(|t| t.eq_ignore_ascii_case(b"websocket"));
         } else if is("connection") {
@@ -171,9 +171,9 @@ fn build(req: &httparse::Request<'_, '_>) -> Result<RequestHead, HttpError> {
                 conn_upgrade |= t.eq_ignore_ascii_case(b"upgrade");
             }
         } else if is("sec-websocket-key") {
-            set_once(&mut head.ws_key, span, h.value)?;
+            set_once(&mut head.ws_key, span)?;
         } else if is("sec-websocket-version") {
-            set_first(&mut head.ws_version, span, h.value)?;
+            set_first(&mut head.ws_version, span)?;
         } else if is("content-length") {
             for v in h.value.split(|&b| b == b',') {
                 let n = parse_content_length(v)?;
@@ -191,7 +191,7 @@ fn build(req: &httparse::Request<'_, '_>) -> Result<RequestHead, HttpError> {
                 }
             }
         } else if is("access-control-request-headers") {
-            set_first(&mut head.access_control_request_headers, span, h.value)?;
+            set_first(&mut head.access_control_request_headers, span)?;
         }
     }
 
@@ -243,31 +243,23 @@ fn tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
         .filter(|t| !t.is_empty())
 }
 
-/// A header the server reads must be UTF-8 (`Headers` keeps others with
-/// U+FFFD in place of bad bytes, which would not be the client's value).
-fn check_text(value: &[u8]) -> Result<(), HttpError> {
-    std::str::from_utf8(value.trim_ascii())
-        .map(drop)
-        .map_err(|_| HttpError::Malformed)
-}
-
 /// Keeps the first occurrence of a header (its `span` in the head's
-/// `Headers`); later ones are ignored.
-fn set_first(slot: &mut Option<Span>, span: Span, value: &[u8]) -> Result<(), HttpError> {
+/// `Headers`); later ones are ignored. A header the server reads must be
+/// UTF-8 (`span` is `None` when it was not).
+fn set_first(slot: &mut Option<Span>, span: Option<Span>) -> Result<(), HttpError> {
     if slot.is_none() {
-        check_text(value)?;
-        *slot = Some(span);
+        *slot = Some(span.ok_or(HttpError::Malformed)?);
     }
     Ok(())
 }
 
-/// Keeps a header that must appear at most once.
-fn set_once(slot: &mut Option<Span>, span: Span, value: &[u8]) -> Result<(), HttpError> {
+/// Keeps a header that must appear at most once (UTF-8, as in
+/// [`set_first`]).
+fn set_once(slot: &mut Option<Span>, span: Option<Span>) -> Result<(), HttpError> {
     if slot.is_some() {
         return Err(HttpError::Malformed);
     }
-    check_text(value)?;
-    *slot = Some(span);
+    *slot = Some(span.ok_or(HttpError::Malformed)?);
     Ok(())
 }
 
