@@ -237,7 +237,12 @@ pub(crate) async fn run(shard: &Rc<Shard>, conn: &mut Conn, session: &Rc<Session
                     shard.close_session(session, CloseReason::TransportError);
                     let mut out = BytesMut::new();
                     ws::encode_close(e.close_code(), "", &mut out);
-                    let _ = Box::pin(conn.write_all(&out)).await;
+                    // Lingers like a normal close: a peer still sending the
+                    // rest of an oversized frame would otherwise get a RST
+                    // and lose the close frame (and its 1009).
+                    if Box::pin(conn.write_all(&out)).await.is_ok() {
+                        Box::pin(linger(shard, conn)).await;
+                    }
                     return;
                 }
             }
