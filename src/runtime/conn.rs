@@ -156,7 +156,7 @@ async fn dispatch(shard: &Rc<Shard>, conn: &mut Conn, head: RequestHead, head_le
     let _ = conn.rbuf.split_to(head_len);
     let served = match route {
         Route::Handoff(owner) => Ok(Next::Handoff(owner)),
-        Route::NotFound => Ok(response::not_found(conn, &head).await),
+        Route::NotFound => Ok(response::not_found(shard, conn, &head).await),
         Route::Preflight => Ok(response::preflight(shard, conn, &head).await),
         Route::Error(EngineError::UnknownSid) => {
             match polling::handle_get_after_close(shard, conn, &head).await {

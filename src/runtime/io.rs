@@ -22,6 +22,10 @@ use crate::shard::msg::OutItem;
 use crate::shard::session::Session;
 use crate::shard::Shard;
 
+/// How long a closing connection's input is drained at most ([`Conn::linger`]).
+const LINGER: Duration = Duration::from_secs(2);
+/// Most bytes [`Conn::linger`] discards.
+const LINGER_BYTES: usize = 4 << 20;
 /// Most iovecs gathered into one `sendmsg` (large frames, not copied).
 const MAX_IOV: usize = 64;
 /// Most bytes of small frames copied into one contiguous send.
@@ -88,6 +92,30 @@ impl Conn {
     /// Reads more input into `rbuf`; `Ok(0)` is EOF.
     pub(crate) async fn fill(&mut self, shard: &Shard) -> io::Result<usize> {
         poll_fn(|cx| self.poll_fill(cx, shard)).await
+    }
+
+    /// A lingering close: half-closes, then reads and discards until the
+    /// peer closes too (a websocket client answers the close frame at
+    /// once), [`LINGER`] has passed or [`LINGER_BYTES`] were discarded. Closing a socket with unread input
+    /// sends a RST, and the peer's stack may then drop what was just
+    /// written: a client still sending (a flood disconnected by its quota,
+    /// the rest of an oversized frame or body) would lose the close frame
+    /// or the 413 and take the close for a lost connection.
+    pub(crate) async fn linger(&mut self, shard: &Shard) {
+        let _ = self.socket.shutdown(std::net::Shutdown::Write);
+        let _ = glommio::timer::timeout(LINGER, async {
+            let mut left = LINGER_BYTES;
+            while left > 0 {
+                self.rbuf.clear();
+                match self.fill(shard).await {
+                    Ok(n) if n > 0 => left = left.saturating_sub(n),
+                    _ => break,
+                }
+            }
+            Ok(())
+        })
+        .await;
+        self.rbuf = BytesMut::new();
     }
 
     /// Releases the read buffer's memory once everything was consumed.

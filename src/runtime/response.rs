@@ -57,20 +57,22 @@ pub(crate) async fn send_engine_error(
     if head.upgrade_websocket {
         let headers = [("Content-type", "text/html")];
         let body = err.message().as_bytes();
-        return send_response(conn, err.http_status(), &headers, body, false).await;
+        let next = send_response(conn, err.http_status(), &headers, body, false).await;
+        return drain_unread(shard, conn, head, next).await;
     }
     let body = err.to_json();
     let mut headers = vec![("Content-Type", "application/json")];
     headers.extend(cors_headers(shard, head));
     let keep_alive = head.keep_alive && !has_body(head);
-    send_response(
+    let next = send_response(
         conn,
         err.http_status(),
         &headers,
         body.as_bytes(),
         keep_alive,
     )
-    .await
+    .await;
+    drain_unread(shard, conn, head, next).await
 }
 
 /// Writes a complete response. The connection is kept (and its read buffer
@@ -95,6 +97,17 @@ pub(crate) async fn send_response(
     }
     conn.compact();
     Next::KeepAlive
+}
+
+/// After an answer that closes the connection with the request's body
+/// left unread, a lingering close ([`Conn::linger`]): closing at once would
+/// send a RST that can make the client's stack drop the answer (a 413, a
+/// 400) while it is still sending the body.
+async fn drain_unread(shard: &Shard, conn: &mut Conn, head: &RequestHead, next: Next) -> Next {
+    if matches!(next, Next::Close) && (has_body(head) || !conn.rbuf.is_empty()) {
+        conn.linger(shard).await;
+    }
+    next
 }
 
 /// Whether the request announced a body (which an early answer leaves unread,
@@ -130,15 +143,17 @@ pub(crate) async fn preflight(shard: &Shard, conn: &mut Conn, head: &RequestHead
     }
     headers.push(("Content-Length", "0"));
     let keep_alive = head.keep_alive && !has_body(head);
-    send_response(conn, 204, &headers, b"", keep_alive).await
+    let next = send_response(conn, 204, &headers, b"", keep_alive).await;
+    drain_unread(shard, conn, head, next).await
 }
 
 /// `404 Not Found` for a path that is no endpoint.
-pub(crate) async fn not_found(conn: &mut Conn, head: &RequestHead) -> Next {
+pub(crate) async fn not_found(shard: &Shard, conn: &mut Conn, head: &RequestHead) -> Next {
     let (status, body) = (404, "Not Found");
     let keep_alive = head.keep_alive && !has_body(head);
     let headers = [("Content-Type", "text/plain")];
-    send_response(conn, status, &headers, body.as_bytes(), keep_alive).await
+    let next = send_response(conn, status, &headers, body.as_bytes(), keep_alive).await;
+    drain_unread(shard, conn, head, next).await
 }
 
 /// A `200`-style answer of a session request, with CORS and keep-alive.
@@ -187,5 +202,6 @@ pub(crate) async fn respond_close(
         .into_iter()
         .collect();
     headers.extend(cors_headers(shard, head));
-    send_response(conn, status, &headers, body, false).await
+    let next = send_response(conn, status, &headers, body, false).await;
+    drain_unread(shard, conn, head, next).await
 }

@@ -241,7 +241,7 @@ pub(crate) async fn run(shard: &Rc<Shard>, conn: &mut Conn, session: &Rc<Session
                     // rest of an oversized frame would otherwise get a RST
                     // and lose the close frame (and its 1009).
                     if Box::pin(conn.write_all(&out)).await.is_ok() {
-                        Box::pin(linger(shard, conn)).await;
+                        Box::pin(conn.linger(shard)).await;
                     }
                     return;
                 }
@@ -357,29 +357,6 @@ async fn finish(shard: &Shard, conn: &mut Conn, session: &Rc<Session>) {
     let mut out = BytesMut::new();
     ws::encode_close(1000, "", &mut out);
     if conn.write_all(&out).await.is_ok() {
-        linger(shard, conn).await;
+        conn.linger(shard).await;
     }
-}
-
-/// How long a closing websocket's input is drained at most.
-const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// A lingering close: half-closes, then reads and discards until the peer
-/// closes too (its close frame answered, as a client does at once) or
-/// [`LINGER`] has passed. Closing a socket with unread input sends a RST,
-/// and the peer's stack may then drop what was just written: a client
-/// that kept sending (a flood disconnected by its quota) would lose its
-/// DISCONNECT and take the close for a lost connection.
-async fn linger(shard: &Shard, conn: &mut Conn) {
-    let _ = conn.socket.shutdown(std::net::Shutdown::Write);
-    let _ = glommio::timer::timeout(LINGER, async {
-        loop {
-            conn.rbuf.clear();
-            if !matches!(conn.fill(shard).await, Ok(n) if n > 0) {
-                return Ok(());
-            }
-        }
-    })
-    .await;
-    conn.rbuf = BytesMut::new();
 }
