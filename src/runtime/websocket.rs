@@ -217,6 +217,9 @@ pub(crate) async fn run(shard: &Rc<Shard>, conn: &mut Conn, session: &Rc<Session
     let mut dec =
         FrameDecoder::new(shard.config.max_http_buffer_size).with_deflate(conn.deflate.as_ref());
     conn.write_offset = 0;
+    // The peer sent its close frame: it sends nothing more, so the close
+    // needs no lingering (see `finish`).
+    let mut peer_closed = false;
     loop {
         // Decode what has arrived. The writer's waker is set aside
         // meanwhile: this task flushes right after, so a reply queued by a
@@ -227,6 +230,7 @@ pub(crate) async fn run(shard: &Rc<Shard>, conn: &mut Conn, session: &Rc<Session
         loop {
             match dec.decode(&mut conn.rbuf) {
                 Ok(Some(msg)) => {
+                    peer_closed |= matches!(msg, Message::Close(..));
                     if !handle_message(shard, session, now, msg) {
                         break;
                     }
@@ -295,7 +299,7 @@ pub(crate) async fn run(shard: &Rc<Shard>, conn: &mut Conn, session: &Rc<Session
             Wake::Closed => {
                 // Boxed, as the error path's write above: the loop's state
                 // lives as long as the connection, these only at its end.
-                Box::pin(finish(shard, conn, session)).await;
+                Box::pin(finish(shard, conn, session, peer_closed)).await;
                 return;
             }
         }
@@ -342,8 +346,13 @@ pub(crate) fn handle_message(
 }
 
 /// Flushes what the server queued before closing (a DISCONNECT, say) and
-/// sends the close frame.
-async fn finish(shard: &Shard, conn: &mut Conn, session: &Rc<Session>) {
+/// sends the close frame. A close the server starts lingers (the peer may
+/// still be sending); a close the peer started is answered and the socket
+/// closed at once, as `ws` ends it, and as RFC 6455 §7.1.1 asks of a
+/// server: after its close frame the peer sends no more data, so no unread
+/// input can turn the close into a RST. That saves a `shutdown`, a read
+/// and a timer per connection a client closes.
+async fn finish(shard: &Shard, conn: &mut Conn, session: &Rc<Session>, peer_closed: bool) {
     let flush = session.st.borrow().eio.flushes_on_close();
     if flush {
         // Best effort, bounded: a peer that does not read is not waited for.
@@ -356,7 +365,7 @@ async fn finish(shard: &Shard, conn: &mut Conn, session: &Rc<Session>) {
     session.st.borrow_mut().eio.clear_queue();
     let mut out = BytesMut::new();
     ws::encode_close(1000, "", &mut out);
-    if conn.write_all(&out).await.is_ok() {
+    if conn.write_all(&out).await.is_ok() && !peer_closed {
         conn.linger(shard).await;
     }
 }

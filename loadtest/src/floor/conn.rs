@@ -92,7 +92,12 @@ impl Conn {
             match msg {
                 Message::Text(t) => self.handle_packet(t.as_bytes(), actions)?,
                 Message::Ping(p) => self.frame(ws::opcode::PONG, &p),
-                Message::Close(..) => return Err(Broken),
+                Message::Close(..) => {
+                    // Answered as RFC 6455 §5.5.1 requires and as ringcast
+                    // (and `ws`) answer it; the loop writes it, then closes.
+                    self.frame(ws::opcode::CLOSE, &1000u16.to_be_bytes());
+                    return Err(Broken);
+                }
                 Message::Binary(_) | Message::Pong(_) => {}
             }
         }
