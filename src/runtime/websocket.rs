@@ -227,9 +227,11 @@ pub(crate) async fn run(shard: &Rc<Shard>, conn: &mut Conn, session: &Rc<Session
         // more for nothing). Nothing else runs until it yields.
         let now = Instant::now();
         let writer = session.st.borrow_mut().writer.take();
+        let mut decoded = false;
         loop {
             match dec.decode(&mut conn.rbuf) {
                 Ok(Some(msg)) => {
+                    decoded = true;
                     peer_closed |= matches!(msg, Message::Close(..));
                     if !handle_message(shard, session, now, msg) {
                         break;
@@ -257,6 +259,11 @@ pub(crate) async fn run(shard: &Rc<Shard>, conn: &mut Conn, session: &Rc<Session
             if st.writer.is_none() {
                 st.writer = writer;
             }
+        }
+        if decoded && !session.st.borrow().eio.queued().is_empty() {
+            // The replies go out once the other connections made ready in
+            // this turn have run (see `io::yield_to_turn_end`).
+            super::io::yield_to_turn_end().await;
         }
         let wake = poll_fn(|cx| {
             match conn.poll_flush_ws(cx, shard, session) {
