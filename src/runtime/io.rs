@@ -40,6 +40,7 @@ pub(crate) async fn yield_to_turn_end() {
 const LINGER: Duration = Duration::from_secs(2);
 /// Most bytes [`Conn::linger`] discards.
 const LINGER_BYTES: usize = 4 << 20;
+
 /// Most iovecs gathered into one `sendmsg` (large frames, not copied).
 const MAX_IOV: usize = 64;
 /// Most bytes of small frames copied into one contiguous send.
@@ -110,11 +111,12 @@ impl Conn {
 
     /// A lingering close: half-closes, then reads and discards until the
     /// peer closes too (a websocket client answers the close frame at
-    /// once), [`LINGER`] has passed or [`LINGER_BYTES`] were discarded. Closing a socket with unread input
-    /// sends a RST, and the peer's stack may then drop what was just
-    /// written: a client still sending (a flood disconnected by its quota,
-    /// the rest of an oversized frame or body) would lose the close frame
-    /// or the 413 and take the close for a lost connection.
+    /// once), [`LINGER`] has passed or [`LINGER_BYTES`] were discarded.
+    /// Closing a socket with unread input sends a RST, and the peer's stack
+    /// may then drop what was just written: a client still sending (a
+    /// flood disconnected by its quota, the rest of an oversized frame or
+    /// body) would lose the close frame or the 413 and take the close for a
+    /// lost connection.
     pub(crate) async fn linger(&mut self, shard: &Shard) {
         let _ = self.socket.shutdown(std::net::Shutdown::Write);
         let _ = glommio::timer::timeout(LINGER, async {
