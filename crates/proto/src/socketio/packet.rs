@@ -16,10 +16,9 @@
 //! - placeholders in binary packets must carry an integer `num` below the
 //!   attachment count (Node checks this only when reconstructing).
 
-use crate::json_util::push_decimal;
 use serde_json::Value;
 
-use crate::json_util::write_json;
+use crate::json_util::{push_decimal, write_json};
 
 use super::binary::check_placeholders;
 
