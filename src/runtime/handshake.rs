@@ -21,7 +21,6 @@ use ringcast_proto::ws::deflate::Negotiated;
 use super::conn::Next;
 use super::io::Conn;
 use super::response::{cors_headers, respond_with, send_response};
-use super::tasks;
 use crate::shard::session::{CloseReason, Handshake, Session, SessionKind, Transport};
 use crate::shard::Shard;
 use crate::HandshakeRequest;
@@ -88,7 +87,8 @@ fn ip_text(ip: std::net::IpAddr) -> String {
     s
 }
 
-/// Creates and registers a session, with its heartbeat and connect timer.
+/// Creates and registers a session; its heartbeat and connect deadline are
+/// scheduled on the shard's deadline heap.
 ///
 /// An Engine.IO v3 Socket.IO session is connected to `/` right away
 /// (Node: protocol v4 clients send no CONNECT for the main namespace); the
@@ -109,16 +109,15 @@ pub(crate) fn new_session(
         handshake_info(head, conn),
         Instant::now(),
     );
-    tasks::spawn_session_timer(shard, &session);
     if protocol.is_v3() && kind == SessionKind::SocketIo {
         shard.handle_v3_open(&session);
     }
     session
 }
 
-/// Creates and registers a session opened at `now`, without its timer
-/// (the IO-free part of [`new_session`], shared with the simulation tests,
-/// which drive the deadlines by hand).
+/// Creates and registers a session opened at `now` (the IO-free part of
+/// [`new_session`], shared with the simulation tests, which drive the
+/// shard's deadlines with their own clock).
 pub(crate) fn create_session(
     shard: &Rc<Shard>,
     kind: SessionKind,

@@ -264,6 +264,7 @@ async fn shard_main(
         .detach();
     }
     let ready = glommio::spawn_local(readiness::run(readiness::Readiness::install(epfd)));
+    let deadlines = glommio::spawn_local(tasks::drive_deadlines(shard.clone()));
     shard.app.handle_start(&shard);
     let accept = glommio::spawn_local(accept::accept_loop(shard.clone(), listener));
     let trim = (id == 0).then(|| glommio::spawn_local(trim_loop()));
@@ -282,6 +283,7 @@ async fn shard_main(
     glommio::timer::sleep(Duration::from_millis(200)).await;
     senders.close();
     drop(ready.cancel());
+    drop(deadlines.cancel());
     readiness::Readiness::uninstall();
     tracing::debug!(shard = id, "shard stopped");
     Shard::uninstall();

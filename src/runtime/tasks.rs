@@ -1,17 +1,12 @@
-//! The session timer: a thin driver of the protocol state's deadlines
-//! (heartbeat ping, pong timeout, Socket.IO `connectTimeout`; see
-//! `ringcast_proto::engineio::session`). It sleeps until
-//! `poll_timeout`, reads the clock, and hands `now` to
-//! `Shard::handle_session_timeout`; every protocol decision is made there,
-//! never here.
+//! The shard's deadline driver: a thin loop over the shard's deadline heap
+//! (`shard::deadlines`). It sleeps until `Shard::poll_deadline`, reads the
+//! clock and hands `now` to `Shard::handle_deadlines`; every protocol
+//! decision (ping, pong timeout, `connectTimeout`) is made there, never
+//! here.
 //!
-//! One timer task per session, not one per shard: a glommio timer is an
-//! entry in the executor's timer wheel (no syscall of its own), and a
-//! per-shard heap would need lazy deletion plus re-insertion whenever a pong
-//! moves a session's deadline earlier (a `pingInterval` shorter than the
-//! pending `pingTimeout`). The task parks its waker on the session, so a
-//! pong (which moves the deadline) or a close (which removes it) wakes it at
-//! once, and its memory is released without waiting for the next deadline.
+//! One glommio timer per shard, not one task and timer per session: see
+//! `shard::deadlines` for the measurement. A deadline scheduled earlier than
+//! the one the driver sleeps for wakes it (`Deadlines::park`).
 
 use std::future::poll_fn;
 use std::pin::Pin;
@@ -22,34 +17,32 @@ use std::time::Instant;
 use futures_lite::Future;
 use glommio::timer::Timer;
 
-use crate::shard::session::Session;
 use crate::shard::Shard;
 
-/// Starts the timer task of a new session.
-pub(crate) fn spawn_session_timer(shard: &Rc<Shard>, session: &Rc<Session>) {
-    glommio::spawn_local(timer(shard.clone(), session.clone())).detach();
+/// Runs the shard's deadlines for as long as the shard runs.
+pub(crate) async fn drive_deadlines(shard: Rc<Shard>) {
+    loop {
+        let next = shard.poll_deadline();
+        wait(&shard, next).await;
+        shard.handle_deadlines(Instant::now());
+    }
 }
 
-/// Waits until `at`, or less when the session's next deadline changes
-/// (a pong, a close).
-async fn wait(session: &Session, at: Instant) {
-    let mut timer = Timer::new(at.saturating_duration_since(Instant::now()));
+/// Waits until `at` (forever for `None`), or less when an earlier deadline
+/// is scheduled.
+async fn wait(shard: &Shard, at: Option<Instant>) {
+    let mut timer = at.map(|at| Timer::new(at.saturating_duration_since(Instant::now())));
     poll_fn(|cx| {
-        if session.poll_timeout() != Some(at) {
+        if shard.poll_deadline() != at {
             return Poll::Ready(());
         }
-        if Pin::new(&mut timer).poll(cx).is_ready() {
-            return Poll::Ready(());
+        if let Some(timer) = &mut timer {
+            if Pin::new(timer).poll(cx).is_ready() {
+                return Poll::Ready(());
+            }
         }
-        *session.timer.borrow_mut() = Some(cx.waker().clone());
+        shard.deadlines.borrow_mut().park(cx.waker());
         Poll::Pending
     })
     .await
-}
-
-async fn timer(shard: Rc<Shard>, session: Rc<Session>) {
-    while let Some(at) = session.poll_timeout() {
-        wait(&session, at).await;
-        shard.handle_session_timeout(&session, Instant::now());
-    }
 }

@@ -54,14 +54,46 @@ impl Shard {
     ) {
         self.stats.ops.count_engine_packet(&packet);
         session.handle_packet(now, packet);
+        // A pong moves the heartbeat, possibly earlier.
+        self.deadlines.borrow_mut().schedule(session);
         self.handle_session_events(session);
     }
 
-    /// Fires the session's deadlines due at `now` (heartbeat, connect
-    /// timeout) and acts on what they decided.
-    pub fn handle_session_timeout(self: &Rc<Self>, session: &Rc<Session>, now: Instant) {
-        session.handle_timeout(now);
-        self.handle_session_events(session);
+    /// When [`Shard::handle_deadlines`] must next be called (the driver
+    /// sleeps until then; see `deadlines`).
+    pub fn poll_deadline(&self) -> Option<Instant> {
+        self.deadlines.borrow().next()
+    }
+
+    /// Fires every session deadline due at `now` (heartbeat, connect
+    /// timeout), earliest first, acts on what each decided, and schedules
+    /// each session's next one.
+    pub fn handle_deadlines(self: &Rc<Self>, now: Instant) {
+        loop {
+            // The heap is not borrowed while the session's events run user
+            // handlers (which may open or close other sessions).
+            let Some(session) = self.deadlines.borrow_mut().pop_due(now) else {
+                return;
+            };
+            if session.poll_timeout().is_some_and(|at| at <= now) {
+                session.handle_timeout(now);
+                if session.poll_timeout().is_some_and(|at| at <= now) {
+                    // The protocol state fires every deadline at its instant
+                    // (its tests): one that stays due would be popped again
+                    // at once, forever. Leave it unscheduled instead.
+                    debug_assert!(
+                        false,
+                        "session {}: a due deadline did not fire",
+                        session.sid
+                    );
+                    tracing::error!(sid = %session.sid, "a due deadline did not fire");
+                    self.handle_session_events(&session);
+                    continue;
+                }
+                self.handle_session_events(&session);
+            }
+            self.deadlines.borrow_mut().schedule(&session);
+        }
     }
 
     /// Acts on every pending event of a session's protocol state: messages

@@ -18,6 +18,7 @@
 
 pub mod app;
 pub mod closed;
+pub mod deadlines;
 pub mod deliver;
 mod eio3;
 pub mod encode;
@@ -95,6 +96,8 @@ pub struct Shard {
     pub app: Arc<dyn App>,
     /// Engine.IO sessions owned here, by sid.
     pub sessions: RefCell<AHashMap<Box<str>, Rc<Session>>>,
+    /// Every session's next deadline (heartbeat, connect timeout).
+    pub deadlines: RefCell<deadlines::Deadlines>,
     /// Socket.IO sockets owned here.
     pub sockets: RefCell<slab::Slab<Rc<SocketState>>>,
     /// Socket id → key: the room named by each socket's id.
@@ -160,6 +163,7 @@ impl Shard {
             config,
             app,
             sessions: RefCell::new(AHashMap::new()),
+            deadlines: RefCell::default(),
             sockets: RefCell::new(slab::Slab::new()),
             socket_ids: RefCell::new(AHashMap::new()),
             rooms: RefCell::new((0..nsps).map(|_| RoomTable::default()).collect()),
@@ -219,12 +223,13 @@ impl Shard {
         self.sockets.borrow().get(key as usize).cloned()
     }
 
-    /// Registers a new session.
+    /// Registers a new session and schedules its first deadline.
     pub fn insert_session(&self, session: Rc<Session>) {
         self.stats
             .sessions_opened
             .set(self.stats.sessions_opened.get() + 1);
         self.quota.count_session(&session.handshake.address);
+        self.deadlines.borrow_mut().schedule(&session);
         self.sessions
             .borrow_mut()
             .insert(session.sid.clone(), session);
@@ -252,7 +257,6 @@ impl Shard {
             self.remove_socket(key, reason);
         }
         session.wake_writer();
-        session.wake_timer();
         tracing::debug!(sid = %session.sid, reason = reason.as_str(), "session closed");
     }
 

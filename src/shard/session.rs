@@ -13,11 +13,13 @@
 //!   consumer instead of growing memory.
 //! - At most one task drains the queue: the websocket connection task, or
 //!   the pending long-poll GET. It parks its waker in `writer`.
-//! - The session's timer task parks its waker in `timer`; anything that can
-//!   move the next deadline earlier or end the session (a pong, a close)
-//!   wakes it, so it re-reads `poll_timeout`.
+//! - The session's deadlines are entries in the shard's heap
+//!   ([`super::deadlines`]); `scheduled` is the instant of its live entry,
+//!   never later than `poll_timeout`. Whatever feeds the protocol state
+//!   input schedules the session again (`Shard::handle_engine_packet`,
+//!   `Shard::handle_deadlines`).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::task::Waker;
 use std::time::Instant;
@@ -122,8 +124,9 @@ pub struct Session {
     pub kind: SessionKind,
     /// The client's Engine.IO revision (v3: Socket.IO protocol v4 too).
     pub protocol: Protocol,
-    /// The session's timer task.
-    pub timer: RefCell<Option<Waker>>,
+    /// The instant of the session's live entry in the shard's deadline
+    /// heap (`None`: no entry; see [`super::deadlines`]).
+    pub(super) scheduled: Cell<Option<Instant>>,
     /// The Engine.IO session id (20 chars, base64url).
     pub sid: Box<str>,
     /// Details of the opening request.
@@ -145,7 +148,7 @@ impl Session {
             kind,
             protocol: config.protocol,
             handshake,
-            timer: RefCell::new(None),
+            scheduled: Cell::new(None),
             st: RefCell::new(State {
                 writer: None,
                 eio: eio::Session::new(config, transport, now),
@@ -198,18 +201,10 @@ impl Session {
         }
     }
 
-    /// Wakes the timer task (its next deadline may have moved).
-    pub fn wake_timer(&self) {
-        if let Some(w) = self.timer.borrow_mut().take() {
-            w.wake();
-        }
-    }
-
     /// Feeds one client packet to the protocol state at `now`; wakes the
-    /// writer when it queued something (a noop) and the timer when a pong
-    /// moved the heartbeat.
+    /// writer when it queued something (a noop). The caller schedules the
+    /// session again (a pong moves the heartbeat).
     pub fn handle_packet(&self, now: Instant, packet: Packet) {
-        let pong = matches!(packet, Packet::Pong(_));
         let mut st = self.st.borrow_mut();
         let queued = st.eio.queued().len();
         st.eio.handle_packet(now, packet);
@@ -217,9 +212,6 @@ impl Session {
         drop(st);
         if grew {
             self.wake_writer();
-        }
-        if pong {
-            self.wake_timer();
         }
     }
 

@@ -175,7 +175,6 @@ impl Sim {
                     }
                     let session =
                         create_session(&shard, kind, transport, Protocol::V4, handshake, self.now);
-                    self.sessions.push((at, session.clone()));
                     if transport == Transport::Polling {
                         return done(200, &polling_open_body(&shard, &session.sid));
                     }

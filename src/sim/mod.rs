@@ -39,7 +39,6 @@ use std::time::{Duration, Instant};
 use crate::config::Config;
 use crate::shard::mesh::Mesh;
 use crate::shard::port::{Adoption, ClusterPort, ToCluster, ToShard};
-use crate::shard::session::Session;
 use crate::shard::Shard;
 pub(crate) use app::SimApp;
 pub(crate) use client::{Reply, Ws};
@@ -86,8 +85,6 @@ pub(crate) struct Sim {
     pub(crate) bridge_out: Vec<Queue<ToCluster>>,
     now: Instant,
     rng: u64,
-    /// Every session opened, in order, with its shard: the simulated timers.
-    sessions: Vec<(usize, Rc<Session>)>,
     /// Connections adopted by a shard (`ToShard::Adopt`), not yet served.
     adopted: VecDeque<(usize, Adoption)>,
     /// Shards the last request visited, landing shard first.
@@ -124,7 +121,6 @@ impl Sim {
             // Any origin will do: only differences of instants matter.
             now: Instant::now(),
             rng: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
-            sessions: Vec::new(),
             adopted: VecDeque::new(),
             last_path: Vec::new(),
         }
@@ -135,42 +131,30 @@ impl Sim {
         self.bridge_in[shard].borrow_mut().push_back(msg);
     }
 
-    /// Moves the clock `by` forward, firing each session deadline on the
-    /// way at its exact instant (earliest first, sessions in opening order
-    /// on a tie) and delivering what each firing sent, as the runtime's
-    /// per-session timer tasks do.
+    /// Moves the clock `by` forward, firing the shards' session deadlines
+    /// on the way at their exact instant (earliest first; shards in order on
+    /// a tie, and within a shard in the order the deadlines were scheduled)
+    /// through `Shard::handle_deadlines`, as the runtime's deadline driver
+    /// does, and delivering what each firing sent.
     pub(crate) fn advance(&mut self, by: Duration) {
         let target = self.now + by;
         loop {
             let next = self
-                .sessions
+                .shards
                 .iter()
-                .filter_map(|(_, s)| s.poll_timeout())
+                .filter_map(|s| s.poll_deadline())
                 .min()
                 .filter(|&at| at <= target);
             let Some(at) = next else { break };
             self.now = at;
-            let due: Vec<(usize, Rc<Session>)> = self
-                .sessions
-                .iter()
-                .filter(|(_, s)| s.poll_timeout() == Some(at))
-                .cloned()
-                .collect();
-            for (shard, session) in due {
-                self.shards[shard].handle_session_timeout(&session, at);
-                // The runtime's timer task would spin on a deadline that
-                // fires without moving: a bug, reported instead of looping.
-                assert_ne!(
-                    session.poll_timeout(),
-                    Some(at),
-                    "session {}: the deadline was due but did not fire",
-                    session.sid
-                );
+            for shard in &self.shards {
+                // A deadline that is due but does not move fails here (a
+                // debug assertion): the runtime's driver would spin on it.
+                shard.handle_deadlines(at);
             }
             self.run_until_idle();
         }
         self.now = target;
-        self.sessions.retain(|(_, s)| !s.is_closed());
     }
 
     /// Delivers every queued mesh and bridge message, choosing the next

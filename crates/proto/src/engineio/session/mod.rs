@@ -4,8 +4,9 @@
 //! queue, with no sockets, no tasks and no clock.
 //!
 //! # Calling order
-//! The driver (the server's IO shell) owns the sockets and one timer per
-//! session. It feeds inputs, then drains outputs, in this order:
+//! The driver (the server's IO shell) owns the sockets and the timers (in
+//! ringcast, one deadline heap per shard). It feeds inputs, then drains
+//! outputs, in this order:
 //!
 //! 1. **Inputs**: `handle_*` calls. Those that depend on time take
 //!    `now: Instant` from the driver ([`Session::handle_packet`],
