@@ -7,10 +7,13 @@
 //! owner ([`ToShard::Adopt`]) and ends; the owner serves the request (and
 //! the rest of the keep-alive connection, or the upgraded websocket).
 
+use std::future::{poll_fn, Future};
+use std::pin::pin;
 use std::rc::Rc;
+use std::task::Poll;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use ringcast_proto::engineio::EngineError;
 use ringcast_proto::http::{self, RequestHead};
 
@@ -79,8 +82,15 @@ pub(crate) async fn serve(shard: Rc<Shard>, mut conn: Conn) {
 /// Reads one request head (within `http_head_timeout`) and serves it.
 /// `None`: the client closed, timed out or sent a bad head (answered).
 async fn request(shard: &Rc<Shard>, conn: &mut Conn) -> Option<Next> {
-    let head =
-        glommio::timer::timeout(shard.config.http_head_timeout, read_head(shard, conn)).await;
+    let head = {
+        // The head has usually arrived by the time the connection is
+        // served: the timer is only created when the read has to wait.
+        let mut read = pin!(read_head(shard, conn));
+        match poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await {
+            Poll::Ready(head) => head,
+            Poll::Pending => glommio::timer::timeout(shard.config.http_head_timeout, read).await,
+        }
+    };
     let Ok(Some((head, head_len))) = head else {
         return None;
     };
@@ -153,7 +163,9 @@ async fn dispatch(shard: &Rc<Shard>, conn: &mut Conn, head: RequestHead, head_le
         // The owner reads the request itself: nothing is consumed.
         return Next::Handoff(owner);
     }
-    let _ = conn.rbuf.split_to(head_len);
+    // `advance`, not `split_to`: the head is discarded, and splitting would
+    // turn the buffer into a shared one (an allocation).
+    conn.rbuf.advance(head_len);
     let served = match route {
         Route::Handoff(owner) => Ok(Next::Handoff(owner)),
         Route::NotFound => Ok(response::not_found(shard, conn, &head).await),

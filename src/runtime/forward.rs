@@ -35,6 +35,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use bytes::Buf;
 use futures_lite::{AsyncRead, AsyncWrite};
 use glommio::net::TcpStream;
 use ringcast_proto::engineio::EngineError;
@@ -164,7 +165,7 @@ impl Forwarder {
         if head.chunked {
             // Engine.IO clients send Content-Length; a chunked body is not
             // delimited here without decoding it.
-            let _ = conn.rbuf.split_to(head_len);
+            conn.rbuf.advance(head_len);
             return response::send_engine_error(shard, conn, &head, EngineError::BadRequest).await;
         }
         let max = shard.config.max_http_buffer_size as u64;
@@ -186,7 +187,7 @@ impl Forwarder {
         }
         let mut req = with_hop_header(&conn.rbuf[..head_len], self.nodes.tag());
         req.extend_from_slice(&conn.rbuf[head_len..whole]);
-        let _ = conn.rbuf.split_to(whole);
+        conn.rbuf.advance(whole);
         let oversized = head.content_length.is_some_and(|n| n > max);
         let wait = shard.config.ping_interval + shard.config.ping_timeout + Duration::from_secs(5);
         let limits = Limits {
@@ -327,7 +328,7 @@ enum Relayed {
 
 /// The unknown-sid answer, the request consumed.
 async fn unknown(shard: &Shard, conn: &mut Conn, head: RequestHead, head_len: usize) -> Next {
-    let _ = conn.rbuf.split_to(head_len.min(conn.rbuf.len()));
+    conn.rbuf.advance(head_len.min(conn.rbuf.len()));
     response::send_engine_error(shard, conn, &head, EngineError::UnknownSid).await
 }
 

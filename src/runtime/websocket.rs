@@ -7,7 +7,8 @@
 //! input and, when this connection is the session's transport, writes the
 //! queue with gathered sends. Nothing is buffered per idle connection.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future as _};
+use std::pin::pin;
 use std::rc::Rc;
 use std::task::Poll;
 use std::time::Instant;
@@ -25,6 +26,10 @@ use super::io::Conn;
 use crate::shard::msg::{Control, OutItem};
 use crate::shard::session::{CloseReason, Session, Transport};
 use crate::shard::Shard;
+
+/// A close frame with status 1000 and no reason, the one the server sends
+/// most (`ws::encode_close(1000, "")`, checked by a test).
+const CLOSE_NORMAL: [u8; 4] = [0x88, 0x02, 0x03, 0xe8];
 
 /// A websocket naming a polling session: the upgrade.
 pub(crate) async fn upgrade(
@@ -139,9 +144,7 @@ pub(crate) async fn probe_then_run(shard: &Rc<Shard>, conn: &mut Conn, session: 
         return run(shard, conn, &session).await;
     }
     session.st.borrow_mut().eio.handle_upgrade_failed();
-    let mut out = BytesMut::new();
-    ws::encode_close(1000, "", &mut out);
-    let _ = conn.write_all(&out).await;
+    let _ = conn.write_all(&CLOSE_NORMAL).await;
 }
 
 /// The probe phase: `2probe` → `3probe` (and a noop to any pending GET so
@@ -202,8 +205,6 @@ async fn probe(
         }
     }
 }
-
-use std::future::Future as _;
 
 enum Wake {
     Input,
@@ -362,17 +363,32 @@ pub(crate) fn handle_message(
 async fn finish(shard: &Shard, conn: &mut Conn, session: &Rc<Session>, peer_closed: bool) {
     let flush = session.st.borrow().eio.flushes_on_close();
     if flush {
-        // Best effort, bounded: a peer that does not read is not waited for.
-        let _ = glommio::timer::timeout(std::time::Duration::from_secs(1), async {
-            let _ = poll_fn(|cx| conn.poll_flush_ws(cx, shard, session)).await;
-            Ok(())
-        })
-        .await;
+        // Best effort, bounded: a peer that does not read is not waited for
+        // (the timer is only created when the socket is full).
+        let mut flushed = pin!(poll_fn(|cx| conn.poll_flush_ws(cx, shard, session)));
+        if poll_fn(|cx| Poll::Ready(flushed.as_mut().poll(cx)))
+            .await
+            .is_pending()
+        {
+            let _ = glommio::timer::timeout(std::time::Duration::from_secs(1), async {
+                let _ = flushed.await;
+                Ok(())
+            })
+            .await;
+        }
     }
     session.st.borrow_mut().eio.clear_queue();
-    let mut out = BytesMut::new();
-    ws::encode_close(1000, "", &mut out);
-    if conn.write_all(&out).await.is_ok() && !peer_closed {
+    if conn.write_all(&CLOSE_NORMAL).await.is_ok() && !peer_closed {
         conn.linger(shard).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_normal_close_frame_is_what_encode_close_writes() {
+        let mut out = bytes::BytesMut::new();
+        ringcast_proto::ws::encode_close(1000, "", &mut out);
+        assert_eq!(&out[..], &super::CLOSE_NORMAL[..]);
     }
 }

@@ -86,17 +86,16 @@ pub fn ack(
 /// state recovery `pid` when recovery is on.
 pub fn connect(parser: Parser, nsp: &str, sid: &str, pid: Option<&str>) -> Arc<Msg> {
     match parser {
-        Parser::Json => {
-            let mut out = String::with_capacity(48);
-            socketio::encode_connect(&mut out, nsp, sid);
+        Parser::Json => with_scratch(|out| {
+            socketio::encode_connect(out, nsp, sid);
             if let Some(pid) = pid {
                 out.pop();
                 out.push_str(",\"pid\":");
                 out.push_str(&Value::from(pid).to_string());
                 out.push('}');
             }
-            Msg::socketio(&out, &[])
-        }
+            Msg::socketio(out, &[])
+        }),
         Parser::Msgpack => {
             let mut out = Vec::with_capacity(56);
             msgpack::encode_connect(&mut out, nsp, sid, pid);

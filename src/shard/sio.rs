@@ -399,16 +399,17 @@ impl Shard {
         if session.is_closed() {
             return;
         }
-        let nsp_name = self.app.namespace_name(nsp).to_owned();
+        let app = &*self.app;
+        let nsp_name = app.namespace_name(nsp);
         let data = match verdict {
             Ok(data) => data,
-            Err(r) => return self.refuse_connect(session, &nsp_name, &r.message, r.data.as_ref()),
+            Err(r) => return self.refuse_connect(session, nsp_name, &r.message, r.data.as_ref()),
         };
         let (pid, msg) = if session.protocol.is_v3() {
-            (None, super::eio3::connect(&nsp_name))
+            (None, super::eio3::connect(nsp_name))
         } else {
             let pid = self.new_pid();
-            let msg = encode::connect(self.config.parser, &nsp_name, &id, pid.as_deref());
+            let msg = encode::connect(self.config.parser, nsp_name, &id, pid.as_deref());
             (pid, msg)
         };
         self.push_to_session(session, &msg, false);

@@ -87,7 +87,14 @@ impl FrameDecoder {
             if buf.len() < total {
                 return Ok(None);
             }
-            let mut payload = buf.split_to(total);
+            // The frame is often all that was read: taking the whole buffer
+            // keeps it a plain vector (`split_to` would make it a shared
+            // one, an allocation per frame).
+            let mut payload = if buf.len() == total {
+                std::mem::take(buf)
+            } else {
+                buf.split_to(total)
+            };
             payload.advance(h.header_len);
             apply_mask(&mut payload, h.mask);
 

@@ -44,6 +44,7 @@
 //!   queue gets a noop (so the client pauses polling); `5` makes the
 //!   websocket the transport and the parked GET is answered `6`.
 
+mod events;
 mod types;
 
 #[cfg(test)]
@@ -82,7 +83,7 @@ pub struct Session<I> {
     pong_deadline: Option<Instant>,
     connect_deadline: Option<Instant>,
     config: SessionConfig,
-    events: VecDeque<Event>,
+    events: events::Events,
     /// Whether the websocket being probed takes binary frames (v3: its own
     /// `b64`), applied when it becomes the transport.
     upgrade_binary: bool,
@@ -108,7 +109,7 @@ impl<I: QueueItem> Session<I> {
                 .then(|| now + config.ping_interval + config.ping_timeout),
             connect_deadline: config.connect_timeout.map(|t| now + t),
             config,
-            events: VecDeque::new(),
+            events: events::Events::default(),
             upgrade_binary: true,
         }
     }
@@ -217,9 +218,7 @@ impl<I: QueueItem> Session<I> {
         if self.outbox.is_empty() && self.outbox.capacity() > 16 {
             self.outbox.shrink_to_fit();
         }
-        if self.events.is_empty() && self.events.capacity() > 0 {
-            self.events = VecDeque::new();
-        }
+        self.events.release_memory();
     }
 
     // ----- events and time -----
