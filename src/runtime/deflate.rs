@@ -147,6 +147,6 @@ pub(crate) async fn respond_compressed(
         ("Content-Encoding", coding.name()),
         ("Vary", "Accept-Encoding"),
     ];
-    headers.extend(cors_headers(shard, head));
+    headers.extend(cors_headers(shard, head).iter().copied());
     Some(send_response(conn, 200, &headers, &z, head.keep_alive).await)
 }

@@ -43,7 +43,7 @@ async fn refused_by_hook(shard: &Shard, conn: &mut Conn, head: &RequestHead) -> 
     }
     let body = serde_json::json!({"code": err.code(), "message": message}).to_string();
     let mut headers = vec![("Content-Type", "application/json")];
-    headers.extend(cors_headers(shard, head));
+    headers.extend(cors_headers(shard, head).iter().copied());
     let keep_alive = head.keep_alive && !head.chunked && head.content_length.unwrap_or(0) == 0;
     Some(send_response(conn, 403, &headers, body.as_bytes(), keep_alive).await)
 }

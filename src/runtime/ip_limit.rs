@@ -39,7 +39,7 @@ pub(crate) async fn refuse_over_cap(
     );
     let mut headers = vec![("Content-Type", "text/plain")];
     if !head.upgrade_websocket {
-        headers.extend(cors_headers(shard, head));
+        headers.extend(cors_headers(shard, head).iter().copied());
     }
     let keep_alive = !head.upgrade_websocket
         && head.keep_alive

@@ -19,15 +19,12 @@ use crate::Cors;
 /// list or reflection (no `Access-Control-Allow-Origin` for an origin not
 /// in the list), then `Access-Control-Allow-Credentials: true` whatever the
 /// origin (Node sends it to refused origins too).
-pub(crate) fn cors_headers<'a>(
-    shard: &Shard,
-    head: &'a RequestHead,
-) -> Vec<(&'static str, &'a str)> {
+pub(crate) fn cors_headers<'a>(shard: &Shard, head: &'a RequestHead) -> CorsHeaders<'a> {
     let config = &shard.config;
+    let mut headers = CorsHeaders::new();
     if config.cors == Cors::Off {
-        return Vec::new();
+        return headers;
     }
-    let mut headers = Vec::with_capacity(3);
     match (&config.cors, config.cors_credentials) {
         (Cors::Off, _) => return headers,
         (Cors::Any, false) => headers.push(("Access-Control-Allow-Origin", "*")),
@@ -43,6 +40,10 @@ pub(crate) fn cors_headers<'a>(
     }
     headers
 }
+
+/// The CORS headers of one answer: inline (at most three, and the preflight's
+/// five), so an answer allocates no list for them.
+pub(crate) type CorsHeaders<'a> = smallvec::SmallVec<[(&'static str, &'a str); 6]>;
 
 /// Answers an Engine.IO error like Node (the one place an engine error
 /// becomes a response): status 400 (403 for Forbidden)
@@ -62,7 +63,7 @@ pub(crate) async fn send_engine_error(
     }
     let body = err.to_json();
     let mut headers = vec![("Content-Type", "application/json")];
-    headers.extend(cors_headers(shard, head));
+    headers.extend(cors_headers(shard, head).iter().copied());
     let keep_alive = head.keep_alive && !has_body(head);
     let next = send_response(
         conn,
@@ -119,8 +120,8 @@ fn has_body(head: &RequestHead) -> bool {
 /// The CORS preflight (`OPTIONS`) answer: `204` with the allowed methods
 /// and headers, as the `cors` npm package sends them.
 pub(crate) async fn preflight(shard: &Shard, conn: &mut Conn, head: &RequestHead) -> Next {
-    let mut headers = cors_headers(shard, head);
     let max_age = shard.config.cors_max_age.map(|d| d.as_secs().to_string());
+    let mut headers = cors_headers(shard, head);
     if shard.config.cors != Cors::Off {
         let vary_origin = headers.iter().any(|(k, _)| *k == "Vary");
         headers.retain(|(k, _)| *k != "Vary");
@@ -183,7 +184,7 @@ pub(crate) async fn respond_with(
         ("Content-Type", content_type),
         ("Cache-Control", "no-store"),
     ];
-    headers.extend(cors_headers(shard, head));
+    headers.extend(cors_headers(shard, head).iter().copied());
     headers.extend_from_slice(extra);
     send_response(conn, status, &headers, body, head.keep_alive).await
 }
@@ -201,7 +202,7 @@ pub(crate) async fn respond_close(
         .map(|c| ("Content-Type", c))
         .into_iter()
         .collect();
-    headers.extend(cors_headers(shard, head));
+    headers.extend(cors_headers(shard, head).iter().copied());
     let next = send_response(conn, status, &headers, body, false).await;
     drain_unread(shard, conn, head, next).await
 }
