@@ -321,14 +321,7 @@ async fn read_body(
             Ok(_) => {}
         }
     }
-    // The body is usually all that was read: taking the whole buffer keeps
-    // it a plain vector (`split_to` would allocate a shared one).
-    let body = if conn.rbuf.len() == len {
-        std::mem::take(&mut conn.rbuf)
-    } else {
-        conn.rbuf.split_to(len)
-    }
-    .freeze();
+    let body = conn.rbuf.split_to(len).freeze();
     conn.compact();
     Ok(body)
 }

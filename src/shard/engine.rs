@@ -53,9 +53,14 @@ impl Shard {
         packet: Packet,
     ) {
         self.stats.ops.count_engine_packet(&packet);
+        // Only a heartbeat packet moves a deadline (a pong, possibly
+        // earlier; a v3 client's ping, later): messages, the hot path,
+        // leave the heap alone.
+        let heartbeat = matches!(packet, Packet::Ping(_) | Packet::Pong(_));
         session.handle_packet(now, packet);
-        // A pong moves the heartbeat, possibly earlier.
-        self.deadlines.borrow_mut().schedule(session);
+        if heartbeat {
+            self.deadlines.borrow_mut().schedule(session);
+        }
         self.handle_session_events(session);
     }
 

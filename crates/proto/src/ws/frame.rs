@@ -87,14 +87,12 @@ impl FrameDecoder {
             if buf.len() < total {
                 return Ok(None);
             }
-            // The frame is often all that was read: taking the whole buffer
-            // keeps it a plain vector (`split_to` would make it a shared
-            // one, an allocation per frame).
-            let mut payload = if buf.len() == total {
-                std::mem::take(buf)
-            } else {
-                buf.split_to(total)
-            };
+            // `split_to`, even when the frame is the whole buffer: it makes
+            // the buffer shared once per connection, and the next read
+            // reclaims the allocation once the payload is dropped; taking
+            // the buffer instead cost a new one per frame (and a promotion
+            // when the payload is cloned): +530 instructions per echo.
+            let mut payload = buf.split_to(total);
             payload.advance(h.header_len);
             apply_mask(&mut payload, h.mask);
 

@@ -21,6 +21,7 @@ pub(super) struct Events {
 
 impl Events {
     /// Appends an event.
+    #[inline]
     pub(super) fn push_back(&mut self, event: Event) {
         if self.first.is_none() {
             self.first = Some(event);
@@ -30,10 +31,14 @@ impl Events {
     }
 
     /// Takes the oldest event.
+    #[inline]
     pub(super) fn pop_front(&mut self) -> Option<Event> {
-        let event = self.first.take()?;
+        if self.rest.is_empty() {
+            return self.first.take();
+        }
+        let event = self.first.take();
         self.first = self.rest.pop_front();
-        Some(event)
+        event
     }
 
     /// Drops every pending event.
