@@ -16,7 +16,8 @@
 # new/base ratios.
 #
 # AB_CASES="connect-10k echo-100" picks cases by id (default: the two fan-outs and echo;
-# also connect-10k and echo-100-2k, 2 KiB requests);
+# also connect-10k, echo-100-2k (2 KiB requests) and fanout-1k-64-polling (long-polling
+# subscribers; the floor does not run it));
 # AB_FLOOR=1 adds the kernel floor (target/release/ringcast-floor) to each round (base, new,
 # floor) and prints each build's CPU per message over the floor's: the ratio of the medians, and
 # the median of the ratios within each round (the runs of one repetition, seconds apart).
@@ -38,10 +39,11 @@ ALL_CASES=(
   "echo-100|echo --clients 100 --requests 2000 --payload 64"
   "echo-100-2k|echo --clients 100 --requests 2000 --payload 2048"
   "connect-10k|connect --connections 10000 --concurrency 100"
+  "fanout-1k-64-polling|fanout --subscribers 1000 --rooms 1 --messages 500 --payload 64 --polling-fraction 1"
 )
 CASES=()
 for c in "${ALL_CASES[@]}"; do
-  if [ -z "${AB_CASES:-}" ]; then case "${c%%|*}" in connect-10k | echo-100-2k) ;; *) CASES+=("$c") ;; esac
+  if [ -z "${AB_CASES:-}" ]; then case "${c%%|*}" in connect-10k | echo-100-2k | fanout-1k-64-polling) ;; *) CASES+=("$c") ;; esac
   elif [[ " $AB_CASES " == *" ${c%%|*} "* ]]; then CASES+=("$c"); fi
 done
 FLOOR=$ROOT/target/release/ringcast-floor
@@ -76,7 +78,8 @@ for c in "${CASES[@]}"; do
     # Each round starts with another build (base new floor, new floor base, ...): a run
     # may slow the next (the previous server's teardown), and a fixed order would bias one build.
     order=(base new)
-    if [ -n "${AB_FLOOR:-}" ]; then order+=(floor); fi
+    # The floor speaks websocket only.
+    if [ -n "${AB_FLOOR:-}" ] && [[ "$args" != *--polling-fraction* ]]; then order+=(floor); fi
     for i in "${!order[@]}"; do
       b=${order[$(((i + r - 1) % ${#order[@]}))]}
       case $b in base) bin=$BASE ;; new) bin=$NEW ;; floor) bin=$FLOOR ;; esac

@@ -7,10 +7,7 @@
 //! owner ([`ToShard::Adopt`]) and ends; the owner serves the request (and
 //! the rest of the keep-alive connection, or the upgraded websocket).
 
-use std::future::{poll_fn, Future};
-use std::pin::pin;
 use std::rc::Rc;
-use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
@@ -82,27 +79,18 @@ pub(crate) async fn serve(shard: Rc<Shard>, mut conn: Conn) {
 /// Reads one request head (within `http_head_timeout`) and serves it.
 /// `None`: the client closed, timed out or sent a bad head (answered).
 async fn request(shard: &Rc<Shard>, conn: &mut Conn) -> Option<Next> {
-    let head = {
-        // The head has usually arrived by the time the connection is
-        // served: the timer is only created when the read has to wait.
-        let mut read = pin!(read_head(shard, conn));
-        match poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await {
-            Poll::Ready(head) => head,
-            Poll::Pending => glommio::timer::timeout(shard.config.http_head_timeout, read).await,
-        }
-    };
-    let Ok(Some((head, head_len))) = head else {
+    // The head has usually arrived by the time the connection is served:
+    // the timer is only created when the read has to wait.
+    let head = super::io::within(shard.config.http_head_timeout, read_head(shard, conn)).await;
+    let Some(Some((head, head_len))) = head else {
         return None;
     };
     Some(dispatch(shard, conn, head, head_len).await)
 }
 
-/// Reads until a complete request head is buffered. `Ok(None)`: the client
+/// Reads until a complete request head is buffered. `None`: the client
 /// closed (or sent a bad head, already answered).
-async fn read_head(
-    shard: &Shard,
-    conn: &mut Conn,
-) -> glommio::Result<Option<(RequestHead, usize)>, ()> {
+async fn read_head(shard: &Shard, conn: &mut Conn) -> Option<(RequestHead, usize)> {
     let limits = http::Limits {
         max_head_bytes: shard.config.max_http_head_bytes,
         ..http::Limits::default()
@@ -110,7 +98,7 @@ async fn read_head(
     loop {
         if !conn.rbuf.is_empty() {
             match http::parse_request(&conn.rbuf, &limits) {
-                Ok(Some(h)) => return Ok(Some(h)),
+                Ok(Some(h)) => return Some(h),
                 Ok(None) => {}
                 Err(e) => {
                     tracing::debug!(error = %e, "bad HTTP request head");
@@ -123,12 +111,12 @@ async fn read_head(
                     }
                     .write(&mut out);
                     let _ = conn.write_all(&out).await;
-                    return Ok(None);
+                    return None;
                 }
             }
         }
         match conn.fill(shard).await {
-            Ok(0) | Err(_) => return Ok(None),
+            Ok(0) | Err(_) => return None,
             Ok(_) => {}
         }
     }

@@ -22,6 +22,27 @@ use crate::shard::msg::OutItem;
 use crate::shard::session::Session;
 use crate::shard::Shard;
 
+/// `fut`'s output, or `None` once `limit` has passed. The timer is only
+/// created when `fut` has to wait (most reads and writes complete at their
+/// first poll), and `fut` is never polled twice in a row for nothing:
+/// `glommio::timer::timeout` after a first poll would poll it again at once,
+/// a second `recvfrom` or `sendto` that fails with `EAGAIN`.
+pub(crate) async fn within<F: Future>(limit: Duration, fut: F) -> Option<F::Output> {
+    let mut fut = pin!(fut);
+    let mut timer: Option<glommio::timer::Timer> = None;
+    poll_fn(|cx| {
+        if let Poll::Ready(out) = fut.as_mut().poll(cx) {
+            return Poll::Ready(Some(out));
+        }
+        let timer = timer.get_or_insert_with(|| glommio::timer::Timer::new(limit));
+        match std::pin::Pin::new(timer).poll(cx) {
+            Poll::Ready(_) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
+}
+
 /// Lets every task made ready in this executor turn run before the caller
 /// writes to its socket: glommio queues a task that wakes itself behind
 /// those already queued. The writes of one turn then go out together, as
@@ -150,15 +171,10 @@ impl Conn {
         yield_to_turn_end().await;
         while !data.is_empty() {
             let socket = &mut self.socket;
-            let mut write = pin!(poll_fn(|cx| socket.poll_send(cx, data)));
-            let n = match poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await {
-                Poll::Ready(r) => r?,
-                Poll::Pending => {
-                    match glommio::timer::timeout(stall, async { Ok(write.await) }).await {
-                        Ok(r) => r?,
-                        Err(_) => return Err(io::ErrorKind::TimedOut.into()),
-                    }
-                }
+            let write = poll_fn(|cx| socket.poll_send(cx, data));
+            let n = match within(stall, write).await {
+                Some(r) => r?,
+                None => return Err(io::ErrorKind::TimedOut.into()),
             };
             if n == 0 {
                 return Err(io::ErrorKind::WriteZero.into());

@@ -8,7 +8,7 @@
 //! queue with gathered sends. Nothing is buffered per idle connection.
 
 use std::future::{poll_fn, Future as _};
-use std::pin::pin;
+
 use std::rc::Rc;
 use std::task::Poll;
 use std::time::Instant;
@@ -365,17 +365,8 @@ async fn finish(shard: &Shard, conn: &mut Conn, session: &Rc<Session>, peer_clos
     if flush {
         // Best effort, bounded: a peer that does not read is not waited for
         // (the timer is only created when the socket is full).
-        let mut flushed = pin!(poll_fn(|cx| conn.poll_flush_ws(cx, shard, session)));
-        if poll_fn(|cx| Poll::Ready(flushed.as_mut().poll(cx)))
-            .await
-            .is_pending()
-        {
-            let _ = glommio::timer::timeout(std::time::Duration::from_secs(1), async {
-                let _ = flushed.await;
-                Ok(())
-            })
-            .await;
-        }
+        let flushed = poll_fn(|cx| conn.poll_flush_ws(cx, shard, session));
+        let _ = super::io::within(std::time::Duration::from_secs(1), flushed).await;
     }
     session.st.borrow_mut().eio.clear_queue();
     if conn.write_all(&CLOSE_NORMAL).await.is_ok() && !peer_closed {
