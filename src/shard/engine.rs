@@ -80,22 +80,23 @@ impl Shard {
             let Some(session) = self.deadlines.borrow_mut().pop_due(now) else {
                 return;
             };
-            if session.poll_timeout().is_some_and(|at| at <= now) {
+            let due = |s: &Session| s.poll_timeout().is_some_and(|at| at <= now);
+            if due(&session) {
                 session.handle_timeout(now);
-                if session.poll_timeout().is_some_and(|at| at <= now) {
-                    // The protocol state fires every deadline at its instant
-                    // (its tests): one that stays due would be popped again
-                    // at once, forever. Leave it unscheduled instead.
+                // The protocol state fires every deadline at its instant (its
+                // tests): one that stays due would be popped again at once,
+                // forever. Leave it unscheduled instead.
+                let stuck = due(&session);
+                self.handle_session_events(&session);
+                if stuck {
                     debug_assert!(
                         false,
                         "session {}: a due deadline did not fire",
                         session.sid
                     );
                     tracing::error!(sid = %session.sid, "a due deadline did not fire");
-                    self.handle_session_events(&session);
                     continue;
                 }
-                self.handle_session_events(&session);
             }
             self.deadlines.borrow_mut().schedule(&session);
         }

@@ -399,8 +399,7 @@ impl Shard {
         if session.is_closed() {
             return;
         }
-        let app = &*self.app;
-        let nsp_name = app.namespace_name(nsp);
+        let nsp_name = self.app.namespace_name(nsp);
         let data = match verdict {
             Ok(data) => data,
             Err(r) => return self.refuse_connect(session, nsp_name, &r.message, r.data.as_ref()),
