@@ -13,7 +13,9 @@
 //!   messages with `Session::poll_payload` (what `runtime::polling` runs:
 //!   the same `PayloadWriter`, text packets copied once from their frames);
 //! - WebSocket: decoding masked client frames (one small text frame, a
-//!   1 KiB binary frame, and a 10-frame read as it comes off a socket).
+//!   1 KiB binary frame, and a 10-frame read as it comes off a socket);
+//!   the upgrade's request head parsed (a browser's and the load
+//!   generator's) and its `Sec-WebSocket-Accept` key.
 //!
 //! Run: `cargo bench --bench codec` (add `-- --quick` for a short run).
 
@@ -344,5 +346,45 @@ fn websocket_decode(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, socketio_codec, engineio_payload, websocket_decode);
+/// A websocket upgrade as a browser sends it (Chrome 131's header set).
+const BROWSER_UPGRADE: &[u8] = b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n\
+Host: chat.example.com\r\nConnection: Upgrade\r\nPragma: no-cache\r\n\
+Cache-Control: no-cache\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 \
+(KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36\r\nUpgrade: websocket\r\n\
+Origin: https://chat.example.com\r\nSec-WebSocket-Version: 13\r\n\
+Accept-Encoding: gzip, deflate, br, zstd\r\nAccept-Language: en-US,en;q=0.9\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n";
+
+/// The same upgrade as `ringcast-load` sends it (the connect storm's).
+const LOADGEN_UPGRADE: &[u8] = b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n\
+Host: 127.0.0.1:3000\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+/// What a new websocket connection costs the protocol core before any
+/// Socket.IO packet: the request head's parse and the accept key.
+fn websocket_handshake(c: &mut Criterion) {
+    let mut g = c.benchmark_group("websocket_handshake");
+    let limits = ringcast_proto::http::Limits::default();
+    for (name, head) in [("browser", BROWSER_UPGRADE), ("loadgen", LOADGEN_UPGRADE)] {
+        g.bench_function(format!("parse_request/{name}"), |b| {
+            b.iter(|| {
+                let parsed = ringcast_proto::http::parse_request(black_box(head), &limits);
+                black_box(parsed.unwrap().unwrap())
+            })
+        });
+    }
+    g.bench_function("accept_key", |b| {
+        b.iter(|| ws::accept_key(black_box(b"dGhlIHNhbXBsZSBub25jZQ==")))
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    socketio_codec,
+    engineio_payload,
+    websocket_decode,
+    websocket_handshake
+);
 criterion_main!(benches);

@@ -81,11 +81,20 @@ pub(crate) async fn serve(shard: Rc<Shard>, mut conn: Conn) {
 async fn request(shard: &Rc<Shard>, conn: &mut Conn) -> Option<Next> {
     // The head has usually arrived by the time the connection is served:
     // the timer is only created when the read has to wait.
-    let head = super::io::within(shard.config.http_head_timeout, read_head(shard, conn)).await;
-    let Some(Some((head, head_len))) = head else {
+    let Some(Some((mut head, head_len))) =
+        super::io::within(shard.config.http_head_timeout, read_head(shard, conn)).await
+    else {
         return None;
     };
-    Some(dispatch(shard, conn, head, head_len).await)
+    // A session of another ringcast node: served through it (forward.rs).
+    // Boxed: the proxy's state is most of a request's (2.4 KB), and only
+    // requests for other nodes' sessions need it.
+    if let Some((fwd, tag)) = super::forward::foreign(shard, &head) {
+        return Some(Box::pin(fwd.serve(shard, conn, head, head_len, &tag)).await);
+    }
+    // The head is lent, not moved: an `async fn` keeps a moved argument
+    // twice in its state (rust-lang/rust#62958).
+    Some(dispatch(shard, conn, &mut head, head_len).await)
 }
 
 /// Reads until a complete request head is buffered. `None`: the client
@@ -141,12 +150,13 @@ fn handoff(shard: &Shard, mut conn: Conn, owner: usize) {
 /// Serves one request where [`route`] sends it. Every handler that can
 /// refuse returns the [`EngineError`]; it becomes a response here, in one
 /// place ([`response::send_engine_error`]).
-async fn dispatch(shard: &Rc<Shard>, conn: &mut Conn, head: RequestHead, head_len: usize) -> Next {
-    // A session of another ringcast node: served through it (forward.rs).
-    if let Some((fwd, tag)) = super::forward::foreign(shard, &head) {
-        return fwd.serve(shard, conn, head, head_len, &tag).await;
-    }
-    let route = route_on(shard, &head);
+async fn dispatch(
+    shard: &Rc<Shard>,
+    conn: &mut Conn,
+    head: &mut RequestHead,
+    head_len: usize,
+) -> Next {
+    let route = route_on(shard, head);
     if let Route::Handoff(owner) = route {
         // The owner reads the request itself: nothing is consumed.
         return Next::Handoff(owner);
@@ -156,10 +166,10 @@ async fn dispatch(shard: &Rc<Shard>, conn: &mut Conn, head: RequestHead, head_le
     conn.rbuf.advance(head_len);
     let served = match route {
         Route::Handoff(owner) => Ok(Next::Handoff(owner)),
-        Route::NotFound => Ok(response::not_found(shard, conn, &head).await),
-        Route::Preflight => Ok(response::preflight(shard, conn, &head).await),
+        Route::NotFound => Ok(response::not_found(shard, conn, head).await),
+        Route::Preflight => Ok(response::preflight(shard, conn, head).await),
         Route::Error(EngineError::UnknownSid) => {
-            match polling::handle_get_after_close(shard, conn, &head).await {
+            match polling::handle_get_after_close(shard, conn, head).await {
                 Some(next) => Ok(next),
                 None => Err(EngineError::UnknownSid),
             }
@@ -169,18 +179,18 @@ async fn dispatch(shard: &Rc<Shard>, conn: &mut Conn, head: RequestHead, head_le
             kind,
             transport: Transport::Polling,
             protocol,
-        } => Ok(handshake::open_polling(shard, conn, &head, kind, protocol).await),
+        } => Ok(handshake::open_polling(shard, conn, head, kind, protocol).await),
         Route::Open {
             kind,
             transport: Transport::WebSocket,
             protocol,
-        } => handshake::open_websocket(shard, conn, &head, kind, protocol).await,
-        Route::Get(session) => polling::handle_get(shard, conn, &head, session).await,
-        Route::Post(session) => polling::handle_post(shard, conn, &head, session).await,
-        Route::Upgrade(session) => websocket::upgrade(shard, conn, &head, session).await,
+        } => handshake::open_websocket(shard, conn, head, kind, protocol).await,
+        Route::Get(session) => polling::handle_get(shard, conn, head, session).await,
+        Route::Post(session) => polling::handle_post(shard, conn, head, session).await,
+        Route::Upgrade(session) => websocket::upgrade(shard, conn, head, session).await,
     };
     match served {
         Ok(next) => next,
-        Err(e) => response::send_engine_error(shard, conn, &head, e).await,
+        Err(e) => response::send_engine_error(shard, conn, head, e).await,
     }
 }

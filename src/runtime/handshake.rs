@@ -13,7 +13,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use bytes::BytesMut;
 use ringcast_proto::engineio::payload::PayloadWriter;
 use ringcast_proto::engineio::session::SessionConfig;
-use ringcast_proto::engineio::{EngineError, Format, OpenPacket, Protocol};
+use ringcast_proto::engineio::{EngineError, Format, Protocol};
 use ringcast_proto::http::{self, RequestHead};
 use ringcast_proto::ws;
 use ringcast_proto::ws::deflate::Negotiated;
@@ -48,11 +48,24 @@ async fn refused_by_hook(shard: &Shard, conn: &mut Conn, head: &RequestHead) -> 
     Some(send_response(conn, 403, &headers, body.as_bytes(), keep_alive).await)
 }
 
-/// The handshake details a Socket.IO handler can read, from the first request.
+/// The handshake details a Socket.IO handler can read, from the first
+/// request (copied: the request is answered after the session opens).
 pub(crate) fn handshake_info(head: &RequestHead, conn: &Conn) -> Handshake {
+    handshake_of(head.headers.as_str().into(), head.query.raw.clone(), conn)
+}
+
+/// [`handshake_info`] of a request that is done with its head (a
+/// websocket's: the 101 is written): the header text and the query string
+/// move into the record instead of being copied.
+fn handshake_taken(head: &mut RequestHead, conn: &Conn) -> Handshake {
+    let (headers, query) = head.take_fields_and_query();
+    handshake_of(headers.into_boxed_str(), query, conn)
+}
+
+fn handshake_of(raw_headers: Box<str>, query: String, conn: &Conn) -> Handshake {
     Handshake {
-        raw_headers: head.headers.as_str().into(),
-        query: head.query.raw.clone(),
+        raw_headers,
+        query,
         address: conn
             .peer_addr()
             .map(|a| ip_text(a.ip()))
@@ -95,20 +108,12 @@ fn ip_text(ip: std::net::IpAddr) -> String {
 /// CONNECT reply is queued behind the open packet.
 pub(crate) fn new_session(
     shard: &Rc<Shard>,
-    head: &RequestHead,
-    conn: &Conn,
+    handshake: Handshake,
     kind: SessionKind,
     transport: Transport,
     protocol: Protocol,
 ) -> Rc<Session> {
-    let session = create_session(
-        shard,
-        kind,
-        transport,
-        protocol,
-        handshake_info(head, conn),
-        Instant::now(),
-    );
+    let session = create_session(shard, kind, transport, protocol, handshake, Instant::now());
     if protocol.is_v3() && kind == SessionKind::SocketIo {
         shard.handle_v3_open(&session);
     }
@@ -142,18 +147,18 @@ pub(crate) fn create_session(
     session
 }
 
-/// The open packet's text (`0{…}`).
-pub(crate) fn open_packet(shard: &Shard, sid: &str, upgrades: &[&str]) -> String {
+/// The open packet's text (`0{…}`) of a websocket session (no upgrade)
+/// or, with `polling`, of a polling one.
+pub(crate) fn open_packet(shard: &Shard, sid: &str, polling: bool) -> String {
+    let templates = &shard.open_templates;
+    let template = if polling {
+        &templates.polling
+    } else {
+        &templates.websocket
+    };
     let mut text = String::with_capacity(128 + sid.len());
     text.push('0');
-    OpenPacket {
-        sid,
-        upgrades,
-        ping_interval: shard.config.ping_interval.as_millis() as u64,
-        ping_timeout: shard.config.ping_timeout.as_millis() as u64,
-        max_payload: shard.config.max_http_buffer_size as u64,
-    }
-    .write_json(&mut text);
+    template.write_json(sid, &mut text);
     text
 }
 
@@ -173,7 +178,8 @@ pub(crate) async fn open_polling(
     if let Some(next) = super::ip_limit::refuse_over_cap(shard, conn, head).await {
         return next;
     }
-    let session = new_session(shard, head, conn, kind, Transport::Polling, protocol);
+    let handshake = handshake_info(head, conn);
+    let session = new_session(shard, handshake, kind, Transport::Polling, protocol);
     let mut body = polling_open_body(shard, &session.sid);
     if protocol.is_v3() {
         // A v3 payload of one packet: `<length>:0{…}`.
@@ -202,12 +208,7 @@ pub(crate) async fn open_polling(
 /// The answer to a polling handshake: the open packet, offering the
 /// websocket upgrade when that transport is enabled.
 pub(crate) fn polling_open_body(shard: &Shard, sid: &str) -> String {
-    let upgrades: &[&str] = if shard.config.transports.websocket {
-        &["websocket"]
-    } else {
-        &[]
-    };
-    open_packet(shard, sid, upgrades)
+    open_packet(shard, sid, true)
 }
 
 /// Adds `headers` to a complete response head in `out` (before its final
@@ -253,7 +254,7 @@ pub(crate) fn accept(
 pub(crate) async fn open_websocket(
     shard: &Rc<Shard>,
     conn: &mut Conn,
-    head: &RequestHead,
+    head: &mut RequestHead,
     kind: SessionKind,
     protocol: Protocol,
 ) -> Result<Next, EngineError> {
@@ -266,16 +267,25 @@ pub(crate) async fn open_websocket(
     }
     let (mut out, deflate) = accept(shard, head)?;
     conn.deflate = deflate;
-    let session = new_session(shard, head, conn, kind, Transport::WebSocket, protocol);
+    // The head is not read again: its text moves into the handshake record.
+    let handshake = handshake_taken(head, conn);
+    let session = new_session(shard, handshake, kind, Transport::WebSocket, protocol);
     if let Some(cookie) = &shard.config.cookie {
         append_headers(
             &mut out,
             &[("Set-Cookie", cookie.header_value(&session.sid))],
         );
     }
-    // The 101 and the open packet's frame in one write.
-    let open = open_packet(shard, &session.sid, &[]);
-    ws::encode_frame(ws::opcode::TEXT, open.as_bytes(), &mut out);
+    // The 101 and the open packet's frame in one write; the packet's text
+    // is written in the thread's scratch buffer, not a `String` of its own.
+    crate::shard::encode::with_scratch(|text| {
+        text.push('0');
+        shard
+            .open_templates
+            .websocket
+            .write_json(&session.sid, text);
+        ws::encode_frame(ws::opcode::TEXT, text.as_bytes(), &mut out);
+    });
     if conn.write_all(&out).await.is_err() {
         shard.close_session(&session, CloseReason::TransportClose);
         return Ok(Next::Close);

@@ -157,7 +157,7 @@ const SCRATCH_KEEP: usize = 64 * 1024;
 
 /// Runs `f` on an empty scratch `String` (a fresh one if the thread's is
 /// in use, which no encoder here does: they call no user code).
-fn with_scratch<R>(f: impl FnOnce(&mut String) -> R) -> R {
+pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut String) -> R) -> R {
     SCRATCH.with(|cell| match cell.try_borrow_mut() {
         Ok(mut out) => {
             out.clear();

@@ -17,28 +17,27 @@ use super::Shard;
 pub fn random_id() -> Box<str> {
     let mut raw = [0u8; 15];
     rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut raw);
-    sid::encode_sid(&raw).into_boxed_str()
+    sid::SidText::new(&raw, None).as_str().into()
 }
 
 impl Shard {
     /// A new session id that routes to this shard (`sid::shard_for`): ids
-    /// are drawn until one maps here, so each stays uniformly random.
+    /// are drawn until one maps here, so each stays uniformly random; they
+    /// are drawn on the stack and only the one kept is allocated.
     /// With forwarding between nodes (`Config::node_tag`), the id ends with
     /// this node's tag (`sid::encode_cluster_sid`).
     pub fn new_sid(&self) -> Box<str> {
+        let tag = self.config.node_tag.as_deref();
+        let mut rng = rand::thread_rng();
         loop {
-            let id = match &self.config.node_tag {
-                Some(tag) => {
-                    let mut raw = [0u8; 15];
-                    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut raw);
-                    sid::encode_cluster_sid(&raw, tag).into_boxed_str()
-                }
-                None => random_id(),
-            };
-            if sid::shard_for(&id, self.nshards) == self.id
-                && !self.sessions.borrow().contains_key(&id)
+            let mut raw = [0u8; 15];
+            rand::RngCore::fill_bytes(&mut rng, &mut raw);
+            let text = sid::SidText::new(&raw, tag);
+            let id = text.as_str();
+            if sid::shard_for(id, self.nshards) == self.id
+                && !self.sessions.borrow().contains_key(id)
             {
-                return id;
+                return id.into();
             }
         }
     }

@@ -23,6 +23,7 @@ pub mod deliver;
 mod eio3;
 pub mod encode;
 pub mod engine;
+pub mod id_key;
 mod inbound;
 pub mod mesh;
 pub mod msg;
@@ -44,9 +45,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ahash::AHashMap;
+use ringcast_proto::engineio::{OpenPacket, OpenTemplate};
 
 use crate::config::Config;
 pub use app::{App, Refusal};
+use id_key::IdKey;
 use mesh::Mesh;
 use rooms::RoomTable;
 use session::{CloseReason, Session};
@@ -95,13 +98,13 @@ pub struct Shard {
     /// The application: namespaces and handlers.
     pub app: Arc<dyn App>,
     /// Engine.IO sessions owned here, by sid.
-    pub sessions: RefCell<AHashMap<Box<str>, Rc<Session>>>,
+    pub sessions: RefCell<AHashMap<IdKey, Rc<Session>>>,
     /// Every session's next deadline (heartbeat, connect timeout).
     pub deadlines: RefCell<deadlines::Deadlines>,
     /// Socket.IO sockets owned here.
     pub sockets: RefCell<slab::Slab<Rc<SocketState>>>,
     /// Socket id → key: the room named by each socket's id.
-    pub socket_ids: RefCell<AHashMap<Box<str>, SocketKey>>,
+    pub socket_ids: RefCell<AHashMap<IdKey, SocketKey>>,
     /// One room table per namespace, by index; tables of dynamic
     /// namespaces' children are added on demand ([`Self::ensure_namespace`]),
     /// so an index past the end is a namespace with no socket here.
@@ -120,6 +123,10 @@ pub struct Shard {
     pub scratch: RefCell<Vec<u8>>,
     /// Flush buffer: small queued frames are copied here and sent as one slice.
     pub wscratch: RefCell<Vec<u8>>,
+    /// The open packet of this configuration, for a websocket session
+    /// (`upgrades: []`) and for a polling one (`["websocket"]` when that
+    /// transport is on), written once: a handshake adds its sid.
+    pub(crate) open_templates: OpenTemplates,
     /// Set when the server is shutting down.
     pub stopping: Cell<bool>,
     /// Namespace-wide ack id counters (Node's `nsp._ids`), one per
@@ -130,6 +137,38 @@ pub struct Shard {
     pub closed_polls: RefCell<closed::ClosedPolls>,
     /// Connection state recovery store, when the option is on.
     pub recovery: Option<RefCell<recovery::RecoveryStore>>,
+}
+
+/// [`Shard::open_templates`].
+#[derive(Debug)]
+pub(crate) struct OpenTemplates {
+    /// A websocket session's: no upgrade.
+    pub websocket: OpenTemplate,
+    /// A polling session's: the websocket upgrade when it is enabled.
+    pub polling: OpenTemplate,
+}
+
+impl OpenTemplates {
+    fn new(config: &Config) -> Self {
+        let with = |upgrades: &[&str]| {
+            OpenTemplate::new(&OpenPacket {
+                sid: "",
+                upgrades,
+                ping_interval: config.ping_interval.as_millis() as u64,
+                ping_timeout: config.ping_timeout.as_millis() as u64,
+                max_payload: config.max_http_buffer_size as u64,
+            })
+        };
+        let polling: &[&str] = if config.transports.websocket {
+            &["websocket"]
+        } else {
+            &[]
+        };
+        Self {
+            websocket: with(&[]),
+            polling: with(polling),
+        }
+    }
 }
 
 impl std::fmt::Debug for Shard {
@@ -157,6 +196,7 @@ impl Shard {
             .connection_state_recovery
             .as_ref()
             .map(|c| RefCell::new(recovery::RecoveryStore::new(c)));
+        let open_templates = OpenTemplates::new(&config);
         let shard = Rc::new(Self {
             id,
             nshards,
@@ -174,6 +214,7 @@ impl Shard {
             ops: RefCell::new(ops::PendingOps::default()),
             scratch: RefCell::new(vec![0; 64 * 1024]),
             wscratch: RefCell::new(Vec::new()),
+            open_templates,
             stopping: Cell::new(false),
             next_ack_ids: RefCell::new(vec![0; nsps]),
             closed_polls: RefCell::new(closed::ClosedPolls::default()),
@@ -232,7 +273,7 @@ impl Shard {
         self.deadlines.borrow_mut().schedule(&session);
         self.sessions
             .borrow_mut()
-            .insert(session.sid.clone(), session);
+            .insert(IdKey::new(&session.sid), session);
     }
 
     /// Ends a session: disconnects its sockets (handlers see `reason`),
@@ -251,7 +292,7 @@ impl Shard {
             std::mem::take(&mut st.sockets)
         };
         self.stats.ops.count_disconnect(reason);
-        self.sessions.borrow_mut().remove(&session.sid);
+        self.sessions.borrow_mut().remove(&*session.sid);
         self.quota.release_session(&session.handshake.address);
         for (_, key) in sockets {
             self.remove_socket(key, reason);

@@ -98,7 +98,9 @@ pub struct State {
     /// The Engine.IO protocol state (transport, timers, queue).
     pub eio: eio::Session<OutItem>,
     /// Socket.IO sockets of this session: (namespace index, socket key).
-    pub sockets: Vec<(u16, SocketKey)>,
+    /// Most sessions have one: it is kept inline (no allocation), in the
+    /// room a `Vec` takes.
+    pub sockets: smallvec::SmallVec<[(u16, SocketKey); 1]>,
     /// Namespaces whose CONNECT waits for async middleware.
     pub connecting: Vec<u16>,
     /// A BINARY_EVENT/BINARY_ACK waiting for attachments. Boxed: a
@@ -152,7 +154,7 @@ impl Session {
             st: RefCell::new(State {
                 writer: None,
                 eio: eio::Session::new(config, transport, now),
-                sockets: Vec::new(),
+                sockets: smallvec::SmallVec::new(),
                 connecting: Vec::new(),
                 reassembly: None,
                 get_relayed: false,

@@ -120,8 +120,11 @@ impl Shard {
         id: Box<str>,
         auth: Value,
     ) -> SocketKey {
+        // The table's key is a copy kept inline (`id_key`), not a second
+        // allocation.
+        let id_key = super::id_key::IdKey::new(&id);
         let state = Rc::new(SocketState {
-            id: id.clone(),
+            id,
             nsp,
             session: session.clone(),
             auth,
@@ -136,8 +139,8 @@ impl Shard {
         });
         self.ensure_namespace(nsp);
         let key = self.sockets.borrow_mut().insert(state) as SocketKey;
-        self.socket_room_event(nsp, &id, true);
-        self.socket_ids.borrow_mut().insert(id, key);
+        self.socket_room_event(nsp, id_key.as_str(), true);
+        self.socket_ids.borrow_mut().insert(id_key, key);
         self.rooms.borrow_mut()[nsp as usize].add_socket(key);
         session.st.borrow_mut().sockets.push((nsp, key));
         key
@@ -170,14 +173,14 @@ impl Shard {
                 }
             }
         }
-        self.socket_ids.borrow_mut().remove(&state.id);
+        self.socket_ids.borrow_mut().remove(&*state.id);
         self.socket_room_event(state.nsp, &state.id, false);
         state
             .session
             .st
             .borrow_mut()
             .sockets
-            .retain(|&(_, k)| k != key);
+            .retain(|&mut (_, k)| k != key);
         let acks = std::mem::take(&mut *state.acks.borrow_mut());
         self.app.handle_disconnect(self, key, reason);
         self.persist_session(&state, reason);

@@ -178,7 +178,7 @@ impl Sim {
                     if transport == Transport::Polling {
                         return done(200, &polling_open_body(&shard, &session.sid));
                     }
-                    let open = open_packet(&shard, &session.sid, &[]);
+                    let open = open_packet(&shard, &session.sid, false);
                     let frame = Frame::text(open.as_bytes()[0], &open.as_bytes()[1..]);
                     return Reply::Switched(Ws {
                         shard: at,

@@ -42,6 +42,46 @@ pub fn encode_sid(random: &[u8; 15]) -> String {
     URL_SAFE_NO_PAD.encode(random)
 }
 
+/// A session id drawn on the stack: [`encode_sid`]'s text, then a node
+/// tag if any, without an allocation. A shard draws ids until one routes
+/// to it ([`shard_for`]; half of them with two shards), so only the one it
+/// keeps is copied to the heap.
+#[derive(Clone, Copy)]
+pub struct SidText {
+    bytes: [u8; CLUSTER_SID_LEN],
+    len: usize,
+}
+
+impl SidText {
+    /// The id of 15 random bytes, followed by `tag` (a node tag from
+    /// [`encode_node_tag`]; a longer one is cut to [`NODE_TAG_LEN`]
+    /// characters at a character boundary).
+    pub fn new(random: &[u8; 15], tag: Option<&str>) -> Self {
+        let mut bytes = [0u8; CLUSTER_SID_LEN];
+        let n = URL_SAFE_NO_PAD
+            .encode_slice(random, &mut bytes[..SID_LEN])
+            .expect("15 bytes encode to 20 characters");
+        debug_assert_eq!(n, SID_LEN);
+        let mut len = SID_LEN;
+        if let Some(tag) = tag {
+            let mut take = tag.len().min(NODE_TAG_LEN);
+            while !tag.is_char_boundary(take) {
+                take -= 1;
+            }
+            bytes[SID_LEN..SID_LEN + take].copy_from_slice(&tag.as_bytes()[..take]);
+            len += take;
+        }
+        Self { bytes, len }
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        // base64url characters, then a prefix of a `&str` cut at a char
+        // boundary: UTF-8 by construction.
+        std::str::from_utf8(&self.bytes[..self.len]).expect("sid text is UTF-8")
+    }
+}
+
 /// Encodes 6 random bytes as a node tag (8 base64url chars).
 pub fn encode_node_tag(random: &[u8; 6]) -> String {
     URL_SAFE_NO_PAD.encode(random)
@@ -109,6 +149,26 @@ pub fn is_well_formed(sid: &str) -> bool {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn sid_text_is_the_encoded_sid() {
+        let raw = *b"0123456789abcde";
+        let tag = encode_node_tag(b"\x01\x02\x03\x04\x05\x06");
+        assert_eq!(SidText::new(&raw, None).as_str(), encode_sid(&raw));
+        assert_eq!(
+            SidText::new(&raw, Some(&tag)).as_str(),
+            encode_cluster_sid(&raw, &tag)
+        );
+        assert_eq!(
+            SidText::new(&raw, Some(&tag)).as_str().len(),
+            CLUSTER_SID_LEN
+        );
+        // Never past its room, and never inside a character.
+        assert_eq!(
+            SidText::new(&raw, Some("abcdefgé")).as_str().len(),
+            SID_LEN + 7
+        );
+    }
 
     #[test]
     fn encode_known_vector() {

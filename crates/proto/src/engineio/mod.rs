@@ -25,7 +25,7 @@ pub mod payload;
 pub mod session;
 pub mod v3;
 
-pub use open::{EngineError, OpenPacket};
+pub use open::{EngineError, OpenPacket, OpenTemplate};
 pub use packet::{DecodeError, Packet};
 pub use payload::Format;
 pub use v3::Protocol;

@@ -95,6 +95,12 @@ impl Headers {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// [`Headers::as_str`], owned (no copy: the head sizes its text
+    /// exactly, so this does not reallocate either).
+    pub fn into_boxed_str(self) -> Box<str> {
+        self.0.into_boxed_str()
+    }
 }
 
 #[cfg(test)]

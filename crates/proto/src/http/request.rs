@@ -80,6 +80,23 @@ impl RequestHead {
         self.access_control_request_headers
             .map(|s| self.headers.at(s))
     }
+
+    /// Takes the header fields and the raw query string out of the head
+    /// (for a session's handshake record, without copying them). The head
+    /// keeps no field afterwards: [`RequestHead::headers`] is empty and
+    /// every field accessor (`host`, `origin`, the websocket key…) answers
+    /// `None`; the parsed query parameters stay.
+    pub fn take_fields_and_query(&mut self) -> (Headers, String) {
+        self.host = None;
+        self.origin = None;
+        self.ws_key = None;
+        self.ws_version = None;
+        self.access_control_request_headers = None;
+        (
+            std::mem::take(&mut self.headers),
+            std::mem::take(&mut self.query.raw),
+        )
+    }
 }
 
 /// Parses a request head from the start of `buf`.

@@ -49,6 +49,29 @@ fn polling_handshake() {
 }
 
 #[test]
+fn fields_and_query_taken_for_a_handshake() {
+    let mut h = head(
+        "GET /socket.io/?EIO=4&transport=websocket&token=a%20b HTTP/1.1\r\nHost: x\r\n\
+         Origin: http://o\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    );
+    let text = h.headers.as_str().to_owned();
+    let (headers, raw) = h.take_fields_and_query();
+    assert_eq!(&*headers.into_boxed_str(), text);
+    assert_eq!(raw, "EIO=4&transport=websocket&token=a%20b");
+    // Nothing refers into the text the head gave away.
+    assert!(h.headers.is_empty());
+    assert_eq!(h.query.raw, "");
+    assert_eq!(
+        (h.host(), h.origin(), h.ws_key(), h.ws_version()),
+        (None, None, None, None)
+    );
+    assert_eq!(h.access_control_request_headers(), None);
+    // The parsed parameters stay.
+    assert_eq!(h.query.transport.as_deref(), Some("websocket"));
+}
+
+#[test]
 fn post_with_body() {
     let req = "POST /socket.io/?EIO=4&transport=polling&sid=lv_VI97HAXpY6yYWAAAC HTTP/1.1\r\n\
                Host: x\r\nContent-Type: text/plain;charset=UTF-8\r\nContent-Length: 6\r\n\r\n4hello";

@@ -5,6 +5,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use sha1::{Digest as _, Sha1};
 
 /// The GUID appended to the client key.
 pub const ACCEPT_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -40,13 +41,13 @@ impl std::fmt::Display for AcceptKey {
 /// `Sec-WebSocket-Accept` value for a `Sec-WebSocket-Key` (already trimmed
 /// of surrounding whitespace by the HTTP parser).
 pub fn accept_key(sec_websocket_key: &[u8]) -> AcceptKey {
-    let mut h = sha1_smol::Sha1::new();
+    let mut h = Sha1::new();
     h.update(sec_websocket_key);
     h.update(ACCEPT_GUID.as_bytes());
     let mut out = [0u8; 28];
     // 20 bytes encode to exactly 28 characters (padded).
     let n = STANDARD
-        .encode_slice(h.digest().bytes(), &mut out)
+        .encode_slice(h.finalize(), &mut out)
         .expect("28 bytes hold the base64 of 20");
     debug_assert_eq!(n, 28);
     AcceptKey(out)
