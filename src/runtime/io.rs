@@ -31,7 +31,7 @@ use crate::shard::Shard;
 /// A future of its own rather than an `async fn`: an `async fn` keeps its
 /// argument and the local it is pinned in apart (rust-lang/rust#62958), so
 /// the head read's future, allocated once per connection, took 1,280 bytes
-/// instead of 600.
+/// instead of 544.
 pub(crate) fn within<F: Future>(limit: Duration, fut: F) -> Within<F> {
     Within {
         fut,
