@@ -98,7 +98,17 @@ fn drain(shard: &Rc<Shard>, fd: RawFd) -> io::Result<usize> {
 fn start(shard: &Rc<Shard>, socket: Socket, peer: Option<SocketAddr>) {
     let _ = socket.set_nodelay();
     let conn = Conn::new(socket, BytesMut::new()).with_peer(peer);
-    glommio::spawn_local(conn::serve(shard.clone(), conn)).detach();
+    let serve = conn::serve(shard.clone(), conn);
+    // The task's future lives as long as the connection: its size is memory
+    // per idle connection (552 bytes; a kilobyte more once cost 7 % of the
+    // connect storm's CPU, docs/benchmarks.md, "observations on the
+    // 2026-12-08 run").
+    debug_assert!(
+        size_of_val(&serve) <= 640,
+        "a connection's task future grew to {} bytes",
+        size_of_val(&serve)
+    );
+    glommio::spawn_local(serve).detach();
 }
 
 /// Sets or clears `O_NONBLOCK` with one `ioctl(FIONBIO)` (no `F_GETFL`).
