@@ -63,7 +63,7 @@ fn new_session(i: usize, max_buffered: usize) -> Rc<Session> {
         protocol: ringcast_proto::engineio::Protocol::V4,
     };
     Session::new(
-        format!("s{i:019}").into_boxed_str(),
+        format!("s{i:019}").as_str().into(),
         SessionKind::SocketIo,
         Transport::WebSocket,
         Handshake::default(),
@@ -136,7 +136,7 @@ fn fanout(c: &mut Criterion) {
         for i in 0..n {
             let s = new_session(i, config.max_buffered_bytes);
             shard.insert_session(s.clone());
-            let key = shard.insert_socket(&s, 0, format!("k{i:019}").into(), Value::Null);
+            let key = shard.insert_socket(&s, 0, format!("k{i:019}").as_str().into(), Value::Null);
             shard
                 .join(key, "room")
                 .expect("one short room is within the quotas");

@@ -111,6 +111,12 @@ pub(super) fn state_of<T: Any + Send + Sync>(shard: &Shard) -> Option<Arc<T>> {
 }
 
 /// Several handlers' futures as one, run one after the other.
+/// Runs the namespace's connect handlers on `socket`: the futures of the
+/// async ones, in order, as one.
+fn connect_handlers(ns: &NamespaceBuilder, socket: &Socket) -> Spawned {
+    chain(ns.on_connect.iter().filter_map(|h| h(socket)).collect())
+}
+
 fn chain(futures: Vec<LocalFuture<()>>) -> Spawned {
     match futures.len() {
         0 => None,
@@ -278,10 +284,17 @@ impl App for ServerApp {
             return;
         };
         self.observe(&socket, Lifecycle::Connected);
+        if ns.order == EventOrder::Concurrent {
+            // As in `handle_event`: no closure, so no clone of the
+            // namespace's `Arc` (an atomic increment and decrement per
+            // connection on a count every shard shares).
+            if let Some(f) = connect_handlers(ns, &socket) {
+                glommio::spawn_local(f).detach();
+            }
+            return;
+        }
         let handlers = ns.clone();
-        run(ns, &socket, move |s| {
-            chain(handlers.on_connect.iter().filter_map(|h| h(s)).collect())
-        });
+        run(ns, &socket, move |s| connect_handlers(&handlers, s));
     }
 
     fn handle_event(&self, shard: &Rc<Shard>, key: SocketKey, ev: Incoming) {

@@ -10,14 +10,15 @@ use ringcast_proto::engineio::Packet;
 use ringcast_proto::sid;
 
 use super::app::EngineMessage;
+use super::id_key::IdKey;
 use super::session::{CloseReason, Session, SessionKind};
 use super::Shard;
 
 /// A fresh, unguessable id (120 random bits from a CSPRNG, base64url, 20 chars).
-pub fn random_id() -> Box<str> {
+pub fn random_id() -> IdKey {
     let mut raw = [0u8; 15];
     rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut raw);
-    sid::SidText::new(&raw, None).as_str().into()
+    IdKey::new(sid::SidText::new(&raw, None).as_str())
 }
 
 impl Shard {
@@ -26,7 +27,7 @@ impl Shard {
     /// are drawn on the stack and only the one kept is allocated.
     /// With forwarding between nodes (`Config::node_tag`), the id ends with
     /// this node's tag (`sid::encode_cluster_sid`).
-    pub fn new_sid(&self) -> Box<str> {
+    pub fn new_sid(&self) -> IdKey {
         let tag = self.config.node_tag.as_deref();
         let mut rng = rand::thread_rng();
         loop {
@@ -37,7 +38,7 @@ impl Shard {
             if sid::shard_for(id, self.nshards) == self.id
                 && !self.sessions.borrow().contains_key(id)
             {
-                return id.into();
+                return IdKey::new(id);
             }
         }
     }

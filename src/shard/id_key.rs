@@ -9,6 +9,9 @@
 //! the key itself; a longer one (an Engine.IO v3 socket id, `nsp#sid`) is
 //! kept on the heap.
 //!
+//! The same type holds the id in the session (`Session::sid`) and the
+//! socket (`SocketState::id`) themselves: no allocation for either.
+//!
 //! Invariant: a key hashes and compares as the `&str` it was made from
 //! (`Borrow<str>`), so tables are searched with a plain `&str`.
 
@@ -59,6 +62,12 @@ impl IdKey {
     }
 }
 
+impl From<&str> for IdKey {
+    fn from(id: &str) -> Self {
+        Self::new(id)
+    }
+}
+
 impl Borrow<str> for IdKey {
     fn borrow(&self) -> &str {
         self.as_str()
@@ -79,6 +88,20 @@ impl PartialEq for IdKey {
 }
 
 impl Eq for IdKey {}
+
+impl std::ops::Deref for IdKey {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Display for IdKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 impl std::fmt::Debug for IdKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -111,5 +134,26 @@ mod tests {
         assert_eq!(t.get("lv_VI97HAXpY6yYWAAAD"), None);
         assert_eq!(t.remove(long), Some(3));
         assert_eq!(t.len(), 3);
+    }
+
+    #[test]
+    fn a_key_reads_as_its_id() {
+        let long = "/a-namespace-name#lv_VI97HAXpY6yYWAAAC";
+        for id in ["lv_VI97HAXpY6yYWAAAC", long] {
+            let key = IdKey::from(id);
+            assert_eq!(&*key, id);
+            assert_eq!(key.to_string(), id);
+            assert_eq!(format!("{key:?}"), format!("{id:?}"));
+            assert!(key.starts_with("lv_") || key.starts_with('/'));
+        }
+    }
+
+    #[test]
+    fn server_made_ids_are_kept_inline() {
+        // `random_id` and `new_sid` without a node tag: 20 characters.
+        assert!(matches!(
+            super::super::engine::random_id(),
+            IdKey::Inline { len: 20, .. }
+        ));
     }
 }

@@ -273,7 +273,7 @@ impl Shard {
         self.deadlines.borrow_mut().schedule(&session);
         self.sessions
             .borrow_mut()
-            .insert(IdKey::new(&session.sid), session);
+            .insert(session.sid.clone(), session);
     }
 
     /// Ends a session: disconnects its sockets (handlers see `reason`),

@@ -18,6 +18,7 @@ use serde_json::Value;
 
 use super::app::{Authorization, SocketData, Verdict};
 use super::encode;
+use super::id_key::IdKey;
 use super::ops::{start_op, Op, OpResult};
 use super::port::{ShardTask, ToCluster, ToShard};
 use super::recovery::{new_pid, pid_owner, Persisted, Recovered};
@@ -60,7 +61,7 @@ impl Shard {
         let Some(pid) = state.pid.borrow_mut().take() else {
             return;
         };
-        let rooms: Vec<Box<str>> = std::iter::once(state.id.clone())
+        let rooms: Vec<Box<str>> = std::iter::once(Box::<str>::from(state.id.as_str()))
             .chain(state.rooms.borrow().iter().cloned())
             .collect();
         let data = state.data.borrow_mut().take();
@@ -68,7 +69,7 @@ impl Shard {
             let s = store.borrow();
             SessionRecord {
                 pid: pid.clone(),
-                sid: state.id.clone(),
+                sid: state.id.as_str().into(),
                 nsp: state.nsp,
                 tail: s.tail(state.nsp, &rooms, TAIL_MAX, TAIL_BYTES),
                 rooms: rooms.clone(),
@@ -111,7 +112,7 @@ impl Shard {
         store.borrow_mut().persist(
             pid,
             Persisted {
-                sid: state.id.clone(),
+                sid: state.id.as_str().into(),
                 nsp: state.nsp,
                 rooms,
                 data,
@@ -364,7 +365,7 @@ impl Shard {
         match verdict {
             // A middleware's data replaces the kept one.
             Ok(d) => self.attach_recovered(session, nsp, auth, r, d.or(data)),
-            Err(_) => self.finish_connect(session, nsp, r.sid, auth, verdict),
+            Err(_) => self.finish_connect(session, nsp, IdKey::new(&r.sid), auth, verdict),
         }
     }
 
@@ -396,7 +397,7 @@ impl Shard {
         for m in r.missed.iter().chain(&extra) {
             self.push_to_session(session, m, false);
         }
-        let key = self.insert_socket(session, nsp, r.sid.clone(), auth);
+        let key = self.insert_socket(session, nsp, IdKey::new(&r.sid), auth);
         for room in r.rooms.iter().filter(|room| **room != r.sid) {
             // Exempt from the room quotas: the socket had these rooms.
             let _ = self.join_exempt(key, room);

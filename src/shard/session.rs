@@ -28,6 +28,8 @@ use ringcast_proto::engineio::session::{self as eio, Event, SessionConfig};
 use ringcast_proto::engineio::{Packet, Protocol};
 use ringcast_proto::socketio::Reassembler;
 
+use super::id_key::IdKey;
+
 pub use ringcast_proto::engineio::session::{CloseReason, Push, Transport};
 
 use super::msg::{Control, OutItem};
@@ -130,7 +132,7 @@ pub struct Session {
     /// heap (`None`: no entry; see [`super::deadlines`]).
     pub(super) scheduled: Cell<Option<Instant>>,
     /// The Engine.IO session id (20 chars, base64url).
-    pub sid: Box<str>,
+    pub sid: IdKey,
     /// Details of the opening request.
     pub handshake: Handshake,
 }
@@ -138,7 +140,7 @@ pub struct Session {
 impl Session {
     /// A new session opened at `now` on `transport`.
     pub fn new(
-        sid: Box<str>,
+        sid: IdKey,
         kind: SessionKind,
         transport: Transport,
         handshake: Handshake,

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::app::{Authorization, Creation, Incoming, LocalFuture, Verdict, NO_NAMESPACE};
 use super::encode;
+use super::id_key::IdKey;
 use super::port::ToCluster;
 use super::session::{CloseReason, Session};
 use super::{Shard, SocketKey};
@@ -363,7 +364,10 @@ impl Shard {
         auth: Value,
     ) {
         let id = if session.protocol.is_v3() {
-            super::eio3::socket_id(self.app.namespace_name(nsp), &session.sid)
+            IdKey::new(&super::eio3::socket_id(
+                self.app.namespace_name(nsp),
+                &session.sid,
+            ))
         } else {
             super::engine::random_id()
         };
@@ -392,7 +396,7 @@ impl Shard {
         self: &Rc<Self>,
         session: &Rc<Session>,
         nsp: u16,
-        id: Box<str>,
+        id: IdKey,
         auth: Value,
         verdict: Verdict,
     ) {

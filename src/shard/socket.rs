@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::app::SocketData;
 use super::deliver::{AckOrigin, AckReply};
+use super::id_key::IdKey;
 use super::msg::{Msg, OutItem};
 use super::port::{ClusterPort, ToCluster};
 use super::quota::{JoinError, Quota, SocketQuota};
@@ -84,7 +85,7 @@ pub enum AckError {
 #[derive(Debug)]
 pub struct SocketState {
     /// The socket id (20 chars, distinct from the Engine.IO sid).
-    pub id: Box<str>,
+    pub id: IdKey,
     /// Namespace index.
     pub nsp: u16,
     /// The carrying Engine.IO session.
@@ -117,12 +118,12 @@ impl Shard {
         &self,
         session: &Rc<Session>,
         nsp: u16,
-        id: Box<str>,
+        id: IdKey,
         auth: Value,
     ) -> SocketKey {
         // The table's key is a copy kept inline (`id_key`), not a second
         // allocation.
-        let id_key = super::id_key::IdKey::new(&id);
+        let id_key = id.clone();
         let state = Rc::new(SocketState {
             id,
             nsp,

@@ -59,7 +59,7 @@ impl App for SimApp {
 
     fn handle_event(&self, shard: &Rc<Shard>, key: SocketKey, event: Incoming) {
         let Some(me) = shard.socket(key) else { return };
-        let others = vec![me.id.clone()];
+        let others: Vec<Box<str>> = vec![me.id.as_str().into()];
         match event.event.as_str() {
             "fan" => {
                 let Some(answer_id) = event.ack else { return };

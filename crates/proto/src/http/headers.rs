@@ -23,14 +23,16 @@ pub(crate) struct Span {
 pub struct Headers(String);
 
 impl Headers {
-    /// Appends one field (`name` lower-cased here) and returns where its
-    /// value is in [`Headers::as_str`] (for [`Headers::at`]): `None` when
-    /// the value was not UTF-8 (it is kept with U+FFFD in place of the bad
-    /// bytes, which is not the client's value).
-    pub(crate) fn push(&mut self, name: &str, value: &[u8]) -> Option<Span> {
+    /// Appends one field (`name` lower-cased here) and returns the name as
+    /// stored (lower-case) and where its value is in [`Headers::as_str`]
+    /// (for [`Headers::at`]): `None` when the value was not UTF-8 (it is
+    /// kept with U+FFFD in place of the bad bytes, which is not the
+    /// client's value).
+    pub(crate) fn push(&mut self, name: &str, value: &[u8]) -> (&str, Option<Span>) {
         let start = self.0.len();
         self.0.push_str(name);
         self.0[start..].make_ascii_lowercase();
+        let name_end = self.0.len();
         self.0.push_str(": ");
         let at = self.0.len();
         let value = value.trim_ascii();
@@ -48,7 +50,7 @@ impl Headers {
             }
         };
         self.0.push('\n');
-        span
+        (&self.0[start..name_end], span)
     }
 
     /// The value [`Headers::push`] stored at `span`.

@@ -7,6 +7,8 @@
 //! `Transfer-Encoding`) are comma separated, case-insensitive, and may be
 //! spread over several header lines.
 
+use std::mem::MaybeUninit;
+
 use super::headers::Span;
 use super::{Headers, HttpError, Limits, Method, Query};
 
@@ -108,17 +110,19 @@ pub fn parse_request(
     limits: &Limits,
 ) -> Result<Option<(RequestHead, usize)>, HttpError> {
     let window = buf.get(..limits.max_head_bytes).unwrap_or(buf);
-    let mut stack = [httparse::EMPTY_HEADER; STACK_HEADERS];
+    // Slots left uninitialized (httparse writes those it fills): 64 slots
+    // are 2 KiB, which zeroing cost on every request.
+    let mut stack = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; STACK_HEADERS];
     let mut heap = Vec::new();
-    let slots: &mut [httparse::Header<'_>] = if limits.max_headers <= STACK_HEADERS {
+    let slots: &mut [MaybeUninit<httparse::Header<'_>>] = if limits.max_headers <= STACK_HEADERS {
         &mut stack[..limits.max_headers]
     } else {
         // Sized by configuration, not by input.
-        heap.resize(limits.max_headers, httparse::EMPTY_HEADER);
+        heap.resize_with(limits.max_headers, MaybeUninit::uninit);
         &mut heap
     };
-    let mut req = httparse::Request::new(slots);
-    match req.parse(window) {
+    let mut req = httparse::Request::new(&mut []);
+    match req.parse_with_uninit_headers(window, slots) {
         Ok(httparse::Status::Complete(len)) => build(&req).map(|head| Some((head, len))),
         Ok(httparse::Status::Partial) if buf.len() >= limits.max_head_bytes => {
             Err(HttpError::HeadTooLarge)
@@ -172,43 +176,45 @@ fn build(req: &httparse::Request<'_, '_>) -> Result<RequestHead, HttpError> {
     let mut te_codings = 0usize;
 
     for h in req.headers.iter() {
-        let name = h.name;
-        let span = head.headers.push(name, h.value);
-        let is = |n: &str| name.eq_ignore_ascii_case(n);
-        if is("host") {
-            set_once(&mut head.host, span)?;
-        } else if is("origin") {
-            set_first(&mut head.origin, span)?;
-        } else if is("upgrade") {
-            upgrade_ws |= tokens(h.value).any(|t| t.eq_ignore_ascii_case(b"websocket"));
-        } else if is("connection") {
-            for t in tokens(h.value) {
-                conn_close |= t.eq_ignore_ascii_case(b"close");
-                conn_keep_alive |= t.eq_ignore_ascii_case(b"keep-alive");
-                conn_upgrade |= t.eq_ignore_ascii_case(b"upgrade");
+        let (name, span) = head.headers.push(h.name, h.value);
+        // `name` is lower-cased: a plain match (length, then bytes).
+        match name {
+            "host" => set_once(&mut head.host, span)?,
+            "origin" => set_first(&mut head.origin, span)?,
+            "upgrade" => {
+                upgrade_ws |= tokens(h.value).any(|t| t.eq_ignore_ascii_case(b"websocket"));
             }
-        } else if is("sec-websocket-key") {
-            set_once(&mut head.ws_key, span)?;
-        } else if is("sec-websocket-version") {
-            set_first(&mut head.ws_version, span)?;
-        } else if is("content-length") {
-            for v in h.value.split(|&b| b == b',') {
-                let n = parse_content_length(v)?;
-                if head.content_length.is_some_and(|prev| prev != n) {
-                    return Err(HttpError::BadContentLength);
-                }
-                head.content_length = Some(n);
-            }
-        } else if is("transfer-encoding") {
-            te_seen = true;
-            for t in tokens(h.value) {
-                te_codings += 1;
-                if !t.eq_ignore_ascii_case(b"chunked") {
-                    return Err(HttpError::UnsupportedTransferEncoding);
+            "connection" => {
+                for t in tokens(h.value) {
+                    conn_close |= t.eq_ignore_ascii_case(b"close");
+                    conn_keep_alive |= t.eq_ignore_ascii_case(b"keep-alive");
+                    conn_upgrade |= t.eq_ignore_ascii_case(b"upgrade");
                 }
             }
-        } else if is("access-control-request-headers") {
-            set_first(&mut head.access_control_request_headers, span)?;
+            "sec-websocket-key" => set_once(&mut head.ws_key, span)?,
+            "sec-websocket-version" => set_first(&mut head.ws_version, span)?,
+            "content-length" => {
+                for v in h.value.split(|&b| b == b',') {
+                    let n = parse_content_length(v)?;
+                    if head.content_length.is_some_and(|prev| prev != n) {
+                        return Err(HttpError::BadContentLength);
+                    }
+                    head.content_length = Some(n);
+                }
+            }
+            "transfer-encoding" => {
+                te_seen = true;
+                for t in tokens(h.value) {
+                    te_codings += 1;
+                    if !t.eq_ignore_ascii_case(b"chunked") {
+                        return Err(HttpError::UnsupportedTransferEncoding);
+                    }
+                }
+            }
+            "access-control-request-headers" => {
+                set_first(&mut head.access_control_request_headers, span)?;
+            }
+            _ => {}
         }
     }
 
