@@ -134,6 +134,10 @@ impl Conn {
             b"40" => {
                 let reply = format!("40{{\"sid\":\"floorsock{:011}\"}}", self.sid);
                 self.frame(ws::opcode::TEXT, reply.as_bytes());
+                // The conformance app's connect handler emits the handshake
+                // auth right after the CONNECT reply (conformance-app.md);
+                // the floor writes the same frame, in the same write.
+                self.frame(ws::opcode::TEXT, br#"42["auth",{}]"#);
             }
             [b'4', b'2', rest @ ..] => self.handle_event(rest, actions)?,
             // pongs, noops, anything else: nothing to do

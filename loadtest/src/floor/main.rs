@@ -2,8 +2,9 @@
 //!
 //! A deliberately minimal WebSocket server that answers `ringcast-load`'s
 //! scenarios (fanout, echo, connect, idle) with the **same bytes** ringcast
-//! sends: the same Engine.IO open packet, the same `40{…}` CONNECT reply,
-//! the same `42["msg",…]` frames and `43<id>[…]` acks, each broadcast framed
+//! sends: the same Engine.IO open packet, the same `40{…}` CONNECT reply
+//! and the conformance app's `42["auth",{}]` after it, the same
+//! `42["msg",…]` frames and `43<id>[…]` acks, each broadcast framed
 //! once and every frame queued for a connection during one event-loop turn
 //! written with **one** `write` (ringcast's coalescing). It has no
 //! Socket.IO parser, no session state, no heartbeat, no room table beyond a
