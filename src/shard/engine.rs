@@ -24,7 +24,7 @@ pub fn random_id() -> IdKey {
 impl Shard {
     /// A new session id that routes to this shard (`sid::shard_for`): ids
     /// are drawn until one maps here, so each stays uniformly random; they
-    /// are drawn on the stack and only the one kept is allocated.
+    /// are drawn on the stack, and the one kept is inline too (`IdKey`).
     /// With forwarding between nodes (`Config::node_tag`), the id ends with
     /// this node's tag (`sid::encode_cluster_sid`).
     pub fn new_sid(&self) -> IdKey {
