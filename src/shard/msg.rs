@@ -39,14 +39,16 @@ pub struct Frame {
     /// Binary frame (raw attachment) rather than a text packet.
     pub binary: bool,
     /// The other forms of this frame, computed by the first receiver that
-    /// needs one and shared by all others (through the message's `Arc`: a
-    /// frame lives in one [`Msg`], so they need no allocation of their own).
-    pub forms: Forms,
+    /// needs one and shared by all others (through the message's `Arc`).
+    /// Boxed on first use: most frames never need one (v4 clients without
+    /// permessage-deflate), and inline they were 120 of a message's 192
+    /// bytes, written and dropped with every ack and emit.
+    forms: OnceLock<Box<Forms>>,
 }
 
 /// The lazily built forms of a [`Frame`].
 #[derive(Debug, Default)]
-pub struct Forms {
+struct Forms {
     /// The permessage-deflate form (RSV1 frame, [`Frame::wire`]); None
     /// inside when compressing does not shrink the payload.
     deflated: OnceLock<Option<Bytes>>,
@@ -72,7 +74,7 @@ impl Frame {
         if len < threshold || !n.may_compress(len) {
             return &self.bytes;
         }
-        let z = self.forms.deflated.get_or_init(|| {
+        let z = self.forms().deflated.get_or_init(|| {
             let data = ws::deflate::compress(self.payload(), DEFLATE_LEVEL)?;
             let op = if self.binary {
                 ws::opcode::BINARY
@@ -104,7 +106,7 @@ impl Frame {
         }
         let data = self.payload();
         if binary {
-            return self.forms.v3_binary.get_or_init(|| {
+            return self.forms().v3_binary.get_or_init(|| {
                 let mut out =
                     BytesMut::with_capacity(ws::frame_header_len(data.len() + 1) + data.len() + 1);
                 ws::encode_frame_header(ws::opcode::BINARY, data.len() + 1, &mut out);
@@ -113,7 +115,7 @@ impl Frame {
                 out.freeze()
             });
         }
-        self.forms.v3_base64.get_or_init(|| {
+        self.forms().v3_base64.get_or_init(|| {
             use base64::Engine as _;
             let b64 = base64::engine::general_purpose::STANDARD.encode(data);
             let mut out =
@@ -123,6 +125,11 @@ impl Frame {
             out.extend_from_slice(b64.as_bytes());
             out.freeze()
         })
+    }
+
+    /// The lazily built forms, allocated by the first caller that needs one.
+    fn forms(&self) -> &Forms {
+        self.forms.get_or_init(Box::default)
     }
 
     /// The Engine.IO packet without WebSocket framing.
@@ -142,7 +149,7 @@ impl Frame {
             bytes: out.freeze(),
             header_len,
             binary: false,
-            forms: Forms::default(),
+            forms: OnceLock::new(),
         }
     }
 
@@ -156,7 +163,7 @@ impl Frame {
             bytes: out.freeze(),
             header_len,
             binary: true,
-            forms: Forms::default(),
+            forms: OnceLock::new(),
         }
     }
 }
@@ -222,6 +229,10 @@ pub enum OutItem {
     /// which matters when thousands of queues hold hundreds of entries each.
     Raw(Box<Bytes>),
 }
+
+// A message without attachments fits in 80 bytes (96 with the `Arc`'s
+// counts): see `Frame::forms`.
+const _: () = assert!(size_of::<Msg>() <= 80);
 
 // A queue entry stays two words (see `OutItem::Raw`).
 const _: () = assert!(size_of::<OutItem>() == 16);
