@@ -110,13 +110,13 @@ pub(super) fn state_of<T: Any + Send + Sync>(shard: &Shard) -> Option<Arc<T>> {
     state.downcast::<T>().ok()
 }
 
-/// Several handlers' futures as one, run one after the other.
 /// Runs the namespace's connect handlers on `socket`: the futures of the
 /// async ones, in order, as one.
 fn connect_handlers(ns: &NamespaceBuilder, socket: &Socket) -> Spawned {
     chain(ns.on_connect.iter().filter_map(|h| h(socket)).collect())
 }
 
+/// Several handlers' futures as one, run one after the other.
 fn chain(futures: Vec<LocalFuture<()>>) -> Spawned {
     match futures.len() {
         0 => None,
