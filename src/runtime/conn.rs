@@ -7,6 +7,7 @@
 //! owner ([`ToShard::Adopt`]) and ends; the owner serves the request (and
 //! the rest of the keep-alive connection, or the upgraded websocket).
 
+use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -56,35 +57,45 @@ pub(crate) fn write_stall(config: &Config) -> Duration {
 /// Measured in the connect storm: 3.1 KB less heap per connection, and with
 /// it the page faults and heap growth of a fresh server (docs/benchmarks.md,
 /// "Connect storm against the kernel floor").
-pub(crate) async fn serve(shard: Rc<Shard>, mut conn: Conn) {
-    conn.write_stall = write_stall(&shard.config);
-    loop {
-        // In a block: a local holding the unboxed future across the
-        // `.await` would keep its room in this task's future for the
-        // connection's lifetime (measured: +1 KB per idle connection).
-        let request = {
-            let request = request(&shard, &mut conn);
-            // Kept within glibc's thread cache (blocks up to 1,032 bytes):
-            // a larger box is carved from the heap for every request.
-            debug_assert!(
-                size_of_val(&request) <= 1032,
-                "the HTTP phase's future grew to {} bytes",
-                size_of_val(&request)
-            );
-            Box::pin(request)
-        };
-        let Some(next) = request.await else {
-            return;
-        };
-        match next {
-            Next::KeepAlive => continue,
-            Next::Close => return,
-            Next::Handoff(owner) => return handoff(&shard, conn, owner),
-            Next::WebSocket(session) => return websocket::run(&shard, &mut conn, &session).await,
-            // Boxed: the probe's and the loop's states together, only on
-            // connections that upgrade.
-            Next::Upgrade(session) => {
-                return Box::pin(websocket::probe_then_run(&shard, &mut conn, session)).await
+///
+/// A plain `fn` returning an `async move` block, not an `async fn`: an
+/// `async fn` keeps its arguments in its state twice, as arguments and as
+/// the locals they are moved into (rust-lang/rust#62958), which was 128
+/// bytes of the 552 (`-Zprint-type-sizes`); the block's captures are its
+/// only copy.
+pub(crate) fn serve(shard: Rc<Shard>, mut conn: Conn) -> impl Future<Output = ()> {
+    async move {
+        conn.write_stall = write_stall(&shard.config);
+        loop {
+            // In a block: a local holding the unboxed future across the
+            // `.await` would keep its room in this task's future for the
+            // connection's lifetime (measured: +1 KB per idle connection).
+            let request = {
+                let request = request(&shard, &mut conn);
+                // Kept within glibc's thread cache (blocks up to 1,032 bytes):
+                // a larger box is carved from the heap for every request.
+                debug_assert!(
+                    size_of_val(&request) <= 1032,
+                    "the HTTP phase's future grew to {} bytes",
+                    size_of_val(&request)
+                );
+                Box::pin(request)
+            };
+            let Some(next) = request.await else {
+                return;
+            };
+            match next {
+                Next::KeepAlive => continue,
+                Next::Close => return,
+                Next::Handoff(owner) => return handoff(&shard, conn, owner),
+                Next::WebSocket(session) => {
+                    return websocket::run(&shard, &mut conn, &session).await
+                }
+                // Boxed: the probe's and the loop's states together, only on
+                // connections that upgrade.
+                Next::Upgrade(session) => {
+                    return Box::pin(websocket::probe_then_run(&shard, &mut conn, session)).await
+                }
             }
         }
     }
