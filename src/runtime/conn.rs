@@ -63,6 +63,10 @@ pub(crate) fn write_stall(config: &Config) -> Duration {
 /// the locals they are moved into (rust-lang/rust#62958), which was 128
 /// bytes of the 552 (`-Zprint-type-sizes`); the block's captures are its
 /// only copy.
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn would keep `conn` twice (see above)"
+)]
 pub(crate) fn serve(shard: Rc<Shard>, mut conn: Conn) -> impl Future<Output = ()> {
     async move {
         conn.write_stall = write_stall(&shard.config);
