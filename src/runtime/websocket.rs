@@ -7,7 +7,7 @@
 //! input and, when this connection is the session's transport, writes the
 //! queue with gathered sends. Nothing is buffered per idle connection.
 
-use std::future::{poll_fn, Future as _};
+use std::future::{poll_fn, Future};
 
 use std::rc::Rc;
 use std::task::Poll;
@@ -214,103 +214,148 @@ enum Wake {
 }
 
 /// The websocket connection loop for an active session transport.
-pub(crate) async fn run(shard: &Rc<Shard>, conn: &mut Conn, session: &Rc<Session>) {
-    let mut dec =
-        FrameDecoder::new(shard.config.max_http_buffer_size).with_deflate(conn.deflate.as_ref());
-    conn.write_offset = 0;
-    // The peer sent its close frame: it sends nothing more, so the close
-    // needs no lingering (see `finish`).
-    let mut peer_closed = false;
-    loop {
-        // Decode what has arrived. The writer's waker is set aside
-        // meanwhile: this task flushes right after, so a reply queued by a
-        // handler need not wake it (a wake while it runs would poll it once
-        // more for nothing). Nothing else runs until it yields.
-        let now = Instant::now();
-        let writer = session.st.borrow_mut().writer.take();
-        let mut decoded = false;
+///
+/// Its state lives in the connection task's future for the connection's
+/// lifetime, so it holds only the decoder and its arguments (128 bytes,
+/// `-Zprint-type-sizes`): a plain `fn` returning an `async move` block (an
+/// `async fn` keeps its arguments twice, rust-lang/rust#62958), the decoding
+/// in a plain function ([`decode_input`]) and the error path boxed
+/// ([`fail`]).
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn would keep its arguments twice (see above)"
+)]
+pub(crate) fn run<'a>(
+    shard: &'a Rc<Shard>,
+    conn: &'a mut Conn,
+    session: &'a Rc<Session>,
+) -> impl Future<Output = ()> + 'a {
+    async move {
+        let mut dec = FrameDecoder::new(shard.config.max_http_buffer_size)
+            .with_deflate(conn.deflate.as_ref());
+        conn.write_offset = 0;
+        // The peer sent its close frame: it sends nothing more, so the close
+        // needs no lingering (see `finish`).
+        let mut peer_closed = false;
         loop {
-            match dec.decode(&mut conn.rbuf) {
-                Ok(Some(msg)) => {
-                    decoded = true;
-                    peer_closed |= matches!(msg, Message::Close(..));
-                    if !handle_message(shard, session, now, msg) {
-                        break;
+            let decoded = match decode_input(shard, conn, session, &mut dec, &mut peer_closed) {
+                Input::Decoded(decoded) => decoded,
+                // Boxed, as `finish` below: only a failing connection needs
+                // the close frame's buffer and the error across its awaits.
+                Input::Failed(e) => return Box::pin(fail(shard, conn, session, e)).await,
+            };
+            if decoded && !session.st.borrow().eio.queued().is_empty() {
+                // The replies go out once the other connections made ready in
+                // this turn have run (see `io::yield_to_turn_end`).
+                super::io::yield_to_turn_end().await;
+            }
+            let wake = poll_fn(|cx| {
+                match conn.poll_flush_ws(cx, shard, session) {
+                    Poll::Ready(Err(_)) => return Poll::Ready(Wake::Error),
+                    Poll::Ready(Ok(())) | Poll::Pending => {}
+                }
+                {
+                    let mut st = session.st.borrow_mut();
+                    if st.eio.is_closed() {
+                        return Poll::Ready(Wake::Closed);
+                    }
+                    // Registered whether or not the queue is empty: a session
+                    // closed while its socket is full (a slow consumer, a
+                    // heartbeat timeout) must wake this task, which would
+                    // otherwise wait for a writability that never comes and
+                    // hold the descriptor forever. Pushes wake it only into an
+                    // empty queue (`Session::push`).
+                    if !st.writer.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                        st.writer = Some(cx.waker().clone());
                     }
                 }
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::debug!(sid = %session.sid, error = %e, "websocket protocol error");
+                match conn.poll_fill(cx, shard) {
+                    Poll::Ready(Ok(0)) => Poll::Ready(Wake::Eof),
+                    Poll::Ready(Err(_)) => Poll::Ready(Wake::Error),
+                    Poll::Ready(Ok(_)) => Poll::Ready(Wake::Input),
+                    Poll::Pending => Poll::Pending,
+                }
+            })
+            .await;
+            match wake {
+                Wake::Input => {}
+                Wake::Eof => {
+                    shard.close_session(session, CloseReason::TransportClose);
+                    return;
+                }
+                Wake::Error => {
                     shard.close_session(session, CloseReason::TransportError);
-                    let mut out = BytesMut::new();
-                    ws::encode_close(e.close_code(), "", &mut out);
-                    // Lingers like a normal close: a peer still sending the
-                    // rest of an oversized frame would otherwise get a RST
-                    // and lose the close frame (and its 1009).
-                    if Box::pin(conn.write_all(&out)).await.is_ok() {
-                        Box::pin(conn.linger(shard)).await;
-                    }
+                    return;
+                }
+                Wake::Closed => {
+                    // Boxed, as the error path's write above: the loop's state
+                    // lives as long as the connection, these only at its end.
+                    Box::pin(finish(shard, conn, session, peer_closed)).await;
                     return;
                 }
             }
         }
-        conn.compact();
-        {
-            let mut st = session.st.borrow_mut();
-            if st.writer.is_none() {
-                st.writer = writer;
-            }
-        }
-        if decoded && !session.st.borrow().eio.queued().is_empty() {
-            // The replies go out once the other connections made ready in
-            // this turn have run (see `io::yield_to_turn_end`).
-            super::io::yield_to_turn_end().await;
-        }
-        let wake = poll_fn(|cx| {
-            match conn.poll_flush_ws(cx, shard, session) {
-                Poll::Ready(Err(_)) => return Poll::Ready(Wake::Error),
-                Poll::Ready(Ok(())) | Poll::Pending => {}
-            }
-            {
-                let mut st = session.st.borrow_mut();
-                if st.eio.is_closed() {
-                    return Poll::Ready(Wake::Closed);
+    }
+}
+
+/// What [`decode_input`] found in the buffered input.
+enum Input {
+    /// Every complete message was handled (true: there was at least one).
+    Decoded(bool),
+    /// A protocol error: the connection fails ([`fail`]).
+    Failed(ws::WsError),
+}
+
+/// Decodes and handles every complete message in `conn.rbuf`. A plain
+/// function, so that none of its locals (the decoder's result, the set
+/// aside waker) takes room in the connection task's future.
+///
+/// The writer's waker is set aside meanwhile: the task flushes right after,
+/// so a reply queued by a handler need not wake it (a wake while it runs
+/// would poll it once more for nothing). Nothing else runs until it yields.
+fn decode_input(
+    shard: &Rc<Shard>,
+    conn: &mut Conn,
+    session: &Rc<Session>,
+    dec: &mut FrameDecoder,
+    peer_closed: &mut bool,
+) -> Input {
+    let now = Instant::now();
+    let writer = session.st.borrow_mut().writer.take();
+    let mut decoded = false;
+    loop {
+        match dec.decode(&mut conn.rbuf) {
+            Ok(Some(msg)) => {
+                decoded = true;
+                *peer_closed |= matches!(msg, Message::Close(..));
+                if !handle_message(shard, session, now, msg) {
+                    break;
                 }
-                // Registered whether or not the queue is empty: a session
-                // closed while its socket is full (a slow consumer, a
-                // heartbeat timeout) must wake this task, which would
-                // otherwise wait for a writability that never comes and
-                // hold the descriptor forever. Pushes wake it only into an
-                // empty queue (`Session::push`).
-                if !st.writer.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                    st.writer = Some(cx.waker().clone());
-                }
             }
-            match conn.poll_fill(cx, shard) {
-                Poll::Ready(Ok(0)) => Poll::Ready(Wake::Eof),
-                Poll::Ready(Err(_)) => Poll::Ready(Wake::Error),
-                Poll::Ready(Ok(_)) => Poll::Ready(Wake::Input),
-                Poll::Pending => Poll::Pending,
-            }
-        })
-        .await;
-        match wake {
-            Wake::Input => {}
-            Wake::Eof => {
-                shard.close_session(session, CloseReason::TransportClose);
-                return;
-            }
-            Wake::Error => {
-                shard.close_session(session, CloseReason::TransportError);
-                return;
-            }
-            Wake::Closed => {
-                // Boxed, as the error path's write above: the loop's state
-                // lives as long as the connection, these only at its end.
-                Box::pin(finish(shard, conn, session, peer_closed)).await;
-                return;
-            }
+            Ok(None) => break,
+            Err(e) => return Input::Failed(e),
         }
+    }
+    conn.compact();
+    let mut st = session.st.borrow_mut();
+    if st.writer.is_none() {
+        st.writer = writer;
+    }
+    Input::Decoded(decoded)
+}
+
+/// A websocket protocol error: the session closes, and the close frame
+/// with the error's code is sent before the connection ends.
+async fn fail(shard: &Rc<Shard>, conn: &mut Conn, session: &Rc<Session>, e: ws::WsError) {
+    tracing::debug!(sid = %session.sid, error = %e, "websocket protocol error");
+    shard.close_session(session, CloseReason::TransportError);
+    let mut out = BytesMut::new();
+    ws::encode_close(e.close_code(), "", &mut out);
+    // Lingers like a normal close: a peer still sending the rest of an
+    // oversized frame would otherwise get a RST and lose the close frame
+    // (and its 1009).
+    if conn.write_all(&out).await.is_ok() {
+        conn.linger(shard).await;
     }
 }
 
