@@ -100,9 +100,9 @@ fn start(shard: &Rc<Shard>, socket: Socket, peer: Option<SocketAddr>) {
     let conn = Conn::new(socket, BytesMut::new()).with_peer(peer);
     let serve = conn::serve(shard.clone(), conn);
     // The task's future lives as long as the connection: its size is memory
-    // per idle connection (288 bytes; a kilobyte more once cost 7 % of the
-    // connect storm's CPU, docs/benchmarks.md, "observations on the
-    // 2026-12-08 run").
+    // per idle connection (288 bytes; 552 cost ~260 B more idle RSS per
+    // connection, docs/benchmarks.md, "What the connect storm's gap is
+    // not").
     debug_assert!(
         size_of_val(&serve) <= 320,
         "a connection's task future grew to {} bytes",

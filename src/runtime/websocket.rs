@@ -288,8 +288,8 @@ pub(crate) fn run<'a>(
                     return;
                 }
                 Wake::Closed => {
-                    // Boxed, as the error path's write above: the loop's state
-                    // lives as long as the connection, these only at its end.
+                    // Boxed, as `fail` above: the loop's state lives as long
+                    // as the connection, the closing writes only at its end.
                     Box::pin(finish(shard, conn, session, peer_closed)).await;
                     return;
                 }
