@@ -76,10 +76,14 @@ pub(crate) fn serve(shard: Rc<Shard>, mut conn: Conn) -> impl Future<Output = ()
             // connection's lifetime (measured: +1 KB per idle connection).
             let request = {
                 let request = request(&shard, &mut conn);
-                // Kept within glibc's thread cache (blocks up to 1,032 bytes):
-                // a larger box is carved from the heap for every request.
+                // Kept under glibc's large-request size (a chunk of 1,024
+                // bytes, so 1,000 bytes asked): when its thread cache has
+                // none to give, a large request first consolidates every
+                // free small block (`malloc_consolidate`), which was 4 % of
+                // the connect storm's CPU at 1,024 bytes (docs/benchmarks.md,
+                // "The request's future and glibc's consolidation").
                 debug_assert!(
-                    size_of_val(&request) <= 1032,
+                    size_of_val(&request) <= 1000,
                     "the HTTP phase's future grew to {} bytes",
                     size_of_val(&request)
                 );
@@ -179,47 +183,59 @@ fn handoff(shard: &Shard, mut conn: Conn, owner: usize) {
 /// Serves one request where [`route`] sends it. Every handler that can
 /// refuse returns the [`EngineError`]; it becomes a response here, in one
 /// place ([`response::send_engine_error`]).
-async fn dispatch(
-    shard: &Rc<Shard>,
-    conn: &mut Conn,
-    head: &mut RequestHead,
+///
+/// A plain `fn` returning an `async move` block, for the reason `serve` is
+/// one (its arguments are kept once, not twice): its future is part of
+/// [`request`]'s, which must stay under glibc's large-request size (see
+/// `serve`).
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn would keep its arguments twice (see above)"
+)]
+fn dispatch<'a>(
+    shard: &'a Rc<Shard>,
+    conn: &'a mut Conn,
+    head: &'a mut RequestHead,
     head_len: usize,
-) -> Next {
-    let route = route_on(shard, head);
-    if let Route::Handoff(owner) = route {
-        // The owner reads the request itself: nothing is consumed.
-        return Next::Handoff(owner);
-    }
-    // `advance`, not `split_to`: the head is discarded, and splitting would
-    // turn the buffer into a shared one (an allocation).
-    conn.rbuf.advance(head_len);
-    let served = match route {
-        Route::Handoff(owner) => Ok(Next::Handoff(owner)),
-        Route::NotFound => Ok(response::not_found(shard, conn, head).await),
-        Route::Preflight => Ok(response::preflight(shard, conn, head).await),
-        Route::Error(EngineError::UnknownSid) => {
-            match polling::handle_get_after_close(shard, conn, head).await {
-                Some(next) => Ok(next),
-                None => Err(EngineError::UnknownSid),
-            }
+) -> impl Future<Output = Next> + 'a {
+    async move {
+        let route = route_on(shard, head);
+        if let Route::Handoff(owner) = route {
+            // The owner reads the request itself: nothing is consumed.
+            return Next::Handoff(owner);
         }
-        Route::Error(e) => Err(e),
-        Route::Open {
-            kind,
-            transport: Transport::Polling,
-            protocol,
-        } => Ok(handshake::open_polling(shard, conn, head, kind, protocol).await),
-        Route::Open {
-            kind,
-            transport: Transport::WebSocket,
-            protocol,
-        } => handshake::open_websocket(shard, conn, head, kind, protocol).await,
-        Route::Get(session) => polling::handle_get(shard, conn, head, session).await,
-        Route::Post(session) => polling::handle_post(shard, conn, head, session).await,
-        Route::Upgrade(session) => websocket::upgrade(shard, conn, head, session).await,
-    };
-    match served {
-        Ok(next) => next,
-        Err(e) => response::send_engine_error(shard, conn, head, e).await,
+        // `advance`, not `split_to`: the head is discarded, and splitting would
+        // turn the buffer into a shared one (an allocation).
+        conn.rbuf.advance(head_len);
+        let served = match route {
+            Route::Handoff(owner) => Ok(Next::Handoff(owner)),
+            Route::NotFound => Ok(response::not_found(shard, conn, head).await),
+            // Boxed: a CORS preflight is rare and its future is the largest.
+            Route::Preflight => Ok(Box::pin(response::preflight(shard, conn, head)).await),
+            Route::Error(EngineError::UnknownSid) => {
+                match polling::handle_get_after_close(shard, conn, head).await {
+                    Some(next) => Ok(next),
+                    None => Err(EngineError::UnknownSid),
+                }
+            }
+            Route::Error(e) => Err(e),
+            Route::Open {
+                kind,
+                transport: Transport::Polling,
+                protocol,
+            } => Ok(handshake::open_polling(shard, conn, head, kind, protocol).await),
+            Route::Open {
+                kind,
+                transport: Transport::WebSocket,
+                protocol,
+            } => handshake::open_websocket(shard, conn, head, kind, protocol).await,
+            Route::Get(session) => polling::handle_get(shard, conn, head, session).await,
+            Route::Post(session) => polling::handle_post(shard, conn, head, session).await,
+            Route::Upgrade(session) => websocket::upgrade(shard, conn, head, session).await,
+        };
+        match served {
+            Ok(next) => next,
+            Err(e) => response::send_engine_error(shard, conn, head, e).await,
+        }
     }
 }

@@ -39,10 +39,15 @@ pub enum Method {
     Other,
 }
 
+/// The largest request head [`parse_request`] reads, whatever
+/// [`Limits::max_head_bytes`] says: offsets into a head are kept as `u32`.
+pub const MAX_HEAD_BYTES: usize = u32::MAX as usize;
+
 /// Limits applied while parsing a request head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Maximum size of the request line plus headers (default 8192).
+    /// Maximum size of the request line plus headers (default 8192; at
+    /// most [`MAX_HEAD_BYTES`], a larger value reads as that).
     pub max_head_bytes: usize,
     /// Maximum number of header fields (default 64).
     pub max_headers: usize,

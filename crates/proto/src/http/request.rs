@@ -109,7 +109,8 @@ pub fn parse_request(
     buf: &[u8],
     limits: &Limits,
 ) -> Result<Option<(RequestHead, usize)>, HttpError> {
-    let window = buf.get(..limits.max_head_bytes).unwrap_or(buf);
+    let max_head_bytes = limits.max_head_bytes.min(super::MAX_HEAD_BYTES);
+    let window = buf.get(..max_head_bytes).unwrap_or(buf);
     // Slots left uninitialized (httparse writes those it fills): 64 slots
     // are 2 KiB, which zeroing cost on every request.
     let mut stack = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; STACK_HEADERS];
@@ -124,7 +125,7 @@ pub fn parse_request(
     let mut req = httparse::Request::new(&mut []);
     match req.parse_with_uninit_headers(window, slots) {
         Ok(httparse::Status::Complete(len)) => build(&req).map(|head| Some((head, len))),
-        Ok(httparse::Status::Partial) if buf.len() >= limits.max_head_bytes => {
+        Ok(httparse::Status::Partial) if buf.len() >= max_head_bytes => {
             Err(HttpError::HeadTooLarge)
         }
         Ok(httparse::Status::Partial) => Ok(None),

@@ -273,6 +273,20 @@ fn incomplete_and_limits() {
     // Slots past the stack's 64 come from the heap, every field kept.
     assert_eq!(h.headers.len(), 101);
     assert_eq!(h.headers.get("x-99"), Some("v"));
+    // A limit past what a head's `u32` offsets reach reads as that bound:
+    // no overflow, the fields the server reads are where they were.
+    let unbounded = Limits {
+        max_head_bytes: usize::MAX,
+        max_headers: 64,
+    };
+    let (h, _) = parse_request(
+        b"GET /socket.io/ HTTP/1.1\r\nHost: example.com\r\nOrigin: https://a.b\r\n\r\n",
+        &unbounded,
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(h.host(), Some("example.com"));
+    assert_eq!(h.origin(), Some("https://a.b"));
 }
 
 proptest! {
