@@ -79,9 +79,10 @@ pub(crate) fn serve(shard: Rc<Shard>, mut conn: Conn) -> impl Future<Output = ()
                 // Kept under glibc's large-request size (a chunk of 1,024
                 // bytes, so 1,000 bytes asked): when its thread cache has
                 // none to give, a large request first consolidates every
-                // free small block (`malloc_consolidate`), which was 4 % of
-                // the connect storm's CPU at 1,024 bytes (docs/benchmarks.md,
-                // "The request's future and glibc's consolidation").
+                // free small block (`malloc_consolidate`): at 1,024 bytes,
+                // 4 % of a warm server's CPU samples in a connect storm
+                // (docs/benchmarks.md, "The request's future and glibc's
+                // consolidation").
                 debug_assert!(
                     size_of_val(&request) <= 1000,
                     "the HTTP phase's future grew to {} bytes",

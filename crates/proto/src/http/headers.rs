@@ -15,8 +15,9 @@
 /// Offsets are `u32`: a request head keeps five of these, and at 12 bytes
 /// (with its `Option`) rather than 24 they save 60 bytes of every request's
 /// future (docs/benchmarks.md, "The request's future and glibc's
-/// consolidation"). A head is at most [`super::MAX_HEAD_BYTES`], so every
-/// offset fits; a field past that is not given a span.
+/// consolidation"). A head is at most [`super::MAX_HEAD_BYTES`], so the
+/// offsets fit unless bytes that are not UTF-8 grew the text (each becomes
+/// a 3-byte U+FFFD); a field past `u32::MAX` is not given a span.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Span {
     start: u32,
