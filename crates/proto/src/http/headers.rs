@@ -46,8 +46,9 @@ impl Headers {
         let span = match std::str::from_utf8(value) {
             Ok(v) => {
                 self.0.push_str(v);
-                // Both fit (the head's bound, above); were they not, the
-                // field would read as absent rather than at a wrong place.
+                // Both fit (the head's bound, above). Were they not, the
+                // field would be taken for one that is not UTF-8: a header
+                // the server reads then fails the request as malformed.
                 match (u32::try_from(at), u32::try_from(self.0.len())) {
                     (Ok(start), Ok(end)) => Some(Span { start, end }),
                     _ => None,
